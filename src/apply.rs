@@ -1,0 +1,420 @@
+//! Stage 5: execute a plan. Exactly the plan's changes are made, a stage at a time (entities
+//! before what hangs on them), with a bounded number of calls in flight. Throttling, transient
+//! failures and IAM's eventual consistency are retried with jittered backoff; anything else
+//! stops the apply, and the report says what was done, what failed and what did not run, so
+//! the next apply, which plans only what is still missing, finishes the job.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use rand::Rng;
+
+use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
+use crate::plan::{Change, EntityKind, Op, Plan};
+use crate::secrets::SecretsDir;
+use crate::spec::Partition;
+
+/// How apply behaves.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Calls in flight at once.
+    pub concurrency: usize,
+    pub retry: RetryPolicy,
+    pub secrets: SecretsDir,
+}
+
+/// Backoff for retryable failures: exponential from `first_delay` to `max_delay`, each wait
+/// jittered, giving up once `deadline` has passed for a call.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    pub deadline: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// IAM changes can take a while to be visible everywhere; Terraform waits up to two
+    /// minutes, and so does iamspec.
+    fn default() -> Self {
+        Self {
+            first_delay: Duration::from_millis(200),
+            max_delay: Duration::from_secs(8),
+            deadline: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What an apply did.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub done: Vec<Done>,
+    /// The first change that failed for good; apply stops launching changes after it.
+    pub failed: Option<Failed>,
+    /// Changes not attempted because an earlier one failed.
+    pub not_run: Vec<Change>,
+    /// Calls made again after a retryable failure.
+    pub retries: u64,
+}
+
+impl Report {
+    pub fn succeeded(&self) -> bool {
+        self.failed.is_none() && self.not_run.is_empty()
+    }
+}
+
+/// A change that is in effect now.
+#[derive(Debug)]
+pub struct Done {
+    pub change: Change,
+    /// Anything worth saying: the entity already existed, where a secret was saved.
+    pub note: Option<String>,
+}
+
+/// A change that could not be made, and why, in a sentence that says what to do.
+#[derive(Debug)]
+pub struct Failed {
+    pub change: Change,
+    pub reason: String,
+}
+
+enum Result1 {
+    Done(Done, u64),
+    Failed(Failed, u64),
+    NotRun(Change),
+}
+
+/// Executes `plan` against `api`.
+pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Report {
+    let created: BTreeSet<(EntityKind, String)> = plan
+        .changes
+        .iter()
+        .filter_map(|c| c.op.creates())
+        .map(|(kind, name)| (kind, name.to_lowercase()))
+        .collect();
+    let runner = Runner {
+        api,
+        options,
+        created: &created,
+        target: Target {
+            account: &plan.account,
+            partition: partition_of(&plan.caller),
+            caller: &plan.caller,
+        },
+        stop: AtomicBool::new(false),
+    };
+    let mut report = Report::default();
+    let stages: BTreeSet<u8> = plan.changes.iter().map(|c| c.op.stage()).collect();
+    for stage in stages {
+        let changes = plan.changes.iter().filter(|c| c.op.stage() == stage);
+        let mut results: Vec<Result1> = futures::stream::iter(changes)
+            .map(|change| runner.run(change))
+            .buffer_unordered(options.concurrency.max(1))
+            .collect()
+            .await;
+        results.sort_by_key(|r| match r {
+            Result1::Done(..) => 0,
+            Result1::Failed(..) => 1,
+            Result1::NotRun(_) => 2,
+        });
+        for result in results {
+            match result {
+                Result1::Done(done, retries) => {
+                    report.retries += retries;
+                    report.done.push(done);
+                }
+                Result1::Failed(failed, retries) => {
+                    report.retries += retries;
+                    if report.failed.is_none() {
+                        report.failed = Some(failed);
+                    } else {
+                        report.not_run.push(failed.change);
+                    }
+                }
+                Result1::NotRun(change) => report.not_run.push(change),
+            }
+        }
+    }
+    report
+}
+
+/// What a failure message needs to name the resource and the caller.
+struct Target<'a> {
+    account: &'a str,
+    partition: Partition,
+    caller: &'a str,
+}
+
+struct Runner<'a, A> {
+    api: &'a A,
+    options: &'a ApplyOptions,
+    /// Entities this plan creates: a NoSuchEntity for them is IAM catching up, not an error.
+    created: &'a BTreeSet<(EntityKind, String)>,
+    target: Target<'a>,
+    stop: AtomicBool,
+}
+
+impl<A: IamApi> Runner<'_, A> {
+    async fn run(&self, change: &Change) -> Result1 {
+        if self.stop.load(Ordering::SeqCst) {
+            return Result1::NotRun(change.clone());
+        }
+        let mut retries = 0;
+        let result = match &change.op {
+            Op::CreateAccessKey { user } => self.create_access_key(user, &mut retries).await,
+            op => self.call(op, &mut retries).await,
+        };
+        match result {
+            Ok(note) => Result1::Done(
+                Done {
+                    change: change.clone(),
+                    note,
+                },
+                retries,
+            ),
+            Err(reason) => {
+                self.stop.store(true, Ordering::SeqCst);
+                Result1::Failed(
+                    Failed {
+                        change: change.clone(),
+                        reason,
+                    },
+                    retries,
+                )
+            }
+        }
+    }
+
+    /// Any op but CreateAccessKey. A create that finds its entity already there has what it
+    /// wanted; CreateUser then still sets the spec's tags, which the create would have set.
+    async fn call(&self, op: &Op, retries: &mut u64) -> Result<Option<String>, String> {
+        match self.with_retries(op, retries).await {
+            Ok(_) => Ok(None),
+            Err(err) if err.kind == ErrorKind::AlreadyExists && op.creates().is_some() => {
+                if let Op::CreateUser { user, tags, .. } = op
+                    && !tags.is_empty()
+                {
+                    let tag = Op::TagUser {
+                        user: user.clone(),
+                        tags: tags.clone(),
+                    };
+                    self.with_retries(&tag, retries)
+                        .await
+                        .map_err(|err| self.explain(&tag, &err))?;
+                }
+                Ok(Some("it already existed".to_owned()))
+            }
+            Err(err) => Err(self.explain(op, &err)),
+        }
+    }
+
+    /// CreateAccessKey is the one call that must never be repeated blindly: a retry after a
+    /// lost answer would leave a key whose secret nobody has. So it is sent without retries,
+    /// and after a retryable failure the user's keys are listed: a key that appeared is taken
+    /// back before trying again. The secret is on disk before the change counts as done.
+    async fn create_access_key(&self, user: &str, retries: &mut u64) -> Result<Option<String>, String> {
+        let op = Op::CreateAccessKey {
+            user: user.to_owned(),
+        };
+        let before = self
+            .keys_of(&op, retries)
+            .await
+            .map_err(|e| self.explain(&op, &e))?;
+        let mut backoff = Backoff::new(self.options.retry);
+        let outcome = loop {
+            let err = match self.api.call(&op).await {
+                Ok(outcome) => break outcome,
+                Err(err) => err,
+            };
+            if !self.may_retry(&op, &err) {
+                return Err(self.explain(&op, &err));
+            }
+            if err.kind.is_retryable() {
+                // The call may have succeeded with its answer lost: take that key back.
+                let now = self
+                    .keys_of(&op, retries)
+                    .await
+                    .map_err(|e| self.explain(&op, &e))?;
+                for key in now.iter().filter(|k| !before.contains(k)) {
+                    self.api
+                        .delete_access_key(user, key)
+                        .await
+                        .map_err(|e| self.explain(&op, &e))?;
+                }
+            }
+            if !backoff.wait().await {
+                return Err(self.explain(&op, &err));
+            }
+            *retries += 1;
+        };
+        let Outcome::NewAccessKey {
+            access_key_id,
+            secret,
+        } = outcome
+        else {
+            return Err(format!(
+                "IAM answered CreateAccessKey for user {user} without a key; run apply again"
+            ));
+        };
+        let secrets = &self.options.secrets;
+        match secrets.write(user, &access_key_id, &secret) {
+            Ok(path) => Ok(Some(format!(
+                "access key {access_key_id}, secret saved to {}",
+                path.display()
+            ))),
+            Err(io) => {
+                let path = secrets.path_for(user);
+                let undo = match self.api.delete_access_key(user, &access_key_id).await {
+                    Ok(()) => "the new key was deleted again, so nothing is lost".to_owned(),
+                    Err(err) => format!(
+                        "deleting the new key failed too ({err}): delete it with `aws iam delete-access-key --user-name {user} --access-key-id {access_key_id}`"
+                    ),
+                };
+                Err(format!(
+                    "could not save the secret of user {user}'s new access key to {} ({io}); {undo}; make the directory writable (or pass --secrets-dir) and run apply again",
+                    path.display()
+                ))
+            }
+        }
+    }
+
+    /// The ids of the access keys of the user `op` names.
+    async fn keys_of(&self, op: &Op, retries: &mut u64) -> Result<Vec<String>, ApiError> {
+        let Op::CreateAccessKey { user } = op else {
+            return Ok(Vec::new());
+        };
+        let mut delay = Backoff::new(self.options.retry);
+        loop {
+            match self.api.access_keys(user).await {
+                Ok(keys) => return Ok(keys.into_iter().map(|k| k.id).collect()),
+                Err(err) if self.may_retry(op, &err) => {
+                    if !delay.wait().await {
+                        return Err(err);
+                    }
+                    *retries += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    async fn with_retries(&self, op: &Op, retries: &mut u64) -> Result<Outcome, ApiError> {
+        let mut delay = Backoff::new(self.options.retry);
+        loop {
+            match self.api.call(op).await {
+                Ok(outcome) => return Ok(outcome),
+                Err(err) if self.may_retry(op, &err) => {
+                    if !delay.wait().await {
+                        return Err(err);
+                    }
+                    *retries += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Throttling and transient faults are always worth another try; NoSuchEntity only when
+    /// the op names an entity this plan creates, which IAM may not show everywhere yet.
+    fn may_retry(&self, op: &Op, err: &ApiError) -> bool {
+        err.kind.is_retryable()
+            || (err.kind == ErrorKind::NoSuchEntity
+                && op
+                    .entities()
+                    .iter()
+                    .any(|(kind, name)| self.created.contains(&(*kind, name.to_lowercase()))))
+    }
+
+    /// One sentence: what failed and what to do about it.
+    fn explain(&self, op: &Op, err: &ApiError) -> String {
+        let action = format!("iam:{}", op.api_name());
+        let entities: Vec<String> = op
+            .entities()
+            .iter()
+            .map(|(kind, name)| format!("{} {name}", kind.as_str()))
+            .collect();
+        let on = entities.join(" and ");
+        let seconds = self.options.retry.deadline.as_secs();
+        match err.kind {
+            ErrorKind::AccessDenied => {
+                let resources: Vec<String> = op
+                    .entities()
+                    .iter()
+                    .map(|(kind, name)| {
+                        format!(
+                            "arn:{}:iam::{}:{}/{name}",
+                            self.target.partition,
+                            self.target.account,
+                            kind.as_str()
+                        )
+                    })
+                    .collect();
+                format!(
+                    "AWS denied {action} on {on} to {}: give the caller a policy that allows {action} on {} (IAMFullAccess does), then run apply again",
+                    self.target.caller,
+                    resources.join(" and ")
+                )
+            }
+            ErrorKind::LimitExceeded => format!(
+                "IAM refused {action} on {on} because a limit is reached ({err}): remove what is no longer needed or ask AWS for a higher quota, then run apply again"
+            ),
+            ErrorKind::Throttled => format!(
+                "IAM kept throttling {action} on {on} for {seconds} s ({err}): run apply again later, or with a lower --concurrency"
+            ),
+            ErrorKind::NoSuchEntity => format!(
+                "{action} on {on} failed because something it names does not exist ({err}): if it was deleted meanwhile, run apply again to recreate it"
+            ),
+            ErrorKind::Transient | ErrorKind::Unreachable => format!(
+                "{action} on {on} did not get through for {seconds} s ({err}): check the network and the endpoint, then run apply again to finish"
+            ),
+            ErrorKind::Credentials => format!(
+                "the credentials were rejected while calling {action} ({err}): refresh them and run apply again"
+            ),
+            ErrorKind::AlreadyExists | ErrorKind::Other => {
+                format!("IAM refused {action} on {on} ({err}): fix the cause and run apply again")
+            }
+        }
+    }
+}
+
+/// Jittered exponential backoff within a deadline.
+struct Backoff {
+    policy: RetryPolicy,
+    next: Duration,
+    started: Instant,
+}
+
+impl Backoff {
+    fn new(policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            next: policy.first_delay,
+            started: Instant::now(),
+        }
+    }
+
+    /// Sleeps before the next attempt; false once the deadline would be passed.
+    async fn wait(&mut self) -> bool {
+        let half = self.next / 2;
+        let jitter = rand::rng().random_range(Duration::ZERO..=half);
+        let delay = half + jitter;
+        if self.started.elapsed() + delay > self.policy.deadline {
+            return false;
+        }
+        tokio::time::sleep(delay).await;
+        self.next = (self.next * 2).min(self.policy.max_delay);
+        true
+    }
+}
+
+fn partition_of(caller_arn: &str) -> Partition {
+    caller_arn
+        .split(':')
+        .nth(1)
+        .and_then(Partition::parse)
+        .unwrap_or(Partition::Aws)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,328 @@
+//! The command line: wires spec -> live -> diff -> render / apply, and owns everything that
+//! touches the terminal: output, colour, the confirmation prompt and exit codes.
+//!
+//! Exit codes: 0 success (and, with `--detailed-exitcode`, nothing to do); 1 error;
+//! 2 changes to make (`plan --detailed-exitcode` only).
+
+use std::ffi::OsString;
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
+use crate::diff::{self, DiffError};
+use crate::live::aws::{AwsIam, Connection};
+use crate::live::{self, ApiError, ReadError};
+use crate::plan::Plan;
+use crate::render::{self, Style};
+use crate::secrets::SecretsDir;
+use crate::spec::{self, Spec, SpecError};
+
+/// Keep AWS IAM users, groups and policies in a TOML spec, and make the account match it.
+#[derive(Debug, Parser)]
+#[command(name = "iamspec", version, about, max_term_width = 100)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show what apply would change; changes nothing.
+    Plan {
+        #[command(flatten)]
+        common: Common,
+        /// Print the plan as one JSON object (schema: docs/plan-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
+    },
+    /// Make the changes the plan shows, after asking (or with --yes).
+    Apply {
+        #[command(flatten)]
+        common: Common,
+        /// Apply without asking; required when standard input is not a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Where the secrets of new access keys are written, one <user>.csv each.
+        #[arg(long, value_name = "DIR", default_value = "secrets")]
+        secrets_dir: PathBuf,
+        /// How many IAM calls may be in flight at once.
+        #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+    },
+    /// Check a spec offline; needs no credentials and makes no call.
+    Validate {
+        /// The spec file.
+        spec: PathBuf,
+    },
+}
+
+/// What plan and apply share: the spec and how to reach AWS.
+#[derive(Debug, Args)]
+struct Common {
+    /// The spec file.
+    spec: PathBuf,
+    /// The AWS profile to use (default: AWS_PROFILE, else the default chain).
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+    /// The AWS region to sign requests for (IAM is global; default us-east-1).
+    #[arg(long, value_name = "REGION")]
+    region: Option<String>,
+    /// Send IAM and STS calls to this endpoint (also AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "URL")]
+    endpoint_url: Option<String>,
+    /// Print how many API calls were made, by operation, to standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+/// Everything that can stop a command; `main` prints it once.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The spec is unreadable or invalid; no call was made.
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// Credentials or configuration are missing.
+    #[error("{0}")]
+    Connect(ApiError),
+    /// The account could not be read; nothing was planned.
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    /// The spec names something the account cannot have; nothing was planned.
+    #[error("{0}")]
+    Diff(#[from] DiffError),
+    /// apply would have to ask, but nobody can answer.
+    #[error(
+        "apply needs a confirmation but standard input is not a terminal: review the changes with `iamspec plan`, then run `iamspec apply --yes`"
+    )]
+    NotATerminal,
+    /// The user answered no.
+    #[error("apply cancelled; nothing was changed")]
+    Cancelled,
+    /// Writing to standard output failed (other than a closed pipe).
+    #[error("could not write the output: {0}")]
+    Output(#[source] io::Error),
+}
+
+impl Error {
+    /// A closed pipe (`iamspec plan | head`) is how a reader says it has seen enough.
+    fn is_broken_pipe(&self) -> bool {
+        matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: could not start the async runtime: {err}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(code) => code,
+        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(command: Command) -> Result<ExitCode, Error> {
+    match command {
+        Command::Validate { spec } => {
+            let spec = spec::load(&spec)?;
+            emit(&format!(
+                "{} is valid: {} user{}, {} group{}.\n",
+                spec.file.display(),
+                spec.users.len(),
+                plural(spec.users.len()),
+                spec.groups.len(),
+                plural(spec.groups.len()),
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Plan {
+            common,
+            json,
+            detailed_exitcode,
+        } => {
+            let (api, plan) = make_plan(&common).await?;
+            if json {
+                emit(&render::json(&plan))?;
+            } else {
+                emit(&render::text(&plan, style(Path::new("secrets"))))?;
+            }
+            print_stats(&common, &api);
+            Ok(if detailed_exitcode && !plan.is_empty() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Apply {
+            common,
+            yes,
+            secrets_dir,
+            concurrency,
+        } => {
+            let (api, plan) = make_plan(&common).await?;
+            let style = style(&secrets_dir);
+            emit(&render::text(&plan, style))?;
+            if plan.is_empty() {
+                print_stats(&common, &api);
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !yes {
+                confirm(&plan)?;
+            }
+            let options = ApplyOptions {
+                concurrency: usize::from(concurrency),
+                retry: RetryPolicy::default(),
+                secrets: SecretsDir::new(secrets_dir.clone()),
+            };
+            let report = apply::apply(&plan, &api, &options).await;
+            emit(&report_text(&report, &secrets_dir))?;
+            print_stats(&common, &api);
+            Ok(if report.succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+    }
+}
+
+/// spec -> live -> diff: everything up to the plan. The spec is checked before any
+/// credentials are looked at, so an invalid spec makes no call.
+async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
+    let spec: Spec = spec::load(&common.spec)?;
+    let connection = Connection {
+        profile: common.profile.clone(),
+        region: common.region.clone(),
+        endpoint_url: common.endpoint_url.clone(),
+    };
+    let api = AwsIam::connect(&connection).await.map_err(Error::Connect)?;
+    let live = live::read(&api, &spec).await?;
+    let plan = diff::diff(&spec, &live)?;
+    Ok((api, plan))
+}
+
+fn confirm(plan: &Plan) -> Result<(), Error> {
+    let stdin = io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::NotATerminal);
+    }
+    let mut out = io::stdout().lock();
+    write!(
+        out,
+        "\nApply these changes to account {}? Only 'y' or 'yes' applies. [y/N] ",
+        plan.account
+    )
+    .and_then(|()| out.flush())
+    .map_err(Error::Output)?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).map_err(Error::Output)?;
+    match answer.trim().to_lowercase().as_str() {
+        "y" | "yes" => Ok(()),
+        _ => Err(Error::Cancelled),
+    }
+}
+
+fn report_text(report: &Report, secrets_dir: &Path) -> String {
+    let mut out = String::from("\n");
+    for done in &report.done {
+        let note = done
+            .note
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        out.push_str(&format!(
+            "  done: {}{note}\n",
+            render::describe(&done.change, secrets_dir)
+        ));
+    }
+    if let Some(failed) = &report.failed {
+        out.push_str(&format!(
+            "  FAILED: {}\n\n{}\n",
+            render::describe(&failed.change, secrets_dir),
+            failed.reason
+        ));
+    }
+    if !report.not_run.is_empty() {
+        out.push_str("\nNot run, because of the failure above (the next apply will do them):\n");
+        for change in &report.not_run {
+            out.push_str(&format!("  {}\n", render::describe(change, secrets_dir)));
+        }
+    }
+    let retries = if report.retries > 0 {
+        format!(" after {} retried call{}", report.retries, plural(report.retries as usize))
+    } else {
+        String::new()
+    };
+    if report.succeeded() {
+        out.push_str(&format!(
+            "\nApply complete: {} change{} made{retries}.\n",
+            report.done.len(),
+            plural(report.done.len())
+        ));
+    } else {
+        out.push_str(&format!(
+            "\nApply incomplete: {} of {} changes made{retries}. Fix the cause above and run apply again.\n",
+            report.done.len(),
+            report.done.len() + report.not_run.len() + usize::from(report.failed.is_some())
+        ));
+    }
+    out
+}
+
+fn print_stats(common: &Common, api: &AwsIam) {
+    if !common.stats {
+        return;
+    }
+    let calls = api.calls();
+    let total: u64 = calls.values().sum();
+    let list: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+    eprintln!("API calls: {total} ({})", list.join(", "));
+}
+
+fn style(secrets_dir: &Path) -> Style<'_> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    Style {
+        color: io::stdout().is_terminal() && !no_color,
+        secrets_dir,
+    }
+}
+
+/// Writes to standard output; a closed pipe surfaces as an error that `main` treats as done.
+fn emit(text: &str) -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}

@@ -1,0 +1,14 @@
+//! iamspec keeps AWS IAM users, groups and their policies in a TOML spec and reconciles an
+//! account with it. The pipeline, one module a stage:
+//!
+//! `spec` (load and validate) -> `live` (read the account) -> `diff` (pure comparison) ->
+//! `plan` (the changes, as data) -> `render` (text or JSON) / `apply` (make the changes).
+
+pub mod apply;
+pub mod cli;
+pub mod diff;
+pub mod live;
+pub mod plan;
+pub mod render;
+pub mod secrets;
+pub mod spec;

@@ -1,0 +1,117 @@
+//! The seam between iamspec and IAM: the few reads and the calls a plan can contain, in domain
+//! types. `aws::AwsIam` implements it over the AWS SDK; tests can implement it in memory.
+
+use std::fmt;
+use std::future::Future;
+
+use crate::plan::Op;
+use crate::secrets::Secret;
+
+use super::{AccessKey, AccountDetails, Caller};
+use crate::spec::{Partition, PolicyArn};
+
+/// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
+pub trait IamApi: Sync {
+    /// Who the credentials belong to (STS GetCallerIdentity).
+    fn caller(&self) -> impl Future<Output = Result<Caller, ApiError>> + Send;
+
+    /// Users, groups and customer-managed policies, all pages merged
+    /// (GetAccountAuthorizationDetails).
+    fn account_details(&self) -> impl Future<Output = Result<AccountDetails, ApiError>> + Send;
+
+    /// Every AWS-managed policy (ListPolicies, scope AWS).
+    fn aws_managed_policies(
+        &self,
+        partition: Partition,
+    ) -> impl Future<Output = Result<Vec<PolicyArn>, ApiError>> + Send;
+
+    /// A user's access keys, without secrets (ListAccessKeys).
+    fn access_keys(&self, user: &str)
+    -> impl Future<Output = Result<Vec<AccessKey>, ApiError>> + Send;
+
+    /// Makes the one IAM call that `op` names.
+    fn call(&self, op: &Op) -> impl Future<Output = Result<Outcome, ApiError>> + Send;
+
+    /// Deletes an access key: only used to take back a key whose secret could not be saved.
+    fn delete_access_key(
+        &self,
+        user: &str,
+        access_key_id: &str,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+/// What a successful call returned that matters.
+#[derive(Debug)]
+pub enum Outcome {
+    Done,
+    /// CreateAccessKey: the only time AWS ever shows the secret.
+    NewAccessKey { access_key_id: String, secret: Secret },
+}
+
+/// An IAM error, classified by what iamspec should do about it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.describe())]
+pub struct ApiError {
+    pub kind: ErrorKind,
+    /// The AWS error code, when there is one (`NoSuchEntity`, `AccessDenied`, ...).
+    pub code: Option<String>,
+    pub message: String,
+}
+
+/// Error classes that decide retries and advice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// The entity does not exist (or is not visible yet: IAM is eventually consistent).
+    NoSuchEntity,
+    /// A create found the entity already there.
+    AlreadyExists,
+    /// The account is being throttled.
+    Throttled,
+    /// The caller's policies do not allow the call.
+    AccessDenied,
+    /// An IAM quota is reached (for example two access keys per user).
+    LimitExceeded,
+    /// A server error, timeout or dropped connection: worth retrying.
+    Transient,
+    /// No connection could be made at all.
+    Unreachable,
+    /// Credentials are missing, invalid or expired.
+    Credentials,
+    /// Anything else: not retried.
+    Other,
+}
+
+impl ErrorKind {
+    /// Whether a call that failed this way may succeed if simply made again.
+    pub fn is_retryable(self) -> bool {
+        matches!(
+            self,
+            ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Unreachable
+        )
+    }
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, code: Option<String>, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            code,
+            message: message.into(),
+        }
+    }
+
+    fn describe(&self) -> String {
+        let message = self.message.trim_end_matches('.');
+        match &self.code {
+            Some(code) if !message.is_empty() => format!("{code}: {message}"),
+            Some(code) => code.clone(),
+            None => message.to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}

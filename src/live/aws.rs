@@ -1,0 +1,431 @@
+//! The `IamApi` seam over the AWS SDK: the one module that names `aws_sdk_iam`.
+//!
+//! It loads credentials the way every AWS tool does (environment, `--profile`, SSO, instance
+//! roles), turns SDK errors into `ApiError`s that say what happened in a sentence, and counts
+//! the calls it makes by operation for `--stats`.
+
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
+use std::sync::Mutex;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_iam::config::ProvideCredentials;
+use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::types::{EntityType, PolicyScopeType, StatusType, Tag};
+use aws_sdk_iam::config::http::HttpResponse;
+
+use super::api::{ApiError, ErrorKind, IamApi, Outcome};
+use super::{AccessKey, AccountDetails, Caller, LiveGroup, LiveUser};
+use crate::plan::Op;
+use crate::secrets::Secret;
+use crate::spec::{Partition, PolicyArn};
+
+/// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
+/// region need not stop anyone.
+const DEFAULT_REGION: &str = "us-east-1";
+
+/// How to reach AWS: the standard settings, each optional.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides the endpoint of both IAM and STS (a local endpoint, say).
+    pub endpoint_url: Option<String>,
+}
+
+/// IAM and STS clients and a count of the calls made through them.
+pub struct AwsIam {
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+impl AwsIam {
+    /// Loads configuration and credentials, and fails early, in one sentence, if there are none.
+    pub async fn connect(connection: &Connection) -> Result<Self, ApiError> {
+        let region = RegionProviderChain::first_try(connection.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(DEFAULT_REGION);
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+        if let Some(profile) = &connection.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &connection.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        check_credentials(&config, connection).await?;
+        Ok(Self::from_config(&config))
+    }
+
+    /// Wraps clients built from `config` (tests build it by hand).
+    pub fn from_config(config: &SdkConfig) -> Self {
+        Self {
+            iam: aws_sdk_iam::Client::new(config),
+            sts: aws_sdk_sts::Client::new(config),
+            calls: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Wraps an existing IAM client (tests with recorded responses); STS comes from the same
+    /// configuration.
+    pub fn from_clients(iam: aws_sdk_iam::Client, sts: aws_sdk_sts::Client) -> Self {
+        Self {
+            iam,
+            sts,
+            calls: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// How many calls were made, by API action.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, action: &'static str) {
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(action).or_default() += 1;
+        }
+    }
+}
+
+async fn check_credentials(config: &SdkConfig, connection: &Connection) -> Result<(), ApiError> {
+    let Some(provider) = config.credentials_provider() else {
+        return Err(no_credentials(connection, "no credential provider is configured"));
+    };
+    provider
+        .provide_credentials()
+        .await
+        .map(drop)
+        .map_err(|err| no_credentials(connection, &innermost(&err)))
+}
+
+fn no_credentials(connection: &Connection, cause: &str) -> ApiError {
+    let source = match &connection.profile {
+        Some(profile) => format!("profile `{profile}`"),
+        None => "the environment, ~/.aws or an instance role".to_owned(),
+    };
+    ApiError::new(
+        ErrorKind::Credentials,
+        None,
+        format!(
+            "no AWS credentials found in {source} ({cause}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`"
+        ),
+    )
+}
+
+impl IamApi for AwsIam {
+    async fn caller(&self) -> Result<Caller, ApiError> {
+        self.count("GetCallerIdentity");
+        let out = self
+            .sts
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(classify)?;
+        let arn = out.arn().unwrap_or_default().to_owned();
+        let partition = arn
+            .split(':')
+            .nth(1)
+            .and_then(Partition::parse)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Other,
+                    None,
+                    format!("STS answered with an ARN iamspec does not understand: `{arn}`"),
+                )
+            })?;
+        Ok(Caller {
+            account: out.account().unwrap_or_default().to_owned(),
+            arn,
+            partition,
+        })
+    }
+
+    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
+        let mut pages = self
+            .iam
+            .get_account_authorization_details()
+            .filter(EntityType::User)
+            .filter(EntityType::Group)
+            .filter(EntityType::LocalManagedPolicy)
+            .into_paginator()
+            .send();
+        let mut details = AccountDetails::default();
+        self.count("GetAccountAuthorizationDetails");
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(classify)?;
+            if page.is_truncated() {
+                self.count("GetAccountAuthorizationDetails");
+            }
+            for user in page.user_detail_list() {
+                details.users.push(LiveUser {
+                    name: user.user_name().unwrap_or_default().to_owned(),
+                    path: user.path().unwrap_or("/").to_owned(),
+                    groups: user.group_list().iter().cloned().collect(),
+                    policies: attached(user.attached_managed_policies())?,
+                    inline_policies: user
+                        .user_policy_list()
+                        .iter()
+                        .filter_map(|p| p.policy_name().map(str::to_owned))
+                        .collect(),
+                    tags: tags(user.tags()),
+                    access_keys: Vec::new(),
+                });
+            }
+            for group in page.group_detail_list() {
+                details.groups.push(LiveGroup {
+                    name: group.group_name().unwrap_or_default().to_owned(),
+                    path: group.path().unwrap_or("/").to_owned(),
+                    policies: attached(group.attached_managed_policies())?,
+                    inline_policies: group
+                        .group_policy_list()
+                        .iter()
+                        .filter_map(|p| p.policy_name().map(str::to_owned))
+                        .collect(),
+                });
+            }
+            for policy in page.policies() {
+                details.local_policies.push(parse_arn(policy.arn())?);
+            }
+        }
+        Ok(details)
+    }
+
+    async fn aws_managed_policies(&self, _partition: Partition) -> Result<Vec<PolicyArn>, ApiError> {
+        let mut pages = self
+            .iam
+            .list_policies()
+            .scope(PolicyScopeType::Aws)
+            .max_items(1000)
+            .into_paginator()
+            .send();
+        let mut policies = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count("ListPolicies");
+            for policy in page.map_err(classify)?.policies() {
+                policies.push(parse_arn(policy.arn())?);
+            }
+        }
+        Ok(policies)
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
+        let mut pages = self
+            .iam
+            .list_access_keys()
+            .user_name(user)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count("ListAccessKeys");
+            for key in page.map_err(classify)?.access_key_metadata() {
+                keys.push(AccessKey {
+                    id: key.access_key_id().unwrap_or_default().to_owned(),
+                    active: key.status() == Some(&StatusType::Active),
+                    created: key.create_date().map(ToString::to_string).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(keys)
+    }
+
+    async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
+        self.count(op.api_name());
+        let iam = &self.iam;
+        match op {
+            Op::CreateGroup { group, path } => {
+                let call = iam.create_group().group_name(group).path(path);
+                call.send().await.map_err(classify)?;
+            }
+            Op::CreateUser { user, path, tags } => {
+                let call = iam
+                    .create_user()
+                    .user_name(user)
+                    .path(path)
+                    .set_tags(sdk_tags(tags));
+                call.send().await.map_err(classify)?;
+            }
+            Op::UpdateGroupPath { group, to, .. } => {
+                let call = iam.update_group().group_name(group).new_path(to);
+                call.send().await.map_err(classify)?;
+            }
+            Op::UpdateUserPath { user, to, .. } => {
+                let call = iam.update_user().user_name(user).new_path(to);
+                call.send().await.map_err(classify)?;
+            }
+            Op::TagUser { user, tags } => {
+                let call = iam.tag_user().user_name(user).set_tags(sdk_tags(tags));
+                call.send().await.map_err(classify)?;
+            }
+            Op::AttachGroupPolicy { group, policy } => {
+                let call = iam
+                    .attach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::AttachUserPolicy { user, policy } => {
+                let call = iam
+                    .attach_user_policy()
+                    .user_name(user)
+                    .policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::AddUserToGroup { user, group } => {
+                let call = iam.add_user_to_group().user_name(user).group_name(group);
+                call.send().await.map_err(classify)?;
+            }
+            Op::CreateAccessKey { user } => {
+                // Never retried below this seam: a retry after a lost answer would make a
+                // second key. `apply` decides what to do instead.
+                let no_retries = aws_sdk_iam::config::Builder::default()
+                    .retry_config(RetryConfig::disabled());
+                let out = iam
+                    .create_access_key()
+                    .user_name(user)
+                    .customize()
+                    .config_override(no_retries)
+                    .send()
+                    .await
+                    .map_err(classify)?;
+                let key = out.access_key().ok_or_else(|| {
+                    ApiError::new(
+                        ErrorKind::Other,
+                        None,
+                        "IAM answered CreateAccessKey without the new key",
+                    )
+                })?;
+                return Ok(Outcome::NewAccessKey {
+                    access_key_id: key.access_key_id().to_owned(),
+                    secret: Secret::new(key.secret_access_key().to_owned()),
+                });
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn delete_access_key(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
+        self.count("DeleteAccessKey");
+        self.iam
+            .delete_access_key()
+            .user_name(user)
+            .access_key_id(access_key_id)
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+}
+
+fn attached(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Result<std::collections::BTreeSet<PolicyArn>, ApiError> {
+    policies
+        .iter()
+        .map(|p| parse_arn(p.policy_arn()))
+        .collect()
+}
+
+fn parse_arn(arn: Option<&str>) -> Result<PolicyArn, ApiError> {
+    let arn = arn.unwrap_or_default();
+    PolicyArn::parse(arn).map_err(|why| {
+        ApiError::new(
+            ErrorKind::Other,
+            None,
+            format!("IAM returned a policy ARN iamspec cannot read ({why})"),
+        )
+    })
+}
+
+fn tags(tags: &[Tag]) -> BTreeMap<String, String> {
+    tags.iter()
+        .map(|t| (t.key().to_owned(), t.value().to_owned()))
+        .collect()
+}
+
+fn sdk_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
+    if tags.is_empty() {
+        return None;
+    }
+    let tags = tags
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect::<Result<Vec<_>, _>>()
+        .ok()?;
+    Some(tags)
+}
+
+/// Sorts an SDK error into what iamspec can act on, keeping AWS's own code and message.
+fn classify<E>(err: SdkError<E, HttpResponse>) -> ApiError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().map(str::to_owned);
+            let message = service.err().message().unwrap_or_default().to_owned();
+            let status = service.raw().status().as_u16();
+            let kind = match code.as_deref() {
+                Some("NoSuchEntity") => ErrorKind::NoSuchEntity,
+                Some("EntityAlreadyExists") => ErrorKind::AlreadyExists,
+                Some(
+                    "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
+                    | "TooManyRequestsException" | "RequestThrottled",
+                ) => ErrorKind::Throttled,
+                Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
+                    ErrorKind::AccessDenied
+                }
+                Some("LimitExceeded") => ErrorKind::LimitExceeded,
+                Some(
+                    "InvalidClientTokenId" | "SignatureDoesNotMatch" | "ExpiredToken"
+                    | "ExpiredTokenException" | "UnrecognizedClientException",
+                ) => ErrorKind::Credentials,
+                Some("ServiceFailure" | "ServiceUnavailable" | "InternalFailure") => {
+                    ErrorKind::Transient
+                }
+                _ if status >= 500 => ErrorKind::Transient,
+                _ => ErrorKind::Other,
+            };
+            let message = if code.is_none() && message.is_empty() {
+                format!("the endpoint answered HTTP {status} with no AWS error")
+            } else {
+                message
+            };
+            ApiError::new(kind, code, message)
+        }
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() {
+                ErrorKind::Transient
+            } else if failure.is_io() {
+                ErrorKind::Unreachable
+            } else {
+                ErrorKind::Other
+            };
+            ApiError::new(
+                kind,
+                None,
+                format!("could not reach the AWS endpoint: {}", innermost(&err)),
+            )
+        }
+        SdkError::TimeoutError(_) => {
+            ApiError::new(ErrorKind::Transient, None, "the call timed out")
+        }
+        SdkError::ResponseError(_) => ApiError::new(
+            ErrorKind::Transient,
+            None,
+            format!("the endpoint's answer could not be read: {}", innermost(&err)),
+        ),
+        _ => ApiError::new(ErrorKind::Other, None, innermost(&err)),
+    }
+}
+
+/// The last error of a chain: the one that says what actually went wrong.
+fn innermost(err: &(dyn StdError + 'static)) -> String {
+    let mut current = err;
+    while let Some(next) = current.source() {
+        current = next;
+    }
+    current.to_string()
+}

@@ -1,0 +1,188 @@
+//! Stage 2: the actual state. `read` asks IAM, through the `IamApi` seam, for everything the
+//! differ needs, in a handful of calls, and fails whole rather than return a partial picture:
+//! a plan made from half an account would create what already exists.
+
+mod api;
+pub mod aws;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::{StreamExt, TryStreamExt};
+
+pub use api::{ApiError, ErrorKind, IamApi, Outcome};
+
+use crate::spec::{Partition, PolicyArn, PolicyRef, Spec};
+
+/// How many ListAccessKeys calls are in flight at once while reading.
+const READ_CONCURRENCY: usize = 8;
+
+/// The account as IAM reports it, for the entities a spec can name.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveState {
+    pub caller: Caller,
+    pub users: BTreeMap<String, LiveUser>,
+    pub groups: BTreeMap<String, LiveGroup>,
+    /// Customer-managed policies in the account.
+    pub local_policies: BTreeSet<PolicyArn>,
+    /// Every AWS-managed policy; empty when the spec names none, as it then need not be read.
+    pub aws_policies: Vec<PolicyArn>,
+}
+
+/// Who is calling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub account: String,
+    pub arn: String,
+    pub partition: Partition,
+}
+
+impl Default for Caller {
+    fn default() -> Self {
+        Self {
+            account: String::new(),
+            arn: String::new(),
+            partition: Partition::Aws,
+        }
+    }
+}
+
+/// What GetAccountAuthorizationDetails tells: everything but access keys.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountDetails {
+    pub users: Vec<LiveUser>,
+    pub groups: Vec<LiveGroup>,
+    pub local_policies: Vec<PolicyArn>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveUser {
+    pub name: String,
+    pub path: String,
+    pub groups: BTreeSet<String>,
+    pub policies: BTreeSet<PolicyArn>,
+    /// Names of inline policies.
+    pub inline_policies: BTreeSet<String>,
+    pub tags: BTreeMap<String, String>,
+    /// Read only for users the spec names.
+    pub access_keys: Vec<AccessKey>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveGroup {
+    pub name: String,
+    pub path: String,
+    pub policies: BTreeSet<PolicyArn>,
+    pub inline_policies: BTreeSet<String>,
+}
+
+/// An access key's metadata; secrets can't be read back from IAM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessKey {
+    pub id: String,
+    pub active: bool,
+    /// ISO 8601, for ordering and display.
+    pub created: String,
+}
+
+/// Why the account could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A read call failed; nothing is planned from a partial read.
+    #[error("could not {what}: {source}")]
+    Api {
+        what: String,
+        #[source]
+        source: ApiError,
+    },
+    /// The credentials belong to another account than the spec's.
+    #[error(
+        "the spec is for account {expected} but the credentials ({caller}) are for account {actual}: use credentials for {expected}, or change [account] id"
+    )]
+    WrongAccount {
+        expected: String,
+        actual: String,
+        caller: String,
+    },
+}
+
+/// Reads what `spec` needs to be compared with the account.
+pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError> {
+    let caller = api.caller().await.map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
+    if let Some(expected) = &spec.account_id
+        && *expected != caller.account
+    {
+        return Err(ReadError::WrongAccount {
+            expected: expected.clone(),
+            actual: caller.account,
+            caller: caller.arn,
+        });
+    }
+
+    let details = api
+        .account_details()
+        .await
+        .map_err(failed("read users, groups and policies (iam:GetAccountAuthorizationDetails)"))?;
+    let aws_policies = if names_aws_managed_policies(spec) {
+        api.aws_managed_policies(caller.partition)
+            .await
+            .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))?
+    } else {
+        Vec::new()
+    };
+
+    let mut users: BTreeMap<String, LiveUser> = details
+        .users
+        .into_iter()
+        .map(|u| (u.name.clone(), u))
+        .collect();
+    let spec_users: Vec<String> = users
+        .keys()
+        .filter(|name| spec.users.keys().any(|s| s.eq_ignore_ascii_case(name)))
+        .cloned()
+        .collect();
+    let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(spec_users)
+        .map(|name| async move {
+            let keys = api.access_keys(&name).await.map_err(|source| ReadError::Api {
+                what: format!("list the access keys of user {name} (iam:ListAccessKeys)"),
+                source,
+            })?;
+            Ok::<_, ReadError>((name, keys))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (name, mut access_keys) in keys {
+        access_keys.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        if let Some(user) = users.get_mut(&name) {
+            user.access_keys = access_keys;
+        }
+    }
+
+    Ok(LiveState {
+        caller,
+        users,
+        groups: details
+            .groups
+            .into_iter()
+            .map(|g| (g.name.clone(), g))
+            .collect(),
+        local_policies: details.local_policies.into_iter().collect(),
+        aws_policies,
+    })
+}
+
+fn failed(what: &str) -> impl FnOnce(ApiError) -> ReadError + '_ {
+    move |source| ReadError::Api {
+        what: what.to_owned(),
+        source,
+    }
+}
+
+fn names_aws_managed_policies(spec: &Spec) -> bool {
+    let groups = spec.groups.values().flat_map(|g| &g.policies);
+    let users = spec.users.values().flat_map(|u| &u.policies);
+    groups.chain(users).any(|u| match &u.policy {
+        PolicyRef::AwsManaged { .. } => true,
+        PolicyRef::Arn(arn) => arn.is_aws_managed(),
+    })
+}

@@ -1,0 +1,166 @@
+//! Stage 4: show a plan. The text form reads like Terraform's; the JSON form is the `Plan`
+//! serialised as it is (schema in docs/plan-json.md). Both come from the same data.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::plan::{Action, Change, Drift, Op, Plan};
+use crate::spec::PolicyArn;
+
+/// How to render text.
+#[derive(Debug, Clone, Copy)]
+pub struct Style<'a> {
+    /// ANSI colours: only on a terminal and without NO_COLOR.
+    pub color: bool,
+    /// Where new secrets go, to say so beside each new key.
+    pub secrets_dir: &'a Path,
+}
+
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const CYAN: &str = "\x1b[36m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// The plan as text, ending in a newline.
+pub fn text(plan: &Plan, style: Style<'_>) -> String {
+    let paint = |color: &str, text: &str| {
+        if style.color {
+            format!("{color}{text}{RESET}")
+        } else {
+            text.to_owned()
+        }
+    };
+    let mut out = String::new();
+    if plan.changes.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} The account {} matches the spec.",
+            paint(BOLD, "No changes."),
+            plan.account
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "iamspec will make these changes in account {}:\n",
+            plan.account
+        );
+        for change in &plan.changes {
+            let color = match change.action {
+                Action::Create => GREEN,
+                Action::Update => YELLOW,
+            };
+            let symbol = paint(color, &change.action.symbol().to_string());
+            let _ = writeln!(out, "  {symbol} {}", describe(change, style.secrets_dir));
+        }
+        let summary = format!(
+            "Plan: {} to add, {} to change, {} to remove.",
+            plan.summary.add, plan.summary.change, plan.summary.remove
+        );
+        let _ = writeln!(out, "\n{}", paint(BOLD, &summary));
+    }
+    if !plan.drift.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nDrift: the account has {} thing{} the spec does not declare (reported, not changed):\n",
+            plan.drift.len(),
+            if plan.drift.len() == 1 { "" } else { "s" }
+        );
+        for drift in &plan.drift {
+            let _ = writeln!(out, "  {} {}", paint(CYAN, "!"), describe_drift(drift));
+        }
+    }
+    out
+}
+
+/// The plan as one JSON object, ending in a newline.
+pub fn json(plan: &Plan) -> String {
+    let mut out = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    out.push('\n');
+    out
+}
+
+/// One change in words: `create user koding-user`.
+pub fn describe(change: &Change, secrets_dir: &Path) -> String {
+    match &change.op {
+        Op::CreateGroup { group, path } => format!("create group {group}{}", at_path(path)),
+        Op::CreateUser { user, path, tags } => {
+            let mut text = format!("create user {user}{}", at_path(path));
+            if !tags.is_empty() {
+                let _ = write!(text, " tagged {}", tag_list(tags));
+            }
+            text
+        }
+        Op::UpdateGroupPath { group, from, to } => {
+            format!("move group {group} from path {from} to {to}")
+        }
+        Op::UpdateUserPath { user, from, to } => {
+            format!("move user {user} from path {from} to {to}")
+        }
+        Op::TagUser { user, tags } => format!("tag user {user} with {}", tag_list(tags)),
+        Op::AttachGroupPolicy { group, policy } => {
+            format!("attach policy {} to group {group}", policy_name(policy))
+        }
+        Op::AttachUserPolicy { user, policy } => {
+            format!("attach policy {} to user {user}", policy_name(policy))
+        }
+        Op::AddUserToGroup { user, group } => format!("add user {user} to group {group}"),
+        Op::CreateAccessKey { user } => format!(
+            "create access key for user {user} (secret to be saved in {})",
+            secrets_dir.join(format!("{user}.csv")).display()
+        ),
+    }
+}
+
+fn describe_drift(drift: &Drift) -> String {
+    match drift {
+        Drift::ExtraPolicy {
+            entity,
+            name,
+            policy,
+        } => format!(
+            "{} {name} has policy {} attached",
+            entity.as_str(),
+            policy_name(policy)
+        ),
+        Drift::InlinePolicy {
+            entity,
+            name,
+            policy_name,
+        } => format!("{} {name} has inline policy {policy_name}", entity.as_str()),
+        Drift::ExtraMembership { user, group } => format!("user {user} is in group {group}"),
+        Drift::ExtraTag { user, key, value } => format!("user {user} has tag {key} = {value:?}"),
+        Drift::ExtraAccessKey {
+            user,
+            access_key_id,
+            status,
+        } => format!(
+            "user {user} has {} access key {access_key_id}",
+            status.to_lowercase()
+        ),
+    }
+}
+
+/// AWS-managed policies by name (with their path when they have one), others by ARN.
+fn policy_name(arn: &PolicyArn) -> String {
+    if arn.is_aws_managed() {
+        format!("{}{}", &arn.path[1..], arn.name)
+    } else {
+        arn.to_string()
+    }
+}
+
+fn at_path(path: &str) -> String {
+    if path == "/" {
+        String::new()
+    } else {
+        format!(" at path {path}")
+    }
+}
+
+fn tag_list(tags: &std::collections::BTreeMap<String, String>) -> String {
+    tags.iter()
+        .map(|(k, v)| format!("{k} = {v:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,204 @@
+//! Stage 1: the desired state. `load` reads a TOML spec, checks it once against IAM's rules and
+//! returns a `Spec` that the rest of the pipeline can trust.
+//!
+//! Everything here is offline: an invalid spec is rejected before any credentials are looked
+//! at or any API call is made.
+
+mod policy;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
+
+/// The add-ons every spec knows without defining them.
+pub const BUILTIN_ADDONS: &[(&str, &[&str])] = &[(
+    "route53",
+    &["AmazonRoute53FullAccess", "AmazonRoute53DomainsFullAccess"],
+)];
+
+/// A validated spec: every name, path, reference and limit has been checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    /// The file it was read from, for messages.
+    pub file: PathBuf,
+    /// `[account] id`: plan and apply refuse to run against any other account.
+    pub account_id: Option<String>,
+    pub groups: BTreeMap<String, Group>,
+    pub users: BTreeMap<String, User>,
+}
+
+/// `[groups.NAME]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub name: String,
+    pub path: String,
+    /// Managed policies to attach, add-ons expanded, duplicates removed, in spec order.
+    pub policies: Vec<PolicyUse>,
+}
+
+/// `[users.NAME]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub name: String,
+    pub path: String,
+    /// Groups the user must be a member of, all defined in the spec.
+    pub groups: Vec<String>,
+    /// Managed policies attached to the user directly.
+    pub policies: Vec<PolicyUse>,
+    /// The user must have an active access key.
+    pub access_key: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One policy reference and where the spec wrote it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyUse {
+    pub policy: PolicyRef,
+    pub at: Location,
+    /// The add-on it came from, if it was not written directly.
+    pub via: Option<String>,
+}
+
+/// A place in the spec file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    pub line: usize,
+    pub column: usize,
+}
+
+/// One problem found in a spec, with the place to fix it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub at: Location,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.at.line,
+            self.at.column,
+            self.message
+        )
+    }
+}
+
+/// Why a spec could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file could not be read at all.
+    #[error("cannot read spec {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file was read but is not a valid spec; every problem found is listed.
+    #[error("{}", render_diagnostics(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
+    let lines: Vec<String> = diagnostics.iter().map(ToString::to_string).collect();
+    lines.join("\n")
+}
+
+/// Reads and validates the spec at `path`.
+pub fn load(path: &Path) -> Result<Spec, SpecError> {
+    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    parse(&text, path)
+}
+
+/// Validates spec text; `file` is only used in messages.
+pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
+    let source = Source::new(text, file);
+    let raw: raw::RawSpec = toml::from_str(text)
+        .map_err(|err| SpecError::Invalid(vec![source.toml_diagnostic(&err)]))?;
+    validate::validate(raw, &source).map_err(SpecError::Invalid)
+}
+
+/// The spec text, for turning byte spans into lines and columns.
+pub(crate) struct Source<'a> {
+    text: &'a str,
+    file: &'a Path,
+}
+
+impl<'a> Source<'a> {
+    fn new(text: &'a str, file: &'a Path) -> Self {
+        Self { text, file }
+    }
+
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub(crate) fn locate(&self, offset: usize) -> Location {
+        let offset = offset.min(self.text.len());
+        let before = &self.text[..offset];
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        Location {
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+        }
+    }
+
+    pub(crate) fn diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_owned(),
+            at: self.locate(offset),
+            message: message.into(),
+        }
+    }
+
+    fn toml_diagnostic(&self, err: &toml::de::Error) -> Diagnostic {
+        let offset = err.span().map_or(0, |span| span.start);
+        self.diagnostic(offset, explain_toml_error(err.message()))
+    }
+}
+
+/// Rewrites serde's wording into what a spec author needs: the nearest allowed key for a typo,
+/// and the full list of what is allowed.
+fn explain_toml_error(message: &str) -> String {
+    let message = message.trim_end();
+    if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (unknown, allowed) = rest.split_once('`').unwrap_or((rest, ""));
+        let allowed: Vec<&str> = allowed
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|s| !s.is_empty())
+            .collect();
+        let hint = nearest(unknown, allowed.iter().copied())
+            .map(|near| format!("; did you mean `{near}`?"))
+            .unwrap_or_default();
+        return format!(
+            "unknown key `{unknown}`{hint} (allowed here: {})",
+            allowed.join(", ")
+        );
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        return format!("wrong type: {rest}");
+    }
+    message.to_owned()
+}
+
+/// The candidate closest to `word`, if any is close enough to be a likely typo.
+pub(crate) fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+    let word = word.to_lowercase();
+    candidates
+        .map(|c| (strsim::jaro_winkler(&word, &c.to_lowercase()), c))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests;

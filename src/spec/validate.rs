@@ -1,0 +1,381 @@
+//! Stage 1b: `RawSpec` -> `Spec`. Every rule IAM would enforce and that can be checked without
+//! an account is checked here, and every problem is reported with its place, not just the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use toml::Spanned;
+
+use super::policy::{check_name, check_path, is_account_id};
+use super::raw::{RawAddon, RawGroup, RawSpec, RawUser};
+use super::{BUILTIN_ADDONS, Diagnostic, Group, PolicyRef, PolicyUse, Source, Spec, User, nearest};
+
+/// The spec format version this build reads.
+pub const SPEC_VERSION: i64 = 1;
+
+const MAX_USER_NAME: usize = 64;
+const MAX_GROUP_NAME: usize = 128;
+const MAX_GROUPS_PER_USER: usize = 10;
+const MAX_POLICIES_PER_GROUP: usize = 10;
+const MAX_POLICIES_PER_USER: usize = 20;
+const MAX_TAGS: usize = 50;
+const MAX_TAG_KEY: usize = 128;
+const MAX_TAG_VALUE: usize = 256;
+
+type Spans<T> = Option<Spanned<Vec<Spanned<T>>>>;
+
+struct Checker<'a> {
+    source: &'a Source<'a>,
+    problems: Vec<Diagnostic>,
+}
+
+pub(super) fn validate(raw: RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
+    let mut checker = Checker {
+        source,
+        problems: Vec::new(),
+    };
+    let spec = checker.spec(raw);
+    if checker.problems.is_empty() {
+        Ok(spec)
+    } else {
+        checker.problems.sort_by_key(|d| d.at);
+        Err(checker.problems)
+    }
+}
+
+impl Checker<'_> {
+    fn error(&mut self, offset: usize, message: impl Into<String>) {
+        self.problems.push(self.source.diagnostic(offset, message));
+    }
+
+    fn spec(&mut self, raw: RawSpec) -> Spec {
+        match &raw.version {
+            None => self.error(
+                0,
+                format!("the spec has no `version`: add `version = {SPEC_VERSION}` at the top"),
+            ),
+            Some(v) if *v.get_ref() != SPEC_VERSION => self.error(
+                v.span().start,
+                format!(
+                    "unsupported spec version {}: this iamspec reads version {SPEC_VERSION}",
+                    v.get_ref()
+                ),
+            ),
+            Some(_) => {}
+        }
+        let account_id = raw.account.and_then(|a| a.id).and_then(|id| {
+            if is_account_id(id.get_ref()) {
+                Some(id.into_inner())
+            } else {
+                self.error(
+                    id.span().start,
+                    format!(
+                        "account id `{}` is not valid: it must be exactly 12 digits",
+                        id.get_ref()
+                    ),
+                );
+                None
+            }
+        });
+
+        self.unique_ignoring_case("user", raw.users.keys());
+        self.unique_ignoring_case("group", raw.groups.keys());
+        let addons = self.addons(&raw.addons);
+        let group_names: BTreeSet<&str> = raw.groups.keys().map(|k| k.get_ref().as_str()).collect();
+
+        let groups = raw
+            .groups
+            .iter()
+            .map(|(name, group)| (name.get_ref().clone(), self.group(name, group, &addons)))
+            .collect();
+        let users = raw
+            .users
+            .iter()
+            .map(|(name, user)| {
+                let user = self.user(name, user, &addons, &group_names);
+                (name.get_ref().clone(), user)
+            })
+            .collect();
+        Spec {
+            file: self.source.file.to_owned(),
+            account_id,
+            groups,
+            users,
+        }
+    }
+
+    /// IAM names are unique per account ignoring case, so `Dev` and `dev` cannot both exist.
+    fn unique_ignoring_case<'k>(&mut self, kind: &str, names: impl Iterator<Item = &'k Spanned<String>>) {
+        let mut seen: BTreeMap<String, &Spanned<String>> = BTreeMap::new();
+        for name in names {
+            if let Some(first) = seen.insert(name.get_ref().to_lowercase(), name) {
+                self.error(
+                    name.span().start.max(first.span().start),
+                    format!(
+                        "{kind} names `{}` and `{}` differ only in case; IAM treats them as the same {kind}",
+                        first.get_ref(),
+                        name.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Built-in and spec-defined add-ons, each as its parsed policies.
+    fn addons(
+        &mut self,
+        defined: &BTreeMap<Spanned<String>, RawAddon>,
+    ) -> BTreeMap<String, Vec<PolicyUse>> {
+        let mut addons: BTreeMap<String, Vec<PolicyUse>> = BUILTIN_ADDONS
+            .iter()
+            .map(|(name, policies)| {
+                let uses = policies
+                    .iter()
+                    .map(|p| PolicyUse {
+                        policy: PolicyRef::parse(p).expect("built-in add-ons name valid policies"),
+                        at: super::Location { line: 0, column: 0 },
+                        via: Some((*name).to_owned()),
+                    })
+                    .collect();
+                ((*name).to_owned(), uses)
+            })
+            .collect();
+        for (name, addon) in defined {
+            if addons.contains_key(name.get_ref()) {
+                self.error(
+                    name.span().start,
+                    format!(
+                        "add-on `{}` is built in and cannot be redefined; choose another name",
+                        name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            if let Err(why) = check_name("add-on", name.get_ref(), MAX_GROUP_NAME) {
+                self.error(name.span().start, why);
+            }
+            let uses = addon
+                .policies
+                .get_ref()
+                .iter()
+                .filter_map(|p| self.policy(p, Some(name.get_ref())))
+                .collect();
+            addons.insert(name.get_ref().clone(), uses);
+        }
+        addons
+    }
+
+    fn group(
+        &mut self,
+        name: &Spanned<String>,
+        raw: &RawGroup,
+        addons: &BTreeMap<String, Vec<PolicyUse>>,
+    ) -> Group {
+        if let Err(why) = check_name("group", name.get_ref(), MAX_GROUP_NAME) {
+            self.error(name.span().start, why);
+        }
+        let policies = self.policies(&raw.policies, &raw.addons, addons);
+        if policies.len() > MAX_POLICIES_PER_GROUP {
+            self.error(
+                name.span().start,
+                format!(
+                    "group `{}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_GROUP} to a group",
+                    name.get_ref(),
+                    policies.len()
+                ),
+            );
+        }
+        Group {
+            name: name.get_ref().clone(),
+            path: self.path(raw.path.as_ref()),
+            policies,
+        }
+    }
+
+    fn user(
+        &mut self,
+        name: &Spanned<String>,
+        raw: &RawUser,
+        addons: &BTreeMap<String, Vec<PolicyUse>>,
+        group_names: &BTreeSet<&str>,
+    ) -> User {
+        if let Err(why) = check_name("user", name.get_ref(), MAX_USER_NAME) {
+            self.error(name.span().start, why);
+        }
+        let mut groups = Vec::new();
+        for group in list(&raw.groups) {
+            if !group_names.contains(group.get_ref().as_str()) {
+                let hint = nearest(group.get_ref(), group_names.iter().copied())
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                self.error(
+                    group.span().start,
+                    format!(
+                        "group `{}` is not defined{hint} (define it as [groups.{}])",
+                        group.get_ref(),
+                        group.get_ref()
+                    ),
+                );
+            } else if !groups.contains(group.get_ref()) {
+                groups.push(group.get_ref().clone());
+            }
+        }
+        if groups.len() > MAX_GROUPS_PER_USER {
+            let at = raw.groups.as_ref().map_or(name.span().start, |g| g.span().start);
+            self.error(
+                at,
+                format!(
+                    "user `{}` is in {} groups; IAM allows at most {MAX_GROUPS_PER_USER}",
+                    name.get_ref(),
+                    groups.len()
+                ),
+            );
+        }
+        let policies = self.policies(&raw.policies, &raw.addons, addons);
+        if policies.len() > MAX_POLICIES_PER_USER {
+            self.error(
+                name.span().start,
+                format!(
+                    "user `{}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_USER} to a user",
+                    name.get_ref(),
+                    policies.len()
+                ),
+            );
+        }
+        User {
+            name: name.get_ref().clone(),
+            path: self.path(raw.path.as_ref()),
+            groups,
+            policies,
+            access_key: raw.access_key,
+            tags: self.tags(raw.tags.as_ref()),
+        }
+    }
+
+    fn path(&mut self, path: Option<&Spanned<String>>) -> String {
+        let Some(path) = path else {
+            return "/".to_owned();
+        };
+        if let Err(why) = check_path(path.get_ref()) {
+            self.error(path.span().start, why);
+        }
+        path.get_ref().clone()
+    }
+
+    /// Direct policies then add-on policies, parsed, deduplicated, in spec order.
+    fn policies(
+        &mut self,
+        direct: &Spans<String>,
+        addon_names: &Spans<String>,
+        addons: &BTreeMap<String, Vec<PolicyUse>>,
+    ) -> Vec<PolicyUse> {
+        let mut uses: Vec<PolicyUse> = list(direct)
+            .iter()
+            .filter_map(|p| self.policy(p, None))
+            .collect();
+        for addon in list(addon_names) {
+            match addons.get(addon.get_ref()) {
+                Some(expanded) => uses.extend(expanded.iter().cloned()),
+                None => {
+                    let known: Vec<&str> = addons.keys().map(String::as_str).collect();
+                    let hint = nearest(addon.get_ref(), known.iter().copied())
+                        .map(|n| format!("did you mean `{n}`? "))
+                        .unwrap_or_default();
+                    self.error(
+                        addon.span().start,
+                        format!(
+                            "add-on `{}` is not defined; {hint}known add-ons: {} (define others under [addons.NAME])",
+                            addon.get_ref(),
+                            known.join(", ")
+                        ),
+                    );
+                }
+            }
+        }
+        let mut seen = BTreeSet::new();
+        uses.retain(|u| seen.insert(u.policy.clone()));
+        uses
+    }
+
+    fn policy(&mut self, text: &Spanned<String>, via: Option<&str>) -> Option<PolicyUse> {
+        match PolicyRef::parse(text.get_ref()) {
+            Ok(policy) => Some(PolicyUse {
+                policy,
+                at: self.source.locate(text.span().start),
+                via: via.map(str::to_owned),
+            }),
+            Err(why) => {
+                self.error(text.span().start, why);
+                None
+            }
+        }
+    }
+
+    fn tags(
+        &mut self,
+        tags: Option<&Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    ) -> BTreeMap<String, String> {
+        let Some(tags) = tags else {
+            return BTreeMap::new();
+        };
+        if tags.get_ref().len() > MAX_TAGS {
+            self.error(
+                tags.span().start,
+                format!(
+                    "{} tags given; IAM allows at most {MAX_TAGS} per user",
+                    tags.get_ref().len()
+                ),
+            );
+        }
+        for (key, value) in tags.get_ref() {
+            let k = key.get_ref();
+            if k.is_empty() || k.chars().count() > MAX_TAG_KEY {
+                self.error(
+                    key.span().start,
+                    format!("tag key `{k}` must be 1 to {MAX_TAG_KEY} characters long"),
+                );
+            } else if k.to_lowercase().starts_with("aws:") {
+                self.error(
+                    key.span().start,
+                    format!("tag key `{k}` uses the reserved prefix `aws:`"),
+                );
+            } else if let Some(bad) = k.chars().find(|c| !is_tag_char(*c)) {
+                self.error(
+                    key.span().start,
+                    format!(
+                        "tag key `{k}` contains {bad:?}; tags allow letters, digits, spaces and _ . : / = + - @"
+                    ),
+                );
+            }
+            let v = value.get_ref();
+            if v.chars().count() > MAX_TAG_VALUE {
+                self.error(
+                    value.span().start,
+                    format!(
+                        "the value of tag `{k}` is {} characters long; IAM allows at most {MAX_TAG_VALUE}",
+                        v.chars().count()
+                    ),
+                );
+            } else if let Some(bad) = v.chars().find(|c| !is_tag_char(*c)) {
+                self.error(
+                    value.span().start,
+                    format!(
+                        "the value of tag `{k}` contains {bad:?}; tags allow letters, digits, spaces and _ . : / = + - @"
+                    ),
+                );
+            }
+        }
+        tags.get_ref()
+            .iter()
+            .map(|(k, v)| (k.get_ref().clone(), v.get_ref().clone()))
+            .collect()
+    }
+}
+
+fn list<T>(items: &Spans<T>) -> &[Spanned<T>] {
+    items.as_ref().map_or(&[], |s| s.get_ref().as_slice())
+}
+
+/// IAM's tag characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
+fn is_tag_char(c: char) -> bool {
+    c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
