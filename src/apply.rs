@@ -79,9 +79,10 @@ pub struct Failed {
     pub reason: String,
 }
 
-enum Result1 {
-    Done(Done, u64),
-    Failed(Failed, u64),
+/// How one change went, with its place in the plan and the retries it took.
+enum Outcome1 {
+    Done(Done),
+    Failed(Failed),
     NotRun(Change),
 }
 
@@ -104,35 +105,29 @@ pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Re
         },
         stop: AtomicBool::new(false),
     };
+    let runner = &runner;
     let mut report = Report::default();
     let stages: BTreeSet<u8> = plan.changes.iter().map(|c| c.op.stage()).collect();
     for stage in stages {
-        let changes = plan.changes.iter().filter(|c| c.op.stage() == stage);
-        let mut results: Vec<Result1> = futures::stream::iter(changes)
-            .map(|change| runner.run(change))
+        let changes = plan.changes.iter().enumerate().filter(|(_, c)| c.op.stage() == stage);
+        let mut results: Vec<(usize, Outcome1, u64)> = futures::stream::iter(changes)
+            .map(|(index, change)| async move {
+                let (outcome, retries) = runner.run(change).await;
+                (index, outcome, retries)
+            })
             .buffer_unordered(options.concurrency.max(1))
             .collect()
             .await;
-        results.sort_by_key(|r| match r {
-            Result1::Done(..) => 0,
-            Result1::Failed(..) => 1,
-            Result1::NotRun(_) => 2,
-        });
-        for result in results {
-            match result {
-                Result1::Done(done, retries) => {
-                    report.retries += retries;
-                    report.done.push(done);
-                }
-                Result1::Failed(failed, retries) => {
-                    report.retries += retries;
-                    if report.failed.is_none() {
-                        report.failed = Some(failed);
-                    } else {
-                        report.not_run.push(failed.change);
-                    }
-                }
-                Result1::NotRun(change) => report.not_run.push(change),
+        // Report in plan order, whatever order the calls finished in.
+        results.sort_by_key(|(index, ..)| *index);
+        for (_, outcome, retries) in results {
+            report.retries += retries;
+            match outcome {
+                Outcome1::Done(done) => report.done.push(done),
+                Outcome1::Failed(failed) if report.failed.is_none() => report.failed = Some(failed),
+                // A second failure in flight at the same time: it will be planned again.
+                Outcome1::Failed(failed) => report.not_run.push(failed.change),
+                Outcome1::NotRun(change) => report.not_run.push(change),
             }
         }
     }
@@ -156,34 +151,29 @@ struct Runner<'a, A> {
 }
 
 impl<A: IamApi> Runner<'_, A> {
-    async fn run(&self, change: &Change) -> Result1 {
+    async fn run(&self, change: &Change) -> (Outcome1, u64) {
         if self.stop.load(Ordering::SeqCst) {
-            return Result1::NotRun(change.clone());
+            return (Outcome1::NotRun(change.clone()), 0);
         }
         let mut retries = 0;
         let result = match &change.op {
             Op::CreateAccessKey { user } => self.create_access_key(user, &mut retries).await,
             op => self.call(op, &mut retries).await,
         };
-        match result {
-            Ok(note) => Result1::Done(
-                Done {
-                    change: change.clone(),
-                    note,
-                },
-                retries,
-            ),
+        let outcome = match result {
+            Ok(note) => Outcome1::Done(Done {
+                change: change.clone(),
+                note,
+            }),
             Err(reason) => {
                 self.stop.store(true, Ordering::SeqCst);
-                Result1::Failed(
-                    Failed {
-                        change: change.clone(),
-                        reason,
-                    },
-                    retries,
-                )
+                Outcome1::Failed(Failed {
+                    change: change.clone(),
+                    reason,
+                })
             }
-        }
+        };
+        (outcome, retries)
     }
 
     /// Any op but CreateAccessKey. A create that finds its entity already there has what it

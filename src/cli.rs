@@ -203,7 +203,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 secrets: SecretsDir::new(secrets_dir.clone()),
             };
             let report = apply::apply(&plan, &api, &options).await;
-            emit(&report_text(&report, &secrets_dir))?;
+            emit(&report_text(&report))?;
             print_stats(&common, &api);
             Ok(if report.succeeded() {
                 ExitCode::SUCCESS
@@ -250,7 +250,7 @@ fn confirm(plan: &Plan) -> Result<(), Error> {
     }
 }
 
-fn report_text(report: &Report, secrets_dir: &Path) -> String {
+fn report_text(report: &Report) -> String {
     let mut out = String::from("\n");
     for done in &report.done {
         let note = done
@@ -260,20 +260,20 @@ fn report_text(report: &Report, secrets_dir: &Path) -> String {
             .unwrap_or_default();
         out.push_str(&format!(
             "  done: {}{note}\n",
-            render::describe(&done.change, secrets_dir)
+            render::describe(&done.change)
         ));
     }
     if let Some(failed) = &report.failed {
         out.push_str(&format!(
             "  FAILED: {}\n\n{}\n",
-            render::describe(&failed.change, secrets_dir),
+            render::describe(&failed.change),
             failed.reason
         ));
     }
     if !report.not_run.is_empty() {
         out.push_str("\nNot run, because of the failure above (the next apply will do them):\n");
         for change in &report.not_run {
-            out.push_str(&format!("  {}\n", render::describe(change, secrets_dir)));
+            out.push_str(&format!("  {}\n", render::describe(change)));
         }
     }
     let retries = if report.retries > 0 {

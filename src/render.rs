@@ -51,7 +51,12 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
                 Action::Update => YELLOW,
             };
             let symbol = paint(color, &change.action.symbol().to_string());
-            let _ = writeln!(out, "  {symbol} {}", describe(change, style.secrets_dir));
+            let mut line = describe(change);
+            if let Op::CreateAccessKey { user } = &change.op {
+                let file = style.secrets_dir.join(format!("{user}.csv"));
+                let _ = write!(line, " (secret to be saved in {})", file.display());
+            }
+            let _ = writeln!(out, "  {symbol} {line}");
         }
         let summary = format!(
             "Plan: {} to add, {} to change, {} to remove.",
@@ -81,7 +86,7 @@ pub fn json(plan: &Plan) -> String {
 }
 
 /// One change in words: `create user koding-user`.
-pub fn describe(change: &Change, secrets_dir: &Path) -> String {
+pub fn describe(change: &Change) -> String {
     match &change.op {
         Op::CreateGroup { group, path } => format!("create group {group}{}", at_path(path)),
         Op::CreateUser { user, path, tags } => {
@@ -105,10 +110,7 @@ pub fn describe(change: &Change, secrets_dir: &Path) -> String {
             format!("attach policy {} to user {user}", policy_name(policy))
         }
         Op::AddUserToGroup { user, group } => format!("add user {user} to group {group}"),
-        Op::CreateAccessKey { user } => format!(
-            "create access key for user {user} (secret to be saved in {})",
-            secrets_dir.join(format!("{user}.csv")).display()
-        ),
+        Op::CreateAccessKey { user } => format!("create access key for user {user}"),
     }
 }
 

@@ -1,0 +1,369 @@
+//! The differ on hand-made states: what an empty, a complete and a drifted account plan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::*;
+use crate::live::{AccessKey, Caller, LiveGroup, LiveUser};
+use crate::plan::Action;
+use crate::spec::Partition;
+
+const SPEC: &str = r#"
+version = 1
+[groups.Developers]
+policies = ["AmazonEC2FullAccess", "IAMReadOnlyAccess"]
+addons = ["route53"]
+[users.koding-user]
+groups = ["Developers"]
+access_key = true
+tags = { team = "platform" }
+"#;
+
+fn spec(text: &str) -> Spec {
+    crate::spec::parse(text, Path::new("spec.toml")).unwrap()
+}
+
+fn aws(path: &str, name: &str) -> PolicyArn {
+    PolicyArn::aws_managed(Partition::Aws, path, name)
+}
+
+/// An account with no users or groups, and some AWS-managed policies.
+fn empty_account() -> LiveState {
+    LiveState {
+        caller: Caller {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/admin".into(),
+            partition: Partition::Aws,
+        },
+        aws_policies: vec![
+            aws("/", "AmazonEC2FullAccess"),
+            aws("/", "IAMReadOnlyAccess"),
+            aws("/", "AmazonRoute53FullAccess"),
+            aws("/", "AmazonRoute53DomainsFullAccess"),
+            aws("/", "AmazonS3ReadOnlyAccess"),
+            aws("/job-function/", "ViewOnlyAccess"),
+            aws("/service-role/", "AWSLambdaRole"),
+        ],
+        ..LiveState::default()
+    }
+}
+
+/// The account after the guide's setup.
+fn guide_account() -> LiveState {
+    let mut live = empty_account();
+    let policies = [
+        "AmazonEC2FullAccess",
+        "IAMReadOnlyAccess",
+        "AmazonRoute53FullAccess",
+        "AmazonRoute53DomainsFullAccess",
+    ];
+    live.groups.insert(
+        "Developers".into(),
+        LiveGroup {
+            name: "Developers".into(),
+            path: "/".into(),
+            policies: policies.iter().map(|p| aws("/", p)).collect(),
+            ..LiveGroup::default()
+        },
+    );
+    live.users.insert(
+        "koding-user".into(),
+        LiveUser {
+            name: "koding-user".into(),
+            path: "/".into(),
+            groups: ["Developers".to_owned()].into(),
+            tags: BTreeMap::from([("team".into(), "platform".into())]),
+            access_keys: vec![key("AKIA1", true)],
+            ..LiveUser::default()
+        },
+    );
+    live
+}
+
+fn key(id: &str, active: bool) -> AccessKey {
+    AccessKey {
+        id: id.into(),
+        active,
+        created: format!("2026-01-01T00:00:0{}Z", id.len()),
+    }
+}
+
+fn ops(plan: &Plan) -> Vec<&Op> {
+    plan.changes.iter().map(|c| &c.op).collect()
+}
+
+#[test]
+fn an_empty_account_gets_everything_entities_first() {
+    let plan = diff(&spec(SPEC), &empty_account()).unwrap();
+    let api_names: Vec<&str> = plan.changes.iter().map(|c| c.op.api_name()).collect();
+    assert_eq!(
+        api_names,
+        [
+            "CreateGroup",
+            "CreateUser",
+            "AttachGroupPolicy",
+            "AttachGroupPolicy",
+            "AttachGroupPolicy",
+            "AttachGroupPolicy",
+            "AddUserToGroup",
+            "CreateAccessKey"
+        ]
+    );
+    assert_eq!(
+        plan.changes[1].op,
+        Op::CreateUser {
+            user: "koding-user".into(),
+            path: "/".into(),
+            tags: BTreeMap::from([("team".into(), "platform".into())]),
+        }
+    );
+    assert_eq!(plan.summary.add, 8);
+    assert!(plan.drift.is_empty());
+}
+
+#[test]
+fn an_account_that_matches_plans_nothing() {
+    let plan = diff(&spec(SPEC), &guide_account()).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
+}
+
+#[test]
+fn what_is_missing_is_planned_back_exactly() {
+    let mut live = guide_account();
+    live.groups
+        .get_mut("Developers")
+        .unwrap()
+        .policies
+        .remove(&aws("/", "IAMReadOnlyAccess"));
+    let user = live.users.get_mut("koding-user").unwrap();
+    user.groups.clear();
+    user.access_keys.clear();
+    user.tags.insert("team".into(), "other".into());
+    let plan = diff(&spec(SPEC), &live).unwrap();
+    assert_eq!(
+        ops(&plan),
+        [
+            &Op::AttachGroupPolicy {
+                group: "Developers".into(),
+                policy: aws("/", "IAMReadOnlyAccess"),
+            },
+            &Op::TagUser {
+                user: "koding-user".into(),
+                tags: BTreeMap::from([("team".into(), "platform".into())]),
+            },
+            &Op::AddUserToGroup {
+                user: "koding-user".into(),
+                group: "Developers".into(),
+            },
+            &Op::CreateAccessKey {
+                user: "koding-user".into()
+            },
+        ]
+    );
+    assert_eq!(plan.changes[1].action, Action::Update);
+    assert_eq!(
+        (plan.summary.add, plan.summary.change, plan.summary.remove),
+        (3, 1, 0)
+    );
+}
+
+#[test]
+fn what_the_account_has_beyond_the_spec_is_drift_not_change() {
+    let mut live = guide_account();
+    let group = live.groups.get_mut("Developers").unwrap();
+    group.policies.insert(aws("/", "AmazonS3ReadOnlyAccess"));
+    group.inline_policies.insert("handmade".into());
+    let user = live.users.get_mut("koding-user").unwrap();
+    user.groups.insert("Admins".into());
+    user.tags.insert("owner".into(), "bob".into());
+    user.access_keys.insert(0, key("AKIA_OLD", true));
+    user.access_keys.insert(0, key("AKIA_OFF", false));
+    let plan = diff(&spec(SPEC), &live).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(
+        plan.drift,
+        [
+            Drift::ExtraPolicy {
+                entity: EntityKind::Group,
+                name: "Developers".into(),
+                policy: aws("/", "AmazonS3ReadOnlyAccess"),
+            },
+            Drift::InlinePolicy {
+                entity: EntityKind::Group,
+                name: "Developers".into(),
+                policy_name: "handmade".into(),
+            },
+            Drift::ExtraMembership {
+                user: "koding-user".into(),
+                group: "Admins".into(),
+            },
+            Drift::ExtraTag {
+                user: "koding-user".into(),
+                key: "owner".into(),
+                value: "bob".into(),
+            },
+            Drift::ExtraAccessKey {
+                user: "koding-user".into(),
+                access_key_id: "AKIA_OFF".into(),
+                status: "Inactive".into(),
+            },
+            Drift::ExtraAccessKey {
+                user: "koding-user".into(),
+                access_key_id: "AKIA_OLD".into(),
+                status: "Active".into(),
+            },
+        ]
+    );
+}
+
+#[test]
+fn keys_of_a_user_without_access_key_are_drift() {
+    let text = SPEC.replace("access_key = true", "access_key = false");
+    let plan = diff(&spec(&text), &guide_account()).unwrap();
+    assert!(plan.is_empty());
+    assert_eq!(plan.drift.len(), 1);
+}
+
+#[test]
+fn an_inactive_key_is_not_the_active_key_the_spec_asks_for() {
+    let mut live = guide_account();
+    live.users.get_mut("koding-user").unwrap().access_keys = vec![key("AKIA1", false)];
+    let plan = diff(&spec(SPEC), &live).unwrap();
+    assert_eq!(
+        ops(&plan),
+        [&Op::CreateAccessKey {
+            user: "koding-user".into()
+        }]
+    );
+    live.users.get_mut("koding-user").unwrap().access_keys =
+        vec![key("AKIA1", false), key("AKIA22", false)];
+    let err = diff(&spec(SPEC), &live).unwrap_err();
+    assert!(
+        err.to_string().starts_with(
+            "user `koding-user` must have an active access key, but has 2 inactive keys, the most IAM allows"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn paths_that_differ_are_updated() {
+    let mut live = guide_account();
+    live.users.get_mut("koding-user").unwrap().path = "/old/".into();
+    let plan = diff(&spec(SPEC), &live).unwrap();
+    assert_eq!(
+        ops(&plan),
+        [&Op::UpdateUserPath {
+            user: "koding-user".into(),
+            from: "/old/".into(),
+            to: "/".into(),
+        }]
+    );
+}
+
+#[test]
+fn names_resolve_with_or_without_their_path_and_by_arn() {
+    let text = r#"
+version = 1
+[groups.g]
+policies = ["ViewOnlyAccess", "service-role/AWSLambdaRole", "arn:aws:iam::aws:policy/AmazonEC2FullAccess"]
+"#;
+    let plan = diff(&spec(text), &empty_account()).unwrap();
+    let attached: Vec<String> = plan
+        .changes
+        .iter()
+        .filter_map(|c| match &c.op {
+            Op::AttachGroupPolicy { policy, .. } => Some(policy.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        attached,
+        [
+            "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+            "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess",
+            "arn:aws:iam::aws:policy/service-role/AWSLambdaRole",
+        ]
+    );
+}
+
+#[test]
+fn arns_follow_the_callers_partition() {
+    let mut live = empty_account();
+    live.caller.partition = Partition::AwsCn;
+    live.aws_policies = vec![PolicyArn::aws_managed(Partition::AwsCn, "/", "IAMReadOnlyAccess")];
+    let plan = diff(&spec("version = 1\n[groups.g]\npolicies = [\"IAMReadOnlyAccess\"]\n"), &live).unwrap();
+    let Op::AttachGroupPolicy { policy, .. } = &plan.changes[1].op else {
+        panic!("expected an attach: {plan:#?}");
+    };
+    assert_eq!(policy.to_string(), "arn:aws-cn:iam::aws:policy/IAMReadOnlyAccess");
+
+    let err = diff(
+        &spec("version = 1\n[groups.g]\npolicies = [\"arn:aws:iam::aws:policy/IAMReadOnlyAccess\"]\n"),
+        &live,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.toml:3:13: policy `arn:aws:iam::aws:policy/IAMReadOnlyAccess` is in partition aws but the account is in aws-cn: use arn:aws-cn:..."
+    );
+}
+
+#[test]
+fn unknown_policies_are_reported_with_the_closest_real_name() {
+    let err = diff(
+        &spec("version = 1\n[groups.g]\npolicies = [\"AmazonEC2FullAcess\", \"ViewOnlyAccess\"]\n[users.u]\npolicies = [\"job-function/ViewOnlyAcces\"]\n"),
+        &empty_account(),
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.problems,
+        [
+            "spec.toml:3:13: policy `AmazonEC2FullAcess` is not an AWS-managed policy; did you mean `AmazonEC2FullAccess`?",
+            "spec.toml:5:13: policy `job-function/ViewOnlyAcces` is not an AWS-managed policy; did you mean `job-function/ViewOnlyAccess`?",
+        ]
+    );
+}
+
+#[test]
+fn customer_policy_arns_must_exist_in_the_callers_account() {
+    let mut live = empty_account();
+    let mine = PolicyArn::parse("arn:aws:iam::123456789012:policy/Mine").unwrap();
+    live.local_policies.insert(mine.clone());
+    let ok = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Mine\"]\n"), &live).unwrap();
+    assert_eq!(
+        ops(&ok)[1],
+        &Op::AttachUserPolicy {
+            user: "u".into(),
+            policy: mine
+        }
+    );
+    let missing = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Other\"]\n"), &live).unwrap_err();
+    assert_eq!(
+        missing.to_string(),
+        "spec.toml:3:13: policy `arn:aws:iam::123456789012:policy/Other` does not exist in account 123456789012: create it first or fix the ARN"
+    );
+    let foreign = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::999999999999:policy/Theirs\"]\n"), &live).unwrap_err();
+    assert!(foreign.to_string().contains("belongs to account 999999999999"), "{foreign}");
+}
+
+#[test]
+fn an_entity_spelled_in_another_case_must_be_spelled_as_the_account_has_it() {
+    let text = SPEC.replace("Developers", "developers");
+    let err = diff(&spec(&text), &guide_account()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.toml: group `developers` exists in the account as `Developers`; IAM names ignore case, so write it as `Developers` in the spec"
+    );
+}
+
+#[test]
+fn the_same_inputs_always_give_the_same_plan() {
+    let spec = spec(SPEC);
+    let live = empty_account();
+    let first = diff(&spec, &live).unwrap();
+    for _ in 0..10 {
+        assert_eq!(diff(&spec, &live).unwrap(), first);
+    }
+}

@@ -1,0 +1,283 @@
+//! The loader: what a valid spec becomes, and the exact message of every kind of error.
+
+use std::path::Path;
+
+use super::*;
+
+fn load_str(text: &str) -> Result<Spec, SpecError> {
+    parse(text, Path::new("spec.toml"))
+}
+
+/// The error lines of an invalid spec.
+fn errors(text: &str) -> Vec<String> {
+    match load_str(text) {
+        Ok(spec) => panic!("expected errors, got {spec:?}"),
+        Err(SpecError::Invalid(diagnostics)) => {
+            diagnostics.iter().map(ToString::to_string).collect()
+        }
+        Err(other) => panic!("expected an invalid spec, got {other}"),
+    }
+}
+
+fn one_error(text: &str) -> String {
+    let errors = errors(text);
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    errors.into_iter().next().unwrap()
+}
+
+const GUIDE: &str = r#"
+version = 1
+[account]
+id = "123456789012"
+[addons.storage]
+policies = ["AmazonS3ReadOnlyAccess"]
+[groups.Developers]
+path = "/"
+policies = ["AmazonEC2FullAccess", "IAMReadOnlyAccess"]
+addons = ["route53"]
+[users.koding-user]
+path = "/"
+groups = ["Developers"]
+policies = []
+addons = ["storage"]
+access_key = true
+tags = { team = "platform" }
+"#;
+
+#[test]
+fn the_issue_example_loads_with_add_ons_expanded() {
+    let spec = load_str(GUIDE).unwrap();
+    assert_eq!(spec.account_id.as_deref(), Some("123456789012"));
+    let group = &spec.groups["Developers"];
+    let names: Vec<String> = group.policies.iter().map(|p| p.policy.to_string()).collect();
+    assert_eq!(
+        names,
+        [
+            "AmazonEC2FullAccess",
+            "IAMReadOnlyAccess",
+            "AmazonRoute53FullAccess",
+            "AmazonRoute53DomainsFullAccess"
+        ]
+    );
+    assert_eq!(group.policies[2].via.as_deref(), Some("route53"));
+    let user = &spec.users["koding-user"];
+    assert_eq!(user.groups, ["Developers"]);
+    assert!(user.access_key);
+    assert_eq!(user.tags["team"], "platform");
+    assert_eq!(user.policies[0].policy.to_string(), "AmazonS3ReadOnlyAccess");
+    assert_eq!(user.policies[0].at, Location { line: 6, column: 13 });
+}
+
+#[test]
+fn defaults_fill_what_the_spec_leaves_out() {
+    let spec = load_str("version = 1\n[users.a]\n[groups.g]\n").unwrap();
+    let user = &spec.users["a"];
+    assert_eq!(user.path, "/");
+    assert!(!user.access_key && user.groups.is_empty() && user.tags.is_empty());
+    assert_eq!(spec.groups["g"].path, "/");
+    assert_eq!(spec.account_id, None);
+}
+
+#[test]
+fn a_policy_named_twice_directly_and_through_an_add_on_is_attached_once() {
+    let spec = load_str(
+        "version = 1\n[groups.g]\npolicies = [\"AmazonRoute53FullAccess\"]\naddons = [\"route53\"]\n",
+    )
+    .unwrap();
+    assert_eq!(spec.groups["g"].policies.len(), 2);
+}
+
+#[test]
+fn syntax_errors_name_the_place() {
+    assert_eq!(
+        one_error("version = 1\n[users.a\n"),
+        "spec.toml:2:9: unclosed table, expected `]`"
+    );
+}
+
+#[test]
+fn unknown_keys_suggest_the_nearest_allowed_one() {
+    assert_eq!(
+        one_error("version = 1\n[users.a]\npolices = []\n"),
+        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, access_key, tags)"
+    );
+    assert_eq!(
+        one_error("version = 1\n[user.a]\n"),
+        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, addons, groups, users)"
+    );
+}
+
+#[test]
+fn wrong_types_say_what_was_expected() {
+    assert_eq!(
+        one_error("version = 1\n[users.a]\naccess_key = \"yes\"\n"),
+        "spec.toml:3:14: wrong type: string \"yes\", expected a boolean"
+    );
+    assert_eq!(
+        one_error("version = 1\n[groups.g]\npolicies = \"AmazonEC2FullAccess\"\n"),
+        "spec.toml:3:12: wrong type: string \"AmazonEC2FullAccess\", expected a sequence"
+    );
+}
+
+#[test]
+fn the_version_is_required_and_checked() {
+    assert_eq!(
+        one_error("[users.a]\n"),
+        "spec.toml:1:1: the spec has no `version`: add `version = 1` at the top"
+    );
+    assert_eq!(
+        one_error("version = 2\n"),
+        "spec.toml:1:11: unsupported spec version 2: this iamspec reads version 1"
+    );
+}
+
+#[test]
+fn names_follow_iams_rules() {
+    let long_user = "u".repeat(65);
+    assert_eq!(
+        one_error(&format!("version = 1\n[users.{long_user}]\n")),
+        format!(
+            "spec.toml:2:8: user name `{long_user}` is 65 characters long; IAM allows at most 64"
+        )
+    );
+    let long_group = "g".repeat(129);
+    assert_eq!(
+        one_error(&format!("version = 1\n[groups.{long_group}]\n")),
+        format!(
+            "spec.toml:2:9: group name `{long_group}` is 129 characters long; IAM allows at most 128"
+        )
+    );
+    assert_eq!(
+        one_error("version = 1\n[users.\"bad name!\"]\n"),
+        "spec.toml:2:8: user name `bad name!` contains ' '; IAM names allow only letters, digits and + = , . @ _ -"
+    );
+}
+
+#[test]
+fn names_that_differ_only_in_case_are_one_entity_to_iam() {
+    assert_eq!(
+        one_error("version = 1\n[users.Dev]\n[users.dev]\n"),
+        "spec.toml:3:8: user names `Dev` and `dev` differ only in case; IAM treats them as the same user"
+    );
+}
+
+#[test]
+fn undefined_groups_and_add_ons_are_named() {
+    assert_eq!(
+        one_error(
+            "version = 1\n[groups.Developers]\n[users.a]\ngroups = [\"Developer\"]\n"
+        ),
+        "spec.toml:4:11: group `Developer` is not defined; did you mean `Developers`? (define it as [groups.Developer])"
+    );
+    assert_eq!(
+        one_error("version = 1\n[groups.g]\naddons = [\"route35\"]\n"),
+        "spec.toml:3:11: add-on `route35` is not defined; did you mean `route53`? known add-ons: route53 (define others under [addons.NAME])"
+    );
+}
+
+#[test]
+fn the_built_in_add_on_cannot_be_redefined() {
+    assert_eq!(
+        one_error("version = 1\n[addons.route53]\npolicies = []\n"),
+        "spec.toml:2:9: add-on `route53` is built in and cannot be redefined; choose another name"
+    );
+}
+
+#[test]
+fn paths_must_be_slash_or_slash_delimited() {
+    assert_eq!(
+        one_error("version = 1\n[users.a]\npath = \"koding\"\n"),
+        "spec.toml:3:8: path `koding` is not valid: use `/` or `/name/.../` of printable ASCII without spaces"
+    );
+}
+
+#[test]
+fn malformed_arns_are_rejected() {
+    assert_eq!(
+        one_error("version = 1\n[groups.g]\npolicies = [\"arn:aws:iam::aws:role/X\"]\n"),
+        "spec.toml:3:13: malformed policy ARN `arn:aws:iam::aws:role/X`: the resource must start with `policy/`"
+    );
+}
+
+#[test]
+fn the_account_id_is_twelve_digits() {
+    assert_eq!(
+        one_error("version = 1\n[account]\nid = \"12345\"\n"),
+        "spec.toml:3:6: account id `12345` is not valid: it must be exactly 12 digits"
+    );
+}
+
+#[test]
+fn a_user_is_in_at_most_ten_groups() {
+    let mut text = String::from("version = 1\n");
+    let names: Vec<String> = (0..11).map(|i| format!("g{i}")).collect();
+    for name in &names {
+        text.push_str(&format!("[groups.{name}]\n"));
+    }
+    text.push_str(&format!("[users.a]\ngroups = {names:?}\n"));
+    assert_eq!(
+        one_error(&text),
+        "spec.toml:14:10: user `a` is in 11 groups; IAM allows at most 10"
+    );
+}
+
+#[test]
+fn policy_limits_count_add_ons() {
+    let nine: Vec<String> = (0..9).map(|i| format!("P{i}")).collect();
+    assert_eq!(
+        one_error(&format!(
+            "version = 1\n[groups.g]\npolicies = {nine:?}\naddons = [\"route53\"]\n"
+        )),
+        "spec.toml:2:9: group `g` has 11 managed policies (add-ons included); IAM attaches at most 10 to a group"
+    );
+    let nineteen: Vec<String> = (0..19).map(|i| format!("P{i}")).collect();
+    assert_eq!(
+        one_error(&format!(
+            "version = 1\n[users.u]\npolicies = {nineteen:?}\naddons = [\"route53\"]\n"
+        )),
+        "spec.toml:2:8: user `u` has 21 managed policies (add-ons included); IAM attaches at most 20 to a user"
+    );
+}
+
+#[test]
+fn tags_follow_iams_limits() {
+    let many: Vec<String> = (0..51).map(|i| format!("k{i} = \"v\"")).collect();
+    assert_eq!(
+        one_error(&format!("version = 1\n[users.u]\ntags = {{ {} }}\n", many.join(", "))),
+        "spec.toml:3:8: 51 tags given; IAM allows at most 50 per user"
+    );
+    let long_key = "k".repeat(129);
+    assert_eq!(
+        one_error(&format!("version = 1\n[users.u]\ntags = {{ {long_key} = \"v\" }}\n")),
+        format!("spec.toml:3:10: tag key `{long_key}` must be 1 to 128 characters long")
+    );
+    let long_value = "v".repeat(257);
+    assert_eq!(
+        one_error(&format!("version = 1\n[users.u]\ntags = {{ k = \"{long_value}\" }}\n")),
+        "spec.toml:3:14: the value of tag `k` is 257 characters long; IAM allows at most 256"
+    );
+    assert_eq!(
+        one_error("version = 1\n[users.u]\ntags = { \"aws:x\" = \"v\" }\n"),
+        "spec.toml:3:10: tag key `aws:x` uses the reserved prefix `aws:`"
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once_in_file_order() {
+    let errors = errors(
+        "version = 1\n[users.\"a b\"]\npath = \"x\"\ngroups = [\"nope\"]\n",
+    );
+    assert_eq!(errors.len(), 3, "{errors:#?}");
+    assert!(errors[0].starts_with("spec.toml:2:8: user name"));
+    assert!(errors[1].starts_with("spec.toml:3:8: path"));
+    assert!(errors[2].starts_with("spec.toml:4:11: group `nope`"));
+}
+
+#[test]
+fn an_unreadable_file_says_which() {
+    let err = load(Path::new("/nonexistent/spec.toml")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "cannot read spec /nonexistent/spec.toml: No such file or directory (os error 2)"
+    );
+}
