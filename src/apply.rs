@@ -109,7 +109,11 @@ pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Re
     let mut report = Report::default();
     let stages: BTreeSet<u8> = plan.changes.iter().map(|c| c.op.stage()).collect();
     for stage in stages {
-        let changes = plan.changes.iter().enumerate().filter(|(_, c)| c.op.stage() == stage);
+        let changes = plan
+            .changes
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.op.stage() == stage);
         let mut results: Vec<(usize, Outcome1, u64)> = futures::stream::iter(changes)
             .map(|(index, change)| async move {
                 let (outcome, retries) = runner.run(change).await;
@@ -203,7 +207,11 @@ impl<A: IamApi> Runner<'_, A> {
     /// lost answer would leave a key whose secret nobody has. So it is sent without retries,
     /// and after a retryable failure the user's keys are listed: a key that appeared is taken
     /// back before trying again. The secret is on disk before the change counts as done.
-    async fn create_access_key(&self, user: &str, retries: &mut u64) -> Result<Option<String>, String> {
+    async fn create_access_key(
+        &self,
+        user: &str,
+        retries: &mut u64,
+    ) -> Result<Option<String>, String> {
         let op = Op::CreateAccessKey {
             user: user.to_owned(),
         };

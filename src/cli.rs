@@ -277,7 +277,11 @@ fn report_text(report: &Report) -> String {
         }
     }
     let retries = if report.retries > 0 {
-        format!(" after {} retried call{}", report.retries, plural(report.retries as usize))
+        format!(
+            " after {} retried call{}",
+            report.retries,
+            plural(report.retries as usize)
+        )
     } else {
         String::new()
     };

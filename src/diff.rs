@@ -64,7 +64,12 @@ impl<'a> Differ<'a> {
 
     /// The live entity of that name. IAM names ignore case, so a live entity that differs only
     /// in case is the same entity, and the spec must spell it as the account does.
-    fn find<T>(&mut self, kind: EntityKind, name: &str, index: &BTreeMap<String, &'a T>) -> Option<&'a T>
+    fn find<T>(
+        &mut self,
+        kind: EntityKind,
+        name: &str,
+        index: &BTreeMap<String, &'a T>,
+    ) -> Option<&'a T>
     where
         T: Named,
     {
@@ -289,7 +294,10 @@ impl<'a> Differ<'a> {
                 "{file}:{}:{}: {why} (in add-on `{addon}`)",
                 policy_use.at.line, policy_use.at.column
             ),
-            None => format!("{file}:{}:{}: {why}", policy_use.at.line, policy_use.at.column),
+            None => format!(
+                "{file}:{}:{}: {why}",
+                policy_use.at.line, policy_use.at.column
+            ),
         }
     }
 }
@@ -345,7 +353,10 @@ impl<'a> Resolver<'a> {
     fn resolve(&self, policy: &PolicyRef) -> Result<PolicyArn, String> {
         match policy {
             PolicyRef::AwsManaged { path, name } => {
-                let candidates = self.aws_by_name.get(name.as_str()).map_or(&[][..], Vec::as_slice);
+                let candidates = self
+                    .aws_by_name
+                    .get(name.as_str())
+                    .map_or(&[][..], Vec::as_slice);
                 let found: Vec<&&PolicyArn> = candidates
                     .iter()
                     .filter(|arn| path.as_ref().is_none_or(|p| *p == arn.path))
@@ -355,7 +366,11 @@ impl<'a> Resolver<'a> {
                     [] => Err(self.unknown(policy)),
                     _ => Err(format!(
                         "policy `{policy}` is ambiguous: AWS has it at {}; write it with its path",
-                        found.iter().map(|a| format!("`{}{}`", &a.path[1..], a.name)).collect::<Vec<_>>().join(" and ")
+                        found
+                            .iter()
+                            .map(|a| format!("`{}{}`", &a.path[1..], a.name))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
                     )),
                 }
             }

@@ -27,7 +27,12 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(account: String, caller: String, mut changes: Vec<Change>, drift: Vec<Drift>) -> Self {
+    pub fn new(
+        account: String,
+        caller: String,
+        mut changes: Vec<Change>,
+        drift: Vec<Drift>,
+    ) -> Self {
         changes.sort_by_key(|c| c.op.stage());
         let summary = Summary::of(&changes);
         Self {

@@ -292,15 +292,28 @@ policies = ["ViewOnlyAccess", "service-role/AWSLambdaRole", "arn:aws:iam::aws:po
 fn arns_follow_the_callers_partition() {
     let mut live = empty_account();
     live.caller.partition = Partition::AwsCn;
-    live.aws_policies = vec![PolicyArn::aws_managed(Partition::AwsCn, "/", "IAMReadOnlyAccess")];
-    let plan = diff(&spec("version = 1\n[groups.g]\npolicies = [\"IAMReadOnlyAccess\"]\n"), &live).unwrap();
+    live.aws_policies = vec![PolicyArn::aws_managed(
+        Partition::AwsCn,
+        "/",
+        "IAMReadOnlyAccess",
+    )];
+    let plan = diff(
+        &spec("version = 1\n[groups.g]\npolicies = [\"IAMReadOnlyAccess\"]\n"),
+        &live,
+    )
+    .unwrap();
     let Op::AttachGroupPolicy { policy, .. } = &plan.changes[1].op else {
         panic!("expected an attach: {plan:#?}");
     };
-    assert_eq!(policy.to_string(), "arn:aws-cn:iam::aws:policy/IAMReadOnlyAccess");
+    assert_eq!(
+        policy.to_string(),
+        "arn:aws-cn:iam::aws:policy/IAMReadOnlyAccess"
+    );
 
     let err = diff(
-        &spec("version = 1\n[groups.g]\npolicies = [\"arn:aws:iam::aws:policy/IAMReadOnlyAccess\"]\n"),
+        &spec(
+            "version = 1\n[groups.g]\npolicies = [\"arn:aws:iam::aws:policy/IAMReadOnlyAccess\"]\n",
+        ),
         &live,
     )
     .unwrap_err();
@@ -331,7 +344,11 @@ fn customer_policy_arns_must_exist_in_the_callers_account() {
     let mut live = empty_account();
     let mine = PolicyArn::parse("arn:aws:iam::123456789012:policy/Mine").unwrap();
     live.local_policies.insert(mine.clone());
-    let ok = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Mine\"]\n"), &live).unwrap();
+    let ok = diff(
+        &spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Mine\"]\n"),
+        &live,
+    )
+    .unwrap();
     assert_eq!(
         ops(&ok)[1],
         &Op::AttachUserPolicy {
@@ -339,13 +356,26 @@ fn customer_policy_arns_must_exist_in_the_callers_account() {
             policy: mine
         }
     );
-    let missing = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Other\"]\n"), &live).unwrap_err();
+    let missing = diff(
+        &spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Other\"]\n"),
+        &live,
+    )
+    .unwrap_err();
     assert_eq!(
         missing.to_string(),
         "spec.toml:3:13: policy `arn:aws:iam::123456789012:policy/Other` does not exist in account 123456789012: create it first or fix the ARN"
     );
-    let foreign = diff(&spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::999999999999:policy/Theirs\"]\n"), &live).unwrap_err();
-    assert!(foreign.to_string().contains("belongs to account 999999999999"), "{foreign}");
+    let foreign = diff(
+        &spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::999999999999:policy/Theirs\"]\n"),
+        &live,
+    )
+    .unwrap_err();
+    assert!(
+        foreign
+            .to_string()
+            .contains("belongs to account 999999999999"),
+        "{foreign}"
+    );
 }
 
 #[test]

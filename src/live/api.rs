@@ -26,8 +26,10 @@ pub trait IamApi: Sync {
     ) -> impl Future<Output = Result<Vec<PolicyArn>, ApiError>> + Send;
 
     /// A user's access keys, without secrets (ListAccessKeys).
-    fn access_keys(&self, user: &str)
-    -> impl Future<Output = Result<Vec<AccessKey>, ApiError>> + Send;
+    fn access_keys(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Vec<AccessKey>, ApiError>> + Send;
 
     /// Makes the one IAM call that `op` names.
     fn call(&self, op: &Op) -> impl Future<Output = Result<Outcome, ApiError>> + Send;
@@ -45,7 +47,10 @@ pub trait IamApi: Sync {
 pub enum Outcome {
     Done,
     /// CreateAccessKey: the only time AWS ever shows the secret.
-    NewAccessKey { access_key_id: String, secret: Secret },
+    NewAccessKey {
+        access_key_id: String,
+        secret: Secret,
+    },
 }
 
 /// An IAM error, classified by what iamspec should do about it.

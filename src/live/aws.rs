@@ -11,10 +11,10 @@ use std::sync::Mutex;
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_iam::config::ProvideCredentials;
+use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{EntityType, PolicyScopeType, StatusType, Tag};
-use aws_sdk_iam::config::http::HttpResponse;
 
 use super::api::{ApiError, ErrorKind, IamApi, Outcome};
 use super::{AccessKey, AccountDetails, Caller, LiveGroup, LiveUser};
@@ -93,7 +93,10 @@ impl AwsIam {
 
 async fn check_credentials(config: &SdkConfig, connection: &Connection) -> Result<(), ApiError> {
     let Some(provider) = config.credentials_provider() else {
-        return Err(no_credentials(connection, "no credential provider is configured"));
+        return Err(no_credentials(
+            connection,
+            "no credential provider is configured",
+        ));
     };
     provider
         .provide_credentials()
@@ -194,7 +197,10 @@ impl IamApi for AwsIam {
         Ok(details)
     }
 
-    async fn aws_managed_policies(&self, _partition: Partition) -> Result<Vec<PolicyArn>, ApiError> {
+    async fn aws_managed_policies(
+        &self,
+        _partition: Partition,
+    ) -> Result<Vec<PolicyArn>, ApiError> {
         let mut pages = self
             .iam
             .list_policies()
@@ -226,7 +232,10 @@ impl IamApi for AwsIam {
                 keys.push(AccessKey {
                     id: key.access_key_id().unwrap_or_default().to_owned(),
                     active: key.status() == Some(&StatusType::Active),
-                    created: key.create_date().map(ToString::to_string).unwrap_or_default(),
+                    created: key
+                        .create_date()
+                        .map(ToString::to_string)
+                        .unwrap_or_default(),
                 });
             }
         }
@@ -282,8 +291,8 @@ impl IamApi for AwsIam {
             Op::CreateAccessKey { user } => {
                 // Never retried below this seam: a retry after a lost answer would make a
                 // second key. `apply` decides what to do instead.
-                let no_retries = aws_sdk_iam::config::Builder::default()
-                    .retry_config(RetryConfig::disabled());
+                let no_retries =
+                    aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled());
                 let out = iam
                     .create_access_key()
                     .user_name(user)
@@ -321,11 +330,10 @@ impl IamApi for AwsIam {
     }
 }
 
-fn attached(policies: &[aws_sdk_iam::types::AttachedPolicy]) -> Result<std::collections::BTreeSet<PolicyArn>, ApiError> {
-    policies
-        .iter()
-        .map(|p| parse_arn(p.policy_arn()))
-        .collect()
+fn attached(
+    policies: &[aws_sdk_iam::types::AttachedPolicy],
+) -> Result<std::collections::BTreeSet<PolicyArn>, ApiError> {
+    policies.iter().map(|p| parse_arn(p.policy_arn())).collect()
 }
 
 fn parse_arn(arn: Option<&str>) -> Result<PolicyArn, ApiError> {
@@ -371,16 +379,22 @@ where
                 Some("NoSuchEntity") => ErrorKind::NoSuchEntity,
                 Some("EntityAlreadyExists") => ErrorKind::AlreadyExists,
                 Some(
-                    "Throttling" | "ThrottlingException" | "RequestLimitExceeded"
-                    | "TooManyRequestsException" | "RequestThrottled",
+                    "Throttling"
+                    | "ThrottlingException"
+                    | "RequestLimitExceeded"
+                    | "TooManyRequestsException"
+                    | "RequestThrottled",
                 ) => ErrorKind::Throttled,
                 Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => {
                     ErrorKind::AccessDenied
                 }
                 Some("LimitExceeded") => ErrorKind::LimitExceeded,
                 Some(
-                    "InvalidClientTokenId" | "SignatureDoesNotMatch" | "ExpiredToken"
-                    | "ExpiredTokenException" | "UnrecognizedClientException",
+                    "InvalidClientTokenId"
+                    | "SignatureDoesNotMatch"
+                    | "ExpiredToken"
+                    | "ExpiredTokenException"
+                    | "UnrecognizedClientException",
                 ) => ErrorKind::Credentials,
                 Some("ServiceFailure" | "ServiceUnavailable" | "InternalFailure") => {
                     ErrorKind::Transient
@@ -415,7 +429,10 @@ where
         SdkError::ResponseError(_) => ApiError::new(
             ErrorKind::Transient,
             None,
-            format!("the endpoint's answer could not be read: {}", innermost(&err)),
+            format!(
+                "the endpoint's answer could not be read: {}",
+                innermost(&err)
+            ),
         ),
         _ => ApiError::new(ErrorKind::Other, None, innermost(&err)),
     }
@@ -428,4 +445,128 @@ fn innermost(err: &(dyn StdError + 'static)) -> String {
         current = next;
     }
     current.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    //! The marker loop, on recorded multi-page answers: moto never paginates, AWS does.
+
+    use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+    use aws_sdk_iam::operation::get_account_authorization_details::GetAccountAuthorizationDetailsOutput;
+    use aws_sdk_iam::types::{AttachedPolicy, GroupDetail, ManagedPolicyDetail, UserDetail};
+    use aws_smithy_mocks::{
+        MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock,
+    };
+
+    use super::*;
+
+    fn client(rules: &[&Rule]) -> AwsIam {
+        let mut interceptor = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+        for rule in rules {
+            interceptor = interceptor.with_rule(rule);
+        }
+        let credentials = Credentials::new("AKIDTEST", "test", None, None, "test");
+        let iam = aws_sdk_iam::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials.clone())
+            .http_client(create_mock_http_client())
+            .interceptor(interceptor)
+            .build();
+        let sts = aws_sdk_sts::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .http_client(create_mock_http_client())
+            .build();
+        AwsIam::from_clients(
+            aws_sdk_iam::Client::from_conf(iam),
+            aws_sdk_sts::Client::from_conf(sts),
+        )
+    }
+
+    fn user(name: &str) -> UserDetail {
+        UserDetail::builder()
+            .user_name(name)
+            .path("/")
+            .group_list("Developers")
+            .attached_managed_policies(
+                AttachedPolicy::builder()
+                    .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn page(marker: Option<&'static str>, next: Option<&'static str>) -> Rule {
+        let (users, groups, policies) = match marker {
+            None => (vec!["a", "b"], vec![], vec![]),
+            Some("m1") => (vec!["c"], vec!["Developers"], vec![]),
+            _ => (
+                vec![],
+                vec!["Ops"],
+                vec!["arn:aws:iam::123456789012:policy/StackBuilder"],
+            ),
+        };
+        mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .match_requests(move |req| req.marker() == marker)
+            .then_output(move || {
+                GetAccountAuthorizationDetailsOutput::builder()
+                    .set_user_detail_list(Some(users.iter().map(|u| user(u)).collect()))
+                    .set_group_detail_list(Some(
+                        groups
+                            .iter()
+                            .map(|g| GroupDetail::builder().group_name(*g).path("/").build())
+                            .collect(),
+                    ))
+                    .set_policies(Some(
+                        policies
+                            .iter()
+                            .map(|p| ManagedPolicyDetail::builder().arn(*p).build())
+                            .collect(),
+                    ))
+                    .is_truncated(next.is_some())
+                    .set_marker(next.map(str::to_owned))
+                    .build()
+            })
+    }
+
+    #[tokio::test]
+    async fn every_page_of_account_details_is_read_and_merged() {
+        let pages = [
+            page(None, Some("m1")),
+            page(Some("m1"), Some("m2")),
+            page(Some("m2"), None),
+        ];
+        let api = client(&pages.iter().collect::<Vec<_>>());
+        let details = api.account_details().await.unwrap();
+        let users: Vec<&str> = details.users.iter().map(|u| u.name.as_str()).collect();
+        assert_eq!(users, ["a", "b", "c"]);
+        let groups: Vec<&str> = details.groups.iter().map(|g| g.name.as_str()).collect();
+        assert_eq!(groups, ["Developers", "Ops"]);
+        assert_eq!(
+            details.local_policies[0].to_string(),
+            "arn:aws:iam::123456789012:policy/StackBuilder"
+        );
+        assert!(details.users[2].groups.contains("Developers"));
+        for page in &pages {
+            assert_eq!(page.num_calls(), 1);
+        }
+        assert_eq!(api.calls()["GetAccountAuthorizationDetails"], 3);
+    }
+
+    #[tokio::test]
+    async fn a_page_that_fails_fails_the_whole_read() {
+        let first = page(None, Some("m1"));
+        let broken = mock!(aws_sdk_iam::Client::get_account_authorization_details)
+            .match_requests(|req| req.marker() == Some("m1"))
+            .sequence()
+            .http_status(500, None)
+            .times(10)
+            .build();
+        let api = client(&[&first, &broken]);
+        let err = api.account_details().await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Transient);
+        assert!(broken.num_calls() >= 1);
+    }
 }

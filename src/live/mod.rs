@@ -107,7 +107,10 @@ pub enum ReadError {
 
 /// Reads what `spec` needs to be compared with the account.
 pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError> {
-    let caller = api.caller().await.map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
+    let caller = api
+        .caller()
+        .await
+        .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
     if let Some(expected) = &spec.account_id
         && *expected != caller.account
     {
@@ -118,10 +121,9 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         });
     }
 
-    let details = api
-        .account_details()
-        .await
-        .map_err(failed("read users, groups and policies (iam:GetAccountAuthorizationDetails)"))?;
+    let details = api.account_details().await.map_err(failed(
+        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
+    ))?;
     let aws_policies = if names_aws_managed_policies(spec) {
         api.aws_managed_policies(caller.partition)
             .await
@@ -142,10 +144,13 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         .collect();
     let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(spec_users)
         .map(|name| async move {
-            let keys = api.access_keys(&name).await.map_err(|source| ReadError::Api {
-                what: format!("list the access keys of user {name} (iam:ListAccessKeys)"),
-                source,
-            })?;
+            let keys = api
+                .access_keys(&name)
+                .await
+                .map_err(|source| ReadError::Api {
+                    what: format!("list the access keys of user {name} (iam:ListAccessKeys)"),
+                    source,
+                })?;
             Ok::<_, ReadError>((name, keys))
         })
         .buffer_unordered(READ_CONCURRENCY)

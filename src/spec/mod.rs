@@ -191,7 +191,10 @@ fn explain_toml_error(message: &str) -> String {
 }
 
 /// The candidate closest to `word`, if any is close enough to be a likely typo.
-pub(crate) fn nearest<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> Option<&'c str> {
+pub(crate) fn nearest<'c>(
+    word: &str,
+    candidates: impl Iterator<Item = &'c str>,
+) -> Option<&'c str> {
     let word = word.to_lowercase();
     candidates
         .map(|c| (strsim::jaro_winkler(&word, &c.to_lowercase()), c))

@@ -268,7 +268,10 @@ mod tests {
         let cases = [
             ("arn:aws:iam::aws:role/X", "must start with `policy/`"),
             ("arn:aws:iam::12345:policy/X", "12 digits"),
-            ("arn:aws-mars:iam::aws:policy/X", "unknown partition `aws-mars`"),
+            (
+                "arn:aws-mars:iam::aws:policy/X",
+                "unknown partition `aws-mars`",
+            ),
             ("arn:aws:s3:::policy/X", "expected arn:PARTITION"),
             ("arn:aws:iam::aws:policy/bad name", "contains ' '"),
         ];

@@ -49,7 +49,11 @@ fn the_issue_example_loads_with_add_ons_expanded() {
     let spec = load_str(GUIDE).unwrap();
     assert_eq!(spec.account_id.as_deref(), Some("123456789012"));
     let group = &spec.groups["Developers"];
-    let names: Vec<String> = group.policies.iter().map(|p| p.policy.to_string()).collect();
+    let names: Vec<String> = group
+        .policies
+        .iter()
+        .map(|p| p.policy.to_string())
+        .collect();
     assert_eq!(
         names,
         [
@@ -64,8 +68,17 @@ fn the_issue_example_loads_with_add_ons_expanded() {
     assert_eq!(user.groups, ["Developers"]);
     assert!(user.access_key);
     assert_eq!(user.tags["team"], "platform");
-    assert_eq!(user.policies[0].policy.to_string(), "AmazonS3ReadOnlyAccess");
-    assert_eq!(user.policies[0].at, Location { line: 6, column: 13 });
+    assert_eq!(
+        user.policies[0].policy.to_string(),
+        "AmazonS3ReadOnlyAccess"
+    );
+    assert_eq!(
+        user.policies[0].at,
+        Location {
+            line: 6,
+            column: 13
+        }
+    );
 }
 
 #[test]
@@ -164,9 +177,7 @@ fn names_that_differ_only_in_case_are_one_entity_to_iam() {
 #[test]
 fn undefined_groups_and_add_ons_are_named() {
     assert_eq!(
-        one_error(
-            "version = 1\n[groups.Developers]\n[users.a]\ngroups = [\"Developer\"]\n"
-        ),
+        one_error("version = 1\n[groups.Developers]\n[users.a]\ngroups = [\"Developer\"]\n"),
         "spec.toml:4:11: group `Developer` is not defined; did you mean `Developers`? (define it as [groups.Developer])"
     );
     assert_eq!(
@@ -243,17 +254,24 @@ fn policy_limits_count_add_ons() {
 fn tags_follow_iams_limits() {
     let many: Vec<String> = (0..51).map(|i| format!("k{i} = \"v\"")).collect();
     assert_eq!(
-        one_error(&format!("version = 1\n[users.u]\ntags = {{ {} }}\n", many.join(", "))),
+        one_error(&format!(
+            "version = 1\n[users.u]\ntags = {{ {} }}\n",
+            many.join(", ")
+        )),
         "spec.toml:3:8: 51 tags given; IAM allows at most 50 per user"
     );
     let long_key = "k".repeat(129);
     assert_eq!(
-        one_error(&format!("version = 1\n[users.u]\ntags = {{ {long_key} = \"v\" }}\n")),
+        one_error(&format!(
+            "version = 1\n[users.u]\ntags = {{ {long_key} = \"v\" }}\n"
+        )),
         format!("spec.toml:3:10: tag key `{long_key}` must be 1 to 128 characters long")
     );
     let long_value = "v".repeat(257);
     assert_eq!(
-        one_error(&format!("version = 1\n[users.u]\ntags = {{ k = \"{long_value}\" }}\n")),
+        one_error(&format!(
+            "version = 1\n[users.u]\ntags = {{ k = \"{long_value}\" }}\n"
+        )),
         "spec.toml:3:14: the value of tag `k` is 257 characters long; IAM allows at most 256"
     );
     assert_eq!(
@@ -264,9 +282,7 @@ fn tags_follow_iams_limits() {
 
 #[test]
 fn every_problem_is_reported_at_once_in_file_order() {
-    let errors = errors(
-        "version = 1\n[users.\"a b\"]\npath = \"x\"\ngroups = [\"nope\"]\n",
-    );
+    let errors = errors("version = 1\n[users.\"a b\"]\npath = \"x\"\ngroups = [\"nope\"]\n");
     assert_eq!(errors.len(), 3, "{errors:#?}");
     assert!(errors[0].starts_with("spec.toml:2:8: user name"));
     assert!(errors[1].starts_with("spec.toml:3:8: path"));

@@ -104,7 +104,11 @@ impl Checker<'_> {
     }
 
     /// IAM names are unique per account ignoring case, so `Dev` and `dev` cannot both exist.
-    fn unique_ignoring_case<'k>(&mut self, kind: &str, names: impl Iterator<Item = &'k Spanned<String>>) {
+    fn unique_ignoring_case<'k>(
+        &mut self,
+        kind: &str,
+        names: impl Iterator<Item = &'k Spanned<String>>,
+    ) {
         let mut seen: BTreeMap<String, &Spanned<String>> = BTreeMap::new();
         for name in names {
             if let Some(first) = seen.insert(name.get_ref().to_lowercase(), name) {
@@ -220,7 +224,10 @@ impl Checker<'_> {
             }
         }
         if groups.len() > MAX_GROUPS_PER_USER {
-            let at = raw.groups.as_ref().map_or(name.span().start, |g| g.span().start);
+            let at = raw
+                .groups
+                .as_ref()
+                .map_or(name.span().start, |g| g.span().start);
             self.error(
                 at,
                 format!(
