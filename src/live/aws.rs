@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_iam::config::ProvideCredentials;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::retry::RetryConfig;
@@ -98,11 +99,20 @@ async fn check_credentials(config: &SdkConfig, connection: &Connection) -> Resul
             "no credential provider is configured",
         ));
     };
-    provider
-        .provide_credentials()
-        .await
-        .map(drop)
-        .map_err(|err| no_credentials(connection, &innermost(&err)))
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        // The chain's own message lists every provider it tried, one a line: too much to say.
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(no_credentials(connection, "")),
+        Err(err) => {
+            let cause = innermost(&err);
+            let cause = cause
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            Err(no_credentials(connection, &format!(" ({cause})")))
+        }
+    }
 }
 
 fn no_credentials(connection: &Connection, cause: &str) -> ApiError {
@@ -114,7 +124,7 @@ fn no_credentials(connection: &Connection, cause: &str) -> ApiError {
         ErrorKind::Credentials,
         None,
         format!(
-            "no AWS credentials found in {source} ({cause}); set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`"
+            "no AWS credentials found in {source}{cause}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`"
         ),
     )
 }

@@ -1,0 +1,336 @@
+//! The acceptance test of the product: the "Setup AWS IAM user" guide, made real on the local
+//! IAM endpoint by the binary, read back call by call, reapplied, and repaired after changes
+//! made behind its back.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
+
+use aws_sdk_iam::types::StatusType;
+use support::proxy::Proxy;
+use support::{Account, Run};
+
+const GUIDE_POLICIES: [&str; 4] = [
+    "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+    "arn:aws:iam::aws:policy/AmazonRoute53DomainsFullAccess",
+    "arn:aws:iam::aws:policy/AmazonRoute53FullAccess",
+    "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+];
+
+fn apply(account: &Account, spec: &str) -> Run {
+    account
+        .run(&["apply", spec, "--yes", "--secrets-dir", "secrets"])
+        .expect(0)
+}
+
+async fn group_policies(account: &Account, group: &str) -> BTreeSet<String> {
+    let attached = account
+        .iam()
+        .list_attached_group_policies()
+        .group_name(group)
+        .send()
+        .await
+        .unwrap();
+    attached
+        .attached_policies()
+        .iter()
+        .map(|p| p.policy_arn().unwrap().to_owned())
+        .collect()
+}
+
+async fn active_keys(account: &Account, user: &str) -> Vec<String> {
+    let keys = account
+        .iam()
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    keys.access_key_metadata()
+        .iter()
+        .filter(|k| k.status() == Some(&StatusType::Active))
+        .map(|k| k.access_key_id().unwrap().to_owned())
+        .collect()
+}
+
+fn saved_key(account: &Account, user: &str) -> String {
+    let path = account.dir.path().join(format!("secrets/{user}.csv"));
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "{} must be private", path.display());
+    let csv = std::fs::read_to_string(&path).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("Access key ID,Secret access key"));
+    let (id, secret) = lines.next().unwrap().split_once(',').unwrap();
+    assert_eq!(secret.len(), 40, "a secret access key is 40 characters");
+    id.to_owned()
+}
+
+#[tokio::test]
+async fn the_route53_guide_is_built_exactly_and_read_back() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    let first = apply(&account, spec);
+    assert!(
+        first
+            .stdout
+            .contains("Plan: 8 to add, 0 to change, 0 to remove."),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("Apply complete: 8 changes made."),
+        "{}",
+        first.stdout
+    );
+
+    let iam = account.iam();
+    let group = iam
+        .get_group()
+        .group_name("Developers")
+        .send()
+        .await
+        .unwrap();
+    let members: Vec<&str> = group.users().iter().map(|u| u.user_name()).collect();
+    assert_eq!(members, ["koding-user"]);
+    assert_eq!(
+        group_policies(&account, "Developers").await,
+        GUIDE_POLICIES.iter().map(|s| (*s).to_owned()).collect()
+    );
+    let user = iam
+        .get_user()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    let user = user.user().unwrap();
+    assert_eq!(user.path(), "/");
+    let tags: Vec<(&str, &str)> = user.tags().iter().map(|t| (t.key(), t.value())).collect();
+    assert_eq!(tags, [("team", "platform")]);
+    let direct = iam
+        .list_attached_user_policies()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    assert!(direct.attached_policies().is_empty());
+    let keys = active_keys(&account, "koding-user").await;
+    assert_eq!(keys.len(), 1);
+    assert_eq!(saved_key(&account, "koding-user"), keys[0]);
+    let csv = std::fs::read_to_string(account.dir.path().join("secrets/koding-user.csv")).unwrap();
+    let secret = csv.lines().nth(1).unwrap().split_once(',').unwrap().1;
+    assert!(
+        !first.stdout.contains(secret) && !first.stderr.contains(secret),
+        "the secret must never be printed"
+    );
+    let ignore = std::fs::read_to_string(account.dir.path().join("secrets/.gitignore")).unwrap();
+    assert_eq!(ignore, "*\n");
+    let dir_mode = std::fs::metadata(account.dir.path().join("secrets"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+}
+
+#[tokio::test]
+async fn the_guide_without_route53_is_the_two_policies() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding.toml");
+    apply(&account, spec.to_str().unwrap());
+    assert_eq!(
+        group_policies(&account, "Developers").await,
+        BTreeSet::from([
+            "arn:aws:iam::aws:policy/AmazonEC2FullAccess".to_owned(),
+            "arn:aws:iam::aws:policy/IAMReadOnlyAccess".to_owned()
+        ])
+    );
+    assert_eq!(active_keys(&account, "koding-user").await.len(), 1);
+}
+
+#[tokio::test]
+async fn rerunning_plans_nothing_and_makes_no_mutating_call() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    let before = account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(2);
+    assert!(
+        before.stdout.contains("Plan: 8 to add"),
+        "{}",
+        before.stdout
+    );
+    apply(&account, spec);
+
+    let after = account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
+    assert_eq!(
+        after.stdout,
+        format!("No changes. The account {} matches the spec.\n", account.id)
+    );
+
+    let proxy = Proxy::start(&account.endpoint);
+    let again = account
+        .run_via(
+            &proxy.url,
+            &["apply", spec, "--yes", "--secrets-dir", "secrets"],
+        )
+        .expect(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+    assert!(
+        proxy
+            .actions()
+            .contains(&"GetAccountAuthorizationDetails".to_owned()),
+        "the proxy saw the reads: {:?}",
+        proxy.actions()
+    );
+    assert_eq!(proxy.mutating(), Vec::<String>::new());
+    assert_eq!(active_keys(&account, "koding-user").await.len(), 1);
+}
+
+#[tokio::test]
+async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    apply(&account, spec);
+    let old_key = saved_key(&account, "koding-user");
+
+    let iam = account.iam();
+    iam.detach_group_policy()
+        .group_name("Developers")
+        .policy_arn("arn:aws:iam::aws:policy/IAMReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.remove_user_from_group()
+        .group_name("Developers")
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    iam.delete_access_key()
+        .user_name("koding-user")
+        .access_key_id(&old_key)
+        .send()
+        .await
+        .unwrap();
+
+    let plan = account
+        .run(&["plan", spec, "--json", "--detailed-exitcode"])
+        .expect(2);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(
+        plan["changes"],
+        serde_json::json!([
+            {"action": "create", "op": "attach_group_policy", "group": "Developers",
+             "policy": "arn:aws:iam::aws:policy/IAMReadOnlyAccess"},
+            {"action": "create", "op": "add_user_to_group", "user": "koding-user", "group": "Developers"},
+            {"action": "create", "op": "create_access_key", "user": "koding-user"},
+        ])
+    );
+
+    let proxy = Proxy::start(&account.endpoint);
+    account
+        .run_via(
+            &proxy.url,
+            &["apply", spec, "--yes", "--secrets-dir", "secrets"],
+        )
+        .expect(0);
+    assert_eq!(
+        proxy.mutating(),
+        ["AttachGroupPolicy", "AddUserToGroup", "CreateAccessKey"]
+    );
+    account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
+    let keys = active_keys(&account, "koding-user").await;
+    assert_eq!(keys.len(), 1);
+    let new_key = saved_key(&account, "koding-user");
+    assert_eq!(new_key, keys[0]);
+    assert_ne!(new_key, old_key);
+}
+
+#[tokio::test]
+async fn drift_is_reported_and_left_alone() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding.toml");
+    let spec = spec.to_str().unwrap();
+    apply(&account, spec);
+    let iam = account.iam();
+    iam.attach_group_policy()
+        .group_name("Developers")
+        .policy_arn("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.tag_user()
+        .user_name("koding-user")
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("owner")
+                .value("bob")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let text = account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
+    assert_eq!(
+        text.stdout,
+        format!(
+            "No changes. The account {} matches the spec.\n\n\
+             Drift: the account has 2 things the spec does not declare (reported, not changed):\n\n  \
+             ! group Developers has policy job-function/ViewOnlyAccess attached\n  \
+             ! user koding-user has tag owner = \"bob\"\n",
+            account.id
+        )
+    );
+    let json = account.run(&["plan", spec, "--json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(json["changes"], serde_json::json!([]));
+    assert_eq!(
+        json["drift"][0],
+        serde_json::json!({"kind": "extra_policy", "entity": "group", "name": "Developers",
+                           "policy": "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"})
+    );
+    let proxy = Proxy::start(&account.endpoint);
+    account
+        .run_via(&proxy.url, &["apply", spec, "--yes"])
+        .expect(0);
+    assert_eq!(proxy.mutating(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn the_json_plan_is_one_object_with_changes_and_drift() {
+    let account = Account::new().await;
+    let spec = account.repo_spec("koding-route53.toml");
+    let out = account
+        .run(&["plan", spec.to_str().unwrap(), "--json"])
+        .expect(0);
+    let plan: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(plan["format_version"], 1);
+    assert_eq!(plan["account"], account.id.as_str());
+    assert_eq!(
+        plan["summary"],
+        serde_json::json!({"add": 8, "change": 0, "remove": 0})
+    );
+    assert_eq!(plan["drift"], serde_json::json!([]));
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 8);
+    assert_eq!(
+        changes[0],
+        serde_json::json!({"action": "create", "op": "create_group", "group": "Developers", "path": "/"})
+    );
+    assert_eq!(
+        changes[1],
+        serde_json::json!({"action": "create", "op": "create_user", "user": "koding-user", "path": "/",
+                           "tags": {"team": "platform"}})
+    );
+}

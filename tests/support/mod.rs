@@ -1,0 +1,229 @@
+//! What the integration tests share: the local IAM endpoint, a fresh account per test, the
+//! `iamspec` binary run the way a user runs it, and a proxy that counts the calls it makes.
+//!
+//! The endpoint is moto in server mode. `scripts/with-moto.sh` starts one and exports
+//! AWS_ENDPOINT_URL; without it the first test starts its own from `.venv` (made by
+//! `scripts/setup-moto.sh`), which stops when the test binary exits. Every test gets its own
+//! account (moto keeps one state per account, reached by assuming a role in it), so tests run
+//! in parallel without seeing each other.
+
+#![allow(dead_code)]
+
+pub mod proxy;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use aws_sdk_iam::config::{BehaviorVersion, Credentials, Region};
+
+/// The local endpoint's URL, started on first use.
+pub fn endpoint() -> &'static str {
+    static ENDPOINT: OnceLock<String> = OnceLock::new();
+    ENDPOINT.get_or_init(|| match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {
+            url
+        }
+        _ => start_moto(),
+    })
+}
+
+/// Starts moto behind a shell that kills it when our end of its stdin closes, which happens
+/// when this process exits, however it exits.
+fn start_moto() -> String {
+    static GUARD: OnceLock<Mutex<(Child, ChildStdin)>> = OnceLock::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let server = root.join(".venv/bin/moto_server");
+    assert!(
+        server.exists(),
+        "the local IAM endpoint is not installed: run scripts/setup-moto.sh (or scripts/test.sh)"
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port();
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "MOTO_IAM_LOAD_MANAGED_POLICIES=true '{}' -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; read _; kill $pid",
+            server.display()
+        ))
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("start moto_server");
+    let stdin = child.stdin.take().expect("moto's stdin");
+    GUARD.set(Mutex::new((child, stdin))).ok();
+    let url = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "moto did not start on {url}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    url
+}
+
+/// A fresh, empty account on the local endpoint, and a scratch directory to run in.
+pub struct Account {
+    pub id: String,
+    pub endpoint: String,
+    pub dir: tempfile::TempDir,
+    credentials: Credentials,
+}
+
+impl Account {
+    /// Assumes a role in a new random account: moto gives each account its own IAM.
+    pub async fn new() -> Self {
+        let endpoint = endpoint().to_owned();
+        let id = format!(
+            "{:012}",
+            rand::random_range(100_000_000_000u64..999_999_999_999)
+        );
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&endpoint)
+                .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+                .build(),
+        );
+        let assumed = sts
+            .assume_role()
+            .role_arn(format!("arn:aws:iam::{id}:role/iamspec-test"))
+            .role_session_name("iamspec-test")
+            .send()
+            .await
+            .expect("assume a role in a fresh account");
+        let c = assumed.credentials().expect("credentials");
+        Self {
+            id,
+            endpoint,
+            dir: tempfile::tempdir().expect("a scratch directory"),
+            credentials: Credentials::new(
+                c.access_key_id(),
+                c.secret_access_key(),
+                Some(c.session_token().to_owned()),
+                None,
+                "assumed",
+            ),
+        }
+    }
+
+    /// An IAM client for this account, for changes made behind iamspec's back and for
+    /// reading back what it did.
+    pub fn iam(&self) -> aws_sdk_iam::Client {
+        aws_sdk_iam::Client::from_conf(
+            aws_sdk_iam::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&self.endpoint)
+                .credentials_provider(self.credentials.clone())
+                .build(),
+        )
+    }
+
+    /// Writes a spec into the scratch directory.
+    pub fn spec(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write the spec");
+        path
+    }
+
+    /// One of the repo's specs/ files.
+    pub fn repo_spec(&self, name: &str) -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("specs")
+            .join(name)
+    }
+
+    /// `iamspec ARGS` against this account, with no terminal.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_via(&self.endpoint, args)
+    }
+
+    /// `iamspec ARGS` against this account, through `endpoint` (a proxy, say).
+    pub fn run_via(&self, endpoint: &str, args: &[&str]) -> Run {
+        let mut command = self.command(args);
+        command.env("AWS_ENDPOINT_URL", endpoint);
+        Run::from(command.output().expect("run iamspec"))
+    }
+
+    /// The command line, ready to run, with this account's credentials.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = iamspec(args, self.dir.path());
+        command
+            .env("AWS_ENDPOINT_URL", &self.endpoint)
+            .env("AWS_ACCESS_KEY_ID", self.credentials.access_key_id())
+            .env(
+                "AWS_SECRET_ACCESS_KEY",
+                self.credentials.secret_access_key(),
+            )
+            .env(
+                "AWS_SESSION_TOKEN",
+                self.credentials.session_token().unwrap_or_default(),
+            );
+        command
+    }
+}
+
+/// `iamspec ARGS` in `dir` with a clean AWS environment: no profile, no credentials, no
+/// ~/.aws, no instance metadata, no terminal.
+pub fn iamspec(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_iamspec"));
+    command.args(args).current_dir(dir).stdin(Stdio::null());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("HOME", dir)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// A finished run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+impl Run {
+    /// Asserts the exit code, showing everything the run printed if it differs.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        assert!(!self.stderr.contains("panicked"), "{}", self.stderr);
+        self
+    }
+}
+
+/// Writes `text` to a fresh file and returns its path (for specs outside an account).
+pub fn write_temp(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let path = dir.join(name);
+    let mut file = std::fs::File::create(&path).expect("create");
+    file.write_all(text.as_bytes()).expect("write");
+    path
+}
