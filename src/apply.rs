@@ -41,7 +41,7 @@ impl Default for RetryPolicy {
         Self {
             first_delay: Duration::from_millis(200),
             max_delay: Duration::from_secs(8),
-            deadline: Duration::from_secs(120),
+            deadline: Duration::from_mins(2),
         }
     }
 }
@@ -148,7 +148,7 @@ struct Target<'a> {
 struct Runner<'a, A> {
     api: &'a A,
     options: &'a ApplyOptions,
-    /// Entities this plan creates: a NoSuchEntity for them is IAM catching up, not an error.
+    /// Entities this plan creates: a `NoSuchEntity` for them is IAM catching up, not an error.
     created: &'a BTreeSet<(EntityKind, String)>,
     target: Target<'a>,
     stop: AtomicBool,
@@ -180,8 +180,8 @@ impl<A: IamApi> Runner<'_, A> {
         (outcome, retries)
     }
 
-    /// Any op but CreateAccessKey. A create that finds its entity already there has what it
-    /// wanted; CreateUser then still sets the spec's tags, which the create would have set.
+    /// Any op but `CreateAccessKey`. A create that finds its entity already there has what it
+    /// wanted; `CreateUser` then still sets the spec's tags, which the create would have set.
     async fn call(&self, op: &Op, retries: &mut u64) -> Result<Option<String>, String> {
         match self.with_retries(op, retries).await {
             Ok(_) => Ok(None),
@@ -203,7 +203,7 @@ impl<A: IamApi> Runner<'_, A> {
         }
     }
 
-    /// CreateAccessKey is the one call that must never be repeated blindly: a retry after a
+    /// `CreateAccessKey` is the one call that must never be repeated blindly: a retry after a
     /// lost answer would leave a key whose secret nobody has. So it is sent without retries,
     /// and after a retryable failure the user's keys are listed: a key that appeared is taken
     /// back before trying again. The secret is on disk before the change counts as done.
@@ -313,7 +313,7 @@ impl<A: IamApi> Runner<'_, A> {
         }
     }
 
-    /// Throttling and transient faults are always worth another try; NoSuchEntity only when
+    /// Throttling and transient faults are always worth another try; `NoSuchEntity` only when
     /// the op names an entity this plan creates, which IAM may not show everywhere yet.
     fn may_retry(&self, op: &Op, err: &ApiError) -> bool {
         err.kind.is_retryable()

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
+use crate::apply::{self, ApplyOptions, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::live::aws::{AwsIam, Connection};
 use crate::live::{self, ApiError, ReadError};
@@ -64,6 +64,7 @@ enum Command {
 
 /// What plan and apply share: the spec and how to reach AWS.
 #[derive(Debug, Args)]
+#[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
 struct Common {
     /// The spec file.
     spec: PathBuf,
@@ -203,7 +204,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 secrets: SecretsDir::new(secrets_dir.clone()),
             };
             let report = apply::apply(&plan, &api, &options).await;
-            emit(&report_text(&report))?;
+            emit(&render::report(&report))?;
             print_stats(&common, &api);
             Ok(if report.succeeded() {
                 ExitCode::SUCCESS
@@ -248,57 +249,6 @@ fn confirm(plan: &Plan) -> Result<(), Error> {
         "y" | "yes" => Ok(()),
         _ => Err(Error::Cancelled),
     }
-}
-
-fn report_text(report: &Report) -> String {
-    let mut out = String::from("\n");
-    for done in &report.done {
-        let note = done
-            .note
-            .as_ref()
-            .map(|n| format!(" ({n})"))
-            .unwrap_or_default();
-        out.push_str(&format!(
-            "  done: {}{note}\n",
-            render::describe(&done.change)
-        ));
-    }
-    if let Some(failed) = &report.failed {
-        out.push_str(&format!(
-            "  FAILED: {}\n\n{}\n",
-            render::describe(&failed.change),
-            failed.reason
-        ));
-    }
-    if !report.not_run.is_empty() {
-        out.push_str("\nNot run, because of the failure above (the next apply will do them):\n");
-        for change in &report.not_run {
-            out.push_str(&format!("  {}\n", render::describe(change)));
-        }
-    }
-    let retries = if report.retries > 0 {
-        format!(
-            " after {} retried call{}",
-            report.retries,
-            plural(report.retries as usize)
-        )
-    } else {
-        String::new()
-    };
-    if report.succeeded() {
-        out.push_str(&format!(
-            "\nApply complete: {} change{} made{retries}.\n",
-            report.done.len(),
-            plural(report.done.len())
-        ));
-    } else {
-        out.push_str(&format!(
-            "\nApply incomplete: {} of {} changes made{retries}. Fix the cause above and run apply again.\n",
-            report.done.len(),
-            report.done.len() + report.not_run.len() + usize::from(report.failed.is_some())
-        ));
-    }
-    out
 }
 
 fn print_stats(common: &Common, api: &AwsIam) {

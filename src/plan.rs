@@ -164,7 +164,7 @@ impl Op {
         }
     }
 
-    /// The IAM API action name, as in IAM policies and CloudTrail.
+    /// The IAM API action name, as in IAM policies and `CloudTrail`.
     pub fn api_name(&self) -> &'static str {
         match self {
             Op::CreateGroup { .. } => "CreateGroup",
@@ -180,7 +180,7 @@ impl Op {
     }
 
     /// The entities the call names, as `(kind, name)`: for messages and for knowing whether
-    /// a NoSuchEntity answer can be IAM's eventual consistency after a create.
+    /// a `NoSuchEntity` answer can be IAM's eventual consistency after a create.
     pub fn entities(&self) -> Vec<(EntityKind, &str)> {
         match self {
             Op::CreateGroup { group, .. }

@@ -4,13 +4,14 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
+use crate::apply::Report;
 use crate::plan::{Action, Change, Drift, Op, Plan};
 use crate::spec::PolicyArn;
 
 /// How to render text.
 #[derive(Debug, Clone, Copy)]
 pub struct Style<'a> {
-    /// ANSI colours: only on a terminal and without NO_COLOR.
+    /// ANSI colours: only on a terminal and without `NO_COLOR`.
     pub color: bool,
     /// Where new secrets go, to say so beside each new key.
     pub secrets_dir: &'a Path,
@@ -82,6 +83,50 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
 pub fn json(plan: &Plan) -> String {
     let mut out = serde_json::to_string_pretty(plan).expect("a plan always serialises");
     out.push('\n');
+    out
+}
+
+/// What an apply did: each change done, the failure and its reason, what did not run.
+pub fn report(report: &Report) -> String {
+    let mut out = String::from("\n");
+    for done in &report.done {
+        let note = done
+            .note
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  done: {}{note}", describe(&done.change));
+    }
+    if let Some(failed) = &report.failed {
+        let _ = writeln!(
+            out,
+            "  FAILED: {}\n\n{}",
+            describe(&failed.change),
+            failed.reason
+        );
+    }
+    if !report.not_run.is_empty() {
+        out.push_str("\nNot run, because of the failure above (the next apply will do them):\n");
+        for change in &report.not_run {
+            let _ = writeln!(out, "  {}", describe(change));
+        }
+    }
+    let retries = match report.retries {
+        0 => String::new(),
+        1 => " after 1 retried call".to_owned(),
+        n => format!(" after {n} retried calls"),
+    };
+    let done = report.done.len();
+    if report.succeeded() {
+        let s = if done == 1 { "" } else { "s" };
+        let _ = writeln!(out, "\nApply complete: {done} change{s} made{retries}.");
+    } else {
+        let planned = done + report.not_run.len() + usize::from(report.failed.is_some());
+        let _ = writeln!(
+            out,
+            "\nApply incomplete: {done} of {planned} changes made{retries}. Fix the cause above and run apply again."
+        );
+    }
     out
 }
 

@@ -91,7 +91,7 @@ async fn the_right_account_id_is_accepted() {
 #[tokio::test]
 async fn apply_without_a_terminal_asks_for_yes_and_changes_nothing() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     let proxy = Proxy::start(&account.endpoint);
     let run = account
         .run_via(&proxy.url, &["apply", spec.to_str().unwrap()])
@@ -175,7 +175,7 @@ fn an_unreachable_endpoint_is_one_sentence() {
 #[tokio::test]
 async fn a_closed_pipe_ends_quietly() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding-route53.toml");
+    let spec = support::repo_spec("koding-route53.toml");
     let mut child = account
         .command(&["plan", spec.to_str().unwrap()])
         .stdout(Stdio::piped())

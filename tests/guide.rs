@@ -69,7 +69,7 @@ fn saved_key(account: &Account, user: &str) -> String {
 #[tokio::test]
 async fn the_route53_guide_is_built_exactly_and_read_back() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding-route53.toml");
+    let spec = support::repo_spec("koding-route53.toml");
     let spec = spec.to_str().unwrap();
     let first = apply(&account, spec);
     assert!(
@@ -92,7 +92,11 @@ async fn the_route53_guide_is_built_exactly_and_read_back() {
         .send()
         .await
         .unwrap();
-    let members: Vec<&str> = group.users().iter().map(|u| u.user_name()).collect();
+    let members: Vec<&str> = group
+        .users()
+        .iter()
+        .map(aws_sdk_iam::types::User::user_name)
+        .collect();
     assert_eq!(members, ["koding-user"]);
     assert_eq!(
         group_policies(&account, "Developers").await,
@@ -136,7 +140,7 @@ async fn the_route53_guide_is_built_exactly_and_read_back() {
 #[tokio::test]
 async fn the_guide_without_route53_is_the_two_policies() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     apply(&account, spec.to_str().unwrap());
     assert_eq!(
         group_policies(&account, "Developers").await,
@@ -151,7 +155,7 @@ async fn the_guide_without_route53_is_the_two_policies() {
 #[tokio::test]
 async fn rerunning_plans_nothing_and_makes_no_mutating_call() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding-route53.toml");
+    let spec = support::repo_spec("koding-route53.toml");
     let spec = spec.to_str().unwrap();
     let before = account
         .run(&["plan", spec, "--detailed-exitcode"])
@@ -193,7 +197,7 @@ async fn rerunning_plans_nothing_and_makes_no_mutating_call() {
 #[tokio::test]
 async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding-route53.toml");
+    let spec = support::repo_spec("koding-route53.toml");
     let spec = spec.to_str().unwrap();
     apply(&account, spec);
     let old_key = saved_key(&account, "koding-user");
@@ -256,7 +260,7 @@ async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
 #[tokio::test]
 async fn drift_is_reported_and_left_alone() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     let spec = spec.to_str().unwrap();
     apply(&account, spec);
     let iam = account.iam();
@@ -310,7 +314,7 @@ async fn drift_is_reported_and_left_alone() {
 #[tokio::test]
 async fn the_json_plan_is_one_object_with_changes_and_drift() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding-route53.toml");
+    let spec = support::repo_spec("koding-route53.toml");
     let out = account
         .run(&["plan", spec.to_str().unwrap(), "--json"])
         .expect(0);

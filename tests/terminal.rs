@@ -53,7 +53,7 @@ fn on_terminal(
 #[tokio::test]
 async fn apply_asks_and_anything_but_yes_changes_nothing() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     let proxy = Proxy::start(&account.endpoint);
     let run = on_terminal(
         &account,
@@ -83,7 +83,7 @@ async fn apply_asks_and_anything_but_yes_changes_nothing() {
 #[tokio::test]
 async fn apply_goes_ahead_on_yes() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     let run = on_terminal(
         &account,
         &account.endpoint,
@@ -102,7 +102,7 @@ async fn apply_goes_ahead_on_yes() {
 #[tokio::test]
 async fn colour_only_on_a_terminal_and_never_with_no_color() {
     let account = Account::new().await;
-    let spec = account.repo_spec("koding.toml");
+    let spec = support::repo_spec("koding.toml");
     let spec = spec.to_str().unwrap();
     let coloured = on_terminal(&account, &account.endpoint, &["plan", spec], "", false).expect(0);
     assert!(

@@ -12,20 +12,20 @@ use crate::spec::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
 pub trait IamApi: Sync {
-    /// Who the credentials belong to (STS GetCallerIdentity).
+    /// Who the credentials belong to (STS `GetCallerIdentity`).
     fn caller(&self) -> impl Future<Output = Result<Caller, ApiError>> + Send;
 
     /// Users, groups and customer-managed policies, all pages merged
-    /// (GetAccountAuthorizationDetails).
+    /// (`GetAccountAuthorizationDetails`).
     fn account_details(&self) -> impl Future<Output = Result<AccountDetails, ApiError>> + Send;
 
-    /// Every AWS-managed policy (ListPolicies, scope AWS).
+    /// Every AWS-managed policy (`ListPolicies`, scope AWS).
     fn aws_managed_policies(
         &self,
         partition: Partition,
     ) -> impl Future<Output = Result<Vec<PolicyArn>, ApiError>> + Send;
 
-    /// A user's access keys, without secrets (ListAccessKeys).
+    /// A user's access keys, without secrets (`ListAccessKeys`).
     fn access_keys(
         &self,
         user: &str,
@@ -46,7 +46,7 @@ pub trait IamApi: Sync {
 #[derive(Debug)]
 pub enum Outcome {
     Done,
-    /// CreateAccessKey: the only time AWS ever shows the secret.
+    /// `CreateAccessKey`: the only time AWS ever shows the secret.
     NewAccessKey {
         access_key_id: String,
         secret: Secret,

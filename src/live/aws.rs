@@ -167,12 +167,9 @@ impl IamApi for AwsIam {
             .into_paginator()
             .send();
         let mut details = AccountDetails::default();
-        self.count("GetAccountAuthorizationDetails");
         while let Some(page) = pages.next().await {
+            self.count("GetAccountAuthorizationDetails");
             let page = page.map_err(classify)?;
-            if page.is_truncated() {
-                self.count("GetAccountAuthorizationDetails");
-            }
             for user in page.user_detail_list() {
                 details.users.push(LiveUser {
                     name: user.user_name().unwrap_or_default().to_owned(),
@@ -376,6 +373,7 @@ fn sdk_tags(tags: &BTreeMap<String, String>) -> Option<Vec<Tag>> {
 }
 
 /// Sorts an SDK error into what iamspec can act on, keeping AWS's own code and message.
+#[allow(clippy::needless_pass_by_value)] // it is the shape `map_err` calls
 fn classify<E>(err: SdkError<E, HttpResponse>) -> ApiError
 where
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,

@@ -13,7 +13,7 @@ pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 
 use crate::spec::{Partition, PolicyArn, PolicyRef, Spec};
 
-/// How many ListAccessKeys calls are in flight at once while reading.
+/// How many `ListAccessKeys` calls are in flight at once while reading.
 const READ_CONCURRENCY: usize = 8;
 
 /// The account as IAM reports it, for the entities a spec can name.
@@ -46,7 +46,7 @@ impl Default for Caller {
     }
 }
 
-/// What GetAccountAuthorizationDetails tells: everything but access keys.
+/// What `GetAccountAuthorizationDetails` tells: everything but access keys.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AccountDetails {
     pub users: Vec<LiveUser>,

@@ -220,12 +220,13 @@ fn the_account_id_is_twelve_digits() {
 
 #[test]
 fn a_user_is_in_at_most_ten_groups() {
-    let mut text = String::from("version = 1\n");
     let names: Vec<String> = (0..11).map(|i| format!("g{i}")).collect();
-    for name in &names {
-        text.push_str(&format!("[groups.{name}]\n"));
-    }
-    text.push_str(&format!("[users.a]\ngroups = {names:?}\n"));
+    let groups = names
+        .iter()
+        .map(|n| format!("[groups.{n}]\n"))
+        .collect::<Vec<_>>()
+        .concat();
+    let text = format!("version = 1\n{groups}[users.a]\ngroups = {names:?}\n");
     assert_eq!(
         one_error(&text),
         "spec.toml:14:10: user `a` is in 11 groups; IAM allows at most 10"

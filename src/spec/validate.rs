@@ -21,8 +21,6 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
-type Spans<T> = Option<Spanned<Vec<Spanned<T>>>>;
-
 struct Checker<'a> {
     source: &'a Source<'a>,
     problems: Vec<Diagnostic>,
@@ -177,7 +175,7 @@ impl Checker<'_> {
         if let Err(why) = check_name("group", name.get_ref(), MAX_GROUP_NAME) {
             self.error(name.span().start, why);
         }
-        let policies = self.policies(&raw.policies, &raw.addons, addons);
+        let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_GROUP {
             self.error(
                 name.span().start,
@@ -206,7 +204,7 @@ impl Checker<'_> {
             self.error(name.span().start, why);
         }
         let mut groups = Vec::new();
-        for group in list(&raw.groups) {
+        for group in list(raw.groups.as_ref()) {
             if !group_names.contains(group.get_ref().as_str()) {
                 let hint = nearest(group.get_ref(), group_names.iter().copied())
                     .map(|n| format!("; did you mean `{n}`?"))
@@ -237,7 +235,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        let policies = self.policies(&raw.policies, &raw.addons, addons);
+        let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_USER {
             self.error(
                 name.span().start,
@@ -271,8 +269,8 @@ impl Checker<'_> {
     /// Direct policies then add-on policies, parsed, deduplicated, in spec order.
     fn policies(
         &mut self,
-        direct: &Spans<String>,
-        addon_names: &Spans<String>,
+        direct: Option<&Spanned<Vec<Spanned<String>>>>,
+        addon_names: Option<&Spanned<Vec<Spanned<String>>>>,
         addons: &BTreeMap<String, Vec<PolicyUse>>,
     ) -> Vec<PolicyUse> {
         let mut uses: Vec<PolicyUse> = list(direct)
@@ -280,22 +278,21 @@ impl Checker<'_> {
             .filter_map(|p| self.policy(p, None))
             .collect();
         for addon in list(addon_names) {
-            match addons.get(addon.get_ref()) {
-                Some(expanded) => uses.extend(expanded.iter().cloned()),
-                None => {
-                    let known: Vec<&str> = addons.keys().map(String::as_str).collect();
-                    let hint = nearest(addon.get_ref(), known.iter().copied())
-                        .map(|n| format!("did you mean `{n}`? "))
-                        .unwrap_or_default();
-                    self.error(
-                        addon.span().start,
-                        format!(
-                            "add-on `{}` is not defined; {hint}known add-ons: {} (define others under [addons.NAME])",
-                            addon.get_ref(),
-                            known.join(", ")
-                        ),
-                    );
-                }
+            if let Some(expanded) = addons.get(addon.get_ref()) {
+                uses.extend(expanded.iter().cloned());
+            } else {
+                let known: Vec<&str> = addons.keys().map(String::as_str).collect();
+                let hint = nearest(addon.get_ref(), known.iter().copied())
+                    .map(|n| format!("did you mean `{n}`? "))
+                    .unwrap_or_default();
+                self.error(
+                    addon.span().start,
+                    format!(
+                        "add-on `{}` is not defined; {hint}known add-ons: {} (define others under [addons.NAME])",
+                        addon.get_ref(),
+                        known.join(", ")
+                    ),
+                );
             }
         }
         let mut seen = BTreeSet::new();
@@ -378,8 +375,8 @@ impl Checker<'_> {
     }
 }
 
-fn list<T>(items: &Spans<T>) -> &[Spanned<T>] {
-    items.as_ref().map_or(&[], |s| s.get_ref().as_slice())
+fn list<T>(items: Option<&Spanned<Vec<Spanned<T>>>>) -> &[Spanned<T>] {
+    items.map_or(&[], |s| s.get_ref().as_slice())
 }
 
 /// IAM's tag characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.

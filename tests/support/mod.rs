@@ -2,7 +2,7 @@
 //! `iamspec` binary run the way a user runs it, and a proxy that counts the calls it makes.
 //!
 //! The endpoint is moto in server mode. `scripts/with-moto.sh` starts one and exports
-//! AWS_ENDPOINT_URL; without it the first test starts its own from `.venv` (made by
+//! `AWS_ENDPOINT_URL`; without it the first test starts its own from `.venv` (made by
 //! `scripts/setup-moto.sh`), which stops when the test binary exits. Every test gets its own
 //! account (moto keeps one state per account, reached by assuming a role in it), so tests run
 //! in parallel without seeing each other.
@@ -133,13 +133,6 @@ impl Account {
         path
     }
 
-    /// One of the repo's specs/ files.
-    pub fn repo_spec(&self, name: &str) -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("specs")
-            .join(name)
-    }
-
     /// `iamspec ARGS` against this account, with no terminal.
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_via(&self.endpoint, args)
@@ -168,6 +161,13 @@ impl Account {
             );
         command
     }
+}
+
+/// One of the repo's specs/ files.
+pub fn repo_spec(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("specs")
+        .join(name)
 }
 
 /// `iamspec ARGS` in `dir` with a clean AWS environment: no profile, no credentials, no
