@@ -56,6 +56,8 @@ pub struct Report {
     pub not_run: Vec<Change>,
     /// Calls made again after a retryable failure.
     pub retries: u64,
+    /// The apply was asked to stop (Ctrl-C) before it had started everything.
+    pub interrupted: bool,
 }
 
 impl Report {
@@ -88,6 +90,17 @@ enum Outcome1 {
 
 /// Executes `plan` against `api`.
 pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Report {
+    apply_until(plan, api, options, &AtomicBool::new(false)).await
+}
+
+/// Executes `plan` against `api` until `interrupt` is set: from then on no new change starts,
+/// the calls in flight finish (a key's secret is saved), and the rest is reported as not run.
+pub async fn apply_until(
+    plan: &Plan,
+    api: &impl IamApi,
+    options: &ApplyOptions,
+    interrupt: &AtomicBool,
+) -> Report {
     let created: BTreeSet<(EntityKind, String)> = plan
         .changes
         .iter()
@@ -103,7 +116,8 @@ pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Re
             partition: partition_of(&plan.caller),
             caller: &plan.caller,
         },
-        stop: AtomicBool::new(false),
+        failed: AtomicBool::new(false),
+        interrupt,
     };
     let runner = &runner;
     let mut report = Report::default();
@@ -135,6 +149,7 @@ pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Re
             }
         }
     }
+    report.interrupted = interrupt.load(Ordering::SeqCst) && !report.not_run.is_empty();
     report
 }
 
@@ -151,12 +166,14 @@ struct Runner<'a, A> {
     /// Entities this plan creates: a `NoSuchEntity` for them is IAM catching up, not an error.
     created: &'a BTreeSet<(EntityKind, String)>,
     target: Target<'a>,
-    stop: AtomicBool,
+    /// Set by the first failure: nothing new starts after it.
+    failed: AtomicBool,
+    interrupt: &'a AtomicBool,
 }
 
 impl<A: IamApi> Runner<'_, A> {
     async fn run(&self, change: &Change) -> (Outcome1, u64) {
-        if self.stop.load(Ordering::SeqCst) {
+        if self.failed.load(Ordering::SeqCst) || self.interrupt.load(Ordering::SeqCst) {
             return (Outcome1::NotRun(change.clone()), 0);
         }
         let mut retries = 0;
@@ -170,7 +187,7 @@ impl<A: IamApi> Runner<'_, A> {
                 note,
             }),
             Err(reason) => {
-                self.stop.store(true, Ordering::SeqCst);
+                self.failed.store(true, Ordering::SeqCst);
                 Outcome1::Failed(Failed {
                     change: change.clone(),
                     reason,

@@ -2,16 +2,17 @@
 //! touches the terminal: output, colour, the confirmation prompt and exit codes.
 //!
 //! Exit codes: 0 success (and, with `--detailed-exitcode`, nothing to do); 1 error;
-//! 2 changes to make (`plan --detailed-exitcode` only).
+//! 2 changes to make (`plan --detailed-exitcode` only); 130 apply interrupted by Ctrl-C.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::apply::{self, ApplyOptions, RetryPolicy};
+use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::live::aws::{AwsIam, Connection};
 use crate::live::{self, ApiError, ReadError};
@@ -48,9 +49,6 @@ enum Command {
         /// Apply without asking; required when standard input is not a terminal.
         #[arg(long, short = 'y')]
         yes: bool,
-        /// Where the secrets of new access keys are written, one <user>.csv each.
-        #[arg(long, value_name = "DIR", default_value = "secrets")]
-        secrets_dir: PathBuf,
         /// How many IAM calls may be in flight at once.
         #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
@@ -77,6 +75,9 @@ struct Common {
     /// Send IAM and STS calls to this endpoint (also AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL")]
     endpoint_url: Option<String>,
+    /// Where the secrets of new access keys are written, one <user>.csv each.
+    #[arg(long, value_name = "DIR", default_value = "secrets")]
+    secrets_dir: PathBuf,
     /// Print how many API calls were made, by operation, to standard error.
     #[arg(long)]
     stats: bool,
@@ -105,12 +106,25 @@ pub enum Error {
     /// The user answered no.
     #[error("apply cancelled; nothing was changed")]
     Cancelled,
+    /// A second Ctrl-C stopped apply with calls in flight.
+    #[error(
+        "stopped at once, with calls in flight: run `iamspec plan` to see what is left, and apply again to finish"
+    )]
+    Interrupted,
     /// Writing to standard output failed (other than a closed pipe).
     #[error("could not write the output: {0}")]
     Output(#[source] io::Error),
 }
 
 impl Error {
+    /// 130 for an interrupted apply, as shells report Ctrl-C; 1 for everything else.
+    fn exit_code(&self) -> u8 {
+        match self {
+            Error::Interrupted => INTERRUPTED,
+            _ => 1,
+        }
+    }
+
     /// A closed pipe (`iamspec plan | head`) is how a reader says it has seen enough.
     fn is_broken_pipe(&self) -> bool {
         matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
@@ -145,7 +159,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
         Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
-            ExitCode::from(1)
+            ExitCode::from(err.exit_code())
         }
     }
 }
@@ -173,7 +187,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             if json {
                 emit(&render::json(&plan))?;
             } else {
-                emit(&render::text(&plan, style(Path::new("secrets"))))?;
+                emit(&render::text(&plan, style(&common.secrets_dir)))?;
             }
             print_stats(&common, &api);
             Ok(if detailed_exitcode && !plan.is_empty() {
@@ -185,11 +199,10 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         Command::Apply {
             common,
             yes,
-            secrets_dir,
             concurrency,
         } => {
             let (api, plan) = make_plan(&common).await?;
-            let style = style(&secrets_dir);
+            let style = style(&common.secrets_dir);
             emit(&render::text(&plan, style))?;
             if plan.is_empty() {
                 print_stats(&common, &api);
@@ -201,12 +214,14 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             let options = ApplyOptions {
                 concurrency: usize::from(concurrency),
                 retry: RetryPolicy::default(),
-                secrets: SecretsDir::new(secrets_dir.clone()),
+                secrets: SecretsDir::new(common.secrets_dir.clone()),
             };
-            let report = apply::apply(&plan, &api, &options).await;
+            let report = apply_interruptibly(&plan, &api, &options).await?;
             emit(&render::report(&report))?;
             print_stats(&common, &api);
-            Ok(if report.succeeded() {
+            Ok(if report.interrupted {
+                ExitCode::from(INTERRUPTED)
+            } else if report.succeeded() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)
@@ -228,6 +243,33 @@ async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let live = live::read(&api, &spec).await?;
     let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
+}
+
+/// The exit code of a process stopped by Ctrl-C (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
+/// Applies the plan; a first Ctrl-C lets the calls in flight finish (so that no key loses its
+/// secret) and starts nothing new; a second one stops at once.
+async fn apply_interruptibly(
+    plan: &Plan,
+    api: &AwsIam,
+    options: &ApplyOptions,
+) -> Result<Report, Error> {
+    let interrupt = AtomicBool::new(false);
+    let run = apply::apply_until(plan, api, options, &interrupt);
+    tokio::pin!(run);
+    tokio::select! {
+        report = &mut run => return Ok(report),
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    interrupt.store(true, Ordering::SeqCst);
+    eprintln!(
+        "\ninterrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to stop at once)"
+    );
+    tokio::select! {
+        report = &mut run => Ok(report),
+        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
+    }
 }
 
 fn confirm(plan: &Plan) -> Result<(), Error> {

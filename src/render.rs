@@ -106,7 +106,15 @@ pub fn report(report: &Report) -> String {
         );
     }
     if !report.not_run.is_empty() {
-        out.push_str("\nNot run, because of the failure above (the next apply will do them):\n");
+        let why = if report.interrupted {
+            "apply was interrupted"
+        } else {
+            "of the failure above"
+        };
+        let _ = writeln!(
+            out,
+            "\nNot run, because {why} (the next apply will do them):"
+        );
         for change in &report.not_run {
             let _ = writeln!(out, "  {}", describe(change));
         }
@@ -122,9 +130,14 @@ pub fn report(report: &Report) -> String {
         let _ = writeln!(out, "\nApply complete: {done} change{s} made{retries}.");
     } else {
         let planned = done + report.not_run.len() + usize::from(report.failed.is_some());
+        let next = if report.failed.is_some() {
+            "Fix the cause above and run apply again."
+        } else {
+            "Run apply again to finish."
+        };
         let _ = writeln!(
             out,
-            "\nApply incomplete: {done} of {planned} changes made{retries}. Fix the cause above and run apply again."
+            "\nApply incomplete: {done} of {planned} changes made{retries}. {next}"
         );
     }
     out

@@ -168,7 +168,7 @@ fn an_unreachable_endpoint_is_one_sentence() {
     .expect(1);
     assert_eq!(
         run.stderr,
-        "error: could not find out who the caller is (sts:GetCallerIdentity): could not reach the AWS endpoint: Connection refused (os error 111)\n"
+        "error: could not find out who the caller is (sts:GetCallerIdentity): could not reach the AWS endpoint: Connection refused (os error 111); check the network, --region and --endpoint-url (or AWS_ENDPOINT_URL)\n"
     );
 }
 

@@ -88,7 +88,7 @@ pub struct AccessKey {
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
     /// A read call failed; nothing is planned from a partial read.
-    #[error("could not {what}: {source}")]
+    #[error("could not {what}: {source}{}", advice(source.kind))]
     Api {
         what: String,
         #[source]
@@ -174,6 +174,21 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         local_policies: details.local_policies.into_iter().collect(),
         aws_policies,
     })
+}
+
+/// What to do about a failed read, by how it failed.
+fn advice(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Unreachable | ErrorKind::Transient => {
+            "; check the network, --region and --endpoint-url (or AWS_ENDPOINT_URL)"
+        }
+        ErrorKind::AccessDenied => "; give the caller a policy that allows it",
+        ErrorKind::Credentials => {
+            "; refresh the credentials, and check that they are for the partition of --region"
+        }
+        ErrorKind::Throttled => "; IAM is throttling the account, try again in a minute",
+        _ => "",
+    }
 }
 
 fn failed(what: &str) -> impl FnOnce(ApiError) -> ReadError + '_ {

@@ -22,10 +22,22 @@ pub struct Proxy {
     actions: Arc<Mutex<Vec<String>>>,
 }
 
+/// How the proxy treats each request.
+#[derive(Clone, Copy, Default)]
+pub struct Behaviour {
+    /// Added before each request is forwarded, like the distance to a real endpoint.
+    pub latency: std::time::Duration,
+}
+
 impl Proxy {
     /// Starts a proxy to `upstream` on a free loopback port, on a thread of its own so that
     /// tests can block on the binary while it serves.
     pub fn start(upstream: &str) -> Self {
+        Self::with(upstream, Behaviour::default())
+    }
+
+    /// Starts a proxy that behaves as `behaviour` says.
+    pub fn with(upstream: &str, behaviour: Behaviour) -> Self {
         let upstream = upstream.trim_end_matches('/').to_owned();
         let actions = Arc::new(Mutex::new(Vec::new()));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
@@ -37,7 +49,7 @@ impl Proxy {
                 .enable_all()
                 .build()
                 .expect("proxy runtime");
-            runtime.block_on(serve(listener, upstream, recorded));
+            runtime.block_on(serve(listener, upstream, recorded, behaviour));
         });
         Self {
             url: format!("http://{addr}"),
@@ -67,6 +79,7 @@ async fn serve(
     listener: std::net::TcpListener,
     upstream: String,
     actions: Arc<Mutex<Vec<String>>>,
+    behaviour: Behaviour,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
     let client: Client<HttpConnector, Full<Bytes>> =
@@ -85,6 +98,7 @@ async fn serve(
                     client.clone(),
                     upstream.clone(),
                     Arc::clone(&actions),
+                    behaviour,
                 )
             });
             let _ = http1::Builder::new()
@@ -99,7 +113,9 @@ async fn forward(
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
     actions: Arc<Mutex<Vec<String>>>,
+    behaviour: Behaviour,
 ) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    tokio::time::sleep(behaviour.latency).await;
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     if let Some(action) = action_of(&body) {
