@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::Stdio;
 
 use support::proxy::Proxy;
-use support::{Account, iamspec, write_temp};
+use support::{Account, Run, iamspec, write_temp};
 
 #[tokio::test]
 async fn an_invalid_spec_makes_no_call_at_all() {
@@ -31,22 +31,27 @@ async fn an_invalid_spec_makes_no_call_at_all() {
     assert_eq!(proxy.actions(), Vec::<String>::new());
 }
 
-#[tokio::test]
-async fn an_unknown_policy_is_named_with_the_closest_real_one_before_any_change() {
+/// `iamspec apply SPEC --yes` on a fresh account through a counting proxy, expecting failure.
+async fn refused_apply(spec: &str) -> (Account, String, Run, Proxy) {
     let account = Account::new().await;
-    let spec = account.spec(
-        "spec.toml",
-        "version = 1\n[groups.Developers]\npolicies = [\"AmazonEC2FullAcess\", \"job-function/ViewOnlyAccess\"]\n[users.koding-user]\ngroups = [\"Developers\"]\n",
-    );
+    let path = account.spec("spec.toml", spec).display().to_string();
     let proxy = Proxy::start(&account.endpoint);
     let run = account
-        .run_via(&proxy.url, &["apply", spec.to_str().unwrap(), "--yes"])
+        .run_via(&proxy.url, &["apply", &path, "--yes"])
         .expect(1);
+    (account, path, run, proxy)
+}
+
+#[tokio::test]
+async fn an_unknown_policy_is_named_with_the_closest_real_one_before_any_change() {
+    let (_, spec, run, proxy) = refused_apply(
+        "version = 1\n[groups.Developers]\npolicies = [\"AmazonEC2FullAcess\", \"job-function/ViewOnlyAccess\"]\n[users.koding-user]\ngroups = [\"Developers\"]\n",
+    )
+    .await;
     assert_eq!(
         run.stderr,
         format!(
-            "error: {}:3:13: policy `AmazonEC2FullAcess` is not an AWS-managed policy; did you mean `AmazonEC2FullAccess`?\n",
-            spec.display()
+            "error: {spec}:3:13: policy `AmazonEC2FullAcess` is not an AWS-managed policy; did you mean `AmazonEC2FullAccess`?\n"
         )
     );
     assert_eq!(proxy.mutating(), Vec::<String>::new());
@@ -54,15 +59,8 @@ async fn an_unknown_policy_is_named_with_the_closest_real_one_before_any_change(
 
 #[tokio::test]
 async fn credentials_for_another_account_are_refused_before_any_change() {
-    let account = Account::new().await;
-    let spec = account.spec(
-        "spec.toml",
-        "version = 1\n[account]\nid = \"000000000000\"\n[groups.Developers]\n",
-    );
-    let proxy = Proxy::start(&account.endpoint);
-    let run = account
-        .run_via(&proxy.url, &["apply", spec.to_str().unwrap(), "--yes"])
-        .expect(1);
+    let (account, _, run, proxy) =
+        refused_apply("version = 1\n[account]\nid = \"000000000000\"\n[groups.Developers]\n").await;
     assert_eq!(
         run.stderr,
         format!(
@@ -112,7 +110,7 @@ async fn apply_without_a_terminal_asks_for_yes_and_changes_nothing() {
 fn missing_credentials_are_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_temp(dir.path(), "spec.toml", "version = 1\n");
-    let run = support::Run::from(
+    let run = Run::from(
         iamspec(&["plan", spec.to_str().unwrap()], dir.path())
             .output()
             .unwrap(),
@@ -128,7 +126,7 @@ fn missing_credentials_are_one_sentence() {
 fn an_unknown_profile_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_temp(dir.path(), "spec.toml", "version = 1\n");
-    let run = support::Run::from(
+    let run = Run::from(
         iamspec(
             &["plan", spec.to_str().unwrap(), "--profile", "nope"],
             dir.path(),
@@ -150,7 +148,7 @@ fn an_unknown_profile_is_named() {
 fn an_unreachable_endpoint_is_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let spec = write_temp(dir.path(), "spec.toml", "version = 1\n");
-    let run = support::Run::from(
+    let run = Run::from(
         iamspec(
             &[
                 "plan",
@@ -204,7 +202,7 @@ fn validate_works_offline_and_reports_every_problem() {
         "good.toml",
         include_str!("../specs/koding-route53.toml"),
     );
-    let run = support::Run::from(
+    let run = Run::from(
         iamspec(&["validate", good.to_str().unwrap()], dir.path())
             .output()
             .unwrap(),
@@ -220,7 +218,7 @@ fn validate_works_offline_and_reports_every_problem() {
         "bad.toml",
         "version = 1\n[users.\"koding user\"]\ngroups = [\"Developers\"]\n",
     );
-    let run = support::Run::from(
+    let run = Run::from(
         iamspec(&["validate", bad.to_str().unwrap()], dir.path())
             .output()
             .unwrap(),
@@ -242,7 +240,7 @@ fn every_help_text_is_as_documented() {
     for command in [&[][..], &["plan"], &["apply"], &["validate"]] {
         let mut args = command.to_vec();
         args.push("--help");
-        let run = support::Run::from(iamspec(&args, dir.path()).output().unwrap()).expect(0);
+        let run = Run::from(iamspec(&args, dir.path()).output().unwrap()).expect(0);
         let name = if command.is_empty() {
             "iamspec"
         } else {

@@ -176,9 +176,7 @@ fn explain_toml_error(message: &str) -> String {
             .step_by(2)
             .filter(|s| !s.is_empty())
             .collect();
-        let hint = nearest(unknown, allowed.iter().copied())
-            .map(|near| format!("; did you mean `{near}`?"))
-            .unwrap_or_default();
+        let hint = did_you_mean(unknown, allowed.iter().copied());
         return format!(
             "unknown key `{unknown}`{hint} (allowed here: {})",
             allowed.join(", ")
@@ -188,6 +186,13 @@ fn explain_toml_error(message: &str) -> String {
         return format!("wrong type: {rest}");
     }
     message.to_owned()
+}
+
+/// `; did you mean `x`?` for the candidate closest to `word`, or nothing.
+pub(crate) fn did_you_mean<'c>(word: &str, candidates: impl Iterator<Item = &'c str>) -> String {
+    nearest(word, candidates)
+        .map(|near| format!("; did you mean `{near}`?"))
+        .unwrap_or_default()
 }
 
 /// The candidate closest to `word`, if any is close enough to be a likely typo.

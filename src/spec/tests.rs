@@ -182,7 +182,7 @@ fn undefined_groups_and_add_ons_are_named() {
     );
     assert_eq!(
         one_error("version = 1\n[groups.g]\naddons = [\"route35\"]\n"),
-        "spec.toml:3:11: add-on `route35` is not defined; did you mean `route53`? known add-ons: route53 (define others under [addons.NAME])"
+        "spec.toml:3:11: add-on `route35` is not defined; did you mean `route53`? (known add-ons: route53; define others under [addons.NAME])"
     );
 }
 

@@ -7,7 +7,9 @@ use toml::Spanned;
 
 use super::policy::{check_name, check_path, is_account_id};
 use super::raw::{RawAddon, RawGroup, RawSpec, RawUser};
-use super::{BUILTIN_ADDONS, Diagnostic, Group, PolicyRef, PolicyUse, Source, Spec, User, nearest};
+use super::{
+    BUILTIN_ADDONS, Diagnostic, Group, PolicyRef, PolicyUse, Source, Spec, User, did_you_mean,
+};
 
 /// The spec format version this build reads.
 pub const SPEC_VERSION: i64 = 1;
@@ -206,9 +208,7 @@ impl Checker<'_> {
         let mut groups = Vec::new();
         for group in list(raw.groups.as_ref()) {
             if !group_names.contains(group.get_ref().as_str()) {
-                let hint = nearest(group.get_ref(), group_names.iter().copied())
-                    .map(|n| format!("; did you mean `{n}`?"))
-                    .unwrap_or_default();
+                let hint = did_you_mean(group.get_ref(), group_names.iter().copied());
                 self.error(
                     group.span().start,
                     format!(
@@ -282,13 +282,11 @@ impl Checker<'_> {
                 uses.extend(expanded.iter().cloned());
             } else {
                 let known: Vec<&str> = addons.keys().map(String::as_str).collect();
-                let hint = nearest(addon.get_ref(), known.iter().copied())
-                    .map(|n| format!("did you mean `{n}`? "))
-                    .unwrap_or_default();
+                let hint = did_you_mean(addon.get_ref(), known.iter().copied());
                 self.error(
                     addon.span().start,
                     format!(
-                        "add-on `{}` is not defined; {hint}known add-ons: {} (define others under [addons.NAME])",
+                        "add-on `{}` is not defined{hint} (known add-ons: {}; define others under [addons.NAME])",
                         addon.get_ref(),
                         known.join(", ")
                     ),
