@@ -70,10 +70,10 @@ struct Common {
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
     /// The AWS region to sign requests for (IAM is global; default us-east-1).
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, value_name = "REGION", value_parser = parse_region)]
     region: Option<String>,
     /// Send IAM and STS calls to this endpoint (also AWS_ENDPOINT_URL).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
     /// Where the secrets of new access keys are written, one <user>.csv each.
     #[arg(long, value_name = "DIR", default_value = "secrets")]
@@ -317,6 +317,30 @@ fn emit(text: &str) -> Result<(), Error> {
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
         .map_err(Error::Output)
+}
+
+fn parse_region(text: &str) -> Result<String, String> {
+    let valid = !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if valid {
+        Ok(text.to_owned())
+    } else {
+        Err("a region is lowercase letters, digits and dashes, like us-east-1".to_owned())
+    }
+}
+
+fn parse_endpoint_url(text: &str) -> Result<String, String> {
+    let host = text
+        .strip_prefix("http://")
+        .or_else(|| text.strip_prefix("https://"))
+        .unwrap_or_default();
+    if host.is_empty() || host.starts_with('/') {
+        Err("an endpoint is an http:// or https:// URL, like http://127.0.0.1:5000".to_owned())
+    } else {
+        Ok(text.to_owned())
+    }
 }
 
 fn plural(n: usize) -> &'static str {

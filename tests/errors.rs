@@ -249,3 +249,28 @@ fn every_help_text_is_as_documented() {
         insta::assert_snapshot!(format!("help_{name}"), run.stdout);
     }
 }
+
+#[test]
+fn malformed_arguments_are_refused_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_temp(dir.path(), "spec.toml", "version = 1\n");
+    let spec = spec.to_str().unwrap();
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &["plan", spec, "--endpoint-url", "localhost:5000"],
+            "error: invalid value 'localhost:5000' for '--endpoint-url <URL>': an endpoint is an http:// or https:// URL, like http://127.0.0.1:5000",
+        ),
+        (
+            &["plan", spec, "--region", "US East"],
+            "error: invalid value 'US East' for '--region <REGION>': a region is lowercase letters, digits and dashes, like us-east-1",
+        ),
+        (
+            &["apply", spec, "--concurrency", "0"],
+            "error: invalid value '0' for '--concurrency <N>': 0 is not in 1..=64",
+        ),
+    ];
+    for (args, first_line) in cases {
+        let run = Run::from(iamspec(args, dir.path()).output().unwrap()).expect(1);
+        assert_eq!(run.stderr.lines().next(), Some(first_line), "{args:?}");
+    }
+}

@@ -338,3 +338,42 @@ async fn the_json_plan_is_one_object_with_changes_and_drift() {
                            "tags": {"team": "platform"}})
     );
 }
+
+#[tokio::test]
+async fn stats_count_exactly_the_calls_made() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", spec, "--yes", "--stats"])
+        .expect(0);
+    let mut seen = std::collections::BTreeMap::<String, usize>::new();
+    for action in proxy.actions() {
+        *seen.entry(action).or_default() += 1;
+    }
+    let listed: Vec<String> = seen.iter().map(|(a, n)| format!("{a} {n}")).collect();
+    assert_eq!(
+        run.stderr,
+        format!(
+            "API calls: {} ({})\n",
+            proxy.actions().len(),
+            listed.join(", ")
+        )
+    );
+    // Four reads for the plan, its eight changes, and one look at the keys before the new one.
+    assert_eq!(
+        listed,
+        [
+            "AddUserToGroup 1",
+            "AttachGroupPolicy 4",
+            "CreateAccessKey 1",
+            "CreateGroup 1",
+            "CreateUser 1",
+            "GetAccountAuthorizationDetails 1",
+            "GetCallerIdentity 1",
+            "ListAccessKeys 1",
+            "ListPolicies 2"
+        ]
+    );
+}

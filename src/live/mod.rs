@@ -137,9 +137,11 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         .into_iter()
         .map(|u| (u.name.clone(), u))
         .collect();
+    // IAM names ignore case: a spec user matches a live one of any spelling.
+    let wanted: BTreeSet<String> = spec.users.keys().map(|n| n.to_lowercase()).collect();
     let spec_users: Vec<String> = users
         .keys()
-        .filter(|name| spec.users.keys().any(|s| s.eq_ignore_ascii_case(name)))
+        .filter(|name| wanted.contains(&name.to_lowercase()))
         .cloned()
         .collect();
     let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(spec_users)
