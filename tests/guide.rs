@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
 use aws_sdk_iam::types::StatusType;
-use support::proxy::Proxy;
+use support::proxy::{Behaviour, Proxy};
 use support::{Account, Run};
 
 const GUIDE_POLICIES: [&str; 4] = [
@@ -376,4 +376,63 @@ async fn stats_count_exactly_the_calls_made() {
             "ListPolicies 2"
         ]
     );
+}
+
+#[tokio::test]
+async fn a_denied_call_stops_the_apply_and_the_next_apply_finishes_it() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            deny: Some("AttachGroupPolicy"),
+            ..Behaviour::default()
+        },
+    );
+    let run = account
+        .run_via(&proxy.url, &["apply", spec, "--yes", "--concurrency", "1"])
+        .expect(1);
+    let report = run
+        .stdout
+        .split_once("Plan: 8 to add, 0 to change, 0 to remove.\n")
+        .unwrap()
+        .1;
+    let caller = format!(
+        "arn:aws:sts::{}:assumed-role/iamspec-test/iamspec-test",
+        account.id
+    );
+    assert_eq!(
+        report,
+        format!(
+            "\n  done: create group Developers\n  \
+             done: create user koding-user tagged team = \"platform\"\n  \
+             FAILED: attach policy AmazonEC2FullAccess to group Developers\n\n\
+             AWS denied iam:AttachGroupPolicy on group Developers to {caller}: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::{id}:group/Developers (IAMFullAccess does), then run apply again\n\n\
+             Not run, because of the failure above (the next apply will do them):\n  \
+             attach policy AmazonRoute53DomainsFullAccess to group Developers\n  \
+             attach policy AmazonRoute53FullAccess to group Developers\n  \
+             attach policy IAMReadOnlyAccess to group Developers\n  \
+             add user koding-user to group Developers\n  \
+             create access key for user koding-user\n\n\
+             Apply incomplete: 2 of 8 changes made. Fix the cause above and run apply again.\n",
+            id = account.id
+        )
+    );
+    assert_eq!(
+        proxy.mutating(),
+        ["CreateGroup", "CreateUser", "AttachGroupPolicy"],
+        "AccessDenied is not retried and nothing starts after it"
+    );
+
+    let rest = apply(&account, spec);
+    assert!(rest.stdout.contains("Plan: 6 to add"), "{}", rest.stdout);
+    assert!(
+        rest.stdout.contains("Apply complete: 6 changes made."),
+        "{}",
+        rest.stdout
+    );
+    account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
 }

@@ -33,6 +33,7 @@ async fn an_interrupted_apply_saves_what_it_made_and_the_next_one_finishes() {
         &account.endpoint,
         Behaviour {
             latency: Duration::from_millis(150),
+            ..Behaviour::default()
         },
     );
     let mut command = account.command(&["apply", spec, "--yes", "--concurrency", "2"]);

@@ -27,6 +27,9 @@ pub struct Proxy {
 pub struct Behaviour {
     /// Added before each request is forwarded, like the distance to a real endpoint.
     pub latency: std::time::Duration,
+    /// Answer every call of this action with IAM's `AccessDenied`, as a caller without the
+    /// permission would get.
+    pub deny: Option<&'static str>,
 }
 
 impl Proxy {
@@ -118,8 +121,18 @@ async fn forward(
     tokio::time::sleep(behaviour.latency).await;
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    if let Some(action) = action_of(&body) {
-        actions.lock().unwrap().push(action);
+    let action = action_of(&body);
+    if let Some(action) = &action {
+        actions.lock().unwrap().push(action.clone());
+    }
+    if let (Some(action), Some(denied)) = (&action, behaviour.deny)
+        && action == denied
+    {
+        return Ok(iam_error(
+            403,
+            "AccessDenied",
+            &format!("User is not authorized to perform: iam:{action}"),
+        ));
     }
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = format!("{upstream}{path}").parse().expect("upstream URI");
@@ -138,6 +151,20 @@ async fn forward(
     let (parts, body) = answer.into_parts();
     let body = body.collect().await?.to_bytes();
     Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+/// An error answer in IAM's own format.
+fn iam_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
+         <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+         <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
+    );
+    Response::builder()
+        .status(status)
+        .header("content-type", "text/xml")
+        .body(Full::new(Bytes::from(body)))
+        .expect("an error answer")
 }
 
 /// `Action=CreateUser` from a query-protocol form body.
