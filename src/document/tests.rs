@@ -149,8 +149,10 @@ const RESOURCES: [&str; 4] = [
     "arn:aws:logs:*",
 ];
 
-fn statement_strategy() -> impl Strategy<Value = (bool, Vec<usize>, Vec<usize>, Option<Vec<usize>>)>
-{
+/// A statement as indexes: deny?, actions, resources, condition values.
+type Shape = (bool, Vec<usize>, Vec<usize>, Option<Vec<usize>>);
+
+fn statement_strategy() -> impl Strategy<Value = Shape> {
     (
         any::<bool>(),
         prop::collection::vec(0..ACTIONS.len(), 1..4),
