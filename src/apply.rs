@@ -202,6 +202,9 @@ impl<A: IamApi> Runner<'_, A> {
     async fn call(&self, op: &Op, retries: &mut u64) -> Result<Option<String>, String> {
         match self.with_retries(op, retries).await {
             Ok(_) => Ok(None),
+            Err(err) if err.kind == ErrorKind::NoSuchEntity && op.removes() => {
+                Ok(Some("it was already gone".to_owned()))
+            }
             Err(err) if err.kind == ErrorKind::AlreadyExists && op.creates().is_some() => {
                 if let Op::CreateUser { user, tags, .. } = op
                     && !tags.is_empty()
@@ -341,6 +344,35 @@ impl<A: IamApi> Runner<'_, A> {
                     .any(|(kind, name)| self.created.contains(&(*kind, name.to_lowercase()))))
     }
 
+    /// The resource IAM authorises `op` against: the user or group that is changed (a group
+    /// for memberships), or the policy.
+    fn resource(&self, op: &Op) -> String {
+        let arn = |kind: EntityKind, name: &str| {
+            format!(
+                "arn:{}:iam::{}:{}/{name}",
+                self.target.partition,
+                self.target.account,
+                kind.as_str()
+            )
+        };
+        match op {
+            Op::AddUserToGroup { group, .. } => arn(EntityKind::Group, group),
+            Op::CreatePolicyVersion { policy, .. }
+            | Op::DeletePolicyVersion { policy, .. }
+            | Op::DeletePolicy { policy } => policy.to_string(),
+            Op::CreatePolicy { policy, path, .. } => {
+                format!(
+                    "arn:{}:iam::{}:policy{path}{policy}",
+                    self.target.partition, self.target.account
+                )
+            }
+            _ => {
+                let (kind, name) = op.entities()[0];
+                arn(kind, name)
+            }
+        }
+    }
+
     /// One sentence: what failed and what to do about it.
     fn explain(&self, op: &Op, err: &ApiError) -> String {
         let action = format!("iam:{}", op.api_name());
@@ -352,25 +384,11 @@ impl<A: IamApi> Runner<'_, A> {
         let on = entities.join(" and ");
         let seconds = self.options.retry.deadline.as_secs();
         match err.kind {
-            ErrorKind::AccessDenied => {
-                let resources: Vec<String> = op
-                    .entities()
-                    .iter()
-                    .map(|(kind, name)| {
-                        format!(
-                            "arn:{}:iam::{}:{}/{name}",
-                            self.target.partition,
-                            self.target.account,
-                            kind.as_str()
-                        )
-                    })
-                    .collect();
-                format!(
-                    "AWS denied {action} on {on} to {}: give the caller a policy that allows {action} on {} (IAMFullAccess does), then run apply again",
-                    self.target.caller,
-                    resources.join(" and ")
-                )
-            }
+            ErrorKind::AccessDenied => format!(
+                "AWS denied {action} on {on} to {}: give the caller a policy that allows {action} on {} (IAMFullAccess does), then run apply again",
+                self.target.caller,
+                self.resource(op)
+            ),
             ErrorKind::LimitExceeded => format!(
                 "IAM refused {action} on {on} because a limit is reached ({err}): remove what is no longer needed or ask AWS for a higher quota, then run apply again"
             ),

@@ -4,7 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::live::{LiveGroup, LiveState, LiveUser};
+use serde_json::Value;
+
+use crate::document::Document;
+use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
 use crate::plan::{Change, Drift, EntityKind, Op, Plan};
 use crate::spec::{self, Partition, PolicyArn, PolicyRef, PolicyUse, Spec};
 
@@ -16,25 +19,36 @@ pub struct DiffError {
     pub problems: Vec<String>,
 }
 
+/// IAM keeps at most this many versions of a managed policy.
+const MAX_POLICY_VERSIONS: usize = 5;
+
 /// Plans the changes that make the account match `spec`.
 pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     let mut differ = Differ {
         spec,
-        resolver: Resolver::new(live),
+        live,
+        resolver: Resolver::new(spec, live),
         changes: Vec::new(),
         drift: Vec::new(),
         problems: Vec::new(),
+        replacements: Vec::new(),
     };
+    let policies = index(&live.local_policies);
+    for policy in spec.policies.values() {
+        let existing = differ.find(EntityKind::Policy, &policy.name, &policies);
+        differ.managed_policy(policy, existing);
+    }
     let groups = index(&live.groups);
-    let users = index(&live.users);
     for group in spec.groups.values() {
         let existing = differ.find(EntityKind::Group, &group.name, &groups);
         differ.group(group, existing);
     }
+    let users = index(&live.users);
     for user in spec.users.values() {
         let existing = differ.find(EntityKind::User, &user.name, &users);
         differ.user(user, existing);
     }
+    differ.reattach_replaced();
     if !differ.problems.is_empty() {
         return Err(DiffError {
             problems: differ.problems,
@@ -49,12 +63,21 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     ))
 }
 
+/// A managed policy that must be deleted and created again, and who had it attached.
+struct Replacement {
+    old: PolicyArn,
+    new: PolicyArn,
+    holders: Vec<(EntityKind, String)>,
+}
+
 struct Differ<'a> {
     spec: &'a Spec,
+    live: &'a LiveState,
     resolver: Resolver<'a>,
     changes: Vec<Change>,
     drift: Vec<Drift>,
     problems: Vec<String>,
+    replacements: Vec<Replacement>,
 }
 
 impl<'a> Differ<'a> {
@@ -86,6 +109,130 @@ impl<'a> Differ<'a> {
         Some(found)
     }
 
+    /// A customer-managed policy: created, given a new default version when its document
+    /// means something else, or replaced when what IAM cannot update (path, description)
+    /// changed.
+    fn managed_policy(&mut self, policy: &spec::ManagedPolicy, live: Option<&LivePolicy>) {
+        let create = Op::CreatePolicy {
+            policy: policy.name.clone(),
+            path: policy.path.clone(),
+            description: policy.description.clone(),
+            document: policy.document.json.clone(),
+        };
+        let Some(live) = live else {
+            self.plan(create);
+            return;
+        };
+        let immutable = if live.arn.path != policy.path {
+            Some(format!(
+                "its path changes from {} to {}",
+                live.arn.path, policy.path
+            ))
+        } else if live.description != policy.description {
+            Some("its description changes".to_owned())
+        } else {
+            None
+        };
+        if let Some(why) = immutable {
+            self.replace(live, create, &why);
+        } else if live.document != policy.document.canonical {
+            let delete_version = if live.versions.len() >= MAX_POLICY_VERSIONS {
+                live.versions
+                    .iter()
+                    .find(|v| !v.default)
+                    .map(|v| v.id.clone())
+            } else {
+                None
+            };
+            self.plan(Op::CreatePolicyVersion {
+                policy: live.arn.clone(),
+                document: policy.document.json.clone(),
+                before: live.document.clone(),
+                after: policy.document.canonical.clone(),
+                delete_version,
+            });
+        }
+    }
+
+    /// Detach from everyone, delete the old versions and the policy, create it anew; who had
+    /// it gets it back (`reattach_replaced`), so nothing outside the spec loses a permission.
+    fn replace(&mut self, live: &LivePolicy, create: Op, why: &str) {
+        let reason = format!("replace: {why}, which IAM cannot update in place");
+        let mut holders: Vec<(EntityKind, String)> = Vec::new();
+        for group in self
+            .live
+            .groups
+            .values()
+            .filter(|g| g.policies.contains(&live.arn))
+        {
+            holders.push((EntityKind::Group, group.name.clone()));
+        }
+        for user in self
+            .live
+            .users
+            .values()
+            .filter(|u| u.policies.contains(&live.arn))
+        {
+            holders.push((EntityKind::User, user.name.clone()));
+        }
+        let unseen = (live.attachment_count as usize).saturating_sub(holders.len());
+        if unseen > 0 {
+            self.problems.push(format!(
+                "{}: policy `{}` must be replaced because {why}, but it is also attached to {unseen} role(s), which iamspec does not manage: detach it from them first, or keep it as it is",
+                self.spec.file.display(),
+                live.arn.name
+            ));
+            return;
+        }
+        for (kind, name) in &holders {
+            let detach = detach(*kind, name, &live.arn);
+            self.changes
+                .push(Change::from(detach).because(reason.clone()));
+        }
+        for version in live.versions.iter().filter(|v| !v.default) {
+            let op = Op::DeletePolicyVersion {
+                policy: live.arn.clone(),
+                version: version.id.clone(),
+            };
+            self.changes.push(Change::from(op).because(reason.clone()));
+        }
+        let delete = Op::DeletePolicy {
+            policy: live.arn.clone(),
+        };
+        self.changes
+            .push(Change::from(delete).because(reason.clone()));
+        let Op::CreatePolicy { path, policy, .. } = &create else {
+            unreachable!("a replacement creates a policy");
+        };
+        let new = PolicyArn {
+            partition: self.live.caller.partition,
+            account: self.live.caller.account.clone(),
+            path: path.clone(),
+            name: policy.clone(),
+        };
+        self.changes.push(Change::from(create).because(reason));
+        self.replacements.push(Replacement {
+            old: live.arn.clone(),
+            new,
+            holders,
+        });
+    }
+
+    /// Every entity that had a replaced policy gets the new one, unless it is planned already.
+    fn reattach_replaced(&mut self) {
+        let replacements = std::mem::take(&mut self.replacements);
+        for replacement in &replacements {
+            for (kind, name) in &replacement.holders {
+                let op = attach(*kind, name, &replacement.new);
+                if !self.changes.iter().any(|c| c.op == op) {
+                    self.changes
+                        .push(Change::from(op).because("re-attach after the replacement"));
+                }
+            }
+        }
+        self.replacements = replacements;
+    }
+
     fn group(&mut self, group: &spec::Group, live: Option<&LiveGroup>) {
         let desired = self.resolve_all(&group.policies);
         let Some(live) = live else {
@@ -93,12 +240,13 @@ impl<'a> Differ<'a> {
                 group: group.name.clone(),
                 path: group.path.clone(),
             });
-            for policy in desired {
-                self.plan(Op::AttachGroupPolicy {
-                    group: group.name.clone(),
-                    policy,
-                });
-            }
+            self.attachments(EntityKind::Group, &group.name, &desired, &BTreeSet::new());
+            self.inline(
+                EntityKind::Group,
+                &group.name,
+                &group.inline,
+                &BTreeMap::new(),
+            );
             return;
         };
         if live.path != group.path {
@@ -108,26 +256,13 @@ impl<'a> Differ<'a> {
                 to: group.path.clone(),
             });
         }
-        for policy in desired.difference(&live.policies) {
-            self.plan(Op::AttachGroupPolicy {
-                group: group.name.clone(),
-                policy: policy.clone(),
-            });
-        }
-        for policy in live.policies.difference(&desired) {
-            self.drift.push(Drift::ExtraPolicy {
-                entity: EntityKind::Group,
-                name: group.name.clone(),
-                policy: policy.clone(),
-            });
-        }
-        for policy_name in &live.inline_policies {
-            self.drift.push(Drift::InlinePolicy {
-                entity: EntityKind::Group,
-                name: group.name.clone(),
-                policy_name: policy_name.clone(),
-            });
-        }
+        self.attachments(EntityKind::Group, &group.name, &desired, &live.policies);
+        self.inline(
+            EntityKind::Group,
+            &group.name,
+            &group.inline,
+            &live.inline_policies,
+        );
     }
 
     fn user(&mut self, user: &spec::User, live: Option<&LiveUser>) {
@@ -138,12 +273,8 @@ impl<'a> Differ<'a> {
                 path: user.path.clone(),
                 tags: user.tags.clone(),
             });
-            for policy in desired {
-                self.plan(Op::AttachUserPolicy {
-                    user: user.name.clone(),
-                    policy,
-                });
-            }
+            self.attachments(EntityKind::User, &user.name, &desired, &BTreeSet::new());
+            self.inline(EntityKind::User, &user.name, &user.inline, &BTreeMap::new());
             for group in &user.groups {
                 self.plan(Op::AddUserToGroup {
                     user: user.name.clone(),
@@ -165,28 +296,87 @@ impl<'a> Differ<'a> {
             });
         }
         self.user_tags(user, live);
-        for policy in desired.difference(&live.policies) {
-            self.plan(Op::AttachUserPolicy {
-                user: user.name.clone(),
-                policy: policy.clone(),
-            });
+        self.attachments(EntityKind::User, &user.name, &desired, &live.policies);
+        self.inline(
+            EntityKind::User,
+            &user.name,
+            &user.inline,
+            &live.inline_policies,
+        );
+        self.memberships(user, live);
+        self.access_keys(user, live);
+    }
+
+    /// Attaches what is desired and missing; what is attached beyond it is drift. A policy
+    /// being replaced counts as not attached: the replacement detaches it.
+    fn attachments(
+        &mut self,
+        kind: EntityKind,
+        name: &str,
+        desired: &BTreeSet<PolicyArn>,
+        live: &BTreeSet<PolicyArn>,
+    ) {
+        let replaced: BTreeSet<&PolicyArn> = self.replacements.iter().map(|r| &r.old).collect();
+        let live: BTreeSet<PolicyArn> = live
+            .iter()
+            .filter(|arn| !replaced.contains(arn))
+            .cloned()
+            .collect();
+        for policy in desired.difference(&live) {
+            self.plan(attach(kind, name, policy));
         }
-        for policy in live.policies.difference(&desired) {
+        for policy in live.difference(desired) {
             self.drift.push(Drift::ExtraPolicy {
-                entity: EntityKind::User,
-                name: user.name.clone(),
+                entity: kind,
+                name: name.to_owned(),
                 policy: policy.clone(),
             });
         }
-        for policy_name in &live.inline_policies {
+    }
+
+    /// Puts inline policies that are missing or mean something else; others are drift.
+    fn inline(
+        &mut self,
+        kind: EntityKind,
+        owner: &str,
+        desired: &BTreeMap<String, Document>,
+        live: &BTreeMap<String, Value>,
+    ) {
+        for (policy_name, document) in desired {
+            let before = live.get(policy_name);
+            if before == Some(&document.canonical) {
+                continue;
+            }
+            let (document, before, after) = (
+                document.json.clone(),
+                before.cloned(),
+                document.canonical.clone(),
+            );
+            let (owner, policy_name) = (owner.to_owned(), policy_name.clone());
+            self.plan(match kind {
+                EntityKind::User => Op::PutUserPolicy {
+                    user: owner,
+                    policy_name,
+                    document,
+                    before,
+                    after,
+                },
+                _ => Op::PutGroupPolicy {
+                    group: owner,
+                    policy_name,
+                    document,
+                    before,
+                    after,
+                },
+            });
+        }
+        for policy_name in live.keys().filter(|n| !desired.contains_key(*n)) {
             self.drift.push(Drift::InlinePolicy {
-                entity: EntityKind::User,
-                name: user.name.clone(),
+                entity: kind,
+                name: owner.to_owned(),
                 policy_name: policy_name.clone(),
             });
         }
-        self.memberships(user, live);
-        self.access_keys(user, live);
     }
 
     fn user_tags(&mut self, user: &spec::User, live: &LiveUser) {
@@ -302,6 +492,28 @@ impl<'a> Differ<'a> {
     }
 }
 
+fn attach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
+    let (name, policy) = (name.to_owned(), policy.clone());
+    match kind {
+        EntityKind::User => Op::AttachUserPolicy { user: name, policy },
+        _ => Op::AttachGroupPolicy {
+            group: name,
+            policy,
+        },
+    }
+}
+
+fn detach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
+    let (name, policy) = (name.to_owned(), policy.clone());
+    match kind {
+        EntityKind::User => Op::DetachUserPolicy { user: name, policy },
+        _ => Op::DetachGroupPolicy {
+            group: name,
+            policy,
+        },
+    }
+}
+
 /// Entities looked up by name ignoring case.
 trait Named {
     fn name(&self) -> &str;
@@ -319,7 +531,13 @@ impl Named for LiveGroup {
     }
 }
 
-fn index<T: Named>(entities: &BTreeMap<String, T>) -> BTreeMap<String, &T> {
+impl Named for LivePolicy {
+    fn name(&self) -> &str {
+        &self.arn.name
+    }
+}
+
+fn index<K, T: Named>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
     entities
         .values()
         .map(|e| (e.name().to_lowercase(), e))
@@ -332,11 +550,13 @@ struct Resolver<'a> {
     account: &'a str,
     aws_by_name: BTreeMap<&'a str, Vec<&'a PolicyArn>>,
     aws: BTreeSet<&'a PolicyArn>,
-    local: &'a BTreeSet<PolicyArn>,
+    local: &'a BTreeMap<PolicyArn, LivePolicy>,
+    /// The spec's own policies, which may not exist yet.
+    defined: &'a BTreeMap<String, spec::ManagedPolicy>,
 }
 
 impl<'a> Resolver<'a> {
-    fn new(live: &'a LiveState) -> Self {
+    fn new(spec: &'a Spec, live: &'a LiveState) -> Self {
         let mut aws_by_name: BTreeMap<&str, Vec<&PolicyArn>> = BTreeMap::new();
         for arn in &live.aws_policies {
             aws_by_name.entry(arn.name.as_str()).or_default().push(arn);
@@ -347,11 +567,31 @@ impl<'a> Resolver<'a> {
             aws_by_name,
             aws: live.aws_policies.iter().collect(),
             local: &live.local_policies,
+            defined: &spec.policies,
+        }
+    }
+
+    /// The ARN a spec policy has, or will have once created.
+    fn defined_arn(&self, policy: &spec::ManagedPolicy) -> PolicyArn {
+        PolicyArn {
+            partition: self.partition,
+            account: self.account.to_owned(),
+            path: policy.path.clone(),
+            name: policy.name.clone(),
         }
     }
 
     fn resolve(&self, policy: &PolicyRef) -> Result<PolicyArn, String> {
         match policy {
+            PolicyRef::Customer { name } => {
+                if let Some(aws) = self.aws_by_name.get(name.as_str()).and_then(|a| a.first()) {
+                    let mine = self.defined_arn(&self.defined[name]);
+                    return Err(format!(
+                        "policy `{name}` is both [policies.{name}] in this spec and an AWS-managed policy: write the ARN of the one you mean, `{mine}` or `{aws}`"
+                    ));
+                }
+                Ok(self.defined_arn(&self.defined[name]))
+            }
             PolicyRef::AwsManaged { path, name } => {
                 let candidates = self
                     .aws_by_name
@@ -394,7 +634,18 @@ impl<'a> Resolver<'a> {
                         arn.account, self.account
                     ));
                 }
-                if self.local.contains(arn) {
+                if let Some(defined) = self.defined.get(&arn.name) {
+                    let mine = self.defined_arn(defined);
+                    return if mine == *arn {
+                        Ok(mine)
+                    } else {
+                        Err(format!(
+                            "policy `{arn}` names [policies.{}] of this spec, whose ARN is `{mine}`",
+                            arn.name
+                        ))
+                    };
+                }
+                if self.local.contains_key(arn) {
                     Ok(arn.clone())
                 } else {
                     Err(format!(

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::spec::PolicyArn;
 
@@ -65,38 +66,65 @@ impl Summary {
             match change.action {
                 Action::Create => summary.add += 1,
                 Action::Update => summary.change += 1,
+                Action::Delete => summary.remove += 1,
             }
         }
         summary
     }
 }
 
-/// One change: its kind and the IAM call that makes it.
+/// One change: its kind, the IAM call that makes it, and why, when that is not obvious.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     pub action: Action,
     #[serde(flatten)]
     pub op: Op,
+    /// For display: why a change is needed beyond "the spec says so" (a replacement, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl Change {
+    #[must_use]
+    pub fn because(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
 }
 
 impl From<Op> for Change {
     fn from(op: Op) -> Self {
-        let action = match op {
-            Op::TagUser { .. } | Op::UpdateUserPath { .. } | Op::UpdateGroupPath { .. } => {
+        let action = match &op {
+            Op::TagUser { .. }
+            | Op::UpdateUserPath { .. }
+            | Op::UpdateGroupPath { .. }
+            | Op::CreatePolicyVersion { .. } => Action::Update,
+            Op::PutUserPolicy { before, .. } | Op::PutGroupPolicy { before, .. }
+                if before.is_some() =>
+            {
                 Action::Update
             }
+            Op::DetachUserPolicy { .. }
+            | Op::DetachGroupPolicy { .. }
+            | Op::DeletePolicyVersion { .. }
+            | Op::DeletePolicy { .. } => Action::Delete,
             _ => Action::Create,
         };
-        Change { action, op }
+        Change {
+            action,
+            op,
+            reason: None,
+        }
     }
 }
 
-/// Terraform's symbols: `+` create, `~` update.
+/// Terraform's symbols: `+` create, `~` update, `-` delete.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Create,
     Update,
+    Delete,
 }
 
 impl Action {
@@ -104,6 +132,7 @@ impl Action {
         match self {
             Action::Create => '+',
             Action::Update => '~',
+            Action::Delete => '-',
         }
     }
 }
@@ -152,16 +181,74 @@ pub enum Op {
     CreateAccessKey {
         user: String,
     },
+    /// A customer-managed policy; `document` is sent as written.
+    CreatePolicy {
+        policy: String,
+        path: String,
+        description: String,
+        document: Value,
+    },
+    /// A new default version of a policy's document. At IAM's limit of five versions, the
+    /// oldest non-default one is deleted first.
+    CreatePolicyVersion {
+        policy: PolicyArn,
+        document: Value,
+        /// The live default document and the spec's, both canonical.
+        before: Value,
+        after: Value,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        delete_version: Option<String>,
+    },
+    DeletePolicyVersion {
+        policy: PolicyArn,
+        version: String,
+    },
+    DeletePolicy {
+        policy: PolicyArn,
+    },
+    DetachUserPolicy {
+        user: String,
+        policy: PolicyArn,
+    },
+    DetachGroupPolicy {
+        group: String,
+        policy: PolicyArn,
+    },
+    /// Creates or replaces an inline policy; `before` is the live document, if there is one.
+    PutUserPolicy {
+        user: String,
+        policy_name: String,
+        document: Value,
+        before: Option<Value>,
+        after: Value,
+    },
+    PutGroupPolicy {
+        group: String,
+        policy_name: String,
+        document: Value,
+        before: Option<Value>,
+        after: Value,
+    },
 }
 
 impl Op {
-    /// Ops of a lower stage must finish before a higher stage starts: entities exist before
-    /// anything is attached to them.
+    /// Ops of a lower stage must finish before a higher stage starts: a policy being replaced
+    /// is detached and stripped of old versions, then deleted; entities exist before anything
+    /// is attached to them.
     pub fn stage(&self) -> u8 {
         match self {
-            Op::CreateGroup { .. } | Op::CreateUser { .. } => 0,
-            _ => 1,
+            Op::DetachUserPolicy { .. }
+            | Op::DetachGroupPolicy { .. }
+            | Op::DeletePolicyVersion { .. } => 0,
+            Op::DeletePolicy { .. } => 1,
+            Op::CreateGroup { .. } | Op::CreateUser { .. } | Op::CreatePolicy { .. } => 2,
+            _ => 3,
         }
+    }
+
+    /// A delete or detach that finds its target already gone has what it wanted.
+    pub fn removes(&self) -> bool {
+        self.stage() < 2
     }
 
     /// The IAM API action name, as in IAM policies and `CloudTrail`.
@@ -176,6 +263,14 @@ impl Op {
             Op::AttachUserPolicy { .. } => "AttachUserPolicy",
             Op::AddUserToGroup { .. } => "AddUserToGroup",
             Op::CreateAccessKey { .. } => "CreateAccessKey",
+            Op::CreatePolicy { .. } => "CreatePolicy",
+            Op::CreatePolicyVersion { .. } => "CreatePolicyVersion",
+            Op::DeletePolicyVersion { .. } => "DeletePolicyVersion",
+            Op::DeletePolicy { .. } => "DeletePolicy",
+            Op::DetachUserPolicy { .. } => "DetachUserPolicy",
+            Op::DetachGroupPolicy { .. } => "DetachGroupPolicy",
+            Op::PutUserPolicy { .. } => "PutUserPolicy",
+            Op::PutGroupPolicy { .. } => "PutGroupPolicy",
         }
     }
 
@@ -185,15 +280,28 @@ impl Op {
         match self {
             Op::CreateGroup { group, .. }
             | Op::UpdateGroupPath { group, .. }
-            | Op::AttachGroupPolicy { group, .. } => vec![(EntityKind::Group, group)],
+            | Op::PutGroupPolicy { group, .. } => vec![(EntityKind::Group, group)],
+            Op::AttachGroupPolicy { group, policy } | Op::DetachGroupPolicy { group, policy } => {
+                vec![
+                    (EntityKind::Group, group),
+                    (EntityKind::Policy, &policy.name),
+                ]
+            }
             Op::CreateUser { user, .. }
             | Op::UpdateUserPath { user, .. }
             | Op::TagUser { user, .. }
-            | Op::AttachUserPolicy { user, .. }
+            | Op::PutUserPolicy { user, .. }
             | Op::CreateAccessKey { user } => vec![(EntityKind::User, user)],
+            Op::AttachUserPolicy { user, policy } | Op::DetachUserPolicy { user, policy } => {
+                vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
+            }
             Op::AddUserToGroup { user, group } => {
                 vec![(EntityKind::User, user), (EntityKind::Group, group)]
             }
+            Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
+            Op::CreatePolicyVersion { policy, .. }
+            | Op::DeletePolicyVersion { policy, .. }
+            | Op::DeletePolicy { policy } => vec![(EntityKind::Policy, &policy.name)],
         }
     }
 
@@ -202,6 +310,7 @@ impl Op {
         match self {
             Op::CreateGroup { group, .. } => Some((EntityKind::Group, group)),
             Op::CreateUser { user, .. } => Some((EntityKind::User, user)),
+            Op::CreatePolicy { policy, .. } => Some((EntityKind::Policy, policy)),
             _ => None,
         }
     }
@@ -213,6 +322,7 @@ impl Op {
 pub enum EntityKind {
     User,
     Group,
+    Policy,
 }
 
 impl EntityKind {
@@ -220,6 +330,7 @@ impl EntityKind {
         match self {
             EntityKind::User => "user",
             EntityKind::Group => "group",
+            EntityKind::Policy => "policy",
         }
     }
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::apply::Report;
+use crate::document;
 use crate::plan::{Action, Change, Drift, Op, Plan};
 use crate::spec::PolicyArn;
 
@@ -20,6 +21,7 @@ pub struct Style<'a> {
 const GREEN: &str = "\x1b[32m";
 const YELLOW: &str = "\x1b[33m";
 const CYAN: &str = "\x1b[36m";
+const RED: &str = "\x1b[31m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
@@ -50,6 +52,7 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
             let color = match change.action {
                 Action::Create => GREEN,
                 Action::Update => YELLOW,
+                Action::Delete => RED,
             };
             let symbol = paint(color, &change.action.symbol().to_string());
             let mut line = describe(change);
@@ -57,7 +60,11 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
                 let file = style.secrets_dir.join(format!("{user}.csv"));
                 let _ = write!(line, " (secret to be saved in {})", file.display());
             }
+            if let Some(reason) = &change.reason {
+                let _ = write!(line, " ({reason})");
+            }
             let _ = writeln!(out, "  {symbol} {line}");
+            out.push_str(&document_block(&change.op, style.color));
         }
         let summary = format!(
             "Plan: {} to add, {} to change, {} to remove.",
@@ -169,7 +176,116 @@ pub fn describe(change: &Change) -> String {
         }
         Op::AddUserToGroup { user, group } => format!("add user {user} to group {group}"),
         Op::CreateAccessKey { user } => format!("create access key for user {user}"),
+        Op::CreatePolicy {
+            policy,
+            path,
+            description,
+            ..
+        } => {
+            let mut text = format!("create policy {policy}{}", at_path(path));
+            if !description.is_empty() {
+                let _ = write!(text, " described {description:?}");
+            }
+            text
+        }
+        Op::CreatePolicyVersion {
+            policy,
+            delete_version,
+            ..
+        } => match delete_version {
+            Some(version) => format!(
+                "update policy {} with a new default version, first deleting version {version}, the oldest of the 5 IAM keeps",
+                policy_name(policy)
+            ),
+            None => format!(
+                "update policy {} with a new default version",
+                policy_name(policy)
+            ),
+        },
+        Op::DeletePolicyVersion { policy, version } => {
+            format!("delete version {version} of policy {}", policy_name(policy))
+        }
+        Op::DeletePolicy { policy } => format!("delete policy {}", policy_name(policy)),
+        Op::DetachUserPolicy { user, policy } => {
+            format!("detach policy {} from user {user}", policy_name(policy))
+        }
+        Op::DetachGroupPolicy { group, policy } => {
+            format!("detach policy {} from group {group}", policy_name(policy))
+        }
+        Op::PutUserPolicy {
+            user,
+            policy_name,
+            before,
+            ..
+        } => format!(
+            "{} inline policy {policy_name} of user {user}",
+            if before.is_some() { "update" } else { "put" }
+        ),
+        Op::PutGroupPolicy {
+            group,
+            policy_name,
+            before,
+            ..
+        } => format!(
+            "{} inline policy {policy_name} of group {group}",
+            if before.is_some() { "update" } else { "put" }
+        ),
     }
+}
+
+/// Under a change that writes a policy document: the document (when new) or a unified diff
+/// of the live document against the spec's, both canonical.
+fn document_block(op: &Op, color: bool) -> String {
+    const INDENT: &str = "      ";
+    let text = match op {
+        Op::CreatePolicyVersion { before, after, .. }
+        | Op::PutUserPolicy {
+            before: Some(before),
+            after,
+            ..
+        }
+        | Op::PutGroupPolicy {
+            before: Some(before),
+            after,
+            ..
+        } => document::diff(before, after, INDENT),
+        Op::PutUserPolicy { after, .. } | Op::PutGroupPolicy { after, .. } => {
+            indent(&document::pretty(after), INDENT)
+        }
+        Op::CreatePolicy { document, .. } => {
+            indent(&document::pretty(&document::canonical(document)), INDENT)
+        }
+        _ => return String::new(),
+    };
+    if !color {
+        return text;
+    }
+    let mut out = String::new();
+    for line in text.lines() {
+        let body = line.trim_start();
+        let paint = if body.starts_with("+++") || body.starts_with("---") {
+            BOLD
+        } else if body.starts_with('+') {
+            GREEN
+        } else if body.starts_with('-') {
+            RED
+        } else if body.starts_with("@@") {
+            CYAN
+        } else {
+            let _ = writeln!(out, "{line}");
+            continue;
+        };
+        let _ = writeln!(out, "{paint}{line}{RESET}");
+    }
+    out
+}
+
+fn indent(text: &str, by: &str) -> String {
+    let mut out = String::new();
+    for line in text.lines() {
+        let _ = writeln!(out, "{by}{line}");
+    }
+    out
 }
 
 fn describe_drift(drift: &Drift) -> String {

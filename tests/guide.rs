@@ -408,7 +408,7 @@ async fn a_denied_call_stops_the_apply_and_the_next_apply_finishes_it() {
             "\n  done: create group Developers\n  \
              done: create user koding-user tagged team = \"platform\"\n  \
              FAILED: attach policy AmazonEC2FullAccess to group Developers\n\n\
-             AWS denied iam:AttachGroupPolicy on group Developers to {caller}: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::{id}:group/Developers (IAMFullAccess does), then run apply again\n\n\
+             AWS denied iam:AttachGroupPolicy on group Developers and policy AmazonEC2FullAccess to {caller}: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::{id}:group/Developers (IAMFullAccess does), then run apply again\n\n\
              Not run, because of the failure above (the next apply will do them):\n  \
              attach policy AmazonRoute53DomainsFullAccess to group Developers\n  \
              attach policy AmazonRoute53FullAccess to group Developers\n  \

@@ -75,7 +75,8 @@ impl FakeIam {
         };
         match op {
             Op::CreateGroup { group, .. } => {
-                if !a.groups.insert(group.clone()) {
+                let created = a.groups.insert(group.clone());
+                if !created {
                     return Err(ApiError::new(
                         ErrorKind::AlreadyExists,
                         Some("EntityAlreadyExists".into()),
@@ -130,7 +131,7 @@ impl FakeIam {
                     access_key_id: id,
                 });
             }
-            Op::UpdateGroupPath { .. } | Op::UpdateUserPath { .. } => {}
+            _ => {}
         }
         Ok(Outcome::Done)
     }
@@ -332,7 +333,7 @@ fn access_denied_stops_the_apply_and_says_what_the_caller_needs() {
     let failed = report.failed.unwrap();
     assert_eq!(
         failed.reason,
-        "AWS denied iam:AttachGroupPolicy on group Developers to arn:aws:iam::123456789012:user/deployer: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::123456789012:group/Developers (IAMFullAccess does), then run apply again"
+        "AWS denied iam:AttachGroupPolicy on group Developers and policy AmazonEC2FullAccess to arn:aws:iam::123456789012:user/deployer: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::123456789012:group/Developers (IAMFullAccess does), then run apply again"
     );
     let done: Vec<&str> = report.done.iter().map(|d| d.change.op.api_name()).collect();
     assert_eq!(done, ["CreateGroup", "CreateUser"]);

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
-use crate::live::{AccessKey, Caller, LiveGroup, LiveUser};
+use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
 use crate::plan::Action;
 use crate::spec::Partition;
 
@@ -78,6 +78,20 @@ fn guide_account() -> LiveState {
         },
     );
     live
+}
+
+fn live_policy(arn: &PolicyArn, description: &str, document: &serde_json::Value) -> LivePolicy {
+    LivePolicy {
+        arn: arn.clone(),
+        description: description.into(),
+        attachment_count: 0,
+        versions: vec![PolicyVersion {
+            id: "v1".into(),
+            default: true,
+            created: "2026-01-01T00:00:00Z".into(),
+        }],
+        document: crate::document::canonical(document),
+    }
 }
 
 fn key(id: &str, active: bool) -> AccessKey {
@@ -173,7 +187,9 @@ fn what_the_account_has_beyond_the_spec_is_drift_not_change() {
     let mut live = guide_account();
     let group = live.groups.get_mut("Developers").unwrap();
     group.policies.insert(aws("/", "AmazonS3ReadOnlyAccess"));
-    group.inline_policies.insert("handmade".into());
+    group
+        .inline_policies
+        .insert("handmade".into(), serde_json::json!({}));
     let user = live.users.get_mut("koding-user").unwrap();
     user.groups.insert("Admins".into());
     user.tags.insert("owner".into(), "bob".into());
@@ -343,7 +359,8 @@ fn unknown_policies_are_reported_with_the_closest_real_name() {
 fn customer_policy_arns_must_exist_in_the_callers_account() {
     let mut live = empty_account();
     let mine = PolicyArn::parse("arn:aws:iam::123456789012:policy/Mine").unwrap();
-    live.local_policies.insert(mine.clone());
+    live.local_policies
+        .insert(mine.clone(), live_policy(&mine, "", &serde_json::json!({})));
     let ok = diff(
         &spec("version = 1\n[users.u]\npolicies = [\"arn:aws:iam::123456789012:policy/Mine\"]\n"),
         &live,

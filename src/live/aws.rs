@@ -18,7 +18,8 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{EntityType, PolicyScopeType, StatusType, Tag};
 
 use super::api::{ApiError, ErrorKind, IamApi, Outcome};
-use super::{AccessKey, AccountDetails, Caller, LiveGroup, LiveUser};
+use super::{AccessKey, AccountDetails, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
+use crate::document;
 use crate::plan::Op;
 use crate::secrets::Secret;
 use crate::spec::{Partition, PolicyArn};
@@ -176,11 +177,7 @@ impl IamApi for AwsIam {
                     path: user.path().unwrap_or("/").to_owned(),
                     groups: user.group_list().iter().cloned().collect(),
                     policies: attached(user.attached_managed_policies())?,
-                    inline_policies: user
-                        .user_policy_list()
-                        .iter()
-                        .filter_map(|p| p.policy_name().map(str::to_owned))
-                        .collect(),
+                    inline_policies: inline(user.user_policy_list())?,
                     tags: tags(user.tags()),
                     access_keys: Vec::new(),
                 });
@@ -190,15 +187,11 @@ impl IamApi for AwsIam {
                     name: group.group_name().unwrap_or_default().to_owned(),
                     path: group.path().unwrap_or("/").to_owned(),
                     policies: attached(group.attached_managed_policies())?,
-                    inline_policies: group
-                        .group_policy_list()
-                        .iter()
-                        .filter_map(|p| p.policy_name().map(str::to_owned))
-                        .collect(),
+                    inline_policies: inline(group.group_policy_list())?,
                 });
             }
             for policy in page.policies() {
-                details.local_policies.push(parse_arn(policy.arn())?);
+                details.local_policies.push(live_policy(policy)?);
             }
         }
         Ok(details)
@@ -249,6 +242,8 @@ impl IamApi for AwsIam {
         Ok(keys)
     }
 
+    // One arm per IAM call: the whole mapping from plan to API in one place.
+    #[allow(clippy::too_many_lines)]
     async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
         self.count(op.api_name());
         let iam = &self.iam;
@@ -320,6 +315,95 @@ impl IamApi for AwsIam {
                     secret: Secret::new(key.secret_access_key().to_owned()),
                 });
             }
+            Op::CreatePolicy {
+                policy,
+                path,
+                description,
+                document,
+            } => {
+                let description = Some(description.clone()).filter(|d| !d.is_empty());
+                let call = iam
+                    .create_policy()
+                    .policy_name(policy)
+                    .path(path)
+                    .set_description(description)
+                    .policy_document(document.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::CreatePolicyVersion {
+                policy,
+                document,
+                delete_version,
+                ..
+            } => {
+                if let Some(version) = delete_version {
+                    let call = iam
+                        .delete_policy_version()
+                        .policy_arn(policy.to_string())
+                        .version_id(version);
+                    match call.send().await.map_err(classify) {
+                        Err(err) if err.kind != ErrorKind::NoSuchEntity => return Err(err),
+                        _ => {}
+                    }
+                }
+                let call = iam
+                    .create_policy_version()
+                    .policy_arn(policy.to_string())
+                    .policy_document(document.to_string())
+                    .set_as_default(true);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeletePolicyVersion { policy, version } => {
+                let call = iam
+                    .delete_policy_version()
+                    .policy_arn(policy.to_string())
+                    .version_id(version);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeletePolicy { policy } => {
+                let call = iam.delete_policy().policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::DetachUserPolicy { user, policy } => {
+                let call = iam
+                    .detach_user_policy()
+                    .user_name(user)
+                    .policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::DetachGroupPolicy { group, policy } => {
+                let call = iam
+                    .detach_group_policy()
+                    .group_name(group)
+                    .policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::PutUserPolicy {
+                user,
+                policy_name,
+                document,
+                ..
+            } => {
+                let call = iam
+                    .put_user_policy()
+                    .user_name(user)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::PutGroupPolicy {
+                group,
+                policy_name,
+                document,
+                ..
+            } => {
+                let call = iam
+                    .put_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name)
+                    .policy_document(document.to_string());
+                call.send().await.map_err(classify)?;
+            }
         }
         Ok(Outcome::Done)
     }
@@ -341,6 +425,59 @@ fn attached(
     policies: &[aws_sdk_iam::types::AttachedPolicy],
 ) -> Result<std::collections::BTreeSet<PolicyArn>, ApiError> {
     policies.iter().map(|p| parse_arn(p.policy_arn())).collect()
+}
+
+/// Inline policies by name, documents decoded and canonical.
+fn inline(
+    policies: &[aws_sdk_iam::types::PolicyDetail],
+) -> Result<BTreeMap<String, serde_json::Value>, ApiError> {
+    policies
+        .iter()
+        .map(|p| {
+            let name = p.policy_name().unwrap_or_default().to_owned();
+            let document = live_document(p.policy_document().unwrap_or_default())?;
+            Ok((name, document))
+        })
+        .collect()
+}
+
+fn live_policy(policy: &aws_sdk_iam::types::ManagedPolicyDetail) -> Result<LivePolicy, ApiError> {
+    let mut versions: Vec<PolicyVersion> = policy
+        .policy_version_list()
+        .iter()
+        .map(|v| PolicyVersion {
+            id: v.version_id().unwrap_or_default().to_owned(),
+            default: v.is_default_version(),
+            created: v.create_date().map(ToString::to_string).unwrap_or_default(),
+        })
+        .collect();
+    versions.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+    let default = policy
+        .policy_version_list()
+        .iter()
+        .find(|v| v.is_default_version())
+        .and_then(|v| v.document())
+        .unwrap_or_default();
+    Ok(LivePolicy {
+        arn: parse_arn(policy.arn())?,
+        description: policy.description().unwrap_or_default().to_owned(),
+        attachment_count: u32::try_from(policy.attachment_count().unwrap_or_default()).unwrap_or(0),
+        versions,
+        document: live_document(default)?,
+    })
+}
+
+/// A document as IAM returns it, decoded and canonical: normalised once, when read.
+fn live_document(text: &str) -> Result<serde_json::Value, ApiError> {
+    document::decode(text)
+        .map(|v| document::canonical(&v))
+        .map_err(|why| {
+            ApiError::new(
+                ErrorKind::Other,
+                None,
+                format!("IAM returned a policy document iamspec cannot read ({why})"),
+            )
+        })
 }
 
 fn parse_arn(arn: Option<&str>) -> Result<PolicyArn, ApiError> {
@@ -530,7 +667,18 @@ mod tests {
                     .set_policies(Some(
                         policies
                             .iter()
-                            .map(|p| ManagedPolicyDetail::builder().arn(*p).build())
+                            .map(|p| {
+                                ManagedPolicyDetail::builder()
+                                    .arn(*p)
+                                    .policy_version_list(
+                                        aws_sdk_iam::types::PolicyVersion::builder()
+                                            .version_id("v1")
+                                            .is_default_version(true)
+                                            .document("%7B%22Version%22%3A%222012-10-17%22%7D")
+                                            .build(),
+                                    )
+                                    .build()
+                            })
                             .collect(),
                     ))
                     .is_truncated(next.is_some())
@@ -553,7 +701,7 @@ mod tests {
         let groups: Vec<&str> = details.groups.iter().map(|g| g.name.as_str()).collect();
         assert_eq!(groups, ["Developers", "Ops"]);
         assert_eq!(
-            details.local_policies[0].to_string(),
+            details.local_policies[0].arn.to_string(),
             "arn:aws:iam::123456789012:policy/StackBuilder"
         );
         assert!(details.users[2].groups.contains("Developers"));

@@ -8,6 +8,7 @@ pub mod aws;
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::{StreamExt, TryStreamExt};
+use serde_json::Value;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 
@@ -23,7 +24,7 @@ pub struct LiveState {
     pub users: BTreeMap<String, LiveUser>,
     pub groups: BTreeMap<String, LiveGroup>,
     /// Customer-managed policies in the account.
-    pub local_policies: BTreeSet<PolicyArn>,
+    pub local_policies: BTreeMap<PolicyArn, LivePolicy>,
     /// Every AWS-managed policy; empty when the spec names none, as it then need not be read.
     pub aws_policies: Vec<PolicyArn>,
 }
@@ -51,7 +52,29 @@ impl Default for Caller {
 pub struct AccountDetails {
     pub users: Vec<LiveUser>,
     pub groups: Vec<LiveGroup>,
-    pub local_policies: Vec<PolicyArn>,
+    pub local_policies: Vec<LivePolicy>,
+}
+
+/// A customer-managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LivePolicy {
+    pub arn: PolicyArn,
+    pub description: String,
+    /// Users, groups and roles it is attached to.
+    pub attachment_count: u32,
+    /// Oldest first.
+    pub versions: Vec<PolicyVersion>,
+    /// The default version's document, canonical.
+    pub document: Value,
+}
+
+/// One version of a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PolicyVersion {
+    pub id: String,
+    pub default: bool,
+    /// ISO 8601.
+    pub created: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -60,8 +83,8 @@ pub struct LiveUser {
     pub path: String,
     pub groups: BTreeSet<String>,
     pub policies: BTreeSet<PolicyArn>,
-    /// Names of inline policies.
-    pub inline_policies: BTreeSet<String>,
+    /// Inline policies: name to canonical document.
+    pub inline_policies: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
     /// Read only for users the spec names.
     pub access_keys: Vec<AccessKey>,
@@ -72,7 +95,8 @@ pub struct LiveGroup {
     pub name: String,
     pub path: String,
     pub policies: BTreeSet<PolicyArn>,
-    pub inline_policies: BTreeSet<String>,
+    /// Inline policies: name to canonical document.
+    pub inline_policies: BTreeMap<String, Value>,
 }
 
 /// An access key's metadata; secrets can't be read back from IAM.
@@ -173,7 +197,11 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             .into_iter()
             .map(|g| (g.name.clone(), g))
             .collect(),
-        local_policies: details.local_policies.into_iter().collect(),
+        local_policies: details
+            .local_policies
+            .into_iter()
+            .map(|p| (p.arn.clone(), p))
+            .collect(),
         aws_policies,
     })
 }
@@ -203,8 +231,9 @@ fn failed(what: &str) -> impl FnOnce(ApiError) -> ReadError + '_ {
 fn names_aws_managed_policies(spec: &Spec) -> bool {
     let groups = spec.groups.values().flat_map(|g| &g.policies);
     let users = spec.users.values().flat_map(|u| &u.policies);
+    // A spec policy's name must be checked against AWS's too: the same name is ambiguous.
     groups.chain(users).any(|u| match &u.policy {
-        PolicyRef::AwsManaged { .. } => true,
+        PolicyRef::AwsManaged { .. } | PolicyRef::Customer { .. } => true,
         PolicyRef::Arn(arn) => arn.is_aws_managed(),
     })
 }

@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
+use crate::document::Document;
+
 /// The add-ons every spec knows without defining them.
 pub const BUILTIN_ADDONS: &[(&str, &[&str])] = &[(
     "route53",
@@ -27,8 +29,21 @@ pub struct Spec {
     pub file: PathBuf,
     /// `[account] id`: plan and apply refuse to run against any other account.
     pub account_id: Option<String>,
+    /// Customer-managed policies, by name.
+    pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,
     pub users: BTreeMap<String, User>,
+    /// What IAM would accept but is probably a mistake; shown, never fatal.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// `[policies.NAME]`: a customer-managed policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManagedPolicy {
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    pub document: Document,
 }
 
 /// `[groups.NAME]`
@@ -38,6 +53,8 @@ pub struct Group {
     pub path: String,
     /// Managed policies to attach, add-ons expanded, duplicates removed, in spec order.
     pub policies: Vec<PolicyUse>,
+    /// Inline policies, by name.
+    pub inline: BTreeMap<String, Document>,
 }
 
 /// `[users.NAME]`
@@ -49,6 +66,8 @@ pub struct User {
     pub groups: Vec<String>,
     /// Managed policies attached to the user directly.
     pub policies: Vec<PolicyUse>,
+    /// Inline policies, by name.
+    pub inline: BTreeMap<String, Document>,
     /// The user must have an active access key.
     pub access_key: bool,
     pub tags: BTreeMap<String, String>,
@@ -132,6 +151,16 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
 pub(crate) struct Source<'a> {
     text: &'a str,
     file: &'a Path,
+}
+
+impl Source<'_> {
+    /// Where files the spec names are found: beside it.
+    pub(crate) fn resolve(&self, relative: &str) -> PathBuf {
+        self.file
+            .parent()
+            .unwrap_or_else(|| Path::new("."))
+            .join(relative)
+    }
 }
 
 impl<'a> Source<'a> {

@@ -129,6 +129,8 @@ pub enum PolicyRef {
     AwsManaged { path: Option<String>, name: String },
     /// A full ARN, used as written.
     Arn(PolicyArn),
+    /// A customer-managed policy defined in the spec's `[policies]`.
+    Customer { name: String },
 }
 
 impl PolicyRef {
@@ -155,7 +157,7 @@ impl PolicyRef {
     /// The policy's name, without path.
     pub fn name(&self) -> &str {
         match self {
-            PolicyRef::AwsManaged { name, .. } => name,
+            PolicyRef::AwsManaged { name, .. } | PolicyRef::Customer { name } => name,
             PolicyRef::Arn(arn) => &arn.name,
         }
     }
@@ -164,7 +166,9 @@ impl PolicyRef {
 impl fmt::Display for PolicyRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PolicyRef::AwsManaged { path: None, name } => f.write_str(name),
+            PolicyRef::AwsManaged { path: None, name } | PolicyRef::Customer { name } => {
+                f.write_str(name)
+            }
             PolicyRef::AwsManaged {
                 path: Some(path),
                 name,

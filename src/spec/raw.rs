@@ -16,6 +16,8 @@ pub struct RawSpec {
     pub version: Option<Spanned<i64>>,
     pub account: Option<RawAccount>,
     #[serde(default)]
+    pub policies: BTreeMap<Spanned<String>, RawPolicy>,
+    #[serde(default)]
     pub addons: BTreeMap<Spanned<String>, RawAddon>,
     #[serde(default)]
     pub groups: BTreeMap<Spanned<String>, RawGroup>,
@@ -29,6 +31,19 @@ pub struct RawSpec {
 pub struct RawAccount {
     pub id: Option<Spanned<String>>,
 }
+
+/// `[policies.NAME]`: a customer-managed policy.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub description: Option<Spanned<String>>,
+    pub path: Option<Spanned<String>>,
+    /// A JSON file's path, relative to the spec, or an inline table.
+    pub document: Spanned<toml::Value>,
+}
+
+/// `inline = { NAME = document, ... }` on a group or user; each document as in `RawPolicy`.
+pub type RawInline = Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>;
 
 /// `[addons.NAME]`: a named bundle of policies.
 #[derive(Debug, Deserialize)]
@@ -44,6 +59,7 @@ pub struct RawGroup {
     pub path: Option<Spanned<String>>,
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
+    pub inline: RawInline,
 }
 
 /// `[users.NAME]`
@@ -54,6 +70,7 @@ pub struct RawUser {
     pub groups: Option<Spanned<Vec<Spanned<String>>>>,
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
+    pub inline: RawInline,
     #[serde(default)]
     pub access_key: bool,
     pub tags: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,

@@ -112,11 +112,11 @@ fn syntax_errors_name_the_place() {
 fn unknown_keys_suggest_the_nearest_allowed_one() {
     assert_eq!(
         one_error("version = 1\n[users.a]\npolices = []\n"),
-        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, access_key, tags)"
+        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, tags)"
     );
     assert_eq!(
         one_error("version = 1\n[user.a]\n"),
-        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, addons, groups, users)"
+        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, policies, addons, groups, users)"
     );
 }
 

@@ -6,10 +6,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
 use super::policy::{check_name, check_path, is_account_id};
-use super::raw::{RawAddon, RawGroup, RawSpec, RawUser};
+use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
 use super::{
-    BUILTIN_ADDONS, Diagnostic, Group, PolicyRef, PolicyUse, Source, Spec, User, did_you_mean,
+    BUILTIN_ADDONS, Diagnostic, Group, ManagedPolicy, PolicyRef, PolicyUse, Source, Spec, User,
+    did_you_mean,
 };
+use crate::document::Document;
 
 /// The spec format version this build reads.
 pub const SPEC_VERSION: i64 = 1;
@@ -23,18 +25,30 @@ const MAX_TAGS: usize = 50;
 const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
+const MAX_POLICY_NAME: usize = 128;
+const MAX_DESCRIPTION: usize = 1000;
+const MAX_MANAGED_DOCUMENT: usize = 6144;
+const MAX_USER_INLINE: usize = 2048;
+const MAX_GROUP_INLINE: usize = 5120;
+
 struct Checker<'a> {
     source: &'a Source<'a>,
     problems: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
+    /// Names under `[policies]`: a bare name in a `policies` list means one of these first.
+    policy_names: BTreeSet<String>,
 }
 
 pub(super) fn validate(raw: RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
     let mut checker = Checker {
         source,
         problems: Vec::new(),
+        warnings: Vec::new(),
+        policy_names: raw.policies.keys().map(|k| k.get_ref().clone()).collect(),
     };
-    let spec = checker.spec(raw);
+    let mut spec = checker.spec(raw);
     if checker.problems.is_empty() {
+        spec.warnings = checker.warnings;
         Ok(spec)
     } else {
         checker.problems.sort_by_key(|d| d.at);
@@ -45,6 +59,10 @@ pub(super) fn validate(raw: RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Di
 impl Checker<'_> {
     fn error(&mut self, offset: usize, message: impl Into<String>) {
         self.problems.push(self.source.diagnostic(offset, message));
+    }
+
+    fn warn(&mut self, offset: usize, message: impl Into<String>) {
+        self.warnings.push(self.source.diagnostic(offset, message));
     }
 
     fn spec(&mut self, raw: RawSpec) -> Spec {
@@ -79,6 +97,15 @@ impl Checker<'_> {
 
         self.unique_ignoring_case("user", raw.users.keys());
         self.unique_ignoring_case("group", raw.groups.keys());
+        self.unique_ignoring_case("policy", raw.policies.keys());
+        let policies = raw
+            .policies
+            .iter()
+            .filter_map(|(name, policy)| {
+                let policy = self.managed_policy(name, policy)?;
+                Some((name.get_ref().clone(), policy))
+            })
+            .collect();
         let addons = self.addons(&raw.addons);
         let group_names: BTreeSet<&str> = raw.groups.keys().map(|k| k.get_ref().as_str()).collect();
 
@@ -98,9 +125,139 @@ impl Checker<'_> {
         Spec {
             file: self.source.file.to_owned(),
             account_id,
+            policies,
             groups,
             users,
+            warnings: Vec::new(),
         }
+    }
+
+    fn managed_policy(&mut self, name: &Spanned<String>, raw: &RawPolicy) -> Option<ManagedPolicy> {
+        if let Err(why) = check_name("policy", name.get_ref(), MAX_POLICY_NAME) {
+            self.error(name.span().start, why);
+        }
+        let description = raw.description.as_ref().map_or(String::new(), |d| {
+            let length = d.get_ref().chars().count();
+            if length > MAX_DESCRIPTION {
+                self.error(
+                    d.span().start,
+                    format!(
+                        "the description of policy `{}` is {length} characters long; IAM allows at most {MAX_DESCRIPTION}",
+                        name.get_ref()
+                    ),
+                );
+            }
+            d.get_ref().clone()
+        });
+        let what = format!("policy `{}`", name.get_ref());
+        let document = self.document(&raw.document, &what)?;
+        if document.size() > MAX_MANAGED_DOCUMENT {
+            self.error(
+                raw.document.span().start,
+                format!(
+                    "the document of {what} is {} characters long without whitespace; IAM allows at most {MAX_MANAGED_DOCUMENT} for a managed policy",
+                    document.size()
+                ),
+            );
+        }
+        Some(ManagedPolicy {
+            name: name.get_ref().clone(),
+            path: self.path(raw.path.as_ref()),
+            description,
+            document,
+        })
+    }
+
+    /// Inline policies of a user or group, within IAM's combined size for that kind.
+    fn inline(
+        &mut self,
+        kind: &str,
+        owner: &str,
+        raw: &RawInline,
+        limit: usize,
+    ) -> BTreeMap<String, Document> {
+        let Some(raw) = raw else {
+            return BTreeMap::new();
+        };
+        let mut inline = BTreeMap::new();
+        for (name, document) in raw.get_ref() {
+            if let Err(why) = check_name("policy", name.get_ref(), MAX_POLICY_NAME) {
+                self.error(name.span().start, why);
+            }
+            let what = format!("inline policy `{}` of {kind} `{owner}`", name.get_ref());
+            if let Some(document) = self.document(document, &what) {
+                inline.insert(name.get_ref().clone(), document);
+            }
+        }
+        let total: usize = inline.values().map(Document::size).sum();
+        if total > limit {
+            self.error(
+                raw.span().start,
+                format!(
+                    "the inline policies of {kind} `{owner}` are {total} characters long together, without whitespace; IAM allows at most {limit} for a {kind}"
+                ),
+            );
+        }
+        inline
+    }
+
+    /// A policy document, from a JSON file beside the spec or an inline table, checked as IAM
+    /// would check it.
+    fn document(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<Document> {
+        let at = value.span().start;
+        let json = match value.get_ref() {
+            toml::Value::String(relative) => {
+                let path = self.source.resolve(relative);
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(text) => text,
+                    Err(err) => {
+                        self.error(
+                            at,
+                            format!(
+                                "cannot read the document of {what}, {}: {err}",
+                                path.display()
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                match serde_json::from_str::<serde_json::Value>(&text) {
+                    Ok(json) => json,
+                    Err(err) => {
+                        self.problems.push(Diagnostic {
+                            file: path,
+                            at: super::Location {
+                                line: err.line(),
+                                column: err.column(),
+                            },
+                            message: format!("the document of {what} is not valid JSON: {err}"),
+                        });
+                        return None;
+                    }
+                }
+            }
+            toml::Value::Table(table) => {
+                serde_json::to_value(table).expect("a TOML table converts to JSON")
+            }
+            other => {
+                self.error(
+                    at,
+                    format!(
+                        "the document of {what} is a {}; give the path of a JSON file (a string) or an inline table",
+                        other.type_str()
+                    ),
+                );
+                return None;
+            }
+        };
+        let findings = crate::document::check(&json);
+        for error in findings.errors {
+            self.error(at, format!("the document of {what}: {error}"));
+        }
+        for warning in findings.warnings {
+            self.warn(at, format!("the document of {what}: {warning}"));
+        }
+        Some(Document::new(json))
     }
 
     /// IAM names are unique per account ignoring case, so `Dev` and `dev` cannot both exist.
@@ -192,6 +349,7 @@ impl Checker<'_> {
             name: name.get_ref().clone(),
             path: self.path(raw.path.as_ref()),
             policies,
+            inline: self.inline("group", name.get_ref(), &raw.inline, MAX_GROUP_INLINE),
         }
     }
 
@@ -251,6 +409,7 @@ impl Checker<'_> {
             path: self.path(raw.path.as_ref()),
             groups,
             policies,
+            inline: self.inline("user", name.get_ref(), &raw.inline, MAX_USER_INLINE),
             access_key: raw.access_key,
             tags: self.tags(raw.tags.as_ref()),
         }
@@ -299,7 +458,15 @@ impl Checker<'_> {
     }
 
     fn policy(&mut self, text: &Spanned<String>, via: Option<&str>) -> Option<PolicyUse> {
-        match PolicyRef::parse(text.get_ref()) {
+        let parsed = PolicyRef::parse(text.get_ref()).map(|policy| match policy {
+            // A bare name means the spec's own policy first; `diff` checks that AWS has no
+            // managed policy of the same name, which would make it ambiguous.
+            PolicyRef::AwsManaged { path: None, name } if self.policy_names.contains(&name) => {
+                PolicyRef::Customer { name }
+            }
+            other => other,
+        });
+        match parsed {
             Ok(policy) => Some(PolicyUse {
                 policy,
                 at: self.source.locate(text.span().start),
