@@ -167,14 +167,16 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Validate { spec } => {
-            let spec = spec::load(&spec)?;
+            let spec = load(&spec)?;
+            let count = |n: usize, one: &str, many: &str| {
+                format!("{n} {}", if n == 1 { one } else { many })
+            };
             emit(&format!(
-                "{} is valid: {} user{}, {} group{}.\n",
+                "{} is valid: {}, {}, {}.\n",
                 spec.file.display(),
-                spec.users.len(),
-                plural(spec.users.len()),
-                spec.groups.len(),
-                plural(spec.groups.len()),
+                count(spec.users.len(), "user", "users"),
+                count(spec.groups.len(), "group", "groups"),
+                count(spec.policies.len(), "policy", "policies"),
             ))?;
             Ok(ExitCode::SUCCESS)
         }
@@ -233,7 +235,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
 /// spec -> live -> diff: everything up to the plan. The spec is checked before any
 /// credentials are looked at, so an invalid spec makes no call.
 async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
-    let spec: Spec = spec::load(&common.spec)?;
+    let spec = load(&common.spec)?;
     let connection = Connection {
         profile: common.profile.clone(),
         region: common.region.clone(),
@@ -270,6 +272,15 @@ async fn apply_interruptibly(
         report = &mut run => Ok(report),
         _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
     }
+}
+
+/// Loads the spec and shows its warnings, which never stop anything.
+fn load(path: &Path) -> Result<Spec, Error> {
+    let spec = spec::load(path)?;
+    for warning in &spec.warnings {
+        eprintln!("warning: {warning}");
+    }
+    Ok(spec)
 }
 
 fn confirm(plan: &Plan) -> Result<(), Error> {
@@ -341,8 +352,4 @@ fn parse_endpoint_url(text: &str) -> Result<String, String> {
     } else {
         Ok(text.to_owned())
     }
-}
-
-fn plural(n: usize) -> &'static str {
-    if n == 1 { "" } else { "s" }
 }

@@ -317,13 +317,9 @@ fn describe_drift(drift: &Drift) -> String {
     }
 }
 
-/// AWS-managed policies by name (with their path when they have one), others by ARN.
+/// Policies by name, with their path when they have one, as a spec names them.
 fn policy_name(arn: &PolicyArn) -> String {
-    if arn.is_aws_managed() {
-        format!("{}{}", &arn.path[1..], arn.name)
-    } else {
-        arn.to_string()
-    }
+    format!("{}{}", &arn.path[1..], arn.name)
 }
 
 fn at_path(path: &str) -> String {

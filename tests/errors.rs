@@ -210,7 +210,10 @@ fn validate_works_offline_and_reports_every_problem() {
     .expect(0);
     assert_eq!(
         run.stdout,
-        format!("{} is valid: 1 user, 1 group.\n", good.display())
+        format!(
+            "{} is valid: 1 user, 1 group, 0 policies.\n",
+            good.display()
+        )
     );
 
     let bad = write_temp(

@@ -414,3 +414,229 @@ fn the_same_inputs_always_give_the_same_plan() {
         assert_eq!(diff(&spec, &live).unwrap(), first);
     }
 }
+
+const POLICY_SPEC: &str = r#"
+version = 1
+[policies.StackBuilder]
+description = "stacks"
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = ["s3:GetObject", "s3:PutObject"], Resource = "*" }] }
+[groups.Developers]
+policies = ["StackBuilder"]
+inline = { deploy = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "ec2:RunInstances", Resource = "*" }] } }
+"#;
+
+fn stack_arn() -> PolicyArn {
+    PolicyArn::parse("arn:aws:iam::123456789012:policy/StackBuilder").unwrap()
+}
+
+/// The account after `POLICY_SPEC` was applied.
+fn policy_account() -> LiveState {
+    let mut live = empty_account();
+    let document = serde_json::json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:PutObject", "s3:GetObject"], "Resource": ["*"]}]});
+    let mut policy = live_policy(&stack_arn(), "stacks", &document);
+    policy.attachment_count = 1;
+    live.local_policies.insert(stack_arn(), policy);
+    live.groups.insert(
+        "Developers".into(),
+        LiveGroup {
+            name: "Developers".into(),
+            path: "/".into(),
+            policies: [stack_arn()].into(),
+            inline_policies: BTreeMap::from([(
+                "deploy".into(),
+                crate::document::canonical(&serde_json::json!({"Version": "2012-10-17", "Statement": {"Resource": "*", "Action": ["ec2:RunInstances"], "Effect": "Allow"}})),
+            )]),
+        },
+    );
+    live
+}
+
+#[test]
+fn a_new_policy_is_created_before_it_is_attached() {
+    let plan = diff(&spec(POLICY_SPEC), &empty_account()).unwrap();
+    let names: Vec<&str> = plan.changes.iter().map(|c| c.op.api_name()).collect();
+    assert_eq!(
+        names,
+        [
+            "CreatePolicy",
+            "CreateGroup",
+            "AttachGroupPolicy",
+            "PutGroupPolicy"
+        ]
+    );
+    assert_eq!(
+        plan.changes[2].op,
+        Op::AttachGroupPolicy {
+            group: "Developers".into(),
+            policy: stack_arn()
+        }
+    );
+}
+
+#[test]
+fn documents_that_mean_the_same_plan_nothing() {
+    let plan = diff(&spec(POLICY_SPEC), &policy_account()).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
+}
+
+#[test]
+fn a_changed_document_is_a_new_default_version() {
+    let text = POLICY_SPEC.replace("\"s3:PutObject\"", "\"s3:DeleteObject\"");
+    let plan = diff(&spec(&text), &policy_account()).unwrap();
+    let [change] = &plan.changes[..] else {
+        panic!("one change expected: {:#?}", plan.changes);
+    };
+    assert_eq!(change.action, Action::Update);
+    let Op::CreatePolicyVersion {
+        policy,
+        before,
+        after,
+        delete_version,
+        ..
+    } = &change.op
+    else {
+        panic!("a new version expected: {change:#?}");
+    };
+    assert_eq!(policy, &stack_arn());
+    assert_eq!(
+        before["Statement"][0]["Action"],
+        serde_json::json!(["s3:GetObject", "s3:PutObject"])
+    );
+    assert_eq!(
+        after["Statement"][0]["Action"],
+        serde_json::json!(["s3:DeleteObject", "s3:GetObject"])
+    );
+    assert_eq!(delete_version, &None);
+}
+
+#[test]
+fn at_five_versions_the_oldest_non_default_one_goes_first() {
+    let mut live = policy_account();
+    let policy = live.local_policies.get_mut(&stack_arn()).unwrap();
+    policy.versions = (1..=5)
+        .map(|i| PolicyVersion {
+            id: format!("v{i}"),
+            default: i == 1,
+            created: format!("2026-01-0{i}T00:00:00Z"),
+        })
+        .collect();
+    let text = POLICY_SPEC.replace("\"s3:PutObject\"", "\"s3:DeleteObject\"");
+    let plan = diff(&spec(&text), &live).unwrap();
+    let Op::CreatePolicyVersion { delete_version, .. } = &plan.changes[0].op else {
+        panic!("a new version expected");
+    };
+    assert_eq!(
+        delete_version.as_deref(),
+        Some("v2"),
+        "never the default v1"
+    );
+}
+
+#[test]
+fn a_changed_description_replaces_the_policy_and_gives_it_back_to_everyone() {
+    let mut live = policy_account();
+    live.local_policies
+        .get_mut(&stack_arn())
+        .unwrap()
+        .attachment_count = 2;
+    live.users.insert(
+        "outsider".into(),
+        LiveUser {
+            name: "outsider".into(),
+            path: "/".into(),
+            policies: [stack_arn()].into(),
+            ..LiveUser::default()
+        },
+    );
+    let text = POLICY_SPEC.replace(
+        "description = \"stacks\"",
+        "description = \"Koding stacks\"",
+    );
+    let plan = diff(&spec(&text), &live).unwrap();
+    let summary: Vec<(char, &str, Option<&str>)> = plan
+        .changes
+        .iter()
+        .map(|c| (c.action.symbol(), c.op.api_name(), c.reason.as_deref()))
+        .collect();
+    let reason = Some("replace: its description changes, which IAM cannot update in place");
+    assert_eq!(
+        summary,
+        [
+            ('-', "DetachGroupPolicy", reason),
+            ('-', "DetachUserPolicy", reason),
+            ('-', "DeletePolicy", reason),
+            ('+', "CreatePolicy", reason),
+            ('+', "AttachGroupPolicy", None),
+            (
+                '+',
+                "AttachUserPolicy",
+                Some("re-attach after the replacement")
+            ),
+        ]
+    );
+    assert_eq!((plan.summary.add, plan.summary.remove), (3, 3));
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
+}
+
+#[test]
+fn a_policy_attached_to_roles_is_not_replaced_behind_their_back() {
+    let mut live = policy_account();
+    live.local_policies
+        .get_mut(&stack_arn())
+        .unwrap()
+        .attachment_count = 3;
+    let text = POLICY_SPEC.replace(
+        "description = \"stacks\"",
+        "description = \"Koding stacks\"",
+    );
+    let err = diff(&spec(&text), &live).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is also attached to 2 role(s), which iamspec does not manage: detach it from them first, or keep it as it is"
+    );
+}
+
+#[test]
+fn a_name_that_is_both_the_specs_and_awss_asks_for_the_arn() {
+    let text = POLICY_SPEC.replace("StackBuilder", "IAMReadOnlyAccess");
+    let err = diff(&spec(&text), &empty_account()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.toml:7:13: policy `IAMReadOnlyAccess` is both [policies.IAMReadOnlyAccess] in this spec and an AWS-managed policy: write the ARN of the one you mean, `arn:aws:iam::123456789012:policy/IAMReadOnlyAccess` or `arn:aws:iam::aws:policy/IAMReadOnlyAccess`"
+    );
+}
+
+#[test]
+fn inline_policies_are_put_when_missing_or_different_and_drift_otherwise() {
+    let mut live = policy_account();
+    let group = live.groups.get_mut("Developers").unwrap();
+    group
+        .inline_policies
+        .insert("handmade".into(), serde_json::json!({}));
+    let deploy = group.inline_policies.get_mut("deploy").unwrap();
+    deploy["Statement"][0]["Action"] = serde_json::json!(["ec2:TerminateInstances"]);
+    let plan = diff(&spec(POLICY_SPEC), &live).unwrap();
+    let [change] = &plan.changes[..] else {
+        panic!("one change expected: {:#?}", plan.changes);
+    };
+    assert_eq!(change.action, Action::Update);
+    let Op::PutGroupPolicy {
+        policy_name,
+        before,
+        ..
+    } = &change.op
+    else {
+        panic!("an inline update expected");
+    };
+    assert_eq!(policy_name, "deploy");
+    assert!(before.is_some());
+    assert_eq!(
+        plan.drift,
+        [Drift::InlinePolicy {
+            entity: EntityKind::Group,
+            name: "Developers".into(),
+            policy_name: "handmade".into()
+        }]
+    );
+}

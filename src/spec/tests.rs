@@ -11,7 +11,7 @@ fn load_str(text: &str) -> Result<Spec, SpecError> {
 /// The error lines of an invalid spec.
 fn errors(text: &str) -> Vec<String> {
     match load_str(text) {
-        Ok(spec) => panic!("expected errors, got {spec:?}"),
+        Ok(_) => panic!("expected errors, the spec is valid"),
         Err(SpecError::Invalid(diagnostics)) => {
             diagnostics.iter().map(ToString::to_string).collect()
         }
@@ -296,5 +296,213 @@ fn an_unreadable_file_says_which() {
     assert_eq!(
         err.to_string(),
         "cannot read spec /nonexistent/spec.toml: No such file or directory (os error 2)"
+    );
+}
+
+/// A spec in a scratch directory, with files beside it.
+fn spec_with_files(
+    text: &str,
+    files: &[(&str, &str)],
+) -> (tempfile::TempDir, Result<Spec, SpecError>) {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, content) in files {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, content).unwrap();
+    }
+    let spec_path = dir.path().join("spec.toml");
+    std::fs::write(&spec_path, text).unwrap();
+    let result = load(&spec_path);
+    (dir, result)
+}
+
+const STACK_JSON: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]
+}"#;
+
+#[test]
+fn customer_policies_load_from_files_and_tables_and_names_refer_to_them() {
+    let (_dir, spec) = spec_with_files(
+        r#"version = 1
+[policies.StackBuilder]
+description = "What Koding stacks need beyond EC2"
+path = "/koding/"
+document = "policies/stack-builder.json"
+[policies.Logs]
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "logs:*", Resource = "*" }] }
+[groups.Developers]
+policies = ["AmazonEC2FullAccess", "StackBuilder"]
+inline = { deploy = "policies/stack-builder.json" }
+[users.u]
+inline = { own = { Version = "2012-10-17", Statement = { Effect = "Deny", Action = "iam:*", Resource = "*" } } }
+"#,
+        &[("policies/stack-builder.json", STACK_JSON)],
+    );
+    let spec = spec.unwrap();
+    let stack = &spec.policies["StackBuilder"];
+    assert_eq!(stack.path, "/koding/");
+    assert_eq!(stack.description, "What Koding stacks need beyond EC2");
+    assert_eq!(
+        stack.document.json["Statement"][0]["Action"][0],
+        "s3:GetObject"
+    );
+    assert_eq!(
+        spec.policies["Logs"].document.json["Statement"][0]["Action"],
+        "logs:*"
+    );
+    let group = &spec.groups["Developers"];
+    assert_eq!(
+        group.policies[1].policy,
+        PolicyRef::Customer {
+            name: "StackBuilder".into()
+        }
+    );
+    assert_eq!(group.policies[0].policy.to_string(), "AmazonEC2FullAccess");
+    assert_eq!(group.inline["deploy"], stack.document);
+    assert_eq!(
+        spec.users["u"].inline["own"].json["Statement"]["Effect"],
+        "Deny"
+    );
+    assert!(spec.warnings.is_empty());
+}
+
+#[test]
+fn a_document_file_that_is_not_json_is_reported_in_that_file() {
+    let (dir, spec) = spec_with_files(
+        "version = 1\n[policies.P]\ndocument = \"p.json\"\n",
+        &[(
+            "p.json",
+            "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n}\n",
+        )],
+    );
+    let Err(SpecError::Invalid(errors)) = spec else {
+        panic!("expected an invalid spec");
+    };
+    assert_eq!(
+        errors[0].to_string(),
+        format!(
+            "{}:4:1: the document of policy `P` is not valid JSON: expected value at line 4 column 1",
+            dir.path().join("p.json").display()
+        )
+    );
+}
+
+#[test]
+fn every_document_check_names_the_spec_line() {
+    let cases = [
+        (
+            "document = \"missing.json\"",
+            "spec.toml:3:12: cannot read the document of policy `P`, missing.json: No such file or directory (os error 2)",
+        ),
+        (
+            "document = 5",
+            "spec.toml:3:12: the document of policy `P` is a integer; give the path of a JSON file (a string) or an inline table",
+        ),
+        (
+            "document = { Statement = [{ Effect = \"Allow\", Action = \"s3:*\", Resource = \"*\" }] }",
+            "spec.toml:3:12: the document of policy `P`: the document has no `Version`: add \"Version\": \"2012-10-17\"",
+        ),
+        (
+            "document = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"GetObject\", Resource = \"*\" }] }",
+            "spec.toml:3:12: the document of policy `P`: statement 1 has action `GetObject`, which is not of the form `service:Action` (wildcards * and ? allowed)",
+        ),
+    ];
+    for (line, expected) in cases {
+        let text = format!("version = 1\n[policies.P]\n{line}\n");
+        assert_eq!(one_error(&text), expected, "{line}");
+    }
+}
+
+#[test]
+fn risky_grants_are_warnings_that_do_not_stop_the_spec() {
+    let spec = load_str(
+        "version = 1\n[policies.Admin]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"*\", Resource = \"*\" }] }\n",
+    )
+    .unwrap();
+    let warnings: Vec<String> = spec.warnings.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        warnings,
+        [
+            "spec.toml:3:12: the document of policy `Admin`: statement 1 allows every action on every resource (`\"Action\": \"*\"` with `\"Resource\": \"*\"`): that is administrator access"
+        ]
+    );
+}
+
+fn big_document(actions: usize) -> String {
+    let actions: Vec<String> = (0..actions)
+        .map(|i| format!("\"s3:GetObject{i:04}\""))
+        .collect();
+    format!(
+        "{{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = [{}], Resource = \"*\" }}] }}",
+        actions.join(", ")
+    )
+}
+
+#[test]
+fn document_sizes_follow_iams_limits() {
+    let managed = one_error(&format!(
+        "version = 1\n[policies.P]\ndocument = {}\n",
+        big_document(350)
+    ));
+    assert!(
+        managed.starts_with("spec.toml:3:12: the document of policy `P` is ")
+            && managed.ends_with(
+                " characters long without whitespace; IAM allows at most 6144 for a managed policy"
+            ),
+        "{managed}"
+    );
+    let user = one_error(&format!(
+        "version = 1\n[users.u]\ninline = {{ a = {}, b = {} }}\n",
+        big_document(60),
+        big_document(60)
+    ));
+    assert!(
+        user.starts_with("spec.toml:3:10: the inline policies of user `u` are ")
+            && user.ends_with(
+                " characters long together, without whitespace; IAM allows at most 2048 for a user"
+            ),
+        "{user}"
+    );
+    let group = one_error(&format!(
+        "version = 1\n[groups.g]\ninline = {{ a = {}, b = {} }}\n",
+        big_document(140),
+        big_document(140)
+    ));
+    assert!(
+        group.ends_with("IAM allows at most 5120 for a group"),
+        "{group}"
+    );
+    let fits = format!(
+        "version = 1\n[groups.g]\ninline = {{ a = {} }}\n",
+        big_document(140)
+    );
+    assert!(load_str(&fits).is_ok());
+}
+
+#[test]
+fn policy_names_and_descriptions_follow_iams_limits() {
+    let doc = "{ Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"s3:*\", Resource = \"*\" }] }";
+    let long = "p".repeat(129);
+    assert_eq!(
+        one_error(&format!(
+            "version = 1\n[policies.{long}]\ndocument = {doc}\n"
+        )),
+        format!(
+            "spec.toml:2:11: policy name `{long}` is 129 characters long; IAM allows at most 128"
+        )
+    );
+    let description = "d".repeat(1001);
+    assert_eq!(
+        one_error(&format!(
+            "version = 1\n[policies.P]\ndescription = \"{description}\"\ndocument = {doc}\n"
+        )),
+        "spec.toml:3:15: the description of policy `P` is 1001 characters long; IAM allows at most 1000"
+    );
+    assert_eq!(
+        one_error(&format!(
+            "version = 1\n[policies.P]\ndocument = {doc}\n[policies.p]\ndocument = {doc}\n"
+        )),
+        "spec.toml:4:11: policy names `P` and `p` differ only in case; IAM treats them as the same policy"
     );
 }
