@@ -336,7 +336,7 @@ impl EntityKind {
 }
 
 /// Something the account has for a spec entity that the spec does not declare. Reported, never
-/// changed (v0.1 only adds).
+/// changed.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
@@ -346,7 +346,7 @@ pub enum Drift {
         name: String,
         policy: PolicyArn,
     },
-    /// An inline policy on a user or group (the spec cannot declare them yet).
+    /// An inline policy on a user or group that the spec does not name.
     InlinePolicy {
         entity: EntityKind,
         name: String,

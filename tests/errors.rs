@@ -277,3 +277,32 @@ fn malformed_arguments_are_refused_with_exit_code_1() {
         assert_eq!(run.stderr.lines().next(), Some(first_line), "{args:?}");
     }
 }
+
+#[test]
+fn validate_shows_warnings_and_still_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = write_temp(
+        dir.path(),
+        "spec.toml",
+        "version = 1\n[policies.Deployer]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"iam:PassRole\", Resource = \"*\" }] }\n",
+    );
+    let run = Run::from(
+        iamspec(&["validate", spec.to_str().unwrap()], dir.path())
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "warning: {}:3:12: the document of policy `Deployer`: statement 1 allows `iam:PassRole` on every resource: any role, admin roles included, can be passed to a service; name the roles in `Resource`\n",
+            spec.display()
+        )
+    );
+    assert!(
+        run.stdout
+            .ends_with("is valid: 0 users, 0 groups, 1 policy.\n"),
+        "{}",
+        run.stdout
+    );
+}
