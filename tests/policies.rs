@@ -96,6 +96,19 @@ async fn default_document(account: &Account) -> (String, Value, usize) {
     )
 }
 
+/// The user's inline policy `own`, as IAM keeps it.
+async fn own_policy(account: &Account) -> Value {
+    let policy = account
+        .iam()
+        .get_user_policy()
+        .user_name("koding-user")
+        .policy_name("own")
+        .send()
+        .await
+        .unwrap();
+    iamspec::document::decode(policy.policy_document()).unwrap()
+}
+
 #[tokio::test]
 async fn policies_from_files_and_tables_are_created_attached_and_read_back() {
     let account = Account::new().await;
@@ -150,17 +163,7 @@ async fn policies_from_files_and_tables_are_created_attached_and_read_back() {
         .unwrap();
     let inline = iamspec::document::decode(inline.policy_document()).unwrap();
     assert_eq!(inline["Statement"][0]["Action"], "iam:PassRole");
-    let own_policy = iam
-        .get_user_policy()
-        .user_name("koding-user")
-        .policy_name("own")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        iamspec::document::decode(own_policy.policy_document()).unwrap(),
-        own("sqs:SendMessage")
-    );
+    assert_eq!(own_policy(&account).await, own("sqs:SendMessage"));
 
     account
         .run(&["plan", &spec, "--detailed-exitcode"])
@@ -233,18 +236,7 @@ async fn a_changed_document_is_shown_as_a_diff_and_becomes_the_default_version()
     assert_ne!(new_version, first_version);
     assert_eq!(live, document(2));
     assert_eq!(versions, 2);
-    let own_policy = account
-        .iam()
-        .get_user_policy()
-        .user_name("koding-user")
-        .policy_name("own")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        iamspec::document::decode(own_policy.policy_document()).unwrap(),
-        own("sqs:ReceiveMessage")
-    );
+    assert_eq!(own_policy(&account).await, own("sqs:ReceiveMessage"));
     account
         .run(&["plan", &spec, "--detailed-exitcode"])
         .expect(0);
