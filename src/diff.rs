@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::document::Document;
 use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
 use crate::plan::{Change, Drift, EntityKind, Op, Plan};
-use crate::spec::{self, Partition, PolicyArn, PolicyRef, PolicyUse, Spec};
+use crate::spec::{self, OWNER_TAG, Partition, PolicyArn, PolicyRef, PolicyUse, Spec};
 
 /// The spec cannot be applied to this account as it stands; nothing was planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +49,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         differ.user(user, existing);
     }
     differ.reattach_replaced();
+    differ.not_in_spec();
     if !differ.problems.is_empty() {
         return Err(DiffError {
             problems: differ.problems,
@@ -118,11 +119,23 @@ impl<'a> Differ<'a> {
             path: policy.path.clone(),
             description: policy.description.clone(),
             document: policy.document.json.clone(),
+            tags: self.owned_tags(&BTreeMap::new()),
         };
         let Some(live) = live else {
             self.plan(create);
             return;
         };
+        if !self.claim(EntityKind::Policy, &policy.name, live.tags.get(OWNER_TAG)) {
+            return;
+        }
+        if !live.tags.contains_key(OWNER_TAG) {
+            let tag = Op::TagPolicy {
+                policy: live.arn.clone(),
+                tags: self.owned_tags(&BTreeMap::new()),
+            };
+            self.changes
+                .push(Change::from(tag).because(self.adoption()));
+        }
         let immutable = if live.arn.path != policy.path {
             Some(format!(
                 "its path changes from {} to {}",
@@ -271,7 +284,7 @@ impl<'a> Differ<'a> {
             self.plan(Op::CreateUser {
                 user: user.name.clone(),
                 path: user.path.clone(),
-                tags: user.tags.clone(),
+                tags: self.owned_tags(&user.tags),
             });
             self.attachments(EntityKind::User, &user.name, &desired, &BTreeSet::new());
             self.inline(EntityKind::User, &user.name, &user.inline, &BTreeMap::new());
@@ -380,24 +393,105 @@ impl<'a> Differ<'a> {
     }
 
     fn user_tags(&mut self, user: &spec::User, live: &LiveUser) {
-        let missing: BTreeMap<String, String> = user
-            .tags
+        if !self.claim(EntityKind::User, &user.name, live.tags.get(OWNER_TAG)) {
+            return;
+        }
+        let desired = self.owned_tags(&user.tags);
+        let missing: BTreeMap<String, String> = desired
             .iter()
             .filter(|(k, v)| live.tags.get(*k) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !missing.is_empty() {
-            self.plan(Op::TagUser {
+            let tag = Change::from(Op::TagUser {
                 user: user.name.clone(),
                 tags: missing,
             });
+            self.changes.push(if live.tags.contains_key(OWNER_TAG) {
+                tag
+            } else {
+                tag.because(self.adoption())
+            });
         }
         for (key, value) in &live.tags {
-            if !user.tags.contains_key(key) {
+            if !desired.contains_key(key) {
                 self.drift.push(Drift::ExtraTag {
                     user: user.name.clone(),
                     key: key.clone(),
                     value: value.clone(),
+                });
+            }
+        }
+    }
+
+    /// The spec's tags plus the owner tag that marks the entity as this spec's.
+    fn owned_tags(&self, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        let mut tags = tags.clone();
+        tags.insert(OWNER_TAG.to_owned(), self.spec.owner.clone());
+        tags
+    }
+
+    fn adoption(&self) -> String {
+        format!(
+            "adopt: it exists without the {OWNER_TAG} tag, and becomes owned by {}",
+            self.spec.owner
+        )
+    }
+
+    /// Whether the spec may manage an entity that has this owner tag: untagged (adopted) or
+    /// its own. Another spec's entity is a problem, not something to take over quietly.
+    fn claim(&mut self, kind: EntityKind, name: &str, owner: Option<&String>) -> bool {
+        match owner {
+            Some(other) if *other != self.spec.owner => {
+                self.problems.push(format!(
+                    "{}: {} `{name}` is owned by `{other}` (its {OWNER_TAG} tag), not by this spec's `{}`: an entity belongs to one spec, so remove it from one of them, or set [account] owner = \"{other}\" if this is that spec",
+                    self.spec.file.display(),
+                    kind.as_str(),
+                    self.spec.owner
+                ));
+                false
+            }
+            _ => true,
+        }
+    }
+
+    /// Owned entities (by tag or scope) that the spec no longer names: drift.
+    fn not_in_spec(&mut self) {
+        let spec = self.spec;
+        let lower = |names: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
+            names.map(|n| n.to_lowercase()).collect()
+        };
+        let (users, groups, policies) = (
+            lower(&mut spec.users.keys()),
+            lower(&mut spec.groups.keys()),
+            lower(&mut spec.policies.keys()),
+        );
+        for user in self.live.users.values() {
+            if spec.owns(&user.path, user.tags.get(OWNER_TAG).map(String::as_str))
+                && !users.contains(&user.name.to_lowercase())
+            {
+                self.drift.push(Drift::NotInSpec {
+                    entity: EntityKind::User,
+                    name: user.name.clone(),
+                });
+            }
+        }
+        for group in self.live.groups.values() {
+            if spec.owns(&group.path, None) && !groups.contains(&group.name.to_lowercase()) {
+                self.drift.push(Drift::NotInSpec {
+                    entity: EntityKind::Group,
+                    name: group.name.clone(),
+                });
+            }
+        }
+        for policy in self.live.local_policies.values() {
+            let owner = policy.tags.get(OWNER_TAG).map(String::as_str);
+            if spec.owns(&policy.arn.path, owner)
+                && !policies.contains(&policy.arn.name.to_lowercase())
+            {
+                self.drift.push(Drift::NotInSpec {
+                    entity: EntityKind::Policy,
+                    name: policy.arn.name.clone(),
                 });
             }
         }

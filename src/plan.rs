@@ -96,6 +96,7 @@ impl From<Op> for Change {
     fn from(op: Op) -> Self {
         let action = match &op {
             Op::TagUser { .. }
+            | Op::TagPolicy { .. }
             | Op::UpdateUserPath { .. }
             | Op::UpdateGroupPath { .. }
             | Op::CreatePolicyVersion { .. } => Action::Update,
@@ -187,6 +188,12 @@ pub enum Op {
         path: String,
         description: String,
         document: Value,
+        tags: BTreeMap<String, String>,
+    },
+    /// Adds or overwrites these tags of a customer-managed policy.
+    TagPolicy {
+        policy: PolicyArn,
+        tags: BTreeMap<String, String>,
     },
     /// A new default version of a policy's document. At IAM's limit of five versions, the
     /// oldest non-default one is deleted first.
@@ -264,6 +271,7 @@ impl Op {
             Op::AddUserToGroup { .. } => "AddUserToGroup",
             Op::CreateAccessKey { .. } => "CreateAccessKey",
             Op::CreatePolicy { .. } => "CreatePolicy",
+            Op::TagPolicy { .. } => "TagPolicy",
             Op::CreatePolicyVersion { .. } => "CreatePolicyVersion",
             Op::DeletePolicyVersion { .. } => "DeletePolicyVersion",
             Op::DeletePolicy { .. } => "DeletePolicy",
@@ -300,6 +308,7 @@ impl Op {
             }
             Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
             Op::CreatePolicyVersion { policy, .. }
+            | Op::TagPolicy { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
             | Op::DeletePolicy { policy } => vec![(EntityKind::Policy, &policy.name)],
         }
@@ -352,6 +361,8 @@ pub enum Drift {
         name: String,
         policy_name: String,
     },
+    /// An entity this spec owns (by tag or scope) that the spec no longer names.
+    NotInSpec { entity: EntityKind, name: String },
     /// A membership beyond the spec's.
     ExtraMembership { user: String, group: String },
     /// A tag the spec does not list.

@@ -168,6 +168,9 @@ pub fn describe(change: &Change) -> String {
             format!("move user {user} from path {from} to {to}")
         }
         Op::TagUser { user, tags } => format!("tag user {user} with {}", tag_list(tags)),
+        Op::TagPolicy { policy, tags } => {
+            format!("tag policy {} with {}", policy_name(policy), tag_list(tags))
+        }
         Op::AttachGroupPolicy { group, policy } => {
             format!("attach policy {} to group {group}", policy_name(policy))
         }
@@ -305,6 +308,10 @@ fn describe_drift(drift: &Drift) -> String {
             policy_name,
         } => format!("{} {name} has inline policy {policy_name}", entity.as_str()),
         Drift::ExtraMembership { user, group } => format!("user {user} is in group {group}"),
+        Drift::NotInSpec { entity, name } => format!(
+            "{} {name} is owned by this spec (by its tag or scope) but the spec no longer names it",
+            entity.as_str()
+        ),
         Drift::ExtraTag { user, key, value } => format!("user {user} has tag {key} = {value:?}"),
         Drift::ExtraAccessKey {
             user,

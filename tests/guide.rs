@@ -111,7 +111,7 @@ async fn the_route53_guide_is_built_exactly_and_read_back() {
     let user = user.user().unwrap();
     assert_eq!(user.path(), "/");
     let tags: Vec<(&str, &str)> = user.tags().iter().map(|t| (t.key(), t.value())).collect();
-    assert_eq!(tags, [("team", "platform")]);
+    assert_eq!(tags, [("iamspec:owner", "iamspec"), ("team", "platform")]);
     let direct = iam
         .list_attached_user_policies()
         .user_name("koding-user")
@@ -335,7 +335,7 @@ async fn the_json_plan_is_one_object_with_changes_and_drift() {
     assert_eq!(
         changes[1],
         serde_json::json!({"action": "create", "op": "create_user", "user": "koding-user", "path": "/",
-                           "tags": {"team": "platform"}})
+                           "tags": {"iamspec:owner": "iamspec", "team": "platform"}})
     );
 }
 
@@ -406,7 +406,7 @@ async fn a_denied_call_stops_the_apply_and_the_next_apply_finishes_it() {
         report,
         format!(
             "\n  done: create group Developers\n  \
-             done: create user koding-user tagged team = \"platform\"\n  \
+             done: create user koding-user tagged iamspec:owner = \"iamspec\", team = \"platform\"\n  \
              FAILED: attach policy AmazonEC2FullAccess to group Developers\n\n\
              AWS denied iam:AttachGroupPolicy on group Developers and policy AmazonEC2FullAccess to {caller}: give the caller a policy that allows iam:AttachGroupPolicy on arn:aws:iam::{id}:group/Developers (IAMFullAccess does), then run apply again\n\n\
              Not run, because of the failure above (the next apply will do them):\n  \

@@ -150,6 +150,10 @@ impl IamApi for FakeIam {
         unreachable!("apply does not list policies")
     }
 
+    async fn policy_tags(&self, _: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
+        unreachable!("apply does not read tags")
+    }
+
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
         let mut a = self.account.lock().unwrap();
         a.calls.push("ListAccessKeys");

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::*;
 use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
 use crate::plan::Action;
-use crate::spec::Partition;
+use crate::spec::{OWNER_TAG, Partition};
 
 const SPEC: &str = r#"
 version = 1
@@ -72,7 +72,7 @@ fn guide_account() -> LiveState {
             name: "koding-user".into(),
             path: "/".into(),
             groups: ["Developers".to_owned()].into(),
-            tags: BTreeMap::from([("team".into(), "platform".into())]),
+            tags: owned(&[("team", "platform")]),
             access_keys: vec![key("AKIA1", true)],
             ..LiveUser::default()
         },
@@ -83,6 +83,7 @@ fn guide_account() -> LiveState {
 fn live_policy(arn: &PolicyArn, description: &str, document: &serde_json::Value) -> LivePolicy {
     LivePolicy {
         arn: arn.clone(),
+        tags: owned(&[]),
         description: description.into(),
         attachment_count: 0,
         versions: vec![PolicyVersion {
@@ -92,6 +93,16 @@ fn live_policy(arn: &PolicyArn, description: &str, document: &serde_json::Value)
         }],
         document: crate::document::canonical(document),
     }
+}
+
+/// Tags with the default owner's tag among them.
+fn owned(tags: &[(&str, &str)]) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = tags
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    tags.insert(OWNER_TAG.into(), "iamspec".into());
+    tags
 }
 
 fn key(id: &str, active: bool) -> AccessKey {
@@ -128,7 +139,7 @@ fn an_empty_account_gets_everything_entities_first() {
         Op::CreateUser {
             user: "koding-user".into(),
             path: "/".into(),
-            tags: BTreeMap::from([("team".into(), "platform".into())]),
+            tags: owned(&[("team", "platform")]),
         }
     );
     assert_eq!(plan.summary.add, 8);
@@ -638,5 +649,111 @@ fn inline_policies_are_put_when_missing_or_different_and_drift_otherwise() {
             name: "Developers".into(),
             policy_name: "handmade".into()
         }]
+    );
+}
+
+#[test]
+fn an_existing_untagged_user_is_adopted_and_the_plan_says_so() {
+    let mut live = guide_account();
+    live.users
+        .get_mut("koding-user")
+        .unwrap()
+        .tags
+        .remove(OWNER_TAG);
+    let plan = diff(&spec(SPEC), &live).unwrap();
+    let [change] = &plan.changes[..] else {
+        panic!("one change expected: {:#?}", plan.changes);
+    };
+    assert_eq!(
+        change.op,
+        Op::TagUser {
+            user: "koding-user".into(),
+            tags: BTreeMap::from([(OWNER_TAG.into(), "iamspec".into())]),
+        }
+    );
+    assert_eq!(
+        change.reason.as_deref(),
+        Some("adopt: it exists without the iamspec:owner tag, and becomes owned by iamspec")
+    );
+}
+
+#[test]
+fn an_existing_untagged_policy_is_adopted_too() {
+    let mut live = policy_account();
+    live.local_policies
+        .get_mut(&stack_arn())
+        .unwrap()
+        .tags
+        .clear();
+    let plan = diff(&spec(POLICY_SPEC), &live).unwrap();
+    let ops: Vec<&str> = plan.changes.iter().map(|c| c.op.api_name()).collect();
+    assert_eq!(ops, ["TagPolicy"]);
+}
+
+#[test]
+fn another_specs_entity_is_not_taken_over() {
+    let mut live = guide_account();
+    live.users
+        .get_mut("koding-user")
+        .unwrap()
+        .tags
+        .insert(OWNER_TAG.into(), "billing".into());
+    let err = diff(&spec(SPEC), &live).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "spec.toml: user `koding-user` is owned by `billing` (its iamspec:owner tag), not by this spec's `iamspec`: an entity belongs to one spec, so remove it from one of them, or set [account] owner = \"billing\" if this is that spec"
+    );
+}
+
+#[test]
+fn owned_entities_the_spec_no_longer_names_are_drift_and_others_are_not_mentioned() {
+    let mut live = guide_account();
+    let user = |name: &str, path: &str, tags: BTreeMap<String, String>| LiveUser {
+        name: name.into(),
+        path: path.into(),
+        tags,
+        ..LiveUser::default()
+    };
+    live.users
+        .insert("former".into(), user("former", "/", owned(&[])));
+    live.users
+        .insert("scoped".into(), user("scoped", "/koding/", BTreeMap::new()));
+    live.users
+        .insert("stranger".into(), user("stranger", "/", BTreeMap::new()));
+    live.users.insert(
+        "theirs".into(),
+        user(
+            "theirs",
+            "/",
+            BTreeMap::from([(OWNER_TAG.into(), "billing".into())]),
+        ),
+    );
+    live.groups.insert(
+        "OldTeam".into(),
+        LiveGroup {
+            name: "OldTeam".into(),
+            path: "/koding/".into(),
+            ..LiveGroup::default()
+        },
+    );
+    let text = format!("{SPEC}[account]\nscope = \"/koding/\"\n");
+    let plan = diff(&spec(&text), &live).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(
+        plan.drift,
+        [
+            Drift::NotInSpec {
+                entity: EntityKind::User,
+                name: "former".into()
+            },
+            Drift::NotInSpec {
+                entity: EntityKind::User,
+                name: "scoped".into()
+            },
+            Drift::NotInSpec {
+                entity: EntityKind::Group,
+                name: "OldTeam".into()
+            },
+        ]
     );
 }

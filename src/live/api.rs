@@ -1,6 +1,7 @@
 //! The seam between iamspec and IAM: the few reads and the calls a plan can contain, in domain
 //! types. `aws::AwsIam` implements it over the AWS SDK; tests can implement it in memory.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 
@@ -24,6 +25,12 @@ pub trait IamApi: Sync {
         &self,
         partition: Partition,
     ) -> impl Future<Output = Result<Vec<PolicyArn>, ApiError>> + Send;
+
+    /// A customer-managed policy's tags (`ListPolicyTags`): account details leave them out.
+    fn policy_tags(
+        &self,
+        policy: &PolicyArn,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>, ApiError>> + Send;
 
     /// A user's access keys, without secrets (`ListAccessKeys`).
     fn access_keys(

@@ -218,6 +218,21 @@ impl IamApi for AwsIam {
         Ok(policies)
     }
 
+    async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
+        let mut pages = self
+            .iam
+            .list_policy_tags()
+            .policy_arn(policy.to_string())
+            .into_paginator()
+            .send();
+        let mut found = BTreeMap::new();
+        while let Some(page) = pages.next().await {
+            self.count("ListPolicyTags");
+            found.extend(tags(page.map_err(classify)?.tags()));
+        }
+        Ok(found)
+    }
+
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
         let mut pages = self
             .iam
@@ -320,6 +335,7 @@ impl IamApi for AwsIam {
                 path,
                 description,
                 document,
+                tags,
             } => {
                 let description = Some(description.clone()).filter(|d| !d.is_empty());
                 let call = iam
@@ -327,7 +343,15 @@ impl IamApi for AwsIam {
                     .policy_name(policy)
                     .path(path)
                     .set_description(description)
-                    .policy_document(document.to_string());
+                    .policy_document(document.to_string())
+                    .set_tags(sdk_tags(tags));
+                call.send().await.map_err(classify)?;
+            }
+            Op::TagPolicy { policy, tags } => {
+                let call = iam
+                    .tag_policy()
+                    .policy_arn(policy.to_string())
+                    .set_tags(sdk_tags(tags));
                 call.send().await.map_err(classify)?;
             }
             Op::CreatePolicyVersion {
@@ -459,6 +483,7 @@ fn live_policy(policy: &aws_sdk_iam::types::ManagedPolicyDetail) -> Result<LiveP
         .and_then(|v| v.document())
         .unwrap_or_default();
     Ok(LivePolicy {
+        tags: BTreeMap::new(),
         arn: parse_arn(policy.arn())?,
         description: policy.description().unwrap_or_default().to_owned(),
         attachment_count: u32::try_from(policy.attachment_count().unwrap_or_default()).unwrap_or(0),

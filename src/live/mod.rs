@@ -59,6 +59,7 @@ pub struct AccountDetails {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LivePolicy {
     pub arn: PolicyArn,
+    pub tags: BTreeMap<String, String>,
     pub description: String,
     /// Users, groups and roles it is attached to.
     pub attachment_count: u32,
@@ -189,6 +190,29 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         }
     }
 
+    let mut local_policies = details.local_policies;
+    let tags: Vec<(usize, BTreeMap<String, String>)> =
+        futures::stream::iter(local_policies.iter().enumerate())
+            .map(|(index, policy)| async move {
+                let tags = api
+                    .policy_tags(&policy.arn)
+                    .await
+                    .map_err(|source| ReadError::Api {
+                        what: format!(
+                            "list the tags of policy {} (iam:ListPolicyTags)",
+                            policy.arn
+                        ),
+                        source,
+                    })?;
+                Ok::<_, ReadError>((index, tags))
+            })
+            .buffer_unordered(READ_CONCURRENCY)
+            .try_collect()
+            .await?;
+    for (index, tags) in tags {
+        local_policies[index].tags = tags;
+    }
+
     Ok(LiveState {
         caller,
         users,
@@ -197,8 +221,7 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             .into_iter()
             .map(|g| (g.name.clone(), g))
             .collect(),
-        local_policies: details
-            .local_policies
+        local_policies: local_policies
             .into_iter()
             .map(|p| (p.arn.clone(), p))
             .collect(),

@@ -16,6 +16,24 @@ pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
 use crate::document::Document;
 
+/// The tag that marks what a spec owns, on users and customer-managed policies.
+pub const OWNER_TAG: &str = "iamspec:owner";
+
+/// The owner when `[account] owner` is not given.
+pub const DEFAULT_OWNER: &str = "iamspec";
+
+impl Spec {
+    /// Whether an entity at `path`, tagged `owner_tag`, belongs to this spec: tagged with its
+    /// owner, or under its scope.
+    pub fn owns(&self, path: &str, owner_tag: Option<&str>) -> bool {
+        owner_tag == Some(self.owner.as_str())
+            || self
+                .scope
+                .as_ref()
+                .is_some_and(|scope| path.starts_with(scope.as_str()))
+    }
+}
+
 /// The add-ons every spec knows without defining them.
 pub const BUILTIN_ADDONS: &[(&str, &[&str])] = &[(
     "route53",
@@ -29,6 +47,10 @@ pub struct Spec {
     pub file: PathBuf,
     /// `[account] id`: plan and apply refuse to run against any other account.
     pub account_id: Option<String>,
+    /// `[account] owner`: the value of the `iamspec:owner` tag on what this spec owns.
+    pub owner: String,
+    /// `[account] scope`: a path under which every user, group and policy is this spec's.
+    pub scope: Option<String>,
     /// Customer-managed policies, by name.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,

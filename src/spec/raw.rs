@@ -30,6 +30,8 @@ pub struct RawSpec {
 #[serde(deny_unknown_fields)]
 pub struct RawAccount {
     pub id: Option<Spanned<String>>,
+    pub owner: Option<Spanned<String>>,
+    pub scope: Option<Spanned<String>>,
 }
 
 /// `[policies.NAME]`: a customer-managed policy.

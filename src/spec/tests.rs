@@ -506,3 +506,29 @@ fn policy_names_and_descriptions_follow_iams_limits() {
         "spec.toml:4:11: policy names `P` and `p` differ only in case; IAM treats them as the same policy"
     );
 }
+
+#[test]
+fn owner_and_scope_are_checked() {
+    let spec =
+        load_str("version = 1\n[account]\nowner = \"koding-platform\"\nscope = \"/koding/\"\n")
+            .unwrap();
+    assert_eq!(spec.owner, "koding-platform");
+    assert_eq!(spec.scope.as_deref(), Some("/koding/"));
+    assert_eq!(load_str("version = 1\n").unwrap().owner, "iamspec");
+    assert_eq!(
+        one_error("version = 1\n[account]\nowner = \"a|b\"\n"),
+        "spec.toml:3:9: owner `a|b` is not valid: it becomes the value of the tag iamspec:owner, so it is 1 to 256 letters, digits, spaces and _ . : / = + - @"
+    );
+    assert_eq!(
+        one_error("version = 1\n[account]\nscope = \"/\"\n"),
+        "spec.toml:3:9: scope `/` would claim every user, group and policy in the account: use a path of its own, like `/koding/`"
+    );
+    assert_eq!(
+        one_error("version = 1\n[account]\nscope = \"koding\"\n"),
+        "spec.toml:3:9: path `koding` is not valid: use `/` or `/name/.../` of printable ASCII without spaces"
+    );
+    assert_eq!(
+        one_error("version = 1\n[users.u]\ntags = { \"iamspec:owner\" = \"me\" }\n"),
+        "spec.toml:3:10: tag `iamspec:owner` is iamspec's own: set it with [account] owner"
+    );
+}

@@ -8,8 +8,8 @@ use toml::Spanned;
 use super::policy::{check_name, check_path, is_account_id};
 use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
 use super::{
-    BUILTIN_ADDONS, Diagnostic, Group, ManagedPolicy, PolicyRef, PolicyUse, Source, Spec, User,
-    did_you_mean,
+    BUILTIN_ADDONS, DEFAULT_OWNER, Diagnostic, Group, ManagedPolicy, OWNER_TAG, PolicyRef,
+    PolicyUse, Source, Spec, User, did_you_mean,
 };
 use crate::document::Document;
 
@@ -80,7 +80,36 @@ impl Checker<'_> {
             ),
             Some(_) => {}
         }
-        let account_id = raw.account.and_then(|a| a.id).and_then(|id| {
+        let (id, owner, scope) = raw
+            .account
+            .map_or((None, None, None), |a| (a.id, a.owner, a.scope));
+        let owner = owner.map_or_else(
+            || DEFAULT_OWNER.to_owned(),
+            |owner| {
+                let value = owner.get_ref();
+                if value.is_empty() || value.chars().count() > MAX_TAG_VALUE || value.chars().any(|c| !is_tag_char(c)) {
+                    self.error(
+                        owner.span().start,
+                        format!(
+                            "owner `{value}` is not valid: it becomes the value of the tag {OWNER_TAG}, so it is 1 to {MAX_TAG_VALUE} letters, digits, spaces and _ . : / = + - @"
+                        ),
+                    );
+                }
+                value.clone()
+            },
+        );
+        let scope = scope.map(|scope| {
+            if scope.get_ref() == "/" {
+                self.error(
+                    scope.span().start,
+                    "scope `/` would claim every user, group and policy in the account: use a path of its own, like `/koding/`",
+                );
+            } else {
+                let _ = self.path(Some(&scope));
+            }
+            scope.into_inner()
+        });
+        let account_id = id.and_then(|id| {
             if is_account_id(id.get_ref()) {
                 Some(id.into_inner())
             } else {
@@ -125,6 +154,8 @@ impl Checker<'_> {
         Spec {
             file: self.source.file.to_owned(),
             account_id,
+            owner,
+            scope,
             policies,
             groups,
             users,
@@ -501,6 +532,11 @@ impl Checker<'_> {
                 self.error(
                     key.span().start,
                     format!("tag key `{k}` must be 1 to {MAX_TAG_KEY} characters long"),
+                );
+            } else if k == OWNER_TAG {
+                self.error(
+                    key.span().start,
+                    format!("tag `{OWNER_TAG}` is iamspec's own: set it with [account] owner"),
                 );
             } else if k.to_lowercase().starts_with("aws:") {
                 self.error(
