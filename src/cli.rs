@@ -78,6 +78,13 @@ struct Common {
     /// Where the secrets of new access keys are written, one <user>.csv each.
     #[arg(long, value_name = "DIR", default_value = "secrets")]
     secrets_dir: PathBuf,
+    /// Also remove what the spec's entities have beyond it, and delete the users, groups and
+    /// policies this spec owns that it no longer names (also: [account] prune = true).
+    #[arg(long)]
+    prune: bool,
+    /// Refuse a plan that deletes more users, groups and policies than this.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    max_deletes: usize,
     /// Print how many API calls were made, by operation, to standard error.
     #[arg(long)]
     stats: bool,
@@ -98,6 +105,11 @@ pub enum Error {
     /// The spec names something the account cannot have; nothing was planned.
     #[error("{0}")]
     Diff(#[from] DiffError),
+    /// The plan deletes more entities than `--max-deletes` allows.
+    #[error(
+        "the plan deletes {count} users, groups and policies, more than --max-deletes {max} allows: check that the spec names everything it should, then raise --max-deletes to go ahead"
+    )]
+    TooManyDeletes { count: usize, max: usize },
     /// apply would have to ask, but nobody can answer.
     #[error(
         "apply needs a confirmation but standard input is not a terminal: review the changes with `iamspec plan`, then run `iamspec apply --yes`"
@@ -192,6 +204,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 emit(&render::text(&plan, style(&common.secrets_dir)))?;
             }
             print_stats(&common, &api);
+            check_deletions(&plan, &common)?;
             Ok(if detailed_exitcode && !plan.is_empty() {
                 ExitCode::from(2)
             } else {
@@ -210,6 +223,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 print_stats(&common, &api);
                 return Ok(ExitCode::SUCCESS);
             }
+            check_deletions(&plan, &common)?;
             if !yes {
                 confirm(&plan)?;
             }
@@ -235,7 +249,8 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
 /// spec -> live -> diff: everything up to the plan. The spec is checked before any
 /// credentials are looked at, so an invalid spec makes no call.
 async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
-    let spec = load(&common.spec)?;
+    let mut spec = load(&common.spec)?;
+    spec.prune |= common.prune;
     let connection = Connection {
         profile: common.profile.clone(),
         region: common.region.clone(),
@@ -245,6 +260,18 @@ async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let live = live::read(&api, &spec).await?;
     let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
+}
+
+/// `--max-deletes`: a spec that lost half its users by mistake should not take them along.
+fn check_deletions(plan: &Plan, common: &Common) -> Result<(), Error> {
+    let count = plan.deletions();
+    if count > common.max_deletes {
+        return Err(Error::TooManyDeletes {
+            count,
+            max: common.max_deletes,
+        });
+    }
+    Ok(())
 }
 
 /// The exit code of a process stopped by Ctrl-C (128 + SIGINT).

@@ -24,6 +24,8 @@ pub struct Plan {
     pub changes: Vec<Change>,
     /// What the account has for the spec's entities that the spec does not declare.
     pub drift: Vec<Drift>,
+    /// What a prune would remove but iamspec never touches (the caller's own user and key).
+    pub protected: Vec<String>,
     pub summary: Summary,
 }
 
@@ -42,8 +44,26 @@ impl Plan {
             caller,
             changes,
             drift,
+            protected: Vec::new(),
             summary,
         }
+    }
+
+    /// Users, groups and policies the plan deletes for good (a replacement's delete is not
+    /// one: it creates the policy again).
+    pub fn deletions(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.op,
+                    Op::DeleteUser { .. } | Op::DeleteGroup { .. } | Op::DeletePolicy { .. }
+                ) && !c
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("replace"))
+            })
+            .count()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -96,6 +116,7 @@ impl From<Op> for Change {
     fn from(op: Op) -> Self {
         let action = match &op {
             Op::TagUser { .. }
+            | Op::UntagUser { .. }
             | Op::TagPolicy { .. }
             | Op::UpdateUserPath { .. }
             | Op::UpdateGroupPath { .. }
@@ -105,10 +126,7 @@ impl From<Op> for Change {
             {
                 Action::Update
             }
-            Op::DetachUserPolicy { .. }
-            | Op::DetachGroupPolicy { .. }
-            | Op::DeletePolicyVersion { .. }
-            | Op::DeletePolicy { .. } => Action::Delete,
+            _ if op.stage() < 2 => Action::Delete,
             _ => Action::Create,
         };
         Change {
@@ -236,6 +254,58 @@ pub enum Op {
         before: Option<Value>,
         after: Value,
     },
+    /// Removes these tags from a user (a prune of tags the spec does not list).
+    UntagUser {
+        user: String,
+        keys: Vec<String>,
+    },
+    RemoveUserFromGroup {
+        user: String,
+        group: String,
+    },
+    DeleteUserPolicy {
+        user: String,
+        policy_name: String,
+    },
+    DeleteGroupPolicy {
+        group: String,
+        policy_name: String,
+    },
+    DeleteAccessKey {
+        user: String,
+        access_key_id: String,
+    },
+    DeleteLoginProfile {
+        user: String,
+    },
+    DeactivateMfaDevice {
+        user: String,
+        serial_number: String,
+    },
+    DeleteSigningCertificate {
+        user: String,
+        certificate_id: String,
+    },
+    DeleteSshPublicKey {
+        user: String,
+        ssh_public_key_id: String,
+    },
+    DeleteServiceSpecificCredential {
+        user: String,
+        credential_id: String,
+    },
+    DetachRolePolicy {
+        role: String,
+        policy: PolicyArn,
+    },
+    /// Deletes a user; everything IAM requires gone first is planned before it.
+    DeleteUser {
+        user: String,
+    },
+    /// Deletes a group; its members and policies are removed before it.
+    DeleteGroup {
+        group: String,
+    },
 }
 
 impl Op {
@@ -246,8 +316,18 @@ impl Op {
         match self {
             Op::DetachUserPolicy { .. }
             | Op::DetachGroupPolicy { .. }
-            | Op::DeletePolicyVersion { .. } => 0,
-            Op::DeletePolicy { .. } => 1,
+            | Op::DetachRolePolicy { .. }
+            | Op::DeletePolicyVersion { .. }
+            | Op::RemoveUserFromGroup { .. }
+            | Op::DeleteUserPolicy { .. }
+            | Op::DeleteGroupPolicy { .. }
+            | Op::DeleteAccessKey { .. }
+            | Op::DeleteLoginProfile { .. }
+            | Op::DeactivateMfaDevice { .. }
+            | Op::DeleteSigningCertificate { .. }
+            | Op::DeleteSshPublicKey { .. }
+            | Op::DeleteServiceSpecificCredential { .. } => 0,
+            Op::DeletePolicy { .. } | Op::DeleteUser { .. } | Op::DeleteGroup { .. } => 1,
             Op::CreateGroup { .. } | Op::CreateUser { .. } | Op::CreatePolicy { .. } => 2,
             _ => 3,
         }
@@ -279,6 +359,19 @@ impl Op {
             Op::DetachGroupPolicy { .. } => "DetachGroupPolicy",
             Op::PutUserPolicy { .. } => "PutUserPolicy",
             Op::PutGroupPolicy { .. } => "PutGroupPolicy",
+            Op::UntagUser { .. } => "UntagUser",
+            Op::RemoveUserFromGroup { .. } => "RemoveUserFromGroup",
+            Op::DeleteUserPolicy { .. } => "DeleteUserPolicy",
+            Op::DeleteGroupPolicy { .. } => "DeleteGroupPolicy",
+            Op::DeleteAccessKey { .. } => "DeleteAccessKey",
+            Op::DeleteLoginProfile { .. } => "DeleteLoginProfile",
+            Op::DeactivateMfaDevice { .. } => "DeactivateMFADevice",
+            Op::DeleteSigningCertificate { .. } => "DeleteSigningCertificate",
+            Op::DeleteSshPublicKey { .. } => "DeleteSSHPublicKey",
+            Op::DeleteServiceSpecificCredential { .. } => "DeleteServiceSpecificCredential",
+            Op::DetachRolePolicy { .. } => "DetachRolePolicy",
+            Op::DeleteUser { .. } => "DeleteUser",
+            Op::DeleteGroup { .. } => "DeleteGroup",
         }
     }
 
@@ -288,7 +381,9 @@ impl Op {
         match self {
             Op::CreateGroup { group, .. }
             | Op::UpdateGroupPath { group, .. }
-            | Op::PutGroupPolicy { group, .. } => vec![(EntityKind::Group, group)],
+            | Op::PutGroupPolicy { group, .. }
+            | Op::DeleteGroupPolicy { group, .. }
+            | Op::DeleteGroup { group } => vec![(EntityKind::Group, group)],
             Op::AttachGroupPolicy { group, policy } | Op::DetachGroupPolicy { group, policy } => {
                 vec![
                     (EntityKind::Group, group),
@@ -299,16 +394,26 @@ impl Op {
             | Op::UpdateUserPath { user, .. }
             | Op::TagUser { user, .. }
             | Op::PutUserPolicy { user, .. }
-            | Op::CreateAccessKey { user } => vec![(EntityKind::User, user)],
+            | Op::CreateAccessKey { user }
+            | Op::UntagUser { user, .. }
+            | Op::DeleteUserPolicy { user, .. }
+            | Op::DeleteAccessKey { user, .. }
+            | Op::DeleteLoginProfile { user }
+            | Op::DeactivateMfaDevice { user, .. }
+            | Op::DeleteSigningCertificate { user, .. }
+            | Op::DeleteSshPublicKey { user, .. }
+            | Op::DeleteServiceSpecificCredential { user, .. }
+            | Op::DeleteUser { user } => vec![(EntityKind::User, user)],
             Op::AttachUserPolicy { user, policy } | Op::DetachUserPolicy { user, policy } => {
                 vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
             }
-            Op::AddUserToGroup { user, group } => {
+            Op::AddUserToGroup { user, group } | Op::RemoveUserFromGroup { user, group } => {
                 vec![(EntityKind::User, user), (EntityKind::Group, group)]
             }
             Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
             Op::CreatePolicyVersion { policy, .. }
             | Op::TagPolicy { policy, .. }
+            | Op::DetachRolePolicy { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
             | Op::DeletePolicy { policy } => vec![(EntityKind::Policy, &policy.name)],
         }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
-use crate::live::{AccessKey, AccountDetails, Caller, LiveState};
+use crate::live::{AccessKey, AccountDetails, Caller, LiveState, UserCredentials};
 use crate::secrets::Secret;
 use crate::spec::PolicyArn;
 
@@ -154,6 +154,14 @@ impl IamApi for FakeIam {
         unreachable!("apply does not read tags")
     }
 
+    async fn user_credentials(&self, _: &str) -> Result<UserCredentials, ApiError> {
+        unreachable!("apply does not read credentials")
+    }
+
+    async fn policy_roles(&self, _: &PolicyArn) -> Result<Vec<String>, ApiError> {
+        unreachable!("apply does not read roles")
+    }
+
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
         let mut a = self.account.lock().unwrap();
         a.calls.push("ListAccessKeys");
@@ -207,6 +215,7 @@ fn guide_plan() -> Plan {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/deployer".into(),
             partition: Partition::Aws,
+            access_key_id: None,
         },
         aws_policies: vec![
             PolicyArn::aws_managed(Partition::Aws, "/", "AmazonEC2FullAccess"),

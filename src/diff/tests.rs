@@ -34,6 +34,7 @@ fn empty_account() -> LiveState {
             account: "123456789012".into(),
             arn: "arn:aws:iam::123456789012:user/admin".into(),
             partition: Partition::Aws,
+            access_key_id: None,
         },
         aws_policies: vec![
             aws("/", "AmazonEC2FullAccess"),
@@ -84,6 +85,7 @@ fn live_policy(arn: &PolicyArn, description: &str, document: &serde_json::Value)
     LivePolicy {
         arn: arn.clone(),
         tags: owned(&[]),
+        roles: Vec::new(),
         description: description.into(),
         attachment_count: 0,
         versions: vec![PolicyVersion {

@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::plan::Op;
 use crate::secrets::Secret;
 
-use super::{AccessKey, AccountDetails, Caller};
+use super::{AccessKey, AccountDetails, Caller, UserCredentials};
 use crate::spec::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
@@ -37,6 +37,19 @@ pub trait IamApi: Sync {
         &self,
         user: &str,
     ) -> impl Future<Output = Result<Vec<AccessKey>, ApiError>> + Send;
+
+    /// A user's credentials other than access keys: login profile, MFA devices, signing
+    /// certificates, SSH keys, service-specific credentials.
+    fn user_credentials(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<UserCredentials, ApiError>> + Send;
+
+    /// The roles a managed policy is attached to (`ListEntitiesForPolicy`).
+    fn policy_roles(
+        &self,
+        policy: &PolicyArn,
+    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
 
     /// Makes the one IAM call that `op` names.
     fn call(&self, op: &Op) -> impl Future<Output = Result<Outcome, ApiError>> + Send;

@@ -18,7 +18,10 @@ use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::types::{EntityType, PolicyScopeType, StatusType, Tag};
 
 use super::api::{ApiError, ErrorKind, IamApi, Outcome};
-use super::{AccessKey, AccountDetails, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
+use super::{
+    AccessKey, AccountDetails, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion,
+    UserCredentials,
+};
 use crate::document;
 use crate::plan::Op;
 use crate::secrets::Secret;
@@ -42,6 +45,8 @@ pub struct AwsIam {
     iam: aws_sdk_iam::Client,
     sts: aws_sdk_sts::Client,
     calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// The access key the credentials use, so that a prune never deletes it.
+    access_key_id: Option<String>,
 }
 
 impl AwsIam {
@@ -58,8 +63,10 @@ impl AwsIam {
             loader = loader.endpoint_url(url);
         }
         let config = loader.load().await;
-        check_credentials(&config, connection).await?;
-        Ok(Self::from_config(&config))
+        let access_key_id = check_credentials(&config, connection).await?;
+        let mut api = Self::from_config(&config);
+        api.access_key_id = Some(access_key_id);
+        Ok(api)
     }
 
     /// Wraps clients built from `config` (tests build it by hand).
@@ -68,6 +75,7 @@ impl AwsIam {
             iam: aws_sdk_iam::Client::new(config),
             sts: aws_sdk_sts::Client::new(config),
             calls: Mutex::new(BTreeMap::new()),
+            access_key_id: None,
         }
     }
 
@@ -78,6 +86,7 @@ impl AwsIam {
             iam,
             sts,
             calls: Mutex::new(BTreeMap::new()),
+            access_key_id: None,
         }
     }
 
@@ -93,7 +102,11 @@ impl AwsIam {
     }
 }
 
-async fn check_credentials(config: &SdkConfig, connection: &Connection) -> Result<(), ApiError> {
+/// The access key id of the credentials found, or why there are none.
+async fn check_credentials(
+    config: &SdkConfig,
+    connection: &Connection,
+) -> Result<String, ApiError> {
     let Some(provider) = config.credentials_provider() else {
         return Err(no_credentials(
             connection,
@@ -101,7 +114,7 @@ async fn check_credentials(config: &SdkConfig, connection: &Connection) -> Resul
         ));
     };
     match provider.provide_credentials().await {
-        Ok(_) => Ok(()),
+        Ok(credentials) => Ok(credentials.access_key_id().to_owned()),
         // The chain's own message lists every provider it tried, one a line: too much to say.
         Err(CredentialsError::CredentialsNotLoaded(_)) => Err(no_credentials(connection, "")),
         Err(err) => {
@@ -155,6 +168,7 @@ impl IamApi for AwsIam {
             account: out.account().unwrap_or_default().to_owned(),
             arn,
             partition,
+            access_key_id: self.access_key_id.clone(),
         })
     }
 
@@ -180,6 +194,7 @@ impl IamApi for AwsIam {
                     inline_policies: inline(user.user_policy_list())?,
                     tags: tags(user.tags()),
                     access_keys: Vec::new(),
+                    credentials: None,
                 });
             }
             for group in page.group_detail_list() {
@@ -231,6 +246,99 @@ impl IamApi for AwsIam {
             found.extend(tags(page.map_err(classify)?.tags()));
         }
         Ok(found)
+    }
+
+    async fn user_credentials(&self, user: &str) -> Result<UserCredentials, ApiError> {
+        let iam = &self.iam;
+        self.count("GetLoginProfile");
+        let login_profile = match iam.get_login_profile().user_name(user).send().await {
+            Ok(_) => true,
+            Err(err) => match classify(err) {
+                err if err.kind == ErrorKind::NoSuchEntity => false,
+                err => return Err(err),
+            },
+        };
+        self.count("ListMFADevices");
+        let mfa = iam
+            .list_mfa_devices()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(classify)?;
+        self.count("ListSigningCertificates");
+        let certificates = iam
+            .list_signing_certificates()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(classify)?;
+        self.count("ListSSHPublicKeys");
+        let ssh = iam
+            .list_ssh_public_keys()
+            .user_name(user)
+            .send()
+            .await
+            .map_err(classify)?;
+        self.count("ListServiceSpecificCredentials");
+        let no_retries =
+            aws_sdk_iam::config::Builder::default().retry_config(RetryConfig::disabled());
+        let service = iam
+            .list_service_specific_credentials()
+            .user_name(user)
+            .customize()
+            .config_override(no_retries)
+            .send()
+            .await;
+        let service_specific_credentials = match service {
+            Ok(out) => out
+                .service_specific_credentials()
+                .iter()
+                .map(|c| c.service_specific_credential_id().to_owned())
+                .collect(),
+            Err(err) => match classify(err) {
+                // An endpoint without the operation (moto answers a bare HTTP 500) has no
+                // such credentials; a real failure shows again when DeleteUser refuses.
+                err if err.kind == ErrorKind::Transient && err.code.is_none() => Vec::new(),
+                err => return Err(err),
+            },
+        };
+        Ok(UserCredentials {
+            login_profile,
+            mfa_devices: mfa
+                .mfa_devices()
+                .iter()
+                .map(|d| d.serial_number().to_owned())
+                .collect(),
+            signing_certificates: certificates
+                .certificates()
+                .iter()
+                .map(|c| c.certificate_id().to_owned())
+                .collect(),
+            ssh_public_keys: ssh
+                .ssh_public_keys()
+                .iter()
+                .map(|k| k.ssh_public_key_id().to_owned())
+                .collect(),
+            service_specific_credentials,
+        })
+    }
+
+    async fn policy_roles(&self, policy: &PolicyArn) -> Result<Vec<String>, ApiError> {
+        let mut pages = self
+            .iam
+            .list_entities_for_policy()
+            .policy_arn(policy.to_string())
+            .entity_filter(EntityType::Role)
+            .into_paginator()
+            .send();
+        let mut roles = Vec::new();
+        while let Some(page) = pages.next().await {
+            self.count("ListEntitiesForPolicy");
+            for role in page.map_err(classify)?.policy_roles() {
+                roles.push(role.role_name().unwrap_or_default().to_owned());
+            }
+        }
+        Ok(roles)
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
@@ -428,6 +536,103 @@ impl IamApi for AwsIam {
                     .policy_document(document.to_string());
                 call.send().await.map_err(classify)?;
             }
+            Op::UntagUser { user, keys } => {
+                let call = iam
+                    .untag_user()
+                    .user_name(user)
+                    .set_tag_keys(Some(keys.clone()));
+                call.send().await.map_err(classify)?;
+            }
+            Op::RemoveUserFromGroup { user, group } => {
+                let call = iam
+                    .remove_user_from_group()
+                    .user_name(user)
+                    .group_name(group);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteUserPolicy { user, policy_name } => {
+                let call = iam
+                    .delete_user_policy()
+                    .user_name(user)
+                    .policy_name(policy_name);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteGroupPolicy { group, policy_name } => {
+                let call = iam
+                    .delete_group_policy()
+                    .group_name(group)
+                    .policy_name(policy_name);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteAccessKey {
+                user,
+                access_key_id,
+            } => {
+                let call = iam
+                    .delete_access_key()
+                    .user_name(user)
+                    .access_key_id(access_key_id);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteLoginProfile { user } => {
+                let call = iam.delete_login_profile().user_name(user);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeactivateMfaDevice {
+                user,
+                serial_number,
+            } => {
+                let call = iam
+                    .deactivate_mfa_device()
+                    .user_name(user)
+                    .serial_number(serial_number);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteSigningCertificate {
+                user,
+                certificate_id,
+            } => {
+                let call = iam
+                    .delete_signing_certificate()
+                    .user_name(user)
+                    .certificate_id(certificate_id);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteSshPublicKey {
+                user,
+                ssh_public_key_id,
+            } => {
+                let call = iam
+                    .delete_ssh_public_key()
+                    .user_name(user)
+                    .ssh_public_key_id(ssh_public_key_id);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteServiceSpecificCredential {
+                user,
+                credential_id,
+            } => {
+                let call = iam
+                    .delete_service_specific_credential()
+                    .user_name(user)
+                    .service_specific_credential_id(credential_id);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DetachRolePolicy { role, policy } => {
+                let call = iam
+                    .detach_role_policy()
+                    .role_name(role)
+                    .policy_arn(policy.to_string());
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteUser { user } => {
+                let call = iam.delete_user().user_name(user);
+                call.send().await.map_err(classify)?;
+            }
+            Op::DeleteGroup { group } => {
+                let call = iam.delete_group().group_name(group);
+                call.send().await.map_err(classify)?;
+            }
         }
         Ok(Outcome::Done)
     }
@@ -484,6 +689,7 @@ fn live_policy(policy: &aws_sdk_iam::types::ManagedPolicyDetail) -> Result<LiveP
         .unwrap_or_default();
     Ok(LivePolicy {
         tags: BTreeMap::new(),
+        roles: Vec::new(),
         arn: parse_arn(policy.arn())?,
         description: policy.description().unwrap_or_default().to_owned(),
         attachment_count: u32::try_from(policy.attachment_count().unwrap_or_default()).unwrap_or(0),

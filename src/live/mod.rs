@@ -12,7 +12,7 @@ use serde_json::Value;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 
-use crate::spec::{Partition, PolicyArn, PolicyRef, Spec};
+use crate::spec::{OWNER_TAG, Partition, PolicyArn, PolicyRef, Spec};
 
 /// How many `ListAccessKeys` calls are in flight at once while reading.
 const READ_CONCURRENCY: usize = 8;
@@ -35,6 +35,18 @@ pub struct Caller {
     pub account: String,
     pub arn: String,
     pub partition: Partition,
+    /// The access key the caller signs with, when it uses one: never deleted by a prune.
+    pub access_key_id: Option<String>,
+}
+
+impl Caller {
+    /// The IAM user behind the credentials, when they are a user's (not a role's): never
+    /// deleted by a prune.
+    pub fn user_name(&self) -> Option<&str> {
+        let resource = self.arn.splitn(6, ':').nth(5)?;
+        let path_and_name = resource.strip_prefix("user/")?;
+        path_and_name.rsplit('/').next()
+    }
 }
 
 impl Default for Caller {
@@ -43,6 +55,7 @@ impl Default for Caller {
             account: String::new(),
             arn: String::new(),
             partition: Partition::Aws,
+            access_key_id: None,
         }
     }
 }
@@ -67,6 +80,8 @@ pub struct LivePolicy {
     pub versions: Vec<PolicyVersion>,
     /// The default version's document, canonical.
     pub document: Value,
+    /// Roles it is attached to; read only for policies a prune deletes.
+    pub roles: Vec<String>,
 }
 
 /// One version of a managed policy.
@@ -87,8 +102,20 @@ pub struct LiveUser {
     /// Inline policies: name to canonical document.
     pub inline_policies: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
-    /// Read only for users the spec names.
+    /// Read for users the spec names, and for users a prune deletes.
     pub access_keys: Vec<AccessKey>,
+    /// What must go before the user can be deleted; read only for users a prune deletes.
+    pub credentials: Option<UserCredentials>,
+}
+
+/// A user's sign-in credentials other than access keys, by their ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserCredentials {
+    pub login_profile: bool,
+    pub mfa_devices: Vec<String>,
+    pub signing_certificates: Vec<String>,
+    pub ssh_public_keys: Vec<String>,
+    pub service_specific_credentials: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -190,6 +217,10 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         }
     }
 
+    if spec.prune {
+        read_for_prune(api, spec, &mut users).await?;
+    }
+
     let mut local_policies = details.local_policies;
     let tags: Vec<(usize, BTreeMap<String, String>)> =
         futures::stream::iter(local_policies.iter().enumerate())
@@ -212,6 +243,9 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
     for (index, tags) in tags {
         local_policies[index].tags = tags;
     }
+    if spec.prune {
+        read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
+    }
 
     Ok(LiveState {
         caller,
@@ -227,6 +261,86 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             .collect(),
         aws_policies,
     })
+}
+
+/// For users a prune deletes (owned, and gone from the spec): their keys and credentials,
+/// which IAM requires deleted first.
+async fn read_for_prune(
+    api: &impl IamApi,
+    spec: &Spec,
+    users: &mut BTreeMap<String, LiveUser>,
+) -> Result<(), ReadError> {
+    let named: BTreeSet<String> = spec.users.keys().map(|n| n.to_lowercase()).collect();
+    let doomed: Vec<String> = users
+        .values()
+        .filter(|u| {
+            spec.owns(&u.path, u.tags.get(OWNER_TAG).map(String::as_str))
+                && !named.contains(&u.name.to_lowercase())
+        })
+        .map(|u| u.name.clone())
+        .collect();
+    let found: Vec<(String, Vec<AccessKey>, UserCredentials)> = futures::stream::iter(doomed)
+        .map(|name| async move {
+            let failed = |source| ReadError::Api {
+                what: format!("list the credentials of user {name}, to delete it"),
+                source,
+            };
+            let keys = api.access_keys(&name).await.map_err(failed)?;
+            let credentials = api.user_credentials(&name).await.map_err(failed)?;
+            Ok::<_, ReadError>((name, keys, credentials))
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await?;
+    for (name, keys, credentials) in found {
+        if let Some(user) = users.get_mut(&name) {
+            user.access_keys = keys;
+            user.credentials = Some(credentials);
+        }
+    }
+    Ok(())
+}
+
+/// For policies a prune deletes: the roles they are attached to, which the account details
+/// do not list (iamspec does not read roles), when the attachment count says there are any.
+async fn read_policy_roles(
+    api: &impl IamApi,
+    spec: &Spec,
+    users: &BTreeMap<String, LiveUser>,
+    groups: &[LiveGroup],
+    policies: &mut [LivePolicy],
+) -> Result<(), ReadError> {
+    let named: BTreeSet<String> = spec.policies.keys().map(|n| n.to_lowercase()).collect();
+    for policy in policies.iter_mut() {
+        let owned = spec.owns(
+            &policy.arn.path,
+            policy.tags.get(OWNER_TAG).map(String::as_str),
+        );
+        if !owned || named.contains(&policy.arn.name.to_lowercase()) {
+            continue;
+        }
+        let seen = users
+            .values()
+            .filter(|u| u.policies.contains(&policy.arn))
+            .count()
+            + groups
+                .iter()
+                .filter(|g| g.policies.contains(&policy.arn))
+                .count();
+        if (policy.attachment_count as usize) > seen {
+            policy.roles =
+                api.policy_roles(&policy.arn)
+                    .await
+                    .map_err(|source| ReadError::Api {
+                        what: format!(
+                            "list the roles policy {} is attached to (iam:ListEntitiesForPolicy)",
+                            policy.arn
+                        ),
+                        source,
+                    })?;
+        }
+    }
+    Ok(())
 }
 
 /// What to do about a failed read, by how it failed.

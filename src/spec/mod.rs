@@ -51,6 +51,9 @@ pub struct Spec {
     pub owner: String,
     /// `[account] scope`: a path under which every user, group and policy is this spec's.
     pub scope: Option<String>,
+    /// `[account] prune` (or `--prune`): remove what the spec's entities have beyond it, and
+    /// delete owned entities that left the spec.
+    pub prune: bool,
     /// Customer-managed policies, by name.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,

@@ -32,6 +32,8 @@ pub struct RawAccount {
     pub id: Option<Spanned<String>>,
     pub owner: Option<Spanned<String>>,
     pub scope: Option<Spanned<String>>,
+    #[serde(default)]
+    pub prune: bool,
 }
 
 /// `[policies.NAME]`: a customer-managed policy.

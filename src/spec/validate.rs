@@ -80,9 +80,9 @@ impl Checker<'_> {
             ),
             Some(_) => {}
         }
-        let (id, owner, scope) = raw
-            .account
-            .map_or((None, None, None), |a| (a.id, a.owner, a.scope));
+        let (id, owner, scope, prune) = raw.account.map_or((None, None, None, false), |a| {
+            (a.id, a.owner, a.scope, a.prune)
+        });
         let owner = owner.map_or_else(
             || DEFAULT_OWNER.to_owned(),
             |owner| {
@@ -156,6 +156,7 @@ impl Checker<'_> {
             account_id,
             owner,
             scope,
+            prune,
             policies,
             groups,
             users,
