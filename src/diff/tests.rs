@@ -759,3 +759,80 @@ fn owned_entities_the_spec_no_longer_names_are_drift_and_others_are_not_mentione
         ]
     );
 }
+
+fn pruning(text: &str) -> Spec {
+    let mut spec = spec(text);
+    spec.prune = true;
+    spec
+}
+
+#[test]
+fn prune_removes_a_group_that_left_the_spec_after_its_members_and_policies() {
+    let mut live = guide_account();
+    live.groups.insert(
+        "Old".into(),
+        LiveGroup {
+            name: "Old".into(),
+            path: "/koding/".into(),
+            policies: [aws("/", "IAMReadOnlyAccess")].into(),
+            inline_policies: BTreeMap::from([("x".into(), serde_json::json!({}))]),
+        },
+    );
+    live.users
+        .get_mut("koding-user")
+        .unwrap()
+        .groups
+        .insert("Old".into());
+    let text = format!("{SPEC}[account]\nscope = \"/koding/\"\n");
+    let plan = diff(&pruning(&text), &live).unwrap();
+    let ops: Vec<&str> = plan.changes.iter().map(|c| c.op.api_name()).collect();
+    // The membership is both drift of koding-user and a member of the deleted group: once.
+    assert_eq!(
+        ops,
+        [
+            "RemoveUserFromGroup",
+            "DeleteGroupPolicy",
+            "DetachGroupPolicy",
+            "DeleteGroup"
+        ]
+    );
+    assert_eq!(plan.deletions(), 1);
+    assert!(plan.drift.is_empty());
+}
+
+#[test]
+fn prune_never_deletes_the_key_the_caller_signs_with() {
+    let mut live = guide_account();
+    live.caller.access_key_id = Some("AKIA_OLD".into());
+    let keys = &mut live.users.get_mut("koding-user").unwrap().access_keys;
+    keys.insert(0, key("AKIA_OLD", true));
+    keys.insert(0, key("AKIA_OFF", false));
+    let plan = diff(&pruning(SPEC), &live).unwrap();
+    assert_eq!(
+        ops(&plan),
+        [&Op::DeleteAccessKey {
+            user: "koding-user".into(),
+            access_key_id: "AKIA_OFF".into()
+        }]
+    );
+    assert_eq!(
+        plan.protected,
+        ["access key AKIA_OLD of user koding-user: iamspec is signing with it"]
+    );
+}
+
+#[test]
+fn the_caller_is_found_in_its_arn() {
+    let caller = |arn: &str| Caller {
+        arn: arn.into(),
+        ..Caller::default()
+    };
+    assert_eq!(
+        caller("arn:aws:iam::123456789012:user/ci/deployer").user_name(),
+        Some("deployer")
+    );
+    assert_eq!(
+        caller("arn:aws:sts::123456789012:assumed-role/ci/session").user_name(),
+        None
+    );
+}
