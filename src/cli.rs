@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
+use crate::export;
 use crate::live::aws::{AwsIam, Connection};
 use crate::live::{self, ApiError, ReadError};
 use crate::plan::Plan;
@@ -58,14 +59,26 @@ enum Command {
         /// The spec file.
         spec: PathBuf,
     },
+    /// Write a spec for the live account, with policy documents as JSON files beside it.
+    Export {
+        #[command(flatten)]
+        aws: Aws,
+        /// Only users, groups and policies under this path; it becomes the spec's scope.
+        #[arg(long, value_name = "PATH", value_parser = parse_scope)]
+        scope: Option<String>,
+        /// Only users and policies tagged with this owner; it becomes the spec's owner.
+        #[arg(long, value_name = "NAME")]
+        owner: Option<String>,
+        /// The directory to write spec.toml and its documents into; it must not exist yet.
+        #[arg(long, value_name = "DIR", default_value = "exported")]
+        out: PathBuf,
+    },
 }
 
-/// What plan and apply share: the spec and how to reach AWS.
+/// How to reach AWS.
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
-struct Common {
-    /// The spec file.
-    spec: PathBuf,
+struct Aws {
     /// The AWS profile to use (default: AWS_PROFILE, else the default chain).
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
@@ -75,6 +88,40 @@ struct Common {
     /// Send IAM and STS calls to this endpoint (also AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL", value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
+    /// Print how many API calls were made, by operation, to standard error.
+    #[arg(long)]
+    stats: bool,
+}
+
+impl Aws {
+    async fn connect(&self) -> Result<AwsIam, Error> {
+        let connection = Connection {
+            profile: self.profile.clone(),
+            region: self.region.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+        };
+        AwsIam::connect(&connection).await.map_err(Error::Connect)
+    }
+
+    fn print_stats(&self, api: &AwsIam) {
+        if !self.stats {
+            return;
+        }
+        let calls = api.calls();
+        let total: u64 = calls.values().sum();
+        let list: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
+        eprintln!("API calls: {total} ({})", list.join(", "));
+    }
+}
+
+/// What plan and apply share: the spec and how to reach AWS.
+#[derive(Debug, Args)]
+#[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
+struct Common {
+    /// The spec file.
+    spec: PathBuf,
+    #[command(flatten)]
+    aws: Aws,
     /// Where the secrets of new access keys are written, one <user>.csv each.
     #[arg(long, value_name = "DIR", default_value = "secrets")]
     secrets_dir: PathBuf,
@@ -85,9 +132,6 @@ struct Common {
     /// Refuse a plan that deletes more users, groups and policies than this.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_deletes: usize,
-    /// Print how many API calls were made, by operation, to standard error.
-    #[arg(long)]
-    stats: bool,
 }
 
 /// Everything that can stop a command; `main` prints it once.
@@ -123,6 +167,13 @@ pub enum Error {
         "stopped at once, with calls in flight: run `iamspec plan` to see what is left, and apply again to finish"
     )]
     Interrupted,
+    /// An export could not be written.
+    #[error("could not write the export to {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// Writing to standard output failed (other than a closed pipe).
     #[error("could not write the output: {0}")]
     Output(#[source] io::Error),
@@ -192,6 +243,26 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Export {
+            aws,
+            scope,
+            owner,
+            out,
+        } => {
+            let api = aws.connect().await?;
+            let live = live::read_account(&api).await?;
+            let export = export::export(&live, &export::Filter { scope, owner });
+            write_export(&out, &export)?;
+            aws.print_stats(&api);
+            emit(&format!(
+                "Wrote {} and {} policy document{}: check it with `iamspec plan {}`.\n",
+                out.join("spec.toml").display(),
+                export.files.len(),
+                if export.files.len() == 1 { "" } else { "s" },
+                out.join("spec.toml").display()
+            ))?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Plan {
             common,
             json,
@@ -203,7 +274,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             } else {
                 emit(&render::text(&plan, style(&common.secrets_dir)))?;
             }
-            print_stats(&common, &api);
+            common.aws.print_stats(&api);
             check_deletions(&plan, &common)?;
             Ok(if detailed_exitcode && !plan.is_empty() {
                 ExitCode::from(2)
@@ -220,7 +291,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             let style = style(&common.secrets_dir);
             emit(&render::text(&plan, style))?;
             if plan.is_empty() {
-                print_stats(&common, &api);
+                common.aws.print_stats(&api);
                 return Ok(ExitCode::SUCCESS);
             }
             check_deletions(&plan, &common)?;
@@ -234,7 +305,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             };
             let report = apply_interruptibly(&plan, &api, &options).await?;
             emit(&render::report(&report))?;
-            print_stats(&common, &api);
+            common.aws.print_stats(&api);
             Ok(if report.interrupted {
                 ExitCode::from(INTERRUPTED)
             } else if report.succeeded() {
@@ -251,15 +322,34 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
 async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let mut spec = load(&common.spec)?;
     spec.prune |= common.prune;
-    let connection = Connection {
-        profile: common.profile.clone(),
-        region: common.region.clone(),
-        endpoint_url: common.endpoint_url.clone(),
-    };
-    let api = AwsIam::connect(&connection).await.map_err(Error::Connect)?;
+    let api = common.aws.connect().await?;
     let live = live::read(&api, &spec).await?;
     let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
+}
+
+/// Writes an export into a directory that does not exist yet, so nothing is overwritten.
+fn write_export(dir: &Path, export: &export::Export) -> Result<(), Error> {
+    let failed = |source| Error::Write {
+        path: dir.to_owned(),
+        source,
+    };
+    if dir.exists() {
+        return Err(failed(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "it exists already; choose another --out, or remove it",
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    std::fs::write(dir.join("spec.toml"), &export.spec).map_err(failed)?;
+    for (relative, text) in &export.files {
+        let path = dir.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(failed)?;
+        }
+        std::fs::write(&path, text).map_err(failed)?;
+    }
+    Ok(())
 }
 
 /// `--max-deletes`: a spec that lost half its users by mistake should not take them along.
@@ -331,16 +421,6 @@ fn confirm(plan: &Plan) -> Result<(), Error> {
     }
 }
 
-fn print_stats(common: &Common, api: &AwsIam) {
-    if !common.stats {
-        return;
-    }
-    let calls = api.calls();
-    let total: u64 = calls.values().sum();
-    let list: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
-    eprintln!("API calls: {total} ({})", list.join(", "));
-}
-
 fn style(secrets_dir: &Path) -> Style<'_> {
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
     Style {
@@ -367,6 +447,10 @@ fn parse_region(text: &str) -> Result<String, String> {
     } else {
         Err("a region is lowercase letters, digits and dashes, like us-east-1".to_owned())
     }
+}
+
+fn parse_scope(text: &str) -> Result<String, String> {
+    spec::check_path(text).map(|()| text.to_owned())
 }
 
 fn parse_endpoint_url(text: &str) -> Result<String, String> {

@@ -140,7 +140,7 @@ impl<'a> Differ<'a> {
         if !self.claim(EntityKind::Policy, &policy.name, live.tags.get(OWNER_TAG)) {
             return;
         }
-        if !live.tags.contains_key(OWNER_TAG) {
+        if !live.tags.contains_key(OWNER_TAG) && !self.spec.owns(&live.arn.path, None) {
             let tag = Op::TagPolicy {
                 policy: live.arn.clone(),
                 tags: self.owned_tags(&BTreeMap::new()),
@@ -408,7 +408,14 @@ impl<'a> Differ<'a> {
         if !self.claim(EntityKind::User, &user.name, live.tags.get(OWNER_TAG)) {
             return;
         }
-        let desired = self.owned_tags(&user.tags);
+        // Under the spec's scope an entity is owned already; only outside it does the tag
+        // have to say so.
+        let by_scope = self.spec.owns(&live.path, None);
+        let desired = if by_scope && !live.tags.contains_key(OWNER_TAG) {
+            user.tags.clone()
+        } else {
+            self.owned_tags(&user.tags)
+        };
         let missing: BTreeMap<String, String> = desired
             .iter()
             .filter(|(k, v)| live.tags.get(*k) != Some(v))

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod diff;
 pub mod document;
+pub mod export;
 pub mod live;
 pub mod plan;
 pub mod render;

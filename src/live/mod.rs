@@ -196,7 +196,80 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         .filter(|name| wanted.contains(&name.to_lowercase()))
         .cloned()
         .collect();
-    let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(spec_users)
+    read_keys(api, &mut users, spec_users).await?;
+
+    if spec.prune {
+        read_for_prune(api, spec, &mut users).await?;
+    }
+
+    let mut local_policies = details.local_policies;
+    read_policy_tags(api, &mut local_policies).await?;
+    if spec.prune {
+        read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
+    }
+
+    Ok(LiveState {
+        caller,
+        users,
+        groups: details
+            .groups
+            .into_iter()
+            .map(|g| (g.name.clone(), g))
+            .collect(),
+        local_policies: local_policies
+            .into_iter()
+            .map(|p| (p.arn.clone(), p))
+            .collect(),
+        aws_policies,
+    })
+}
+
+/// The whole account, for `export`: every user's keys, every policy's tags, and the list of
+/// AWS-managed policies.
+pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
+    let caller = api
+        .caller()
+        .await
+        .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
+    let details = api.account_details().await.map_err(failed(
+        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
+    ))?;
+    let aws_policies = api
+        .aws_managed_policies(caller.partition)
+        .await
+        .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))?;
+    let mut users: BTreeMap<String, LiveUser> = details
+        .users
+        .into_iter()
+        .map(|u| (u.name.clone(), u))
+        .collect();
+    let names = users.keys().cloned().collect();
+    read_keys(api, &mut users, names).await?;
+    let mut local_policies = details.local_policies;
+    read_policy_tags(api, &mut local_policies).await?;
+    Ok(LiveState {
+        caller,
+        users,
+        groups: details
+            .groups
+            .into_iter()
+            .map(|g| (g.name.clone(), g))
+            .collect(),
+        local_policies: local_policies
+            .into_iter()
+            .map(|p| (p.arn.clone(), p))
+            .collect(),
+        aws_policies,
+    })
+}
+
+/// The access keys of these users, oldest first.
+async fn read_keys(
+    api: &impl IamApi,
+    users: &mut BTreeMap<String, LiveUser>,
+    names: Vec<String>,
+) -> Result<(), ReadError> {
+    let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(names)
         .map(|name| async move {
             let keys = api
                 .access_keys(&name)
@@ -216,14 +289,13 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             user.access_keys = access_keys;
         }
     }
+    Ok(())
+}
 
-    if spec.prune {
-        read_for_prune(api, spec, &mut users).await?;
-    }
-
-    let mut local_policies = details.local_policies;
+/// Every customer-managed policy's tags: the account details leave them out.
+async fn read_policy_tags(api: &impl IamApi, policies: &mut [LivePolicy]) -> Result<(), ReadError> {
     let tags: Vec<(usize, BTreeMap<String, String>)> =
-        futures::stream::iter(local_policies.iter().enumerate())
+        futures::stream::iter(policies.iter().enumerate())
             .map(|(index, policy)| async move {
                 let tags = api
                     .policy_tags(&policy.arn)
@@ -241,26 +313,9 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             .try_collect()
             .await?;
     for (index, tags) in tags {
-        local_policies[index].tags = tags;
+        policies[index].tags = tags;
     }
-    if spec.prune {
-        read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
-    }
-
-    Ok(LiveState {
-        caller,
-        users,
-        groups: details
-            .groups
-            .into_iter()
-            .map(|g| (g.name.clone(), g))
-            .collect(),
-        local_policies: local_policies
-            .into_iter()
-            .map(|p| (p.arn.clone(), p))
-            .collect(),
-        aws_policies,
-    })
+    Ok(())
 }
 
 /// For users a prune deletes (owned, and gone from the spec): their keys and credentials,

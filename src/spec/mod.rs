@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub(crate) use policy::check_path;
 pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
 use crate::document::Document;

@@ -1,0 +1,153 @@
+//! `iamspec export` on an account built by hand: the spec it writes plans nothing, holds no
+//! secret, and names policies the way a person would.
+
+mod support;
+
+use aws_sdk_iam::types::Tag;
+use support::Account;
+
+const DOCUMENT: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:ListBucket"],"Resource":"*"}]}"#;
+
+/// An account made the way people make them: by hand, call by call.
+async fn build_by_hand(account: &Account) {
+    let iam = account.iam();
+    let policy = iam
+        .create_policy()
+        .policy_name("StackBuilder")
+        .path("/koding/")
+        .description("What Koding stacks need beyond EC2")
+        .policy_document(DOCUMENT)
+        .send()
+        .await
+        .unwrap();
+    let stack_arn = policy.policy().unwrap().arn().unwrap().to_owned();
+    iam.create_group()
+        .group_name("Developers")
+        .path("/koding/")
+        .send()
+        .await
+        .unwrap();
+    for arn in [
+        "arn:aws:iam::aws:policy/AmazonEC2FullAccess",
+        "arn:aws:iam::aws:policy/AmazonRoute53FullAccess",
+        "arn:aws:iam::aws:policy/AmazonRoute53DomainsFullAccess",
+        stack_arn.as_str(),
+    ] {
+        iam.attach_group_policy()
+            .group_name("Developers")
+            .policy_arn(arn)
+            .send()
+            .await
+            .unwrap();
+    }
+    iam.put_group_policy()
+        .group_name("Developers")
+        .policy_name("deploy")
+        .policy_document(DOCUMENT)
+        .send()
+        .await
+        .unwrap();
+    iam.create_user()
+        .user_name("koding-user")
+        .path("/koding/")
+        .tags(
+            Tag::builder()
+                .key("team")
+                .value("platform")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    iam.add_user_to_group()
+        .group_name("Developers")
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    iam.attach_user_policy()
+        .user_name("koding-user")
+        .policy_arn("arn:aws:iam::aws:policy/job-function/ViewOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+    iam.put_user_policy()
+        .user_name("koding-user")
+        .policy_name("own")
+        .policy_document(DOCUMENT)
+        .send()
+        .await
+        .unwrap();
+    iam.create_access_key()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    // Outside the scope.
+    iam.create_user().user_name("admin").send().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_exported_scope_plans_nothing() {
+    let account = Account::new().await;
+    build_by_hand(&account).await;
+    account
+        .run(&["export", "--scope", "/koding/", "--out", "exported"])
+        .expect(0);
+    let dir = account.dir.path().join("exported");
+    let spec = std::fs::read_to_string(dir.join("spec.toml")).unwrap();
+    assert_eq!(
+        spec,
+        format!(
+            "# Exported by iamspec from account {id}.\nversion = 1\n\n[account]\nid = \"{id}\"\nscope = \"/koding/\"\n\n\
+             [policies.StackBuilder]\npath = \"/koding/\"\ndescription = \"What Koding stacks need beyond EC2\"\ndocument = \"policies/StackBuilder.json\"\n\n\
+             [groups.Developers]\npath = \"/koding/\"\npolicies = [\"StackBuilder\", \"AmazonEC2FullAccess\"]\naddons = [\"route53\"]\ninline = {{ deploy = \"inline/group-Developers-deploy.json\" }}\n\n\
+             [users.koding-user]\npath = \"/koding/\"\ngroups = [\"Developers\"]\npolicies = [\"job-function/ViewOnlyAccess\"]\ninline = {{ own = \"inline/user-koding-user-own.json\" }}\naccess_key = true\ntags = {{ team = \"platform\" }}\n",
+            id = account.id
+        )
+    );
+    let spec_path = dir.join("spec.toml");
+    let plan = account
+        .run(&["plan", spec_path.to_str().unwrap(), "--detailed-exitcode"])
+        .expect(0);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    let document: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("policies/StackBuilder.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        document["Statement"][0]["Action"],
+        serde_json::json!(["s3:GetObject", "s3:ListBucket"])
+    );
+
+    // Exporting again into the same place would overwrite: refused.
+    let again = account.run(&["export", "--out", "exported"]).expect(1);
+    assert!(
+        again.stderr.contains("it exists already"),
+        "{}",
+        again.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_unscoped_export_only_adopts() {
+    let account = Account::new().await;
+    build_by_hand(&account).await;
+    account.run(&["export", "--out", "all"]).expect(0);
+    let spec_path = account.dir.path().join("all/spec.toml");
+    let spec = std::fs::read_to_string(&spec_path).unwrap();
+    assert!(spec.contains("[users.admin]"), "{spec}");
+    let plan = account
+        .run(&["plan", spec_path.to_str().unwrap(), "--json"])
+        .expect(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let changes = plan["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 3, "{changes:#?}");
+    for change in changes {
+        assert!(
+            change["reason"].as_str().unwrap().starts_with("adopt:"),
+            "only adoption is planned: {change}"
+        );
+    }
+}
