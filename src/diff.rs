@@ -1,6 +1,7 @@
 //! Stage 3: compare. `diff` is a pure, deterministic function of the spec and the live state:
-//! no I/O, no clock, no environment. It resolves policy names to ARNs, plans what is missing and
-//! reports what the account has beyond the spec as drift.
+//! no I/O, no clock, no environment. It resolves policy names to ARNs (`resolve`), plans what
+//! is missing or different, reports what the account has beyond the spec as drift, and with
+//! `--prune` turns that drift into removals (`prune`).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -9,7 +10,9 @@ use serde_json::Value;
 use crate::document::Document;
 use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
 use crate::plan::{Change, Drift, EntityKind, Op, Plan};
-use crate::spec::{self, OWNER_TAG, Partition, PolicyArn, PolicyRef, PolicyUse, Spec};
+use crate::spec::{self, OWNER_TAG, PolicyArn, PolicyUse, Spec};
+
+use resolve::Resolver;
 
 /// The spec cannot be applied to this account as it stands; nothing was planned.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -516,144 +519,6 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// `--prune`: every drift becomes the change that removes it, and an owned entity that
-    /// left the spec is deleted with everything IAM requires gone first. The caller's own user
-    /// and access key are never touched; what is spared is returned, to be said in the plan.
-    fn prune(&mut self) -> Vec<String> {
-        let mut protected = Vec::new();
-        let mut untag: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        let caller = &self.live.caller;
-        for drift in std::mem::take(&mut self.drift) {
-            let because = "prune: not in the spec";
-            match drift {
-                Drift::ExtraPolicy {
-                    entity,
-                    name,
-                    policy,
-                } => self.remove(detach(entity, &name, &policy), because),
-                Drift::InlinePolicy {
-                    entity,
-                    name,
-                    policy_name,
-                } => self.remove(delete_inline(entity, &name, &policy_name), because),
-                Drift::ExtraMembership { user, group } => {
-                    self.remove(Op::RemoveUserFromGroup { user, group }, because);
-                }
-                Drift::ExtraTag { user, key, .. } => untag.entry(user).or_default().push(key),
-                Drift::ExtraAccessKey {
-                    user,
-                    access_key_id,
-                    ..
-                } => {
-                    if caller.access_key_id.as_deref() == Some(access_key_id.as_str()) {
-                        protected.push(format!(
-                            "access key {access_key_id} of user {user}: iamspec is signing with it"
-                        ));
-                    } else {
-                        self.remove(
-                            Op::DeleteAccessKey {
-                                user,
-                                access_key_id,
-                            },
-                            because,
-                        );
-                    }
-                }
-                Drift::NotInSpec { entity, name } => {
-                    if entity == EntityKind::User && caller.user_name() == Some(name.as_str()) {
-                        protected.push(format!("user {name}: it is the caller"));
-                    } else {
-                        self.delete(entity, &name);
-                    }
-                }
-            }
-        }
-        for (user, keys) in untag {
-            self.changes
-                .push(Change::from(Op::UntagUser { user, keys }).because("prune: not in the spec"));
-        }
-        protected
-    }
-
-    fn remove(&mut self, op: Op, because: &str) {
-        self.changes.push(Change::from(op).because(because));
-    }
-
-    /// Deletes an owned entity that left the spec, after what IAM requires gone first.
-    fn delete(&mut self, kind: EntityKind, name: &str) {
-        let because = format!("prune: {} {name} is no longer in the spec", kind.as_str());
-        let ops = match kind {
-            EntityKind::User => self.live.users.get(name).map(delete_user),
-            EntityKind::Group => self.live.groups.get(name).map(|g| self.delete_group(g)),
-            EntityKind::Policy => self
-                .live
-                .local_policies
-                .values()
-                .find(|p| p.arn.name == name)
-                .map(|p| self.delete_policy(p)),
-        };
-        for op in ops.unwrap_or_default() {
-            self.remove(op, &because);
-        }
-    }
-
-    /// A group's members and policies, then the group.
-    fn delete_group(&self, group: &LiveGroup) -> Vec<Op> {
-        let name = &group.name;
-        let mut ops: Vec<Op> = self
-            .live
-            .users
-            .values()
-            .filter(|u| u.groups.contains(name))
-            .map(|u| Op::RemoveUserFromGroup {
-                user: u.name.clone(),
-                group: name.clone(),
-            })
-            .collect();
-        ops.extend(
-            group
-                .inline_policies
-                .keys()
-                .map(|p| delete_inline(EntityKind::Group, name, p)),
-        );
-        ops.extend(
-            group
-                .policies
-                .iter()
-                .map(|p| detach(EntityKind::Group, name, p)),
-        );
-        ops.push(Op::DeleteGroup {
-            group: name.clone(),
-        });
-        ops
-    }
-
-    /// A policy's attachments (users, groups, roles) and old versions, then the policy.
-    fn delete_policy(&self, policy: &LivePolicy) -> Vec<Op> {
-        let arn = &policy.arn;
-        let live = self.live;
-        let groups = live.groups.values().filter(|g| g.policies.contains(arn));
-        let users = live.users.values().filter(|u| u.policies.contains(arn));
-        let mut ops: Vec<Op> = groups
-            .map(|g| detach(EntityKind::Group, &g.name, arn))
-            .chain(users.map(|u| detach(EntityKind::User, &u.name, arn)))
-            .collect();
-        ops.extend(policy.roles.iter().map(|role| Op::DetachRolePolicy {
-            role: role.clone(),
-            policy: arn.clone(),
-        }));
-        ops.extend(policy.versions.iter().filter(|v| !v.default).map(|v| {
-            Op::DeletePolicyVersion {
-                policy: arn.clone(),
-                version: v.id.clone(),
-            }
-        }));
-        ops.push(Op::DeletePolicy {
-            policy: arn.clone(),
-        });
-        ops
-    }
-
     fn memberships(&mut self, user: &spec::User, live: &LiveUser) {
         let member_of: BTreeSet<String> = live.groups.iter().map(|g| g.to_lowercase()).collect();
         for group in &user.groups {
@@ -754,75 +619,6 @@ fn attach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
     }
 }
 
-/// A user's keys, credentials, policies and memberships, then the user.
-fn delete_user(user: &LiveUser) -> Vec<Op> {
-    let name = || user.name.clone();
-    let mut ops: Vec<Op> = user
-        .access_keys
-        .iter()
-        .map(|key| Op::DeleteAccessKey {
-            user: name(),
-            access_key_id: key.id.clone(),
-        })
-        .collect();
-    let credentials = user.credentials.clone().unwrap_or_default();
-    if credentials.login_profile {
-        ops.push(Op::DeleteLoginProfile { user: name() });
-    }
-    ops.extend(
-        credentials
-            .mfa_devices
-            .into_iter()
-            .map(|serial_number| Op::DeactivateMfaDevice {
-                user: name(),
-                serial_number,
-            }),
-    );
-    ops.extend(
-        credentials
-            .signing_certificates
-            .into_iter()
-            .map(|certificate_id| Op::DeleteSigningCertificate {
-                user: name(),
-                certificate_id,
-            }),
-    );
-    ops.extend(
-        credentials
-            .ssh_public_keys
-            .into_iter()
-            .map(|ssh_public_key_id| Op::DeleteSshPublicKey {
-                user: name(),
-                ssh_public_key_id,
-            }),
-    );
-    ops.extend(
-        credentials
-            .service_specific_credentials
-            .into_iter()
-            .map(|credential_id| Op::DeleteServiceSpecificCredential {
-                user: name(),
-                credential_id,
-            }),
-    );
-    ops.extend(
-        user.inline_policies
-            .keys()
-            .map(|p| delete_inline(EntityKind::User, &user.name, p)),
-    );
-    ops.extend(
-        user.policies
-            .iter()
-            .map(|p| detach(EntityKind::User, &user.name, p)),
-    );
-    ops.extend(user.groups.iter().map(|group| Op::RemoveUserFromGroup {
-        user: name(),
-        group: group.clone(),
-    }));
-    ops.push(Op::DeleteUser { user: name() });
-    ops
-}
-
 fn delete_inline(kind: EntityKind, name: &str, policy_name: &str) -> Op {
     let (name, policy_name) = (name.to_owned(), policy_name.to_owned());
     match kind {
@@ -878,137 +674,8 @@ fn index<K, T: Named>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
         .collect()
 }
 
-/// Turns policy references into ARNs of policies that exist.
-struct Resolver<'a> {
-    partition: Partition,
-    account: &'a str,
-    aws_by_name: BTreeMap<&'a str, Vec<&'a PolicyArn>>,
-    aws: BTreeSet<&'a PolicyArn>,
-    local: &'a BTreeMap<PolicyArn, LivePolicy>,
-    /// The spec's own policies, which may not exist yet.
-    defined: &'a BTreeMap<String, spec::ManagedPolicy>,
-}
-
-impl<'a> Resolver<'a> {
-    fn new(spec: &'a Spec, live: &'a LiveState) -> Self {
-        let mut aws_by_name: BTreeMap<&str, Vec<&PolicyArn>> = BTreeMap::new();
-        for arn in &live.aws_policies {
-            aws_by_name.entry(arn.name.as_str()).or_default().push(arn);
-        }
-        Self {
-            partition: live.caller.partition,
-            account: &live.caller.account,
-            aws_by_name,
-            aws: live.aws_policies.iter().collect(),
-            local: &live.local_policies,
-            defined: &spec.policies,
-        }
-    }
-
-    /// The ARN a spec policy has, or will have once created.
-    fn defined_arn(&self, policy: &spec::ManagedPolicy) -> PolicyArn {
-        PolicyArn {
-            partition: self.partition,
-            account: self.account.to_owned(),
-            path: policy.path.clone(),
-            name: policy.name.clone(),
-        }
-    }
-
-    fn resolve(&self, policy: &PolicyRef) -> Result<PolicyArn, String> {
-        match policy {
-            PolicyRef::Customer { name } => {
-                if let Some(aws) = self.aws_by_name.get(name.as_str()).and_then(|a| a.first()) {
-                    let mine = self.defined_arn(&self.defined[name]);
-                    return Err(format!(
-                        "policy `{name}` is both [policies.{name}] in this spec and an AWS-managed policy: write the ARN of the one you mean, `{mine}` or `{aws}`"
-                    ));
-                }
-                Ok(self.defined_arn(&self.defined[name]))
-            }
-            PolicyRef::AwsManaged { path, name } => {
-                let candidates = self
-                    .aws_by_name
-                    .get(name.as_str())
-                    .map_or(&[][..], Vec::as_slice);
-                let found: Vec<&&PolicyArn> = candidates
-                    .iter()
-                    .filter(|arn| path.as_ref().is_none_or(|p| *p == arn.path))
-                    .collect();
-                match found[..] {
-                    [arn] => Ok((*arn).clone()),
-                    [] => Err(self.unknown(policy)),
-                    _ => Err(format!(
-                        "policy `{policy}` is ambiguous: AWS has it at {}; write it with its path",
-                        found
-                            .iter()
-                            .map(|a| format!("`{}{}`", &a.path[1..], a.name))
-                            .collect::<Vec<_>>()
-                            .join(" and ")
-                    )),
-                }
-            }
-            PolicyRef::Arn(arn) => {
-                if arn.partition != self.partition {
-                    return Err(format!(
-                        "policy `{arn}` is in partition {} but the account is in {}: use arn:{}:...",
-                        arn.partition, self.partition, self.partition
-                    ));
-                }
-                if arn.is_aws_managed() {
-                    return if self.aws.contains(arn) {
-                        Ok(arn.clone())
-                    } else {
-                        Err(self.unknown(policy))
-                    };
-                }
-                if arn.account != self.account {
-                    return Err(format!(
-                        "policy `{arn}` belongs to account {}; only policies of account {} or AWS-managed ones can be attached",
-                        arn.account, self.account
-                    ));
-                }
-                if let Some(defined) = self.defined.get(&arn.name) {
-                    let mine = self.defined_arn(defined);
-                    return if mine == *arn {
-                        Ok(mine)
-                    } else {
-                        Err(format!(
-                            "policy `{arn}` names [policies.{}] of this spec, whose ARN is `{mine}`",
-                            arn.name
-                        ))
-                    };
-                }
-                if self.local.contains_key(arn) {
-                    Ok(arn.clone())
-                } else {
-                    Err(format!(
-                        "policy `{arn}` does not exist in account {}: create it first or fix the ARN",
-                        self.account
-                    ))
-                }
-            }
-        }
-    }
-
-    /// An AWS-managed policy that does not exist, with the nearest real name.
-    fn unknown(&self, policy: &PolicyRef) -> String {
-        let name = policy.name();
-        let hint = spec::nearest(name, self.aws_by_name.keys().copied())
-            .and_then(|near| self.aws_by_name.get(near))
-            .and_then(|arns| arns.first())
-            .map(|arn| {
-                let shown = if arn.path == "/" {
-                    arn.name.clone()
-                } else {
-                    format!("{}{}", &arn.path[1..], arn.name)
-                };
-                format!("; did you mean `{shown}`?")
-            })
-            .unwrap_or_default();
-        format!("policy `{policy}` is not an AWS-managed policy{hint}")
-    }
-}
+mod prune;
+mod resolve;
 
 #[cfg(test)]
 mod tests;

@@ -516,7 +516,11 @@ fn owner_and_scope_are_checked() {
     assert_eq!(spec.scope.as_deref(), Some("/koding/"));
     assert_eq!(load_str("version = 1\n").unwrap().owner, "iamspec");
     assert!(!load_str("version = 1\n").unwrap().prune);
-    assert!(load_str("version = 1\n[account]\nprune = true\n").unwrap().prune);
+    assert!(
+        load_str("version = 1\n[account]\nprune = true\n")
+            .unwrap()
+            .prune
+    );
     assert_eq!(
         one_error("version = 1\n[account]\nowner = \"a|b\"\n"),
         "spec.toml:3:9: owner `a|b` is not valid: it becomes the value of the tag iamspec:owner, so it is 1 to 256 letters, digits, spaces and _ . : / = + - @"

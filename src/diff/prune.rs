@@ -1,0 +1,217 @@
+//! `--prune`: drift becomes the changes that remove it, and owned entities that left the spec
+//! are deleted after everything IAM requires gone first.
+
+use std::collections::BTreeMap;
+
+use super::{Differ, delete_inline, detach};
+use crate::live::{LiveGroup, LivePolicy, LiveUser};
+use crate::plan::{Change, Drift, EntityKind, Op};
+
+impl Differ<'_> {
+    /// `--prune`: every drift becomes the change that removes it, and an owned entity that
+    /// left the spec is deleted with everything IAM requires gone first. The caller's own user
+    /// and access key are never touched; what is spared is returned, to be said in the plan.
+    pub(super) fn prune(&mut self) -> Vec<String> {
+        let mut protected = Vec::new();
+        let mut untag: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let caller = &self.live.caller;
+        for drift in std::mem::take(&mut self.drift) {
+            let because = "prune: not in the spec";
+            match drift {
+                Drift::ExtraPolicy {
+                    entity,
+                    name,
+                    policy,
+                } => self.remove(detach(entity, &name, &policy), because),
+                Drift::InlinePolicy {
+                    entity,
+                    name,
+                    policy_name,
+                } => self.remove(delete_inline(entity, &name, &policy_name), because),
+                Drift::ExtraMembership { user, group } => {
+                    self.remove(Op::RemoveUserFromGroup { user, group }, because);
+                }
+                Drift::ExtraTag { user, key, .. } => untag.entry(user).or_default().push(key),
+                Drift::ExtraAccessKey {
+                    user,
+                    access_key_id,
+                    ..
+                } => {
+                    if caller.access_key_id.as_deref() == Some(access_key_id.as_str()) {
+                        protected.push(format!(
+                            "access key {access_key_id} of user {user}: iamspec is signing with it"
+                        ));
+                    } else {
+                        self.remove(
+                            Op::DeleteAccessKey {
+                                user,
+                                access_key_id,
+                            },
+                            because,
+                        );
+                    }
+                }
+                Drift::NotInSpec { entity, name } => {
+                    if entity == EntityKind::User && caller.user_name() == Some(name.as_str()) {
+                        protected.push(format!("user {name}: it is the caller"));
+                    } else {
+                        self.delete(entity, &name);
+                    }
+                }
+            }
+        }
+        for (user, keys) in untag {
+            self.changes
+                .push(Change::from(Op::UntagUser { user, keys }).because("prune: not in the spec"));
+        }
+        protected
+    }
+
+    fn remove(&mut self, op: Op, because: &str) {
+        self.changes.push(Change::from(op).because(because));
+    }
+
+    /// Deletes an owned entity that left the spec, after what IAM requires gone first.
+    fn delete(&mut self, kind: EntityKind, name: &str) {
+        let because = format!("prune: {} {name} is no longer in the spec", kind.as_str());
+        let ops = match kind {
+            EntityKind::User => self.live.users.get(name).map(delete_user),
+            EntityKind::Group => self.live.groups.get(name).map(|g| self.delete_group(g)),
+            EntityKind::Policy => self
+                .live
+                .local_policies
+                .values()
+                .find(|p| p.arn.name == name)
+                .map(|p| self.delete_policy(p)),
+        };
+        for op in ops.unwrap_or_default() {
+            self.remove(op, &because);
+        }
+    }
+
+    /// A group's members and policies, then the group.
+    fn delete_group(&self, group: &LiveGroup) -> Vec<Op> {
+        let name = &group.name;
+        let mut ops: Vec<Op> = self
+            .live
+            .users
+            .values()
+            .filter(|u| u.groups.contains(name))
+            .map(|u| Op::RemoveUserFromGroup {
+                user: u.name.clone(),
+                group: name.clone(),
+            })
+            .collect();
+        ops.extend(
+            group
+                .inline_policies
+                .keys()
+                .map(|p| delete_inline(EntityKind::Group, name, p)),
+        );
+        ops.extend(
+            group
+                .policies
+                .iter()
+                .map(|p| detach(EntityKind::Group, name, p)),
+        );
+        ops.push(Op::DeleteGroup {
+            group: name.clone(),
+        });
+        ops
+    }
+
+    /// A policy's attachments (users, groups, roles) and old versions, then the policy.
+    fn delete_policy(&self, policy: &LivePolicy) -> Vec<Op> {
+        let arn = &policy.arn;
+        let live = self.live;
+        let groups = live.groups.values().filter(|g| g.policies.contains(arn));
+        let users = live.users.values().filter(|u| u.policies.contains(arn));
+        let mut ops: Vec<Op> = groups
+            .map(|g| detach(EntityKind::Group, &g.name, arn))
+            .chain(users.map(|u| detach(EntityKind::User, &u.name, arn)))
+            .collect();
+        ops.extend(policy.roles.iter().map(|role| Op::DetachRolePolicy {
+            role: role.clone(),
+            policy: arn.clone(),
+        }));
+        ops.extend(policy.versions.iter().filter(|v| !v.default).map(|v| {
+            Op::DeletePolicyVersion {
+                policy: arn.clone(),
+                version: v.id.clone(),
+            }
+        }));
+        ops.push(Op::DeletePolicy {
+            policy: arn.clone(),
+        });
+        ops
+    }
+}
+
+/// A user's keys, credentials, policies and memberships, then the user.
+fn delete_user(user: &LiveUser) -> Vec<Op> {
+    let name = || user.name.clone();
+    let mut ops: Vec<Op> = user
+        .access_keys
+        .iter()
+        .map(|key| Op::DeleteAccessKey {
+            user: name(),
+            access_key_id: key.id.clone(),
+        })
+        .collect();
+    let credentials = user.credentials.clone().unwrap_or_default();
+    if credentials.login_profile {
+        ops.push(Op::DeleteLoginProfile { user: name() });
+    }
+    ops.extend(
+        credentials
+            .mfa_devices
+            .into_iter()
+            .map(|serial_number| Op::DeactivateMfaDevice {
+                user: name(),
+                serial_number,
+            }),
+    );
+    ops.extend(
+        credentials
+            .signing_certificates
+            .into_iter()
+            .map(|certificate_id| Op::DeleteSigningCertificate {
+                user: name(),
+                certificate_id,
+            }),
+    );
+    ops.extend(
+        credentials
+            .ssh_public_keys
+            .into_iter()
+            .map(|ssh_public_key_id| Op::DeleteSshPublicKey {
+                user: name(),
+                ssh_public_key_id,
+            }),
+    );
+    ops.extend(
+        credentials
+            .service_specific_credentials
+            .into_iter()
+            .map(|credential_id| Op::DeleteServiceSpecificCredential {
+                user: name(),
+                credential_id,
+            }),
+    );
+    ops.extend(
+        user.inline_policies
+            .keys()
+            .map(|p| delete_inline(EntityKind::User, &user.name, p)),
+    );
+    ops.extend(
+        user.policies
+            .iter()
+            .map(|p| detach(EntityKind::User, &user.name, p)),
+    );
+    ops.extend(user.groups.iter().map(|group| Op::RemoveUserFromGroup {
+        user: name(),
+        group: group.clone(),
+    }));
+    ops.push(Op::DeleteUser { user: name() });
+    ops
+}
