@@ -334,22 +334,23 @@ async fn read_for_prune(
         })
         .map(|u| u.name.clone())
         .collect();
-    let found: Vec<(String, Vec<AccessKey>, UserCredentials)> = futures::stream::iter(doomed)
+    read_keys(api, users, doomed.clone()).await?;
+    let found: Vec<(String, UserCredentials)> = futures::stream::iter(doomed)
         .map(|name| async move {
-            let failed = |source| ReadError::Api {
-                what: format!("list the credentials of user {name}, to delete it"),
-                source,
-            };
-            let keys = api.access_keys(&name).await.map_err(failed)?;
-            let credentials = api.user_credentials(&name).await.map_err(failed)?;
-            Ok::<_, ReadError>((name, keys, credentials))
+            let credentials = api
+                .user_credentials(&name)
+                .await
+                .map_err(|source| ReadError::Api {
+                    what: format!("list the credentials of user {name}, to delete it"),
+                    source,
+                })?;
+            Ok::<_, ReadError>((name, credentials))
         })
         .buffer_unordered(READ_CONCURRENCY)
         .try_collect()
         .await?;
-    for (name, keys, credentials) in found {
+    for (name, credentials) in found {
         if let Some(user) = users.get_mut(&name) {
-            user.access_keys = keys;
             user.credentials = Some(credentials);
         }
     }
