@@ -337,13 +337,13 @@ async fn read_for_prune(
     read_keys(api, users, doomed.clone()).await?;
     let found: Vec<(String, UserCredentials)> = futures::stream::iter(doomed)
         .map(|name| async move {
-            let credentials = api
-                .user_credentials(&name)
-                .await
-                .map_err(|source| ReadError::Api {
-                    what: format!("list the credentials of user {name}, to delete it"),
-                    source,
-                })?;
+            let credentials =
+                api.user_credentials(&name)
+                    .await
+                    .map_err(|source| ReadError::Api {
+                        what: format!("list the credentials of user {name}, to delete it"),
+                        source,
+                    })?;
             Ok::<_, ReadError>((name, credentials))
         })
         .buffer_unordered(READ_CONCURRENCY)
