@@ -13,7 +13,7 @@ use rand::Rng;
 
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::{Change, EntityKind, Op, Plan};
-use crate::secrets::SecretsDir;
+use crate::secrets::{Secret, SecretsDir};
 use crate::spec::Partition;
 
 /// How apply behaves.
@@ -239,52 +239,34 @@ impl<A: IamApi> Runner<'_, A> {
             .keys_of(&op, retries)
             .await
             .map_err(|e| self.explain(&op, &e))?;
-        let mut backoff = Backoff::new(self.options.retry);
-        let outcome = loop {
-            let err = match self.api.call(&op).await {
-                Ok(outcome) => break outcome,
-                Err(err) => err,
-            };
-            if !self.may_retry(&op, &err) {
-                return Err(self.explain(&op, &err));
-            }
-            if err.kind.is_retryable() {
-                // The call may have succeeded with its answer lost: take that key back.
-                let now = self
-                    .keys_of(&op, retries)
-                    .await
-                    .map_err(|e| self.explain(&op, &e))?;
-                for key in now.iter().filter(|k| !before.contains(k)) {
-                    self.api
-                        .delete_access_key(user, key)
-                        .await
-                        .map_err(|e| self.explain(&op, &e))?;
-                }
-            }
-            if !backoff.wait().await {
-                return Err(self.explain(&op, &err));
-            }
-            *retries += 1;
-        };
-        let Outcome::NewAccessKey {
-            access_key_id,
-            secret,
-        } = outcome
-        else {
-            return Err(format!(
-                "IAM answered CreateAccessKey for user {user} without a key; run apply again"
-            ));
-        };
         let secrets = &self.options.secrets;
+        secrets.begin(user, &before).map_err(|io| {
+            format!(
+                "could not write to the secrets directory {} ({io}), so no key was created for user {user}: make it writable (or pass --secrets-dir) and run apply again",
+                secrets.dir().display()
+            )
+        })?;
+        let made = self.make_key(&op, &before, retries).await;
+        if made.is_err() {
+            // No key exists that lacks its secret: nothing is pending.
+            let _ = secrets.end(user);
+        }
+        let (access_key_id, secret) = made?;
         match secrets.write(user, &access_key_id, &secret) {
-            Ok(path) => Ok(Some(format!(
-                "access key {access_key_id}, secret saved to {}",
-                path.display()
-            ))),
+            Ok(path) => {
+                let _ = secrets.end(user);
+                Ok(Some(format!(
+                    "access key {access_key_id}, secret saved to {}",
+                    path.display()
+                )))
+            }
             Err(io) => {
                 let path = secrets.path_for(user);
                 let undo = match self.api.delete_access_key(user, &access_key_id).await {
-                    Ok(()) => "the new key was deleted again, so nothing is lost".to_owned(),
+                    Ok(()) => {
+                        let _ = secrets.end(user);
+                        "the new key was deleted again, so nothing is lost".to_owned()
+                    }
                     Err(err) => format!(
                         "deleting the new key failed too ({err}): delete it with `aws iam delete-access-key --user-name {user} --access-key-id {access_key_id}`"
                     ),
@@ -294,6 +276,54 @@ impl<A: IamApi> Runner<'_, A> {
                     path.display()
                 ))
             }
+        }
+    }
+
+    /// Creates the key, never leaving behind a key whose answer was lost.
+    async fn make_key(
+        &self,
+        op: &Op,
+        before: &[String],
+        retries: &mut u64,
+    ) -> Result<(String, Secret), String> {
+        let Op::CreateAccessKey { user } = op else {
+            unreachable!("make_key makes keys");
+        };
+        let mut backoff = Backoff::new(self.options.retry);
+        let outcome = loop {
+            let err = match self.api.call(op).await {
+                Ok(outcome) => break outcome,
+                Err(err) => err,
+            };
+            if !self.may_retry(op, &err) {
+                return Err(self.explain(op, &err));
+            }
+            if err.kind.is_retryable() {
+                // The call may have succeeded with its answer lost: take that key back.
+                let now = self
+                    .keys_of(op, retries)
+                    .await
+                    .map_err(|e| self.explain(op, &e))?;
+                for key in now.iter().filter(|k| !before.contains(k)) {
+                    self.api
+                        .delete_access_key(user, key)
+                        .await
+                        .map_err(|e| self.explain(op, &e))?;
+                }
+            }
+            if !backoff.wait().await {
+                return Err(self.explain(op, &err));
+            }
+            *retries += 1;
+        };
+        match outcome {
+            Outcome::NewAccessKey {
+                access_key_id,
+                secret,
+            } => Ok((access_key_id, secret)),
+            Outcome::Done => Err(format!(
+                "IAM answered CreateAccessKey for user {user} without a key; run apply again"
+            )),
         }
     }
 

@@ -167,6 +167,13 @@ pub enum Error {
         "stopped at once, with calls in flight: run `iamspec plan` to see what is left, and apply again to finish"
     )]
     Interrupted,
+    /// The secrets directory could not be read.
+    #[error("could not read the secrets directory {}: {source}", path.display())]
+    Secrets {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     /// An export could not be written.
     #[error("could not write the export to {}: {source}", path.display())]
     Write {
@@ -323,7 +330,13 @@ async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let mut spec = load(&common.spec)?;
     spec.prune |= common.prune;
     let api = common.aws.connect().await?;
-    let live = live::read(&api, &spec).await?;
+    let mut live = live::read(&api, &spec).await?;
+    live.pending_keys = SecretsDir::new(&common.secrets_dir)
+        .pending()
+        .map_err(|source| Error::Secrets {
+            path: common.secrets_dir.clone(),
+            source,
+        })?;
     let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
 }

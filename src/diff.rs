@@ -76,7 +76,28 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         differ.drift,
     );
     plan.protected = protected;
+    plan.warnings = unsaved_secrets(live);
     Ok(plan)
+}
+
+/// Keys an interrupted apply created but whose secret it never saved: nobody can use them,
+/// and iamspec will not make a second key beside them on its own.
+fn unsaved_secrets(live: &LiveState) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for (user, pending) in &live.pending_keys {
+        let Some(live_user) = live.users.get(user) else {
+            continue;
+        };
+        for key in &live_user.access_keys {
+            if !pending.before.contains(&key.id) && pending.saved.as_ref() != Some(&key.id) {
+                warnings.push(format!(
+                    "user {user} has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: delete the key (`aws iam delete-access-key --user-name {user} --access-key-id {id}`) and run apply for a new one",
+                    id = key.id
+                ));
+            }
+        }
+    }
+    warnings
 }
 
 /// A managed policy that must be deleted and created again, and who had it attached.

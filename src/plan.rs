@@ -26,6 +26,8 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     /// What a prune would remove but iamspec never touches (the caller's own user and key).
     pub protected: Vec<String>,
+    /// What needs a person: a key whose secret an interrupted apply never saved.
+    pub warnings: Vec<String>,
     pub summary: Summary,
 }
 
@@ -45,6 +47,7 @@ impl Plan {
             changes,
             drift,
             protected: Vec::new(),
+            warnings: Vec::new(),
             summary,
         }
     }

@@ -72,6 +72,9 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
         );
         let _ = writeln!(out, "\n{}", paint(BOLD, &summary));
     }
+    for warning in &plan.warnings {
+        let _ = writeln!(out, "\n{} {warning}", paint(YELLOW, "Warning:"));
+    }
     if !plan.protected.is_empty() {
         let _ = writeln!(out, "\nNever touched, though pruning would remove them:\n");
         for note in &plan.protected {

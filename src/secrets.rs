@@ -4,6 +4,7 @@
 //! written to a temporary file, fsynced and renamed into place, and the directory is fsynced
 //! too, so that when apply reports success the secret is on disk whatever happens next.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -85,6 +86,82 @@ impl SecretsDir {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Records, durably, that a key is about to be created for `user`, who has the keys
+    /// `existing` now. If the process dies before the secret is saved, the record stays, and
+    /// the next plan can say which key lost its secret.
+    pub fn begin(&self, user: &str, existing: &[String]) -> io::Result<()> {
+        self.prepare()?;
+        let mut file = tempfile::Builder::new()
+            .prefix(".iamspec-")
+            .tempfile_in(&self.dir)?;
+        writeln!(file, "{}", existing.join("\n"))?;
+        file.as_file().sync_all()?;
+        file.persist(self.pending_path(user)).map_err(|e| e.error)?;
+        fs::File::open(&self.dir)?.sync_all()
+    }
+
+    /// The key's secret is saved, or no key was made: the record goes.
+    pub fn end(&self, user: &str) -> io::Result<()> {
+        match fs::remove_file(self.pending_path(user)) {
+            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(err),
+            _ => Ok(()),
+        }
+    }
+
+    /// Keys being created when an apply died: for each user, the keys it had before and the
+    /// key whose secret is saved, if any.
+    pub fn pending(&self) -> io::Result<BTreeMap<String, PendingKey>> {
+        let mut pending = BTreeMap::new();
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(pending),
+            Err(err) => return Err(err),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(user) = name.strip_prefix(PENDING_PREFIX) else {
+                continue;
+            };
+            let before = fs::read_to_string(entry.path())?
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            pending.insert(
+                user.to_owned(),
+                PendingKey {
+                    before,
+                    saved: self.saved_key(user),
+                },
+            );
+        }
+        Ok(pending)
+    }
+
+    /// The id of the key whose secret is saved for `user`.
+    fn saved_key(&self, user: &str) -> Option<String> {
+        let text = fs::read_to_string(self.path_for(user)).ok()?;
+        let line = text.lines().nth(1)?;
+        line.split(',').next().map(str::to_owned)
+    }
+
+    fn pending_path(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{PENDING_PREFIX}{user}"))
+    }
+}
+
+/// The name of a record of a key being created starts with this.
+const PENDING_PREFIX: &str = ".pending-";
+
+/// A key creation an apply did not see through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PendingKey {
+    /// The user's keys before the creation.
+    pub before: BTreeSet<String>,
+    /// The key whose secret is saved for the user, if any.
+    pub saved: Option<String>,
 }
 
 #[cfg(test)]
@@ -115,6 +192,33 @@ mod tests {
             .filter(|n| n.to_string_lossy().starts_with(".iamspec-"))
             .collect();
         assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    }
+
+    #[test]
+    fn a_key_being_created_is_recorded_until_its_secret_is_saved() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        assert!(
+            dir.pending().unwrap().is_empty(),
+            "no directory, nothing pending"
+        );
+        dir.begin("u", &["AKIAOLD".to_owned()]).unwrap();
+        let pending = dir.pending().unwrap();
+        assert_eq!(
+            pending["u"],
+            PendingKey {
+                before: BTreeSet::from(["AKIAOLD".to_owned()]),
+                saved: None
+            }
+        );
+        dir.write("u", "AKIANEW", &Secret::new("s".into())).unwrap();
+        assert_eq!(
+            dir.pending().unwrap()["u"].saved.as_deref(),
+            Some("AKIANEW")
+        );
+        dir.end("u").unwrap();
+        assert!(dir.pending().unwrap().is_empty());
+        dir.end("u").unwrap();
     }
 
     #[test]

@@ -118,3 +118,69 @@ async fn an_interrupted_apply_saves_what_it_made_and_the_next_one_finishes() {
         assert_eq!(keys.access_key_metadata().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_key_whose_secret_died_with_the_process_is_reported_not_doubled() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding.toml");
+    let spec = spec.to_str().unwrap();
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            answer_delay: Duration::from_millis(400),
+            ..Behaviour::default()
+        },
+    );
+    let mut command = account.command(&["apply", spec, "--yes"]);
+    command
+        .env("AWS_ENDPOINT_URL", &proxy.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let started = Instant::now();
+    while !proxy.actions().iter().any(|a| a == "CreateAccessKey") {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "apply never got to the key"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    // IAM has made the key; the process dies before the answer comes back.
+    std::thread::sleep(Duration::from_millis(200));
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let keys = account
+        .iam()
+        .list_access_keys()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    let [key] = keys.access_key_metadata() else {
+        panic!("the key was created: {keys:?}");
+    };
+    let id = key.access_key_id().unwrap();
+    let plan = account.run(&["plan", spec]).expect(0);
+    assert!(
+        plan.stdout.contains(&format!(
+            "Warning: user koding-user has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: delete the key (`aws iam delete-access-key --user-name koding-user --access-key-id {id}`) and run apply for a new one"
+        )),
+        "{}",
+        plan.stdout
+    );
+    let again = account.run(&["apply", spec, "--yes"]).expect(0);
+    assert!(
+        !again.stdout.contains("create access key"),
+        "no second key: {}",
+        again.stdout
+    );
+    let keys = account
+        .iam()
+        .list_access_keys()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(keys.access_key_metadata().len(), 1);
+}

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 
+use crate::secrets::PendingKey;
 use crate::spec::{OWNER_TAG, Partition, PolicyArn, PolicyRef, Spec};
 
 /// How many `ListAccessKeys` calls are in flight at once while reading.
@@ -27,6 +28,9 @@ pub struct LiveState {
     pub local_policies: BTreeMap<PolicyArn, LivePolicy>,
     /// Every AWS-managed policy; empty when the spec names none, as it then need not be read.
     pub aws_policies: Vec<PolicyArn>,
+    /// Key creations an earlier apply did not see through, by user, from the secrets
+    /// directory: the one piece of state that is not in IAM.
+    pub pending_keys: BTreeMap<String, PendingKey>,
 }
 
 /// Who is calling.
@@ -221,6 +225,7 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
             .map(|p| (p.arn.clone(), p))
             .collect(),
         aws_policies,
+        pending_keys: BTreeMap::new(),
     })
 }
 
@@ -260,6 +265,7 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
             .map(|p| (p.arn.clone(), p))
             .collect(),
         aws_policies,
+        pending_keys: BTreeMap::new(),
     })
 }
 

@@ -27,6 +27,9 @@ pub struct Proxy {
 pub struct Behaviour {
     /// Added before each request is forwarded, like the distance to a real endpoint.
     pub latency: std::time::Duration,
+    /// Added after IAM has answered, before the answer is passed on: a window in which the
+    /// call has taken effect but the caller does not know it yet.
+    pub answer_delay: std::time::Duration,
     /// Answer every call of this action with IAM's `AccessDenied`, as a caller without the
     /// permission would get.
     pub deny: Option<&'static str>,
@@ -150,6 +153,7 @@ async fn forward(
     };
     let (parts, body) = answer.into_parts();
     let body = body.collect().await?.to_bytes();
+    tokio::time::sleep(behaviour.answer_delay).await;
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
