@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -30,6 +31,9 @@ use crate::spec::{Partition, PolicyArn};
 /// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
 /// region need not stop anyone.
 const DEFAULT_REGION: &str = "us-east-1";
+
+/// How many times the SDK tries a call that fails in a way worth retrying.
+const SDK_ATTEMPTS: u32 = 8;
 
 /// How to reach AWS: the standard settings, each optional.
 #[derive(Debug, Clone, Default)]
@@ -55,7 +59,15 @@ impl AwsIam {
         let region = RegionProviderChain::first_try(connection.region.clone().map(Region::new))
             .or_default_provider()
             .or_else(DEFAULT_REGION);
-        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+        // Adaptive retries slow down when IAM throttles and speed up again; reads then ride out
+        // faults on their own. `apply` adds its own waits above this for what the SDK does not
+        // retry (NoSuchEntity right after a create), and CreateAccessKey opts out entirely.
+        let retry = RetryConfig::adaptive()
+            .with_max_attempts(SDK_ATTEMPTS)
+            .with_max_backoff(Duration::from_secs(20));
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(retry);
         if let Some(profile) = &connection.profile {
             loader = loader.profile_name(profile);
         }
@@ -786,12 +798,14 @@ where
             ApiError::new(kind, code, message)
         }
         SdkError::DispatchFailure(failure) => {
-            let kind = if failure.is_timeout() {
-                ErrorKind::Transient
+            // A connection that could not be made, or broke on the way (closed before the
+            // answer, reset): worth another try, unlike a request that could not be built.
+            let kind = if failure.is_user() {
+                ErrorKind::Other
             } else if failure.is_io() {
                 ErrorKind::Unreachable
             } else {
-                ErrorKind::Other
+                ErrorKind::Transient
             };
             ApiError::new(
                 kind,

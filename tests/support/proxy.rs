@@ -1,8 +1,13 @@
-//! A loopback HTTP proxy in front of the local endpoint that records the API action of every
-//! request: an independent count of what iamspec really sent, not what it says it sent.
+//! A loopback HTTP proxy in front of the local endpoint. It records the API action of every
+//! request (an independent count of what iamspec really sent), and can behave like a real,
+//! unreliable IAM: latency, throttling, server errors, dropped connections, answers lost after
+//! the call took effect, and entities that are not visible yet right after their creation.
 
+use std::collections::BTreeMap;
+use std::error::Error as StdError;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,26 +18,80 @@ use hyper::{Request, Response};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 
 /// Read-only IAM and STS actions; everything else changes the account.
 const READ_PREFIXES: &[&str] = &["Get", "List", "Simulate", "Generate"];
 
+type BoxError = Box<dyn StdError + Send + Sync>;
+
 pub struct Proxy {
     pub url: String,
-    actions: Arc<Mutex<Vec<String>>>,
+    state: Arc<Mutex<State>>,
 }
 
 /// How the proxy treats each request.
 #[derive(Clone, Copy, Default)]
 pub struct Behaviour {
     /// Added before each request is forwarded, like the distance to a real endpoint.
-    pub latency: std::time::Duration,
+    pub latency: Duration,
     /// Added after IAM has answered, before the answer is passed on: a window in which the
     /// call has taken effect but the caller does not know it yet.
-    pub answer_delay: std::time::Duration,
+    pub answer_delay: Duration,
     /// Answer every call of this action with IAM's `AccessDenied`, as a caller without the
     /// permission would get.
     pub deny: Option<&'static str>,
+    /// The share of calls (0.0 to 1.0) that meet a fault, chosen at random among: Throttling,
+    /// HTTP 500, HTTP 503, a connection dropped before the call, and one dropped after it took
+    /// effect. STS calls are spared: they are not IAM's.
+    pub fault_rate: f64,
+    /// For this long after a user, group or policy is created, calls that name it answer
+    /// `NoSuchEntity`, as IAM does while a change spreads.
+    pub invisible_for: Duration,
+    /// Makes the random choices repeatable.
+    pub seed: u64,
+}
+
+/// What the proxy has seen and decided.
+struct State {
+    actions: Vec<String>,
+    faults: BTreeMap<&'static str, usize>,
+    created: BTreeMap<String, Instant>,
+    rng: StdRng,
+}
+
+/// The faults a call can meet.
+#[derive(Clone, Copy)]
+enum Fault {
+    Throttling,
+    ServerError,
+    Unavailable,
+    DropBefore,
+    DropAfter,
+    /// Not a random fault: the entity was created a moment ago.
+    Invisible,
+}
+
+impl Fault {
+    const ALL: [Fault; 5] = [
+        Fault::Throttling,
+        Fault::ServerError,
+        Fault::Unavailable,
+        Fault::DropBefore,
+        Fault::DropAfter,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Fault::Throttling => "Throttling",
+            Fault::ServerError => "HTTP 500",
+            Fault::Unavailable => "HTTP 503",
+            Fault::DropBefore => "dropped before",
+            Fault::DropAfter => "dropped after",
+            Fault::Invisible => "NoSuchEntity",
+        }
+    }
 }
 
 impl Proxy {
@@ -45,27 +104,32 @@ impl Proxy {
     /// Starts a proxy that behaves as `behaviour` says.
     pub fn with(upstream: &str, behaviour: Behaviour) -> Self {
         let upstream = upstream.trim_end_matches('/').to_owned();
-        let actions = Arc::new(Mutex::new(Vec::new()));
+        let state = Arc::new(Mutex::new(State {
+            actions: Vec::new(),
+            faults: BTreeMap::new(),
+            created: BTreeMap::new(),
+            rng: StdRng::seed_from_u64(behaviour.seed),
+        }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).expect("non-blocking");
         let addr: SocketAddr = listener.local_addr().expect("proxy address");
-        let recorded = Arc::clone(&actions);
+        let shared = Arc::clone(&state);
         std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("proxy runtime");
-            runtime.block_on(serve(listener, upstream, recorded, behaviour));
+            runtime.block_on(serve(listener, upstream, shared, behaviour));
         });
         Self {
             url: format!("http://{addr}"),
-            actions,
+            state,
         }
     }
 
-    /// Every action seen, in order.
+    /// Every action seen, in order, faulted or not.
     pub fn actions(&self) -> Vec<String> {
-        self.actions.lock().unwrap().clone()
+        self.state.lock().unwrap().actions.clone()
     }
 
     /// The actions that change the account.
@@ -76,15 +140,20 @@ impl Proxy {
             .collect()
     }
 
+    /// How many calls met each kind of fault.
+    pub fn faults(&self) -> BTreeMap<&'static str, usize> {
+        self.state.lock().unwrap().faults.clone()
+    }
+
     pub fn clear(&self) {
-        self.actions.lock().unwrap().clear();
+        self.state.lock().unwrap().actions.clear();
     }
 }
 
 async fn serve(
     listener: std::net::TcpListener,
     upstream: String,
-    actions: Arc<Mutex<Vec<String>>>,
+    state: Arc<Mutex<State>>,
     behaviour: Behaviour,
 ) {
     let listener = tokio::net::TcpListener::from_std(listener).expect("tokio listener");
@@ -96,14 +165,14 @@ async fn serve(
         };
         let client = client.clone();
         let upstream = upstream.clone();
-        let actions = Arc::clone(&actions);
+        let state = Arc::clone(&state);
         tokio::spawn(async move {
             let service = service_fn(move |request: Request<Incoming>| {
                 forward(
                     request,
                     client.clone(),
                     upstream.clone(),
-                    Arc::clone(&actions),
+                    Arc::clone(&state),
                     behaviour,
                 )
             });
@@ -118,25 +187,19 @@ async fn forward(
     request: Request<Incoming>,
     client: Client<HttpConnector, Full<Bytes>>,
     upstream: String,
-    actions: Arc<Mutex<Vec<String>>>,
+    state: Arc<Mutex<State>>,
     behaviour: Behaviour,
-) -> Result<Response<Full<Bytes>>, hyper::Error> {
+) -> Result<Response<Full<Bytes>>, BoxError> {
     tokio::time::sleep(behaviour.latency).await;
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
-    let action = action_of(&body);
-    if let Some(action) = &action {
-        actions.lock().unwrap().push(action.clone());
+    let params = form(&body);
+    let action = params.get("Action").cloned().unwrap_or_default();
+    let fault = decide(&state, &behaviour, &action, &params);
+    if let Some(answer) = fault_answer(fault, &behaviour, &action)? {
+        return Ok(answer);
     }
-    if let (Some(action), Some(denied)) = (&action, behaviour.deny)
-        && action == denied
-    {
-        return Ok(iam_error(
-            403,
-            "AccessDenied",
-            &format!("User is not authorized to perform: iam:{action}"),
-        ));
-    }
+
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     parts.uri = format!("{upstream}{path}").parse().expect("upstream URI");
     let answer = match client
@@ -153,15 +216,107 @@ async fn forward(
     };
     let (parts, body) = answer.into_parts();
     let body = body.collect().await?.to_bytes();
+    if parts.status.is_success() && action.starts_with("Create") {
+        let name = ["UserName", "GroupName", "PolicyName"]
+            .iter()
+            .find_map(|k| params.get(*k));
+        if let (Some(name), false) = (name, action == "CreateAccessKey") {
+            state
+                .lock()
+                .unwrap()
+                .created
+                .insert(name.clone(), Instant::now());
+        }
+    }
     tokio::time::sleep(behaviour.answer_delay).await;
+    if matches!(fault, Some(Fault::DropAfter)) {
+        return Err("the proxy dropped the connection after the call took effect".into());
+    }
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
+/// Records the call and picks its fault, if it meets one.
+fn decide(
+    state: &Mutex<State>,
+    behaviour: &Behaviour,
+    action: &str,
+    params: &BTreeMap<String, String>,
+) -> Option<Fault> {
+    let mut state = state.lock().unwrap();
+    state.actions.push(action.to_owned());
+    let sts = action == "GetCallerIdentity" || action == "AssumeRole";
+    if sts || behaviour.fault_rate <= 0.0 {
+        return None;
+    }
+    if state.rng.random_bool(behaviour.fault_rate.min(1.0)) {
+        let fault = Fault::ALL[state.rng.random_range(0..Fault::ALL.len())];
+        *state.faults.entry(fault.name()).or_default() += 1;
+        return Some(fault);
+    }
+    if !action.starts_with("Create") && !behaviour.invisible_for.is_zero() {
+        let named = ["UserName", "GroupName"]
+            .iter()
+            .filter_map(|k| params.get(*k));
+        let policy = params
+            .get("PolicyArn")
+            .and_then(|arn| arn.rsplit('/').next().map(str::to_owned));
+        let mut mentioned = named.cloned().chain(policy);
+        let invisible = mentioned.any(|name| {
+            state
+                .created
+                .get(&name)
+                .is_some_and(|at| at.elapsed() < behaviour.invisible_for)
+        });
+        if invisible {
+            *state.faults.entry("NoSuchEntity").or_default() += 1;
+            return Some(Fault::Invisible);
+        }
+    }
+    None
+}
+
+/// The answer a fault gives instead of IAM's, or an error that drops the connection.
+fn fault_answer(
+    fault: Option<Fault>,
+    behaviour: &Behaviour,
+    action: &str,
+) -> Result<Option<Response<Full<Bytes>>>, BoxError> {
+    if behaviour.deny == Some(action) {
+        let message = format!("User is not authorized to perform: iam:{action}");
+        return Ok(Some(iam_error(403, "Sender", "AccessDenied", &message)));
+    }
+    Ok(match fault {
+        None | Some(Fault::DropAfter) => None,
+        Some(Fault::Throttling) => Some(iam_error(400, "Sender", "Throttling", "Rate exceeded")),
+        Some(Fault::ServerError) => Some(iam_error(
+            500,
+            "Receiver",
+            "ServiceFailure",
+            "The request processing has failed because of an unknown error.",
+        )),
+        Some(Fault::Unavailable) => Some(iam_error(
+            503,
+            "Receiver",
+            "ServiceUnavailable",
+            "The service is unavailable.",
+        )),
+        Some(Fault::Invisible) => Some(iam_error(
+            404,
+            "Sender",
+            "NoSuchEntity",
+            "The entity does not exist yet.",
+        )),
+        Some(Fault::DropBefore) => {
+            return Err("the proxy dropped the connection before the call".into());
+        }
+    })
+}
+
 /// An error answer in IAM's own format.
-fn iam_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+fn iam_error(status: u16, kind: &str, code: &str, message: &str) -> Response<Full<Bytes>> {
     let body = format!(
         "<ErrorResponse xmlns=\"https://iam.amazonaws.com/doc/2010-05-08/\">\
-         <Error><Type>Sender</Type><Code>{code}</Code><Message>{message}</Message></Error>\
+         <Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error>\
          <RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"
     );
     Response::builder()
@@ -171,10 +326,17 @@ fn iam_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
         .expect("an error answer")
 }
 
-/// `Action=CreateUser` from a query-protocol form body.
-fn action_of(body: &[u8]) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
+/// The parameters of a query-protocol form body.
+fn form(body: &[u8]) -> BTreeMap<String, String> {
+    let text = String::from_utf8_lossy(body);
     text.split('&')
-        .find_map(|pair| pair.strip_prefix("Action="))
-        .map(str::to_owned)
+        .filter_map(|pair| pair.split_once('='))
+        .map(|(k, v)| (decode(k), decode(v)))
+        .collect()
+}
+
+fn decode(text: &str) -> String {
+    percent_encoding::percent_decode_str(&text.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
 }
