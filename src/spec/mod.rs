@@ -177,6 +177,8 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
 pub(crate) struct Source<'a> {
     text: &'a str,
     file: &'a Path,
+    /// Where each line starts: found once, so a large spec is located in log time.
+    line_starts: Vec<usize>,
 }
 
 impl Source<'_> {
@@ -191,17 +193,24 @@ impl Source<'_> {
 
 impl<'a> Source<'a> {
     fn new(text: &'a str, file: &'a Path) -> Self {
-        Self { text, file }
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            text,
+            file,
+            line_starts,
+        }
     }
 
     /// The 1-based line and column (in characters) of a byte offset.
     pub(crate) fn locate(&self, offset: usize) -> Location {
         let offset = offset.min(self.text.len());
-        let before = &self.text[..offset];
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let line_start = self.line_starts[line - 1];
         Location {
-            line: before.matches('\n').count() + 1,
-            column: before[line_start..].chars().count() + 1,
+            line,
+            column: self.text[line_start..offset].chars().count() + 1,
         }
     }
 
