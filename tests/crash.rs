@@ -63,18 +63,7 @@ async fn applies_killed_at_random_points_end_exactly_as_the_spec_says() {
     let mut lost = 0;
     for u in 0..USERS {
         let user = format!("user{u:03}");
-        let keys = iam
-            .list_access_keys()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        let [key] = keys.access_key_metadata() else {
-            panic!("{user} must have exactly one key: {keys:?}");
-        };
-        let id = key.access_key_id().unwrap();
-        let saved = std::fs::read_to_string(account.dir.path().join(format!("secrets/{user}.csv")))
-            .is_ok_and(|csv| csv.contains(id));
+        let (id, saved) = account.only_key(&user).await;
         if !saved {
             lost += 1;
             assert!(

@@ -56,21 +56,8 @@ async fn one_apply_converges_through_thirty_percent_faults() {
     let iam = account.iam();
     for i in 0..USERS {
         let user = format!("dev{i}");
-        let keys = iam
-            .list_access_keys()
-            .user_name(&user)
-            .send()
-            .await
-            .unwrap();
-        let [key] = keys.access_key_metadata() else {
-            panic!("{user} must have exactly one key: {keys:?}");
-        };
-        let csv = std::fs::read_to_string(account.dir.path().join(format!("secrets/{user}.csv")))
-            .unwrap();
-        assert!(
-            csv.contains(key.access_key_id().unwrap()),
-            "{user}'s secret is on disk"
-        );
+        let (_, saved) = account.only_key(&user).await;
+        assert!(saved, "{user}'s secret is on disk");
         let groups = iam
             .list_groups_for_user()
             .user_name(&user)

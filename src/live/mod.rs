@@ -33,6 +33,29 @@ pub struct LiveState {
     pub pending_keys: BTreeMap<String, PendingKey>,
 }
 
+impl LiveState {
+    /// The state from what was read, keyed by name (users, groups) and ARN (policies).
+    fn new(
+        caller: Caller,
+        users: BTreeMap<String, LiveUser>,
+        groups: Vec<LiveGroup>,
+        local_policies: Vec<LivePolicy>,
+        aws_policies: Vec<PolicyArn>,
+    ) -> Self {
+        Self {
+            caller,
+            users,
+            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            local_policies: local_policies
+                .into_iter()
+                .map(|p| (p.arn.clone(), p))
+                .collect(),
+            aws_policies,
+            pending_keys: BTreeMap::new(),
+        }
+    }
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -163,10 +186,7 @@ pub enum ReadError {
 
 /// Reads what `spec` needs to be compared with the account.
 pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError> {
-    let caller = api
-        .caller()
-        .await
-        .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
+    let caller = read_caller(api).await?;
     if let Some(expected) = &spec.account_id
         && *expected != caller.account
     {
@@ -177,9 +197,7 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         });
     }
 
-    let details = api.account_details().await.map_err(failed(
-        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
-    ))?;
+    let details = read_details(api).await?;
     let aws_policies = if names_aws_managed_policies(spec) {
         api.aws_managed_policies(caller.partition)
             .await
@@ -212,33 +230,20 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
     }
 
-    Ok(LiveState {
+    Ok(LiveState::new(
         caller,
         users,
-        groups: details
-            .groups
-            .into_iter()
-            .map(|g| (g.name.clone(), g))
-            .collect(),
-        local_policies: local_policies
-            .into_iter()
-            .map(|p| (p.arn.clone(), p))
-            .collect(),
+        details.groups,
+        local_policies,
         aws_policies,
-        pending_keys: BTreeMap::new(),
-    })
+    ))
 }
 
 /// The whole account, for `export`: every user's keys, every policy's tags, and the list of
 /// AWS-managed policies.
 pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
-    let caller = api
-        .caller()
-        .await
-        .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))?;
-    let details = api.account_details().await.map_err(failed(
-        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
-    ))?;
+    let caller = read_caller(api).await?;
+    let details = read_details(api).await?;
     let aws_policies = api
         .aws_managed_policies(caller.partition)
         .await
@@ -252,21 +257,25 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     read_keys(api, &mut users, names).await?;
     let mut local_policies = details.local_policies;
     read_policy_tags(api, &mut local_policies).await?;
-    Ok(LiveState {
+    Ok(LiveState::new(
         caller,
         users,
-        groups: details
-            .groups
-            .into_iter()
-            .map(|g| (g.name.clone(), g))
-            .collect(),
-        local_policies: local_policies
-            .into_iter()
-            .map(|p| (p.arn.clone(), p))
-            .collect(),
+        details.groups,
+        local_policies,
         aws_policies,
-        pending_keys: BTreeMap::new(),
-    })
+    ))
+}
+
+async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
+    api.caller()
+        .await
+        .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))
+}
+
+async fn read_details(api: &impl IamApi) -> Result<AccountDetails, ReadError> {
+    api.account_details().await.map_err(failed(
+        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
+    ))
 }
 
 /// The access keys of these users, oldest first.
