@@ -6,6 +6,7 @@ mod api;
 pub mod aws;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -266,6 +267,23 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     ))
 }
 
+/// One read per item, `READ_CONCURRENCY` at a time; the first failure fails them all.
+async fn read_each<K, T, F, Fut>(items: Vec<K>, read: F) -> Result<Vec<(K, T)>, ReadError>
+where
+    K: Clone,
+    F: Fn(K) -> Fut,
+    Fut: Future<Output = Result<T, ReadError>>,
+{
+    futures::stream::iter(items)
+        .map(|item| {
+            let reading = read(item.clone());
+            async move { Ok((item, reading.await?)) }
+        })
+        .buffer_unordered(READ_CONCURRENCY)
+        .try_collect()
+        .await
+}
+
 async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
     api.caller()
         .await
@@ -284,20 +302,15 @@ async fn read_keys(
     users: &mut BTreeMap<String, LiveUser>,
     names: Vec<String>,
 ) -> Result<(), ReadError> {
-    let keys: Vec<(String, Vec<AccessKey>)> = futures::stream::iter(names)
-        .map(|name| async move {
-            let keys = api
-                .access_keys(&name)
-                .await
-                .map_err(|source| ReadError::Api {
-                    what: format!("list the access keys of user {name} (iam:ListAccessKeys)"),
-                    source,
-                })?;
-            Ok::<_, ReadError>((name, keys))
-        })
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let keys = read_each(names, |name| async move {
+        api.access_keys(&name)
+            .await
+            .map_err(|source| ReadError::Api {
+                what: format!("list the access keys of user {name} (iam:ListAccessKeys)"),
+                source,
+            })
+    })
+    .await?;
     for (name, mut access_keys) in keys {
         access_keys.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
         if let Some(user) = users.get_mut(&name) {
@@ -309,24 +322,17 @@ async fn read_keys(
 
 /// Every customer-managed policy's tags: the account details leave them out.
 async fn read_policy_tags(api: &impl IamApi, policies: &mut [LivePolicy]) -> Result<(), ReadError> {
-    let tags: Vec<(usize, BTreeMap<String, String>)> =
-        futures::stream::iter(policies.iter().enumerate())
-            .map(|(index, policy)| async move {
-                let tags = api
-                    .policy_tags(&policy.arn)
-                    .await
-                    .map_err(|source| ReadError::Api {
-                        what: format!(
-                            "list the tags of policy {} (iam:ListPolicyTags)",
-                            policy.arn
-                        ),
-                        source,
-                    })?;
-                Ok::<_, ReadError>((index, tags))
+    let arns: Vec<PolicyArn> = policies.iter().map(|p| p.arn.clone()).collect();
+    let tags = read_each((0..arns.len()).collect(), |index| {
+        let arn = &arns[index];
+        async move {
+            api.policy_tags(arn).await.map_err(|source| ReadError::Api {
+                what: format!("list the tags of policy {arn} (iam:ListPolicyTags)"),
+                source,
             })
-            .buffer_unordered(READ_CONCURRENCY)
-            .try_collect()
-            .await?;
+        }
+    })
+    .await?;
     for (index, tags) in tags {
         policies[index].tags = tags;
     }
@@ -350,20 +356,15 @@ async fn read_for_prune(
         .map(|u| u.name.clone())
         .collect();
     read_keys(api, users, doomed.clone()).await?;
-    let found: Vec<(String, UserCredentials)> = futures::stream::iter(doomed)
-        .map(|name| async move {
-            let credentials =
-                api.user_credentials(&name)
-                    .await
-                    .map_err(|source| ReadError::Api {
-                        what: format!("list the credentials of user {name}, to delete it"),
-                        source,
-                    })?;
-            Ok::<_, ReadError>((name, credentials))
-        })
-        .buffer_unordered(READ_CONCURRENCY)
-        .try_collect()
-        .await?;
+    let found = read_each(doomed, |name| async move {
+        api.user_credentials(&name)
+            .await
+            .map_err(|source| ReadError::Api {
+                what: format!("list the credentials of user {name}, to delete it"),
+                source,
+            })
+    })
+    .await?;
     for (name, credentials) in found {
         if let Some(user) = users.get_mut(&name) {
             user.credentials = Some(credentials);
