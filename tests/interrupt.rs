@@ -150,17 +150,8 @@ async fn a_key_whose_secret_died_with_the_process_is_reported_not_doubled() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    let keys = account
-        .iam()
-        .list_access_keys()
-        .user_name("koding-user")
-        .send()
-        .await
-        .unwrap();
-    let [key] = keys.access_key_metadata() else {
-        panic!("the key was created: {keys:?}");
-    };
-    let id = key.access_key_id().unwrap();
+    let (id, saved) = account.only_key("koding-user").await;
+    assert!(!saved, "the process died before the secret was saved");
     let plan = account.run(&["plan", spec]).expect(0);
     assert!(
         plan.stdout.contains(&format!(
@@ -175,12 +166,9 @@ async fn a_key_whose_secret_died_with_the_process_is_reported_not_doubled() {
         "no second key: {}",
         again.stdout
     );
-    let keys = account
-        .iam()
-        .list_access_keys()
-        .user_name("koding-user")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(keys.access_key_metadata().len(), 1);
+    assert_eq!(
+        account.only_key("koding-user").await.0,
+        id,
+        "still the one key"
+    );
 }
