@@ -262,7 +262,7 @@ impl<A: IamApi> Runner<'_, A> {
             }
             Err(io) => {
                 let path = secrets.path_for(user);
-                let undo = match self.api.delete_access_key(user, &access_key_id).await {
+                let undo = match self.take_back(user, &access_key_id).await {
                     Ok(()) => {
                         let _ = secrets.end(user);
                         "the new key was deleted again, so nothing is lost".to_owned()
@@ -276,6 +276,15 @@ impl<A: IamApi> Runner<'_, A> {
                     path.display()
                 ))
             }
+        }
+    }
+
+    /// Deletes a key iamspec just made and cannot use. A key already gone is what was wanted:
+    /// the SDK may have retried a delete whose first answer was lost.
+    async fn take_back(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
+        match self.api.delete_access_key(user, access_key_id).await {
+            Err(err) if err.kind == ErrorKind::NoSuchEntity => Ok(()),
+            other => other,
         }
     }
 
@@ -305,8 +314,7 @@ impl<A: IamApi> Runner<'_, A> {
                     .await
                     .map_err(|e| self.explain(op, &e))?;
                 for key in now.iter().filter(|k| !before.contains(k)) {
-                    self.api
-                        .delete_access_key(user, key)
+                    self.take_back(user, key)
                         .await
                         .map_err(|e| self.explain(op, &e))?;
                 }

@@ -191,8 +191,16 @@ impl IamApi for FakeIam {
     async fn delete_access_key(&self, user: &str, id: &str) -> Result<(), ApiError> {
         let mut a = self.account.lock().unwrap();
         a.calls.push("DeleteAccessKey");
-        if let Some(keys) = a.users.get_mut(user) {
-            keys.retain(|k| k != id);
+        let keys = a.users.get_mut(user).expect("the user exists");
+        let before = keys.len();
+        keys.retain(|k| k != id);
+        if keys.len() == before || self.fault_for("DeleteAccessKey").is_some() {
+            // Gone already, or (a fault) deleted by a first try whose answer was lost.
+            return Err(ApiError::new(
+                ErrorKind::NoSuchEntity,
+                Some("NoSuchEntity".into()),
+                format!("the access key {id} cannot be found"),
+            ));
         }
         Ok(())
     }
@@ -400,6 +408,28 @@ fn no_key_is_made_when_its_secret_could_not_be_saved() {
     );
     assert_eq!(api.calls("CreateAccessKey"), 0);
     assert!(api.account.lock().unwrap().users["koding-user"].is_empty());
+}
+
+#[test]
+fn a_key_taken_back_by_a_retried_delete_counts_as_taken_back() {
+    let api = FakeIam::with_faults(vec![
+        Fault {
+            api: "CreateAccessKey",
+            kind: ErrorKind::Transient,
+            times: 1,
+            after_effect: true,
+        },
+        Fault {
+            api: "DeleteAccessKey",
+            kind: ErrorKind::NoSuchEntity,
+            times: 1,
+            after_effect: true,
+        },
+    ]);
+    let (report, _dir) = run(&guide_plan(), &api, 2);
+    assert!(report.succeeded(), "{report:#?}");
+    assert_eq!(api.calls("CreateAccessKey"), 2);
+    assert_guide_state(&api);
 }
 
 #[test]
