@@ -17,8 +17,10 @@ const ACCOUNT: &str = "123456789012";
 /// The account as it is once `spec` has been applied.
 fn applied(spec: &Spec) -> LiveState {
     let aws = |name: &str| PolicyArn::aws_managed(Partition::Aws, "/", name);
-    let customer =
-        |name: &str| PolicyArn::parse(&format!("arn:aws:iam::{ACCOUNT}:policy/{name}")).unwrap();
+    let customer = |name: &str| {
+        let path = &spec.policies[name].path;
+        PolicyArn::parse(&format!("arn:aws:iam::{ACCOUNT}:policy{path}{name}")).unwrap()
+    };
     let arn = |policy: &PolicyRef| match policy {
         PolicyRef::Customer { name } => customer(name),
         other => aws(other.name()),
@@ -91,6 +93,7 @@ fn applied(spec: &Spec) -> LiveState {
             })
             .collect(),
         pending_keys: BTreeMap::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -3,9 +3,11 @@
 //!
 //!     scripts/with-moto.sh cargo run --example plan -- specs/koding-route53.toml
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use iamspec::live::KeyReading;
 use iamspec::live::aws::{AwsIam, Connection};
 use iamspec::{diff, live, spec};
 
@@ -28,7 +30,8 @@ async fn main() -> ExitCode {
 async fn run(path: &std::path::Path) -> Result<(), Box<dyn std::error::Error>> {
     let spec = spec::load(path)?;
     let api = AwsIam::connect(&Connection::default()).await?;
-    let live = live::read(&api, &spec).await?;
+    // No key creations left pending by an interrupted apply; keys from the credential report.
+    let live = live::read(&api, &spec, BTreeMap::new(), KeyReading::Report).await?;
     let plan = diff::diff(&spec, &live)?;
     println!(
         "account {}: {} user(s) and {} group(s) in the spec, {} live user(s)",

@@ -118,7 +118,7 @@ def measure(label, size, work):
         server.terminate()
         server.wait()
     total, by_op = calls(apply_err)
-    reads = sum(n for op, n in by_op.items() if op.startswith(("Get", "List")))
+    reads = sum(n for op, n in by_op.items() if op.startswith(("Get", "List", "Generate")))
     return {
         "label": label, "changes": changes, "plan_s": plan_s, "plan_calls": calls(plan_err)[0],
         "apply_s": apply_s, "apply_calls": total, "apply_reads": reads,

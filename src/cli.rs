@@ -16,7 +16,7 @@ use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
 use crate::live::aws::{AwsIam, Connection};
-use crate::live::{self, ApiError, ReadError};
+use crate::live::{self, ApiError, KeyReading, ReadError};
 use crate::plan::Plan;
 use crate::render::{self, Style};
 use crate::secrets::SecretsDir;
@@ -132,6 +132,10 @@ struct Common {
     /// Refuse a plan that deletes more users, groups and policies than this.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_deletes: usize,
+    /// List every user's access keys, one call each, instead of reading IAM's credential
+    /// report, which can be up to 4 hours old (iamspec's own changes show either way).
+    #[arg(long)]
+    list_keys: bool,
 }
 
 /// Everything that can stop a command; `main` prints it once.
@@ -330,13 +334,18 @@ async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let mut spec = load(&common.spec)?;
     spec.prune |= common.prune;
     let api = common.aws.connect().await?;
-    let mut live = live::read(&api, &spec).await?;
-    live.pending_keys = SecretsDir::new(&common.secrets_dir)
+    let pending = SecretsDir::new(&common.secrets_dir)
         .pending()
         .map_err(|source| Error::Secrets {
             path: common.secrets_dir.clone(),
             source,
         })?;
+    let keys = if common.list_keys {
+        KeyReading::ListEach
+    } else {
+        KeyReading::Report
+    };
+    let live = live::read(&api, &spec, pending, keys).await?;
     let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
 }

@@ -76,7 +76,8 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         differ.drift,
     );
     plan.protected = protected;
-    plan.warnings = unsaved_secrets(live);
+    plan.warnings.clone_from(&live.warnings);
+    plan.warnings.extend(unsaved_secrets(live));
     Ok(plan)
 }
 
@@ -563,6 +564,9 @@ impl<'a> Differ<'a> {
     /// `access_key = true` asks for one active key: the newest active key is the declared one,
     /// every other key is drift. Without it, every key is drift.
     fn access_keys(&mut self, user: &spec::User, live: &LiveUser) {
+        if live.keys_settled {
+            return;
+        }
         let declared = if user.access_key {
             live.access_keys.iter().rev().find(|k| k.active)
         } else {

@@ -195,6 +195,67 @@ async fn rerunning_plans_nothing_and_makes_no_mutating_call() {
 }
 
 #[tokio::test]
+async fn a_plan_reads_the_account_in_a_few_calls_whatever_its_size() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    apply(&account, spec);
+    let proxy = Proxy::start(&account.endpoint);
+    account
+        .run_via(&proxy.url, &["plan", spec, "--detailed-exitcode"])
+        .expect(0);
+    let reads: BTreeSet<String> = proxy.actions().into_iter().collect();
+    assert_eq!(
+        reads,
+        BTreeSet::from(
+            [
+                "GetCallerIdentity",
+                "GetAccountAuthorizationDetails",
+                "ListPolicies",
+                "GenerateCredentialReport",
+                "GetCredentialReport"
+            ]
+            .map(String::from)
+        ),
+        "the credential report settles the key of koding-user: no ListAccessKeys"
+    );
+
+    // A second key made behind iamspec's back shows in the report, so the user's keys are
+    // listed, and the plan names the new one.
+    let extra = account
+        .iam()
+        .create_access_key()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    let extra = extra.access_key().unwrap().access_key_id();
+    proxy.clear();
+    let plan = account
+        .run_via(&proxy.url, &["plan", spec, "--json"])
+        .expect(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let keys = active_keys(&account, "koding-user").await;
+    assert!(keys.contains(&extra.to_owned()));
+    // The newest active key is the declared one; the other is drift.
+    assert_eq!(plan["drift"][0]["kind"], "extra_access_key", "{plan}");
+    assert!(
+        keys.iter()
+            .any(|k| plan["drift"][0]["access_key_id"] == **k),
+        "{plan}"
+    );
+    assert!(proxy.actions().contains(&"ListAccessKeys".to_owned()));
+
+    // --list-keys trusts no report.
+    proxy.clear();
+    account
+        .run_via(&proxy.url, &["plan", spec, "--list-keys"])
+        .expect(0);
+    assert!(!proxy.actions().contains(&"GetCredentialReport".to_owned()));
+    assert!(proxy.actions().contains(&"ListAccessKeys".to_owned()));
+}
+
+#[tokio::test]
 async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
     let account = Account::new().await;
     let spec = support::repo_spec("koding-route53.toml");
@@ -361,7 +422,8 @@ async fn stats_count_exactly_the_calls_made() {
             listed.join(", ")
         )
     );
-    // Four reads for the plan, its eight changes, and one look at the keys before the new one.
+    // The plan's reads (moto makes the first credential report in the background, so it is
+    // asked for twice), its eight changes, and one look at the keys before the new one.
     assert_eq!(
         listed,
         [
@@ -370,8 +432,10 @@ async fn stats_count_exactly_the_calls_made() {
             "CreateAccessKey 1",
             "CreateGroup 1",
             "CreateUser 1",
+            "GenerateCredentialReport 2",
             "GetAccountAuthorizationDetails 1",
             "GetCallerIdentity 1",
+            "GetCredentialReport 1",
             "ListAccessKeys 1",
             "ListPolicies 2"
         ]

@@ -8,7 +8,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
-use crate::live::{AccessKey, AccountDetails, Caller, LiveState, UserCredentials};
+use crate::live::{
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveState, UserCredentials,
+};
 use crate::secrets::Secret;
 use crate::spec::PolicyArn;
 
@@ -160,6 +162,10 @@ impl IamApi for FakeIam {
 
     async fn policy_roles(&self, _: &PolicyArn) -> Result<Vec<String>, ApiError> {
         unreachable!("apply does not read roles")
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
+        unreachable!("apply does not read the credential report")
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {

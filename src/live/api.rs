@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::plan::Op;
 use crate::secrets::Secret;
 
-use super::{AccessKey, AccountDetails, Caller, UserCredentials};
+use super::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
 use crate::spec::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
@@ -31,6 +31,11 @@ pub trait IamApi: Sync {
         &self,
         policy: &PolicyArn,
     ) -> impl Future<Output = Result<BTreeMap<String, String>, ApiError>> + Send;
+
+    /// What IAM's credential report says of every user's access keys, in a few calls whatever
+    /// the account's size (`GenerateCredentialReport`, `GetCredentialReport`). The report can be
+    /// up to four hours old: IAM makes a new one at most that often.
+    fn credential_report(&self) -> impl Future<Output = Result<CredentialReport, ApiError>> + Send;
 
     /// A user's access keys, without secrets (`ListAccessKeys`).
     fn access_keys(

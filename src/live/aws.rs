@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::error::Error as StdError;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
@@ -16,12 +16,13 @@ use aws_sdk_iam::config::ProvideCredentials;
 use aws_sdk_iam::config::http::HttpResponse;
 use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_iam::types::{EntityType, PolicyScopeType, StatusType, Tag};
+use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_iam::types::{EntityType, PolicyScopeType, ReportStateType, StatusType, Tag};
 
 use super::api::{ApiError, ErrorKind, IamApi, Outcome};
 use super::{
-    AccessKey, AccountDetails, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion,
-    UserCredentials,
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveGroup, LivePolicy, LiveUser,
+    PolicyVersion, ReportedUser, UserCredentials,
 };
 use crate::document;
 use crate::plan::Op;
@@ -31,6 +32,9 @@ use crate::spec::{Partition, PolicyArn};
 /// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
 /// region need not stop anyone.
 const DEFAULT_REGION: &str = "us-east-1";
+
+/// How long to wait for IAM to make a credential report.
+const REPORT_PATIENCE: Duration = Duration::from_mins(2);
 
 /// How many times the SDK tries a call that fails in a way worth retrying.
 const SDK_ATTEMPTS: u32 = 8;
@@ -201,11 +205,13 @@ impl IamApi for AwsIam {
                 details.users.push(LiveUser {
                     name: user.user_name().unwrap_or_default().to_owned(),
                     path: user.path().unwrap_or("/").to_owned(),
+                    created: user.create_date().map(DateTime::secs),
                     groups: user.group_list().iter().cloned().collect(),
                     policies: attached(user.attached_managed_policies())?,
                     inline_policies: inline(user.user_policy_list())?,
                     tags: tags(user.tags()),
                     access_keys: Vec::new(),
+                    keys_settled: false,
                     credentials: None,
                 });
             }
@@ -351,6 +357,48 @@ impl IamApi for AwsIam {
             }
         }
         Ok(roles)
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
+        // IAM makes the report in the background; asking again says when it is done.
+        let started = Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            self.count("GenerateCredentialReport");
+            let generation = self
+                .iam
+                .generate_credential_report()
+                .send()
+                .await
+                .map_err(classify)?;
+            if generation.state() == Some(&ReportStateType::Complete) {
+                break;
+            }
+            if started.elapsed() > REPORT_PATIENCE {
+                return Err(ApiError::new(
+                    ErrorKind::Other,
+                    None,
+                    "IAM did not finish the credential report within two minutes",
+                ));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+        }
+        self.count("GetCredentialReport");
+        let report = self
+            .iam
+            .get_credential_report()
+            .send()
+            .await
+            .map_err(classify)?;
+        let content = report.content().map(AsRef::as_ref).unwrap_or_default();
+        parse_credential_report(content).map_err(|why| {
+            ApiError::new(
+                ErrorKind::Other,
+                None,
+                format!("the credential report is not as documented: {why}"),
+            )
+        })
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
@@ -662,6 +710,54 @@ impl IamApi for AwsIam {
     }
 }
 
+/// The access-key columns of the credential report's CSV, found by their header names. A key
+/// slot is in use when it has a rotation date (its creation, for a key never rotated).
+fn parse_credential_report(csv: &[u8]) -> Result<CredentialReport, String> {
+    let mut reader = csv::Reader::from_reader(csv);
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("it has no column `{name}`"))
+    };
+    let user = column("user")?;
+    let created = column("user_creation_time")?;
+    let slots = [
+        (
+            column("access_key_1_active")?,
+            column("access_key_1_last_rotated")?,
+        ),
+        (
+            column("access_key_2_active")?,
+            column("access_key_2_last_rotated")?,
+        ),
+    ];
+    let mut report = CredentialReport::default();
+    for row in reader.records() {
+        let row = row.map_err(|e| e.to_string())?;
+        let field = |index: usize| row.get(index).unwrap_or_default();
+        let Ok(created) = DateTime::from_str(field(created), DateTimeFormat::DateTimeWithOffset)
+        else {
+            // The account's root user has no creation time there, and is no IAM user.
+            continue;
+        };
+        let keys = slots
+            .iter()
+            .filter(|(_, rotated)| !matches!(field(*rotated), "N/A" | ""))
+            .map(|(active, _)| field(*active) == "true")
+            .collect();
+        report.users.insert(
+            field(user).to_owned(),
+            ReportedUser {
+                created: created.secs(),
+                keys,
+            },
+        );
+    }
+    Ok(report)
+}
+
 fn attached(
     policies: &[aws_sdk_iam::types::AttachedPolicy],
 ) -> Result<std::collections::BTreeSet<PolicyArn>, ApiError> {
@@ -930,6 +1026,37 @@ mod tests {
                     .set_marker(next.map(str::to_owned))
                     .build()
             })
+    }
+
+    #[test]
+    fn credential_report_is_read_by_its_column_names() {
+        let csv = "user,arn,user_creation_time,password_enabled,access_key_1_active,access_key_1_last_rotated,access_key_2_active,access_key_2_last_rotated\n\
+<root_account>,arn:aws:iam::123456789012:root,not_supported,not_supported,false,N/A,false,N/A\n\
+alice,arn:aws:iam::123456789012:user/alice,2026-11-01T10:00:00+00:00,false,true,2026-11-02T10:00:00+00:00,false,N/A\n\
+\"b,ob\",arn:aws:iam::123456789012:user/b,2026-11-01T10:00:01+00:00,true,false,2026-11-02T10:00:00+00:00,true,2026-11-03T10:00:00+00:00\n\
+carol,arn:aws:iam::123456789012:user/carol,2026-11-01T10:00:02+00:00,false,false,N/A,false,N/A\n";
+        let report = parse_credential_report(csv.as_bytes()).unwrap();
+        let created = DateTime::from_str("2026-11-01T10:00:00Z", DateTimeFormat::DateTime)
+            .unwrap()
+            .secs();
+        let row = |keys: &[bool], after: i64| ReportedUser {
+            created: created + after,
+            keys: keys.to_vec(),
+        };
+        assert_eq!(
+            report.users,
+            BTreeMap::from([
+                ("alice".to_owned(), row(&[true], 0)),
+                ("b,ob".to_owned(), row(&[false, true], 1)),
+                ("carol".to_owned(), row(&[], 2)),
+            ])
+        );
+    }
+
+    #[test]
+    fn a_credential_report_without_key_columns_is_an_error() {
+        let err = parse_credential_report(b"user,arn,user_creation_time\nalice,x,y\n").unwrap_err();
+        assert_eq!(err, "it has no column `access_key_1_active`");
     }
 
     #[tokio::test]

@@ -32,6 +32,8 @@ pub struct LiveState {
     /// Key creations an earlier apply did not see through, by user, from the secrets
     /// directory: the one piece of state that is not in IAM.
     pub pending_keys: BTreeMap<String, PendingKey>,
+    /// What the reader could not do the best way, and what it did instead.
+    pub warnings: Vec<String>,
 }
 
 impl LiveState {
@@ -53,6 +55,7 @@ impl LiveState {
                 .collect(),
             aws_policies,
             pending_keys: BTreeMap::new(),
+            warnings: Vec::new(),
         }
     }
 }
@@ -125,13 +128,20 @@ pub struct PolicyVersion {
 pub struct LiveUser {
     pub name: String,
     pub path: String,
+    /// When it was created, in seconds since 1970: tells it from an earlier user of the same
+    /// name in the credential report.
+    pub created: Option<i64>,
     pub groups: BTreeSet<String>,
     pub policies: BTreeSet<PolicyArn>,
     /// Inline policies: name to canonical document.
     pub inline_policies: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
-    /// Read for users the spec names, and for users a prune deletes.
+    /// Oldest first. Listed for users a prune deletes, and for users the spec names unless
+    /// `keys_settled`.
     pub access_keys: Vec<AccessKey>,
+    /// The credential report shows the keys the spec asks for (one active key, or none) and
+    /// nothing else, so they were not listed.
+    pub keys_settled: bool,
     /// What must go before the user can be deleted; read only for users a prune deletes.
     pub credentials: Option<UserCredentials>,
 }
@@ -164,6 +174,42 @@ pub struct AccessKey {
     pub created: String,
 }
 
+/// IAM's credential report, as far as access keys go.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialReport {
+    /// By user name.
+    pub users: BTreeMap<String, ReportedUser>,
+}
+
+/// A user's row in the credential report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedUser {
+    /// When the user was created, in seconds since 1970.
+    pub created: i64,
+    /// Whether each of its access keys is active.
+    pub keys: Vec<bool>,
+}
+
+impl ReportedUser {
+    /// Whether this row shows `user` with the keys the spec asks for and no other: one active
+    /// key when `wants_key`, none otherwise. A row of an earlier user of the same name settles
+    /// nothing.
+    fn settles(&self, user: &LiveUser, wants_key: bool) -> bool {
+        let expected: &[bool] = if wants_key { &[true] } else { &[] };
+        user.created == Some(self.created) && self.keys == expected
+    }
+}
+
+/// How to read the access keys of the spec's users.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum KeyReading {
+    /// From the credential report, listing only the users it leaves in doubt.
+    #[default]
+    Report,
+    /// One `ListAccessKeys` per user: exact to the second, however old the report is.
+    ListEach,
+}
+
 /// Why the account could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
@@ -185,8 +231,15 @@ pub enum ReadError {
     },
 }
 
-/// Reads what `spec` needs to be compared with the account.
-pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError> {
+/// Reads what `spec` needs to be compared with the account: the caller, the account details,
+/// the AWS-managed policies' names if the spec names any, the credential report, and a few
+/// targeted reads (`pending`: key creations an interrupted apply left recorded).
+pub async fn read(
+    api: &impl IamApi,
+    spec: &Spec,
+    pending: BTreeMap<String, PendingKey>,
+    keys: KeyReading,
+) -> Result<LiveState, ReadError> {
     let caller = read_caller(api).await?;
     if let Some(expected) = &spec.account_id
         && *expected != caller.account
@@ -198,46 +251,50 @@ pub async fn read(api: &impl IamApi, spec: &Spec) -> Result<LiveState, ReadError
         });
     }
 
-    let details = read_details(api).await?;
-    let aws_policies = if names_aws_managed_policies(spec) {
-        api.aws_managed_policies(caller.partition)
-            .await
-            .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))?
-    } else {
-        Vec::new()
+    // The account-wide reads are independent: in flight together, the slowest sets the pace.
+    let aws_policies = async {
+        if names_aws_managed_policies(spec) {
+            api.aws_managed_policies(caller.partition)
+                .await
+                .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))
+        } else {
+            Ok(Vec::new())
+        }
     };
+    let report = async {
+        if keys == KeyReading::Report && !spec.users.is_empty() {
+            read_report(api).await
+        } else {
+            Ok((None, None))
+        }
+    };
+    let (details, aws_policies, (report, report_warning)) =
+        futures::try_join!(read_details(api), aws_policies, report)?;
+    let warnings = report_warning.into_iter().collect();
 
     let mut users: BTreeMap<String, LiveUser> = details
         .users
         .into_iter()
         .map(|u| (u.name.clone(), u))
         .collect();
-    // IAM names ignore case: a spec user matches a live one of any spelling.
-    let wanted: BTreeSet<String> = spec.users.keys().map(|n| n.to_lowercase()).collect();
-    let spec_users: Vec<String> = users
-        .keys()
-        .filter(|name| wanted.contains(&name.to_lowercase()))
-        .cloned()
-        .collect();
-    read_keys(api, &mut users, spec_users).await?;
+    read_spec_keys(api, spec, &mut users, &pending, report.as_ref()).await?;
 
     if spec.prune {
         read_for_prune(api, spec, &mut users).await?;
     }
 
     let mut local_policies = details.local_policies;
-    read_policy_tags(api, &mut local_policies).await?;
+    // Under the scope a policy is the spec's by its path: only outside it does the tag tell.
+    let outside_scope = |p: &LivePolicy| !spec.owns(&p.arn.path, None);
+    read_policy_tags(api, &mut local_policies, outside_scope).await?;
     if spec.prune {
         read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
     }
 
-    Ok(LiveState::new(
-        caller,
-        users,
-        details.groups,
-        local_policies,
-        aws_policies,
-    ))
+    let mut live = LiveState::new(caller, users, details.groups, local_policies, aws_policies);
+    live.pending_keys = pending;
+    live.warnings = warnings;
+    Ok(live)
 }
 
 /// The whole account, for `export`: every user's keys, every policy's tags, and the list of
@@ -257,7 +314,7 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     let names = users.keys().cloned().collect();
     read_keys(api, &mut users, names).await?;
     let mut local_policies = details.local_policies;
-    read_policy_tags(api, &mut local_policies).await?;
+    read_policy_tags(api, &mut local_policies, |_| true).await?;
     Ok(LiveState::new(
         caller,
         users,
@@ -296,6 +353,58 @@ async fn read_details(api: &impl IamApi) -> Result<AccountDetails, ReadError> {
     ))
 }
 
+/// IAM's credential report, or why it could not be had: a caller not allowed to read it can
+/// still plan, with one call per user, and is told so.
+async fn read_report(
+    api: &impl IamApi,
+) -> Result<(Option<CredentialReport>, Option<String>), ReadError> {
+    match api.credential_report().await {
+        Ok(report) => Ok((Some(report), None)),
+        Err(source) if source.kind.is_retryable() => Err(ReadError::Api {
+            what: "read the credential report (iam:GetCredentialReport)".to_owned(),
+            source,
+        }),
+        Err(source) => Ok((
+            None,
+            Some(format!(
+                "could not read the credential report ({source}), so every user's access keys were listed, one call each: allow iam:GenerateCredentialReport and iam:GetCredentialReport for a faster plan"
+            )),
+        )),
+    }
+}
+
+/// The access keys of the users the spec names. The credential report shows every user's keys
+/// at once; a user is listed only where it leaves a doubt: other keys than the spec asks for
+/// (which a plan names by id), a user newer than the report, or a key creation an interrupted
+/// apply recorded. Without the report every user is listed.
+async fn read_spec_keys(
+    api: &impl IamApi,
+    spec: &Spec,
+    users: &mut BTreeMap<String, LiveUser>,
+    pending: &BTreeMap<String, PendingKey>,
+    report: Option<&CredentialReport>,
+) -> Result<(), ReadError> {
+    // IAM names ignore case: a spec user matches a live one of any spelling.
+    let wanted: BTreeMap<String, bool> = spec
+        .users
+        .values()
+        .map(|u| (u.name.to_lowercase(), u.access_key))
+        .collect();
+    let mut to_list = Vec::new();
+    for user in users.values_mut() {
+        let Some(&wants_key) = wanted.get(&user.name.to_lowercase()) else {
+            continue;
+        };
+        let row = report.and_then(|r| r.users.get(&user.name));
+        if !pending.contains_key(&user.name) && row.is_some_and(|r| r.settles(user, wants_key)) {
+            user.keys_settled = true;
+        } else {
+            to_list.push(user.name.clone());
+        }
+    }
+    read_keys(api, users, to_list).await
+}
+
 /// The access keys of these users, oldest first.
 async fn read_keys(
     api: &impl IamApi,
@@ -320,10 +429,16 @@ async fn read_keys(
     Ok(())
 }
 
-/// Every customer-managed policy's tags: the account details leave them out.
-async fn read_policy_tags(api: &impl IamApi, policies: &mut [LivePolicy]) -> Result<(), ReadError> {
+/// The tags of the customer-managed policies that `wanted` picks: the account details leave
+/// them out, and IAM lists them one policy at a time.
+async fn read_policy_tags(
+    api: &impl IamApi,
+    policies: &mut [LivePolicy],
+    wanted: impl Fn(&LivePolicy) -> bool,
+) -> Result<(), ReadError> {
     let arns: Vec<PolicyArn> = policies.iter().map(|p| p.arn.clone()).collect();
-    let tags = read_each((0..arns.len()).collect(), |index| {
+    let picked = (0..arns.len()).filter(|&i| wanted(&policies[i])).collect();
+    let tags = read_each(picked, |index| {
         let arn = &arns[index];
         async move {
             api.policy_tags(arn).await.map_err(|source| ReadError::Api {
@@ -446,3 +561,6 @@ fn names_aws_managed_policies(spec: &Spec) -> bool {
         PolicyRef::Arn(arn) => arn.is_aws_managed(),
     })
 }
+
+#[cfg(test)]
+mod tests;
