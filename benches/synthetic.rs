@@ -5,7 +5,11 @@
 
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
+
+use iamspec::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveState, LiveUser, PolicyVersion};
+use iamspec::spec::{OWNER_TAG, Partition, PolicyArn, PolicyRef, Spec};
 
 /// The spec text.
 pub fn spec(users: usize, groups: usize, policies: usize) -> String {
@@ -44,4 +48,89 @@ pub fn spec(users: usize, groups: usize, policies: usize) -> String {
         }
     }
     out
+}
+
+const ACCOUNT: &str = "123456789012";
+
+/// The account as it is once `spec` has been applied.
+pub fn applied(spec: &Spec) -> LiveState {
+    let aws = |name: &str| PolicyArn::aws_managed(Partition::Aws, "/", name);
+    let customer = |name: &str| {
+        let path = &spec.policies[name].path;
+        PolicyArn::parse(&format!("arn:aws:iam::{ACCOUNT}:policy{path}{name}")).unwrap()
+    };
+    let arn = |policy: &PolicyRef| match policy {
+        PolicyRef::Customer { name } => customer(name),
+        other => aws(other.name()),
+    };
+    let owner = || BTreeMap::from([(OWNER_TAG.to_owned(), "iamspec".to_owned())]);
+    LiveState {
+        caller: Caller {
+            account: ACCOUNT.into(),
+            arn: format!("arn:aws:iam::{ACCOUNT}:user/ci"),
+            partition: Partition::Aws,
+            access_key_id: None,
+        },
+        aws_policies: vec![aws("IAMReadOnlyAccess"), aws("AmazonEC2FullAccess")],
+        local_policies: spec
+            .policies
+            .values()
+            .map(|p| {
+                let live = LivePolicy {
+                    arn: customer(&p.name),
+                    tags: owner(),
+                    description: p.description.clone(),
+                    attachment_count: 1,
+                    versions: vec![PolicyVersion {
+                        id: "v1".into(),
+                        default: true,
+                        created: String::new(),
+                    }],
+                    document: p.document.canonical.clone(),
+                    roles: Vec::new(),
+                };
+                (live.arn.clone(), live)
+            })
+            .collect(),
+        groups: spec
+            .groups
+            .values()
+            .map(|g| {
+                let live = LiveGroup {
+                    name: g.name.clone(),
+                    path: g.path.clone(),
+                    policies: g.policies.iter().map(|u| arn(&u.policy)).collect(),
+                    inline_policies: BTreeMap::new(),
+                };
+                (g.name.clone(), live)
+            })
+            .collect(),
+        users: spec
+            .users
+            .values()
+            .map(|u| {
+                let mut tags = u.tags.clone();
+                tags.extend(owner());
+                let live = LiveUser {
+                    name: u.name.clone(),
+                    path: u.path.clone(),
+                    groups: u.groups.iter().cloned().collect(),
+                    tags,
+                    access_keys: if u.access_key {
+                        vec![AccessKey {
+                            id: format!("AKIA{}", u.name),
+                            active: true,
+                            created: String::new(),
+                        }]
+                    } else {
+                        Vec::new()
+                    },
+                    ..LiveUser::default()
+                };
+                (u.name.clone(), live)
+            })
+            .collect(),
+        pending_keys: BTreeMap::new(),
+        warnings: Vec::new(),
+    }
 }

@@ -2,9 +2,12 @@
 """The benchmark harness: specs of growing size, each against a fresh local IAM endpoint.
 
 For each size it measures iamspec plan, apply and the plan after apply (which must be empty):
-wall time, peak memory and API calls by operation (from --stats); and, side by side on another
-fresh endpoint, the same mutating calls made by a bare SDK loop at the same concurrency (the
-ceiling). Results go to BENCHMARKS.md. Run it through scripts/bench.sh.
+wall time, peak memory and API calls by operation (from --stats); and, side by side on fresh
+endpoints, the same mutating calls made by a bare SDK loop at the same concurrency (the
+ceiling) and an Ansible playbook that builds the same state (the peer, first run and rerun).
+It also measures apply at concurrency 1 and 8 with real-AWS-like latency added by a proxy, and
+the peak memory of the local work at AWS's limits. Results go to BENCHMARKS.md. Run it through
+scripts/bench.sh.
 """
 
 import datetime
@@ -22,7 +25,15 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RELEASE = os.path.join(ROOT, "target", "release")
 IAMSPEC = os.path.join(RELEASE, "iamspec")
+EXAMPLES = os.path.join(RELEASE, "examples")
+BENCH_VENV = os.path.join(ROOT, ".bench-venv")
 CONCURRENCY = "8"
+# Added to every call in the concurrency comparison: about what a call to IAM takes from a
+# machine in the same region.
+LATENCY_MS = 50
+# Ansible runs one module process per entity: past this many users a run takes hours.
+ANSIBLE_MAX_USERS = 100
+ANSIBLE_MAX_USERS_FULL = 1000
 
 SIZES = [
     ("the guide (koding-route53.toml)", None),
@@ -88,7 +99,7 @@ def measure(label, size, work):
     else:
         spec = os.path.join(work, f"spec-{size[0]}.toml")
         with open(spec, "w") as out:
-            subprocess.run([os.path.join(RELEASE, "examples", "genspec"), *map(str, size)],
+            subprocess.run([os.path.join(EXAMPLES, "genspec"), *map(str, size)],
                            stdout=out, check=True)
     secrets = tempfile.mkdtemp(dir=work)
     server, url = moto()
@@ -113,19 +124,140 @@ def measure(label, size, work):
         path = os.path.join(work, "plan.json")
         with open(path, "w") as out:
             out.write(plan_json)
-        ceiling_s, _, _, _ = run([os.path.join(RELEASE, "examples", "ceiling"), path, CONCURRENCY], env)
+        ceiling_s, _, _, _ = run([os.path.join(EXAMPLES, "ceiling"), path, CONCURRENCY], env)
     finally:
         server.terminate()
         server.wait()
+    ansible = None
+    limit = ANSIBLE_MAX_USERS_FULL if "--full" in sys.argv else ANSIBLE_MAX_USERS
+    if size is None or size[0] <= limit:
+        ansible = ansible_peer(spec, path, work)
     total, by_op = calls(apply_err)
     reads = sum(n for op, n in by_op.items() if op.startswith(("Get", "List", "Generate")))
     return {
+        "ansible": ansible,
         "label": label, "changes": changes, "plan_s": plan_s, "plan_calls": calls(plan_err)[0],
         "apply_s": apply_s, "apply_calls": total, "apply_reads": reads,
         "apply_mutating": total - reads, "peak_mb": max(plan_mb, apply_mb),
         "after_s": after_s, "after_calls": calls(after_err)[0], "ceiling_s": ceiling_s,
         "apply_ops": by_op,
     }
+
+
+def playbook(plan, url):
+    """An Ansible playbook that builds what an iamspec plan on an empty account builds, with the
+    amazon.aws modules: one task per kind of entity, one module run per entity."""
+    policies, users, groups, keys = {}, {}, {}, []
+    for change in plan["changes"]:
+        op = change["op"]
+        if op == "create_policy":
+            policy = {"name": change["policy"], "path": change["path"], "document": change["document"]}
+            if change.get("description"):
+                policy["description"] = change["description"]
+            policies[change["policy"]] = policy
+        elif op == "create_user":
+            users[change["user"]] = {"name": change["user"], "path": change["path"],
+                                     "tags": change.get("tags", {}), "policies": []}
+        elif op == "create_group":
+            groups[change["group"]] = {"name": change["group"], "path": change["path"],
+                                       "policies": [], "users": []}
+        elif op == "attach_group_policy":
+            groups[change["group"]]["policies"].append(change["policy"])
+        elif op == "attach_user_policy":
+            users[change["user"]]["policies"].append(change["policy"])
+        elif op == "add_user_to_group":
+            groups[change["group"]]["users"].append(change["user"])
+        elif op == "create_access_key":
+            keys.append(change["user"])
+        else:
+            sys.exit(f"the Ansible peer does not build `{op}`")
+
+    def task(name, module, args, items, label="{{ item.name }}"):
+        return {"name": name, module: args, "loop": items, "loop_control": {"label": label}}
+
+    return [{
+        "hosts": "localhost", "connection": "local", "gather_facts": False,
+        "module_defaults": {"group/amazon.aws.aws": {
+            "endpoint_url": url, "region": "us-east-1", "access_key": "test", "secret_key": "test"}},
+        "tasks": [
+            task("customer-managed policies", "amazon.aws.iam_managed_policy", {
+                "name": "{{ item.name }}", "path": "{{ item.path }}",
+                "description": "{{ item.description | default(omit) }}",
+                "policy": "{{ item.document | to_json }}", "state": "present"},
+                list(policies.values())),
+            task("users", "amazon.aws.iam_user", {
+                "name": "{{ item.name }}", "path": "{{ item.path }}", "tags": "{{ item.tags }}",
+                "managed_policies": "{{ item.policies }}", "state": "present"},
+                list(users.values())),
+            task("groups, their policies and members", "amazon.aws.iam_group", {
+                "name": "{{ item.name }}", "path": "{{ item.path }}",
+                "managed_policies": "{{ item.policies }}", "users": "{{ item.users }}",
+                "state": "present"},
+                list(groups.values())),
+            task("access keys", "amazon.aws.iam_access_key",
+                 {"user_name": "{{ item }}", "state": "present"}, keys, "{{ item }}"),
+        ],
+    }]
+
+
+def ansible_peer(spec, plan_path, work):
+    """The Ansible playbook on a fresh endpoint, first run and rerun; after the first run,
+    iamspec must find the account as its spec says (the same state was built)."""
+    with open(plan_path) as source:
+        plan = json.load(source)
+    server, url = moto()
+    try:
+        env = aws_env(url)
+        run([IAMSPEC, "plan", spec], env)  # moto loads its managed policies on the first call
+        path = os.path.join(work, "playbook.json")
+        with open(path, "w") as out:
+            json.dump(playbook(plan, url), out)
+        python = os.path.join(BENCH_VENV, "bin", "python")
+        env = dict(env, ANSIBLE_PYTHON_INTERPRETER=python, ANSIBLE_PIPELINING="True",
+                   ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_INVENTORY_UNPARSED_WARNING="False")
+        command = [os.path.join(BENCH_VENV, "bin", "ansible-playbook"), "-i", "localhost,", path]
+        first_s, _, _, _ = run(command, env)
+        secrets = tempfile.mkdtemp(dir=work)
+        _, _, after, _ = run([IAMSPEC, "plan", spec, "--secrets-dir", secrets], env)
+        assert after.startswith("No changes."), f"Ansible built another state:\n{after}"
+        rerun_s, _, _, _ = run(command, env)
+    finally:
+        server.terminate()
+        server.wait()
+    return {"first_s": first_s, "rerun_s": rerun_s}
+
+
+def concurrency(work):
+    """apply of the 100-user spec at concurrency 1 and 8, each on a fresh endpoint behind a
+    proxy that adds LATENCY_MS to every call."""
+    spec = os.path.join(work, "spec-latency.toml")
+    with open(spec, "w") as out:
+        subprocess.run([os.path.join(EXAMPLES, "genspec"), "100", "10", "0"], stdout=out, check=True)
+    seconds = {}
+    for level in ("1", "8"):
+        server, url = moto()
+        proxy = subprocess.Popen([os.path.join(EXAMPLES, "slowproxy"), url, str(LATENCY_MS)],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            proxy_url = proxy.stdout.readline().strip()
+            env = aws_env(url)
+            run([IAMSPEC, "plan", spec], env)  # moto's first call, without the latency
+            env = aws_env(proxy_url)
+            secrets = tempfile.mkdtemp(dir=work)
+            seconds[level], _, _, _ = run(
+                [IAMSPEC, "apply", spec, "--yes", "--concurrency", level, "--secrets-dir", secrets], env)
+        finally:
+            proxy.kill()
+            proxy.wait()
+            server.terminate()
+            server.wait()
+    return seconds
+
+
+def local_memory():
+    """Peak memory of loading, validating and diffing 5,000 users against a matching state."""
+    _, peak_mb, out, _ = run([os.path.join(EXAMPLES, "localwork")], dict(os.environ))
+    return peak_mb, out.strip()
 
 
 def machine():
@@ -150,13 +282,18 @@ def main():
         for label, size in sizes:
             print(f"measuring {label}...", file=sys.stderr)
             results.append(measure(label, size, work))
+        print("measuring concurrency 1 and 8 with latency...", file=sys.stderr)
+        levels = concurrency(work)
+        print("measuring the local work's memory...", file=sys.stderr)
+        local_mb, local_line = local_memory()
     lines = [
         "# Benchmarks",
         "",
-        "Made by `scripts/bench.sh` (add `--full` for the 5,000-user size). Each size runs against",
-        "a fresh local IAM endpoint (moto in server mode, one Python process: about 170 calls/s",
-        "whatever the concurrency), at `--concurrency 8`. Times are wall-clock seconds, measured",
-        "side by side in one run; memory is the peak resident size of the iamspec process.",
+        "Made by `scripts/bench.sh` (add `--full` for the 5,000-user size and Ansible at 1,000",
+        "users). Each size runs against a fresh local IAM endpoint (moto in server mode, one",
+        "Python process: about 170 calls/s whatever the concurrency), at `--concurrency 8`. Times",
+        "are wall-clock seconds, measured side by side in one run; memory is the peak resident",
+        "size of the iamspec process.",
         "",
         f"Machine: {machine()}.",
         "",
@@ -179,8 +316,40 @@ def main():
         "loop at the same concurrency, with no reads, checks, retries of its own or secrets written.",
         "apply also reads the account first (a plan) and lists a user's keys before creating one.",
         "",
-        "Local work (load, validate and diff a 5,000-user spec against a matching live state) is",
-        "the criterion bench `benches/local.rs`: `cargo bench --bench local`.",
+        "## The peer: an Ansible playbook",
+        "",
+        "The same state built by a playbook of the amazon.aws modules (`iam_managed_policy`,",
+        "`iam_user`, `iam_group`, `iam_access_key`), generated from the plan, on a fresh endpoint;",
+        "after its first run iamspec checks that the account is exactly the spec. Its rerun is",
+        "not a no-op: `iam_access_key` makes a second key for every user that has one.",
+        "",
+        "| spec | Ansible first run s | iamspec apply s | ratio | Ansible rerun s | iamspec plan after apply s | ratio |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in results:
+        a = r["ansible"]
+        if a is None:
+            continue
+        lines.append(
+            f"| {r['label']} | {a['first_s']:.2f} | {r['apply_s']:.2f} | {a['first_s'] / r['apply_s']:.0f}x | "
+            f"{a['rerun_s']:.2f} | {r['after_s']:.2f} | {a['rerun_s'] / r['after_s']:.0f}x |")
+    lines += [
+        "",
+        "## Concurrency with latency",
+        "",
+        f"apply of the 100-user spec behind a proxy that adds {LATENCY_MS} ms to every call",
+        "(`examples/slowproxy.rs`, the test tree's proxy), each on a fresh endpoint:",
+        "",
+        "| --concurrency 1 s | --concurrency 8 s | speed-up |",
+        "| --- | --- | --- |",
+        f"| {levels['1']:.2f} | {levels['8']:.2f} | {levels['1'] / levels['8']:.1f}x |",
+        "",
+        "## Local work",
+        "",
+        "Load, validate and diff a 5,000-user spec (300 groups, 1,500 policies) against a matching",
+        "live state: the criterion bench `benches/local.rs` (`cargo bench --bench local`) times it;",
+        f"`examples/localwork.rs` does it once in a process of its own: {local_line}, peak memory",
+        f"{local_mb:.0f} MB (the spec text and the live state included).",
         "",
     ]
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as out:

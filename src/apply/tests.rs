@@ -152,6 +152,10 @@ impl IamApi for FakeIam {
         unreachable!("apply does not list policies")
     }
 
+    async fn aws_policy_exists(&self, _: &PolicyArn) -> Result<bool, ApiError> {
+        unreachable!("apply does not look up policies")
+    }
+
     async fn policy_tags(&self, _: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
         unreachable!("apply does not read tags")
     }

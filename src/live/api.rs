@@ -26,6 +26,12 @@ pub trait IamApi: Sync {
         partition: Partition,
     ) -> impl Future<Output = Result<Vec<PolicyArn>, ApiError>> + Send;
 
+    /// Whether an AWS-managed policy exists (`GetPolicy`).
+    fn aws_policy_exists(
+        &self,
+        policy: &PolicyArn,
+    ) -> impl Future<Output = Result<bool, ApiError>> + Send;
+
     /// A customer-managed policy's tags (`ListPolicyTags`): account details leave them out.
     fn policy_tags(
         &self,

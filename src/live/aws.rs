@@ -251,6 +251,23 @@ impl IamApi for AwsIam {
         Ok(policies)
     }
 
+    async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
+        self.count("GetPolicy");
+        match self
+            .iam
+            .get_policy()
+            .policy_arn(policy.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(err) => match classify(err) {
+                gone if gone.kind == ErrorKind::NoSuchEntity => Ok(false),
+                other => Err(other),
+            },
+        }
+    }
+
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
         let mut pages = self
             .iam

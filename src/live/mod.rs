@@ -252,15 +252,6 @@ pub async fn read(
     }
 
     // The account-wide reads are independent: in flight together, the slowest sets the pace.
-    let aws_policies = async {
-        if names_aws_managed_policies(spec) {
-            api.aws_managed_policies(caller.partition)
-                .await
-                .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))
-        } else {
-            Ok(Vec::new())
-        }
-    };
     let report = async {
         if keys == KeyReading::Report && !spec.users.is_empty() {
             read_report(api).await
@@ -268,9 +259,9 @@ pub async fn read(
             Ok((None, None))
         }
     };
-    let (details, aws_policies, (report, report_warning)) =
-        futures::try_join!(read_details(api), aws_policies, report)?;
+    let (details, (report, report_warning)) = futures::try_join!(read_details(api), report)?;
     let warnings = report_warning.into_iter().collect();
+    let aws_policies = read_aws_policies(api, spec, caller.partition, &details).await?;
 
     let mut users: BTreeMap<String, LiveUser> = details
         .users
@@ -552,14 +543,74 @@ fn failed(what: &str) -> impl FnOnce(ApiError) -> ReadError + '_ {
     }
 }
 
-fn names_aws_managed_policies(spec: &Spec) -> bool {
+/// The AWS-managed policies the spec names, found the cheapest certain way: those attached
+/// already are in the account details; the others are looked up by the ARN they have (a
+/// name without a path is at `/`). Only when that fails (a name at another path, a typo to
+/// suggest a fix for), or when the spec defines policies of its own, whose names must not be
+/// AWS's too, is the whole list read.
+async fn read_aws_policies(
+    api: &impl IamApi,
+    spec: &Spec,
+    partition: Partition,
+    details: &AccountDetails,
+) -> Result<Vec<PolicyArn>, ReadError> {
+    let list_all = || async {
+        api.aws_managed_policies(partition)
+            .await
+            .map_err(failed("list AWS-managed policies (iam:ListPolicies)"))
+    };
+    if !spec.policies.is_empty() {
+        return list_all().await;
+    }
+    let attached: BTreeSet<&PolicyArn> = details
+        .users
+        .iter()
+        .flat_map(|u| &u.policies)
+        .chain(details.groups.iter().flat_map(|g| &g.policies))
+        .filter(|arn| arn.is_aws_managed())
+        .collect();
+    let mut found = BTreeSet::new();
+    let mut unseen = BTreeSet::new();
     let groups = spec.groups.values().flat_map(|g| &g.policies);
-    let users = spec.users.values().flat_map(|u| &u.policies);
-    // A spec policy's name must be checked against AWS's too: the same name is ambiguous.
-    groups.chain(users).any(|u| match &u.policy {
-        PolicyRef::AwsManaged { .. } | PolicyRef::Customer { .. } => true,
-        PolicyRef::Arn(arn) => arn.is_aws_managed(),
+    for policy_use in groups.chain(spec.users.values().flat_map(|u| &u.policies)) {
+        match &policy_use.policy {
+            PolicyRef::AwsManaged { path, name } => {
+                let matches = |arn: &&&PolicyArn| {
+                    arn.name == *name && path.as_ref().is_none_or(|p| *p == arn.path)
+                };
+                match attached.iter().find(matches) {
+                    Some(arn) => found.insert((*arn).clone()),
+                    None => unseen.insert(PolicyArn::aws_managed(
+                        partition,
+                        path.as_deref().unwrap_or("/"),
+                        name,
+                    )),
+                };
+            }
+            // Another partition's ARN is refused by the differ without any lookup.
+            PolicyRef::Arn(arn) if arn.is_aws_managed() && arn.partition == partition => {
+                if attached.contains(arn) {
+                    found.insert(arn.clone());
+                } else {
+                    unseen.insert(arn.clone());
+                }
+            }
+            PolicyRef::Arn(_) | PolicyRef::Customer { .. } => {}
+        }
+    }
+    let checked = read_each(unseen.into_iter().collect(), |arn| async move {
+        api.aws_policy_exists(&arn)
+            .await
+            .map_err(failed("look up an AWS-managed policy (iam:GetPolicy)"))
     })
+    .await;
+    match checked {
+        Ok(checked) if checked.iter().all(|(_, exists)| *exists) => {
+            found.extend(checked.into_iter().map(|(arn, _)| arn));
+            Ok(found.into_iter().collect())
+        }
+        _ => list_all().await,
+    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What the reader asks IAM for, on an account held in memory: the credential report settles
 //! most users' keys, and only the users it leaves in doubt are listed.
 
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -33,6 +34,9 @@ access_key = true
 
 /// An account of three users made at second 1000, and the calls made to it.
 struct Account {
+    /// AWS-managed policies that exist, and those of them attached to the group `devs`.
+    aws: Vec<PolicyArn>,
+    attached: BTreeSet<PolicyArn>,
     report: Result<CredentialReport, ApiError>,
     keys: BTreeMap<String, Vec<AccessKey>>,
     calls: Mutex<Vec<String>>,
@@ -63,7 +67,14 @@ impl Account {
                 })
                 .collect(),
         };
+        let aws = ["/", "/job-function/"]
+            .into_iter()
+            .zip(["IAMReadOnlyAccess", "ViewOnlyAccess"])
+            .map(|(path, name)| PolicyArn::aws_managed(Partition::Aws, path, name))
+            .collect();
         Self {
+            aws,
+            attached: BTreeSet::new(),
             report: Ok(report),
             keys,
             calls: Mutex::new(Vec::new()),
@@ -129,16 +140,27 @@ impl IamApi for Account {
                 ..LiveUser::default()
             })
             .collect();
+        let devs = LiveGroup {
+            name: "devs".into(),
+            path: "/".into(),
+            policies: self.attached.clone(),
+            inline_policies: BTreeMap::new(),
+        };
         Ok(AccountDetails {
             users,
-            groups: Vec::new(),
+            groups: vec![devs],
             local_policies: vec![policy("/team/", "Inside"), policy("/", "Outside")],
         })
     }
 
     async fn aws_managed_policies(&self, _: Partition) -> Result<Vec<PolicyArn>, ApiError> {
         self.record("ListPolicies".into());
-        Ok(Vec::new())
+        Ok(self.aws.clone())
+    }
+
+    async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
+        self.record(format!("GetPolicy {}", policy.name));
+        Ok(self.aws.contains(policy))
     }
 
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
@@ -317,4 +339,69 @@ async fn list_each_reads_no_report() {
         3
     );
     assert!(live.users.values().all(|u| !u.keys_settled));
+}
+
+/// A spec of AWS-managed policies only, attached to the group `devs`.
+fn policies_spec(policies: &str) -> Spec {
+    let text = format!("version = 1\n[groups.devs]\npolicies = [{policies}]\n");
+    spec::parse(&text, Path::new("devs.toml")).unwrap()
+}
+
+async fn resolved(account: &Account, spec: &Spec) -> Vec<String> {
+    let live = read(account, spec, BTreeMap::new(), KeyReading::Report)
+        .await
+        .unwrap();
+    live.aws_policies.iter().map(ToString::to_string).collect()
+}
+
+#[tokio::test]
+async fn aws_managed_policies_attached_already_cost_no_call() {
+    let mut account = Account::new();
+    account.attached = account.aws.iter().cloned().collect();
+    let spec = policies_spec(r#""IAMReadOnlyAccess", "ViewOnlyAccess""#);
+    let arns = resolved(&account, &spec).await;
+    assert_eq!(arns.len(), 2, "{arns:?}");
+    let lookups: Vec<String> = account
+        .calls
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.starts_with("GetPolicy") || c.starts_with("ListPolicies"))
+        .cloned()
+        .collect();
+    assert_eq!(lookups, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn an_aws_managed_policy_not_attached_yet_is_looked_up_by_its_arn() {
+    let account = Account::new();
+    let spec = policies_spec(r#""IAMReadOnlyAccess", "job-function/ViewOnlyAccess""#);
+    let arns = resolved(&account, &spec).await;
+    assert_eq!(
+        arns,
+        [
+            "arn:aws:iam::aws:policy/IAMReadOnlyAccess",
+            "arn:aws:iam::aws:policy/job-function/ViewOnlyAccess"
+        ]
+    );
+    let calls = account.calls.lock().unwrap().clone();
+    assert!(calls.contains(&"GetPolicy IAMReadOnlyAccess".to_owned()));
+    assert!(!calls.contains(&"ListPolicies".to_owned()), "{calls:?}");
+}
+
+#[tokio::test]
+async fn a_name_not_found_at_the_root_makes_the_whole_list_read() {
+    // `ViewOnlyAccess` without its path: the differ resolves it from the list, or a typo
+    // gets the nearest name from it.
+    let account = Account::new();
+    let spec = policies_spec(r#""ViewOnlyAccess""#);
+    let arns = resolved(&account, &spec).await;
+    assert_eq!(arns.len(), 2);
+    assert!(
+        account
+            .calls
+            .lock()
+            .unwrap()
+            .contains(&"ListPolicies".to_owned())
+    );
 }
