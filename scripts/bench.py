@@ -348,8 +348,8 @@ def main():
         "",
         "Load, validate and diff a 5,000-user spec (300 groups, 1,500 policies) against a matching",
         "live state: the criterion bench `benches/local.rs` (`cargo bench --bench local`) times it;",
-        f"`examples/localwork.rs` does it once in a process of its own: {local_line}, peak memory",
-        f"{local_mb:.0f} MB (the spec text and the live state included).",
+        "`examples/localwork.rs` does it once, cold, in a process of its own, for the peak",
+        f"memory: {local_mb:.0f} MB, the spec text and the live state included ({local_line}).",
         "",
     ]
     with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as out:
