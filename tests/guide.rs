@@ -501,3 +501,32 @@ async fn a_denied_call_stops_the_apply_and_the_next_apply_finishes_it() {
         .run(&["plan", spec, "--detailed-exitcode"])
         .expect(0);
 }
+
+#[tokio::test]
+async fn a_caller_that_may_not_read_the_credential_report_still_plans_and_is_told() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    apply(&account, spec);
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            deny: Some("GenerateCredentialReport"),
+            ..Behaviour::default()
+        },
+    );
+    let plan = account
+        .run_via(&proxy.url, &["plan", spec, "--json", "--detailed-exitcode"])
+        .expect(0);
+    let plan: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(plan["changes"], serde_json::json!([]));
+    let warning = plan["warnings"][0].as_str().unwrap();
+    assert!(
+        warning.starts_with("could not read the credential report (AccessDenied")
+            && warning.ends_with(
+                "allow iam:GenerateCredentialReport and iam:GetCredentialReport for a faster plan"
+            ),
+        "{warning}"
+    );
+    assert!(proxy.actions().contains(&"ListAccessKeys".to_owned()));
+}
