@@ -4,6 +4,7 @@
 //! Everything here is offline: an invalid spec is rejected before any credentials are looked
 //! at or any API call is made.
 
+mod files;
 mod policy;
 mod raw;
 mod validate;
@@ -12,6 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
 pub(crate) use policy::check_path;
 pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
@@ -139,13 +141,9 @@ impl fmt::Display for Diagnostic {
 /// Why a spec could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    /// The file could not be read at all.
-    #[error("cannot read spec {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The file could not be read at all: it is missing, not a regular file, too large.
+    #[error("cannot read spec {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
     /// The file was read but is not a valid spec; every problem found is listed.
     #[error("{}", render_diagnostics(.0))]
     Invalid(Vec<Diagnostic>),
@@ -156,11 +154,24 @@ fn render_diagnostics(diagnostics: &[Diagnostic]) -> String {
     lines.join("\n")
 }
 
-/// Reads and validates the spec at `path`.
+/// Reads and validates the spec at `path`; `-` is standard input, whose documents are found
+/// in the current directory.
 pub fn load(path: &Path) -> Result<Spec, SpecError> {
-    let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read {
-        path: path.to_owned(),
-        source,
+    let read = if path == Path::new("-") {
+        files::read_limited(std::io::stdin().lock(), MAX_SPEC_BYTES)
+    } else {
+        files::read_text(path, MAX_SPEC_BYTES)
+    };
+    let text = read.map_err(|err| match err {
+        files::FileError::NotUtf8(at) => SpecError::Invalid(vec![Diagnostic {
+            file: path.to_owned(),
+            at,
+            message: "the spec is not UTF-8 text from here on: save it as UTF-8".to_owned(),
+        }]),
+        other => SpecError::Read {
+            path: path.to_owned(),
+            reason: other.to_string(),
+        },
     })?;
     parse(&text, path)
 }
@@ -182,12 +193,13 @@ pub(crate) struct Source<'a> {
 }
 
 impl Source<'_> {
-    /// Where files the spec names are found: beside it.
-    pub(crate) fn resolve(&self, relative: &str) -> PathBuf {
-        self.file
-            .parent()
-            .unwrap_or_else(|| Path::new("."))
-            .join(relative)
+    /// The directory that holds the spec, and every file it names: the current directory for
+    /// a spec read from standard input.
+    pub(crate) fn dir(&self) -> &Path {
+        if self.file == Path::new("-") {
+            return Path::new("");
+        }
+        self.file.parent().unwrap_or_else(|| Path::new(""))
     }
 }
 

@@ -538,3 +538,115 @@ fn owner_and_scope_are_checked() {
         "spec.toml:3:10: tag `iamspec:owner` is iamspec's own: set it with [account] owner"
     );
 }
+
+/// The error of a spec whose one policy's document is `document`, with `files` beside it and
+/// `outside` in the directory above the spec's.
+fn document_error(document: &str, setup: impl FnOnce(&Path)) -> String {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("repo");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(
+        root.path().join("credentials.json"),
+        r#"{"AccessKeyId": "AKIAOUTSIDE", "SecretAccessKey": "hunter2-outside"}"#,
+    )
+    .unwrap();
+    setup(&dir);
+    let spec_path = dir.join("spec.toml");
+    std::fs::write(
+        &spec_path,
+        format!("version = 1\n[policies.P]\ndocument = {document:?}\n"),
+    )
+    .unwrap();
+    let err = load(&spec_path).unwrap_err().to_string();
+    err.replace(&format!("{}/", root.path().display()), "ROOT/")
+        .replace(
+            &format!("{}/", root.path().canonicalize().unwrap().display()),
+            "ROOT/",
+        )
+}
+
+#[test]
+fn documents_outside_the_specs_directory_are_never_read() {
+    let cases: [(&str, fn(&Path)); 4] = [
+        ("../credentials.json", |_| {}),
+        ("/etc/passwd", |_| {}),
+        ("link.json", |dir| {
+            std::os::unix::fs::symlink(dir.join("../credentials.json"), dir.join("link.json"))
+                .unwrap();
+        }),
+        ("policies/credentials.json", |dir| {
+            std::os::unix::fs::symlink(dir.join(".."), dir.join("policies")).unwrap();
+        }),
+    ];
+    for (document, setup) in cases {
+        let err = document_error(document, setup);
+        assert!(
+            err.starts_with("ROOT/repo/spec.toml:3:12: cannot read the document of policy `P`")
+                && err.contains(
+                    "outside the spec's directory ROOT/repo; documents must lie inside it"
+                ),
+            "{document}: {err}"
+        );
+        assert!(!err.contains("AKIA") && !err.contains("hunter2"), "{err}");
+    }
+}
+
+#[test]
+fn devices_pipes_and_huge_files_are_refused_without_reading_them() {
+    let fifo = |dir: &Path| {
+        let made = std::process::Command::new("mkfifo")
+            .arg(dir.join("pipe.json"))
+            .status()
+            .unwrap();
+        assert!(made.success());
+    };
+    let err = document_error("pipe.json", fifo);
+    assert_eq!(
+        err,
+        "ROOT/repo/spec.toml:3:12: cannot read the document of policy `P`, ROOT/repo/pipe.json: it is not a regular file (a directory, device, pipe or socket)"
+    );
+    let zero = |dir: &Path| std::os::unix::fs::symlink("/dev/zero", dir.join("zero.json")).unwrap();
+    assert!(document_error("zero.json", zero).contains("outside the spec's directory"));
+    let huge = |dir: &Path| {
+        let file = std::fs::File::create(dir.join("huge.json")).unwrap();
+        file.set_len(crate::spec::MAX_DOCUMENT_BYTES + 1).unwrap();
+    };
+    assert_eq!(
+        document_error("huge.json", huge),
+        "ROOT/repo/spec.toml:3:12: cannot read the document of policy `P`, ROOT/repo/huge.json: it is larger than 131072 bytes"
+    );
+}
+
+#[test]
+fn a_json_file_that_is_not_a_policy_is_named_never_quoted() {
+    let copy = |dir: &Path| {
+        std::fs::copy(dir.join("../credentials.json"), dir.join("creds.json")).unwrap();
+    };
+    assert_eq!(
+        document_error("creds.json", copy),
+        "ROOT/repo/spec.toml:3:12: the document of policy `P`, ROOT/repo/creds.json, is not a policy document: it has no `Statement`"
+    );
+}
+
+#[test]
+fn a_spec_that_is_not_utf8_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spec.toml");
+    std::fs::write(
+        &path,
+        b"version = 1\n[users.a]\ntags = { t = \"caf\xe9\" }\n",
+    )
+    .unwrap();
+    assert_eq!(
+        load(&path).unwrap_err().to_string(),
+        format!(
+            "{}:3:18: the spec is not UTF-8 text from here on: save it as UTF-8",
+            path.display()
+        )
+    );
+    let err = load(Path::new("/dev/zero")).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "cannot read spec /dev/zero: it is not a regular file (a directory, device, pipe or socket)"
+    );
+}

@@ -3,7 +3,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::path::PathBuf;
+
 use toml::Spanned;
+
+use super::files::{self, FileError};
 
 use super::policy::{check_name, check_path, is_account_id};
 use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
@@ -239,21 +243,22 @@ impl Checker<'_> {
         let at = value.span().start;
         let json = match value.get_ref() {
             toml::Value::String(relative) => {
-                let path = self.source.resolve(relative);
-                let text = match std::fs::read_to_string(&path) {
-                    Ok(text) => text,
+                let (path, text) = match self.read_document(relative) {
+                    Ok(read) => read,
                     Err(err) => {
+                        let shown = self.source.dir().join(relative);
                         self.error(
                             at,
                             format!(
                                 "cannot read the document of {what}, {}: {err}",
-                                path.display()
+                                shown.display()
                             ),
                         );
                         return None;
                     }
                 };
-                match serde_json::from_str::<serde_json::Value>(&text) {
+                // JSON syntax errors say where, never what: safe to show for any file.
+                let json = match serde_json::from_str::<serde_json::Value>(&text) {
                     Ok(json) => json,
                     Err(err) => {
                         self.problems.push(Diagnostic {
@@ -266,7 +271,19 @@ impl Checker<'_> {
                         });
                         return None;
                     }
+                };
+                // A JSON file that is not a policy (credentials, say) is named, never quoted.
+                if json.get("Statement").is_none() {
+                    self.error(
+                        at,
+                        format!(
+                            "the document of {what}, {}, is not a policy document: it has no `Statement`",
+                            path.display()
+                        ),
+                    );
+                    return None;
                 }
+                json
             }
             toml::Value::Table(table) => {
                 serde_json::to_value(table).expect("a TOML table converts to JSON")
@@ -290,6 +307,13 @@ impl Checker<'_> {
             self.warn(at, format!("the document of {what}: {warning}"));
         }
         Some(Document::new(json))
+    }
+
+    /// The text of a document file: a regular file inside the spec's directory, of a size a
+    /// policy document can have. Returns the path as written beside the spec.
+    fn read_document(&self, relative: &str) -> Result<(PathBuf, String), FileError> {
+        let (written, resolved) = files::confine(self.source.dir(), relative)?;
+        files::read_text(&resolved, files::MAX_DOCUMENT_BYTES).map(|text| (written, text))
     }
 
     /// IAM names are unique per account ignoring case, so `Dev` and `dev` cannot both exist.
