@@ -567,7 +567,8 @@ fn document_error(document: &str, setup: impl FnOnce(&Path)) -> String {
 
 #[test]
 fn documents_outside_the_specs_directory_are_never_read() {
-    let cases: [(&str, fn(&Path)); 4] = [
+    type Setup = fn(&Path);
+    let cases: [(&str, Setup); 4] = [
         ("../credentials.json", |_| {}),
         ("/etc/passwd", |_| {}),
         ("link.json", |dir| {
