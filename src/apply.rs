@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rand::Rng;
 
-use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
+use crate::live::{AccessKey, ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::{Change, EntityKind, Op, Plan};
 use crate::secrets::{Secret, SecretsDir};
 use crate::spec::Partition;
@@ -235,12 +235,22 @@ impl<A: IamApi> Runner<'_, A> {
         let op = Op::CreateAccessKey {
             user: user.to_owned(),
         };
-        let before = self
+        let keys = self
             .keys_of(&op, retries)
             .await
             .map_err(|e| self.explain(&op, &e))?;
+        // Another apply, or a person, may have made one since the plan was read: a user who
+        // has an active key never gets a second one.
+        if let Some(key) = keys.iter().find(|k| k.active) {
+            return Ok(Some(format!(
+                "it has an active key already ({}, made since the plan was read), so none was made",
+                key.id
+            )));
+        }
+        let before: Vec<String> = keys.into_iter().map(|k| k.id).collect();
         let secrets = &self.options.secrets;
-        secrets.begin(user, &before).map_err(|io| {
+        let account = self.target.account;
+        secrets.begin(user, account, &before).map_err(|io| {
             format!(
                 "could not write to the secrets directory {} ({io}), so no key was created for user {user}: make it writable (or pass --secrets-dir) and run apply again",
                 secrets.dir().display()
@@ -252,7 +262,7 @@ impl<A: IamApi> Runner<'_, A> {
             let _ = secrets.end(user);
         }
         let (access_key_id, secret) = made?;
-        match secrets.write(user, &access_key_id, &secret) {
+        match secrets.write(user, account, &access_key_id, &secret) {
             Ok(path) => {
                 let _ = secrets.end(user);
                 Ok(Some(format!(
@@ -313,7 +323,7 @@ impl<A: IamApi> Runner<'_, A> {
                     .keys_of(op, retries)
                     .await
                     .map_err(|e| self.explain(op, &e))?;
-                for key in now.iter().filter(|k| !before.contains(k)) {
+                for key in now.iter().map(|k| &k.id).filter(|k| !before.contains(k)) {
                     self.take_back(user, key)
                         .await
                         .map_err(|e| self.explain(op, &e))?;
@@ -335,15 +345,15 @@ impl<A: IamApi> Runner<'_, A> {
         }
     }
 
-    /// The ids of the access keys of the user `op` names.
-    async fn keys_of(&self, op: &Op, retries: &mut u64) -> Result<Vec<String>, ApiError> {
+    /// The access keys of the user `op` names.
+    async fn keys_of(&self, op: &Op, retries: &mut u64) -> Result<Vec<AccessKey>, ApiError> {
         let Op::CreateAccessKey { user } = op else {
             return Ok(Vec::new());
         };
         let mut delay = Backoff::new(self.options.retry);
         loop {
             match self.api.access_keys(user).await {
-                Ok(keys) => return Ok(keys.into_iter().map(|k| k.id).collect()),
+                Ok(keys) => return Ok(keys),
                 Err(err) if self.may_retry(op, &err) => {
                     if !delay.wait().await {
                         return Err(err);

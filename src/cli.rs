@@ -17,9 +17,9 @@ use crate::diff::{self, DiffError};
 use crate::export;
 use crate::live::aws::{AwsIam, Connection};
 use crate::live::{self, ApiError, KeyReading, ReadError};
-use crate::plan::Plan;
+use crate::plan::{Op, Plan};
 use crate::render::{self, Style};
-use crate::secrets::SecretsDir;
+use crate::secrets::{DirError, SecretsDir};
 use crate::spec::{self, Spec, SpecError};
 
 /// Keep AWS IAM users, groups and policies in a TOML spec, and make the account match it.
@@ -178,6 +178,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// New secrets could not be saved safely; nothing was changed.
+    #[error(transparent)]
+    SecretsDir(#[from] DirError),
     /// An export could not be written.
     #[error("could not write the export to {}: {source}", path.display())]
     Write {
@@ -306,13 +309,17 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 return Ok(ExitCode::SUCCESS);
             }
             check_deletions(&plan, &common)?;
+            let secrets = SecretsDir::new(common.secrets_dir.clone());
+            if plan.changes.iter().any(|c| matches!(c.op, Op::CreateAccessKey { .. })) {
+                secrets.check()?;
+            }
             if !yes {
                 confirm(&plan)?;
             }
             let options = ApplyOptions {
                 concurrency: usize::from(concurrency),
                 retry: RetryPolicy::default(),
-                secrets: SecretsDir::new(common.secrets_dir.clone()),
+                secrets,
             };
             let report = apply_interruptibly(&plan, &api, &options).await?;
             emit(&render::report(&report))?;

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// A secret access key. It cannot be printed: `Debug` and `Display` show `***`.
@@ -37,8 +37,28 @@ impl fmt::Display for Secret {
     }
 }
 
-/// The header of the CSV the AWS console offers for download.
-pub const CSV_HEADER: &str = "Access key ID,Secret access key";
+/// The header of a secret's file: the columns of the CSV the AWS console offers for download
+/// (which `aws configure import` reads), and the account the key belongs to.
+pub const CSV_HEADER: &str = "User name,Access key ID,Secret access key,Account ID";
+
+/// Why the secrets directory cannot receive secrets; each says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum DirError {
+    #[error("the secrets directory {} is a symbolic link: pass --secrets-dir with the real directory", .0.display())]
+    Symlink(PathBuf),
+    #[error("the secrets directory {} exists and is not a directory: pass another --secrets-dir", .0.display())]
+    NotADirectory(PathBuf),
+    #[error("the secrets directory {} can be read by others (mode {mode:03o}): run `chmod 700 {}` if it holds only secrets, or pass another --secrets-dir", path.display(), path.display())]
+    NotPrivate { path: PathBuf, mode: u32 },
+    #[error("the secrets directory {} is in a git work tree and git does not ignore it, so a `git add` would commit secrets: add a .gitignore containing `*` to it (or list it in the repository's .gitignore), or pass another --secrets-dir", .0.display())]
+    NotIgnored(PathBuf),
+    #[error("the secrets directory {} cannot be written ({source}): make it writable, or pass another --secrets-dir", path.display())]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
 
 /// The directory that receives new secrets.
 #[derive(Debug, Clone)]
@@ -51,34 +71,167 @@ impl SecretsDir {
         Self { dir: dir.into() }
     }
 
-    /// Where the secret of `user`'s key is (or will be) written.
+    /// Where the secret of `user`'s newest key is (or will be) written.
     pub fn path_for(&self, user: &str) -> PathBuf {
         self.dir.join(format!("{user}.csv"))
     }
 
-    /// Writes `user`'s new key durably, replacing an older file of that user's.
-    pub fn write(&self, user: &str, access_key_id: &str, secret: &Secret) -> io::Result<PathBuf> {
-        self.prepare()?;
+    /// Makes sure secrets can be written here, before anything is changed: a directory that
+    /// is missing is made private (0700) with a `.gitignore` of `*`; one that exists must be
+    /// a real directory (not a symlink), private, out of git's reach, and writable. Nothing
+    /// that exists is ever changed to make it so: it is refused with what to do.
+    pub fn check(&self) -> Result<(), DirError> {
+        let dir = &self.dir;
+        let unwritable = |source| DirError::Unwritable {
+            path: dir.clone(),
+            source,
+        };
+        match fs::symlink_metadata(dir) {
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                self.create().map_err(unwritable)?;
+            }
+            Err(err) => return Err(unwritable(err)),
+            Ok(meta) if meta.file_type().is_symlink() => return Err(DirError::Symlink(dir.clone())),
+            Ok(meta) if !meta.is_dir() => return Err(DirError::NotADirectory(dir.clone())),
+            Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
+                return Err(DirError::NotPrivate {
+                    path: dir.clone(),
+                    mode: meta.permissions().mode() & 0o777,
+                });
+            }
+            Ok(_) => {
+                if !self.ignored_by_git() {
+                    return Err(DirError::NotIgnored(dir.clone()));
+                }
+            }
+        }
+        let probe = tempfile::Builder::new()
+            .prefix(".iamspec-")
+            .tempfile_in(dir)
+            .map_err(unwritable)?;
+        probe.close().map_err(unwritable)
+    }
+
+    /// Creates the directory (its parents as usual, itself 0700) and its `.gitignore`.
+    fn create(&self) -> io::Result<()> {
+        if let Some(parent) = self.dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            fs::create_dir_all(parent)?;
+        }
+        match fs::DirBuilder::new().mode(0o700).create(&self.dir) {
+            Err(err) if err.kind() != io::ErrorKind::AlreadyExists => return Err(err),
+            _ => {}
+        }
+        let mut ignore = tempfile::Builder::new()
+            .prefix(".iamspec-")
+            .tempfile_in(&self.dir)?;
+        ignore.write_all(b"*\n")?;
+        ignore.as_file().sync_all()?;
+        match ignore.persist_noclobber(self.dir.join(".gitignore")) {
+            Err(err) if err.error.kind() != io::ErrorKind::AlreadyExists => Err(err.error),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether git would leave the directory's files out of a commit: it ignores itself (the
+    /// `.gitignore` of `*` iamspec writes), it is not in a git work tree, or git says so.
+    fn ignored_by_git(&self) -> bool {
+        let own = fs::read_to_string(self.dir.join(".gitignore"))
+            .is_ok_and(|text| text.lines().any(|line| line.trim() == "*"));
+        if own {
+            return true;
+        }
+        let Ok(dir) = self.dir.canonicalize() else {
+            return false;
+        };
+        if !dir.ancestors().any(|d| d.join(".git").exists()) {
+            return true;
+        }
+        // Exit 0: ignored; 1: not ignored; anything else (no git): not known to be ignored.
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(&dir)
+            .args(["check-ignore", "-q", "--", "iamspec-secret.csv"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    }
+
+    /// Writes `user`'s new key of `account` durably to `<user>.csv`. A file that is there
+    /// already is never replaced: it holds an older key, which may still be in IAM, so it is
+    /// renamed to `<user>.<its key id>.csv` first.
+    pub fn write(
+        &self,
+        user: &str,
+        account: &str,
+        access_key_id: &str,
+        secret: &Secret,
+    ) -> io::Result<PathBuf> {
+        self.ensure()?;
         let path = self.path_for(user);
         // tempfile creates the file with mode 0600 before anything is written to it.
         let mut file = tempfile::Builder::new()
             .prefix(".iamspec-")
             .tempfile_in(&self.dir)?;
         writeln!(file, "{CSV_HEADER}")?;
-        writeln!(file, "{access_key_id},{}", secret.expose())?;
+        writeln!(file, "{user},{access_key_id},{},{account}", secret.expose())?;
         file.as_file().sync_all()?;
-        file.persist(&path).map_err(|e| e.error)?;
-        fs::File::open(&self.dir)?.sync_all()?;
-        Ok(path)
+        let mut file = file;
+        for _ in 0..3 {
+            self.set_aside(user)?;
+            match file.persist_noclobber(&path) {
+                Ok(_) => {
+                    fs::File::open(&self.dir)?.sync_all()?;
+                    return Ok(path);
+                }
+                // Someone wrote one meanwhile: set that aside too.
+                Err(err) if err.error.kind() == io::ErrorKind::AlreadyExists => file = err.file,
+                Err(err) => return Err(err.error),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("{} keeps reappearing", path.display()),
+        ))
     }
 
-    /// Creates the directory if needed, makes it private and keeps it out of git.
-    fn prepare(&self) -> io::Result<()> {
-        fs::create_dir_all(&self.dir)?;
-        fs::set_permissions(&self.dir, fs::Permissions::from_mode(0o700))?;
-        let ignore = self.dir.join(".gitignore");
-        if !ignore.exists() {
-            fs::write(&ignore, "*\n")?;
+    /// Renames `<user>.csv`, if there is one, to a name that says which key it holds, never
+    /// over another file.
+    fn set_aside(&self, user: &str) -> io::Result<()> {
+        let path = self.path_for(user);
+        let key = match fs::read_to_string(&path) {
+            Ok(text) => key_of(&text),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        let stem = match key {
+            Some(key) if is_key_id(&key) => format!("{user}.{key}"),
+            _ => format!("{user}.previous"),
+        };
+        for n in 0..1000 {
+            let aside = if n == 0 {
+                self.dir.join(format!("{stem}.csv"))
+            } else {
+                self.dir.join(format!("{stem}-{n}.csv"))
+            };
+            // A hard link fails rather than replace what is there; then the old name goes.
+            match fs::hard_link(&path, &aside) {
+                Ok(()) => return fs::remove_file(&path),
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => return Err(err),
+            }
+        }
+        Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            format!("no free name to keep {} under", path.display()),
+        ))
+    }
+
+    /// Creates the directory if it went missing since `check`.
+    fn ensure(&self) -> io::Result<()> {
+        if fs::symlink_metadata(&self.dir).is_err() {
+            self.create()?;
         }
         Ok(())
     }
@@ -87,14 +240,15 @@ impl SecretsDir {
         &self.dir
     }
 
-    /// Records, durably, that a key is about to be created for `user`, who has the keys
-    /// `existing` now. If the process dies before the secret is saved, the record stays, and
-    /// the next plan can say which key lost its secret.
-    pub fn begin(&self, user: &str, existing: &[String]) -> io::Result<()> {
-        self.prepare()?;
+    /// Records, durably, that a key of `account` is about to be created for `user`, who has
+    /// the keys `existing` now. If the process dies before the secret is saved, the record
+    /// stays, and the next plan can say which key lost its secret.
+    pub fn begin(&self, user: &str, account: &str, existing: &[String]) -> io::Result<()> {
+        self.ensure()?;
         let mut file = tempfile::Builder::new()
             .prefix(".iamspec-")
             .tempfile_in(&self.dir)?;
+        writeln!(file, "{ACCOUNT_LINE}{account}")?;
         writeln!(file, "{}", existing.join("\n"))?;
         file.as_file().sync_all()?;
         file.persist(self.pending_path(user)).map_err(|e| e.error)?;
@@ -109,8 +263,8 @@ impl SecretsDir {
         }
     }
 
-    /// Keys being created when an apply died: for each user, the keys it had before and the
-    /// key whose secret is saved, if any.
+    /// Keys being created when an apply died: for each user, the account, the keys it had
+    /// before and the key whose secret is saved, if any.
     pub fn pending(&self) -> io::Result<BTreeMap<String, PendingKey>> {
         let mut pending = BTreeMap::new();
         let entries = match fs::read_dir(&self.dir) {
@@ -124,14 +278,21 @@ impl SecretsDir {
             let Some(user) = name.strip_prefix(PENDING_PREFIX) else {
                 continue;
             };
-            let before = fs::read_to_string(entry.path())?
-                .lines()
-                .filter(|l| !l.is_empty())
-                .map(str::to_owned)
-                .collect();
+            let text = fs::read_to_string(entry.path())?;
+            let mut account = None;
+            let mut before = BTreeSet::new();
+            for line in text.lines().filter(|l| !l.is_empty()) {
+                match line.strip_prefix(ACCOUNT_LINE) {
+                    Some(id) => account = Some(id.to_owned()),
+                    None => {
+                        before.insert(line.to_owned());
+                    }
+                }
+            }
             pending.insert(
                 user.to_owned(),
                 PendingKey {
+                    account,
                     before,
                     saved: self.saved_key(user),
                 },
@@ -142,9 +303,7 @@ impl SecretsDir {
 
     /// The id of the key whose secret is saved for `user`.
     fn saved_key(&self, user: &str) -> Option<String> {
-        let text = fs::read_to_string(self.path_for(user)).ok()?;
-        let line = text.lines().nth(1)?;
-        line.split(',').next().map(str::to_owned)
+        key_of(&fs::read_to_string(self.path_for(user)).ok()?)
     }
 
     fn pending_path(&self, user: &str) -> PathBuf {
@@ -152,12 +311,36 @@ impl SecretsDir {
     }
 }
 
+/// The access key id in a secret's file, found by its column (files of older iamspec
+/// versions have only the key id and the secret).
+fn key_of(text: &str) -> Option<String> {
+    let mut lines = text.lines();
+    let column = lines
+        .next()?
+        .split(',')
+        .position(|c| c.trim() == "Access key ID")?;
+    lines.next()?.split(',').nth(column).map(str::to_owned)
+}
+
+/// Access key ids are upper-case letters and digits; anything else is not used in a name.
+fn is_key_id(text: &str) -> bool {
+    (16..=128).contains(&text.len())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 /// The name of a record of a key being created starts with this.
 const PENDING_PREFIX: &str = ".pending-";
+
+/// The first line of a record names the account.
+const ACCOUNT_LINE: &str = "account=";
 
 /// A key creation an apply did not see through.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PendingKey {
+    /// The account of the key (records of older versions do not say).
+    pub account: Option<String>,
     /// The user's keys before the creation.
     pub before: BTreeSet<String>,
     /// The key whose secret is saved for the user, if any.
@@ -168,18 +351,27 @@ pub struct PendingKey {
 mod tests {
     use super::*;
 
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
     #[test]
-    fn secrets_are_written_privately_in_the_console_format() {
+    fn secrets_are_written_privately_and_say_whose_they_are() {
         let root = tempfile::tempdir().unwrap();
         let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
         let path = dir
-            .write("koding-user", "AKIAEXAMPLE", &Secret::new("s3cr3t".into()))
+            .write(
+                "koding-user",
+                "123456789012",
+                "AKIAEXAMPLE",
+                &Secret::new("s3cr3t".into()),
+            )
             .unwrap();
         assert_eq!(
             fs::read_to_string(&path).unwrap(),
-            "Access key ID,Secret access key\nAKIAEXAMPLE,s3cr3t\n"
+            "User name,Access key ID,Secret access key,Account ID\nkoding-user,AKIAEXAMPLE,s3cr3t,123456789012\n"
         );
-        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&path), 0o600);
         assert_eq!(mode(dir.dir()), 0o700);
         assert_eq!(
@@ -195,6 +387,104 @@ mod tests {
     }
 
     #[test]
+    fn an_older_secret_is_kept_under_its_key_id_never_replaced() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
+        let secret = |s: &str| Secret::new(s.to_owned());
+        dir.write("u", "111111111111", "AKIAFIRST0000000", &secret("one"))
+            .unwrap();
+        // A second account's key for a user of the same name, then a third key.
+        dir.write("u", "222222222222", "AKIASECOND000000", &secret("two"))
+            .unwrap();
+        dir.write("u", "111111111111", "AKIATHIRD0000000", &secret("three"))
+            .unwrap();
+        let read = |name: &str| fs::read_to_string(dir.dir().join(name)).unwrap();
+        assert!(read("u.csv").contains("AKIATHIRD0000000,three,111111111111"));
+        assert!(read("u.AKIAFIRST0000000.csv").contains("AKIAFIRST0000000,one,111111111111"));
+        assert!(read("u.AKIASECOND000000.csv").contains("AKIASECOND000000,two,222222222222"));
+        // A file that names no key is kept as well.
+        fs::write(dir.path_for("v"), "not a secret file").unwrap();
+        dir.write("v", "111111111111", "AKIAFOURTH000000", &secret("four"))
+            .unwrap();
+        assert_eq!(read("v.previous.csv"), "not a secret file");
+    }
+
+    #[test]
+    fn an_existing_directory_is_refused_not_changed() {
+        let root = tempfile::tempdir().unwrap();
+        let open = root.path().join("open");
+        fs::create_dir(&open).unwrap();
+        fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
+        let err = SecretsDir::new(&open).check().unwrap_err();
+        assert!(matches!(err, DirError::NotPrivate { mode: 0o755, .. }), "{err}");
+        assert_eq!(mode(&open), 0o755, "never chmod-ed");
+
+        let private = root.path().join("private");
+        fs::create_dir(&private).unwrap();
+        fs::set_permissions(&private, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = root.path().join("link");
+        std::os::unix::fs::symlink(&private, &link).unwrap();
+        let err = SecretsDir::new(&link).check().unwrap_err();
+        assert!(matches!(err, DirError::Symlink(_)), "{err}");
+        let dangling = root.path().join("dangling");
+        std::os::unix::fs::symlink(root.path().join("nowhere"), &dangling).unwrap();
+        assert!(matches!(
+            SecretsDir::new(&dangling).check().unwrap_err(),
+            DirError::Symlink(_)
+        ));
+        SecretsDir::new(&private).check().unwrap();
+        assert!(!private.join(".gitignore").exists(), "nothing written");
+    }
+
+    #[test]
+    fn a_directory_git_would_commit_is_refused() {
+        let repo = tempfile::tempdir().unwrap();
+        let git = |args: &[&str]| {
+            std::process::Command::new("git")
+                .arg("-C")
+                .arg(repo.path())
+                .args(args)
+                .output()
+                .unwrap()
+        };
+        git(&["init", "-q"]);
+        let dir = repo.path().join("keys");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let err = SecretsDir::new(&dir).check().unwrap_err();
+        assert!(matches!(err, DirError::NotIgnored(_)), "{err}");
+        fs::write(repo.path().join(".gitignore"), "keys/\n").unwrap();
+        SecretsDir::new(&dir).check().unwrap();
+        // A missing directory is made with its own .gitignore, which git honours.
+        let fresh = repo.path().join("fresh/secrets");
+        SecretsDir::new(&fresh).check().unwrap();
+        fs::write(fresh.join("alice.csv"), "x").unwrap();
+        let status = git(&["status", "--porcelain", "--untracked-files=all"]);
+        let status = String::from_utf8(status.stdout).unwrap();
+        assert!(!status.contains("alice.csv"), "{status}");
+    }
+
+    #[test]
+    fn an_unwritable_directory_is_found_before_any_change() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("ro");
+        fs::create_dir(&dir).unwrap();
+        fs::write(dir.join(".gitignore"), "*\n").unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o500)).unwrap();
+        let result = SecretsDir::new(&dir).check();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        // root may write anywhere: then the probe succeeds, as the real write would.
+        let is_root = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
+        if !is_root {
+            assert!(matches!(result, Err(DirError::Unwritable { .. })), "{result:?}");
+        }
+    }
+
+    #[test]
     fn a_key_being_created_is_recorded_until_its_secret_is_saved() {
         let root = tempfile::tempdir().unwrap();
         let dir = SecretsDir::new(root.path().join("secrets"));
@@ -202,16 +492,19 @@ mod tests {
             dir.pending().unwrap().is_empty(),
             "no directory, nothing pending"
         );
-        dir.begin("u", &["AKIAOLD".to_owned()]).unwrap();
+        dir.begin("u", "123456789012", &["AKIAOLD".to_owned()])
+            .unwrap();
         let pending = dir.pending().unwrap();
         assert_eq!(
             pending["u"],
             PendingKey {
+                account: Some("123456789012".to_owned()),
                 before: BTreeSet::from(["AKIAOLD".to_owned()]),
                 saved: None
             }
         );
-        dir.write("u", "AKIANEW", &Secret::new("s".into())).unwrap();
+        dir.write("u", "123456789012", "AKIANEW", &Secret::new("s".into()))
+            .unwrap();
         assert_eq!(
             dir.pending().unwrap()["u"].saved.as_deref(),
             Some("AKIANEW")

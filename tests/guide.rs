@@ -60,8 +60,15 @@ fn saved_key(account: &Account, user: &str) -> String {
     assert_eq!(mode, 0o600, "{} must be private", path.display());
     let csv = std::fs::read_to_string(&path).unwrap();
     let mut lines = csv.lines();
-    assert_eq!(lines.next(), Some("Access key ID,Secret access key"));
-    let (id, secret) = lines.next().unwrap().split_once(',').unwrap();
+    assert_eq!(
+        lines.next(),
+        Some("User name,Access key ID,Secret access key,Account ID")
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let [name, id, secret, account_id] = row[..] else {
+        panic!("four columns: {row:?}");
+    };
+    assert_eq!((name, account_id), (user, account.id.as_str()));
     assert_eq!(secret.len(), 40, "a secret access key is 40 characters");
     id.to_owned()
 }

@@ -296,7 +296,9 @@ fn the_plan_is_applied_in_full_and_reported_in_plan_order() {
     let csv = std::fs::read_to_string(dir.path().join("secrets/koding-user.csv")).unwrap();
     assert_eq!(
         csv,
-        format!("Access key ID,Secret access key\n{key},secret-of-{key}\n")
+        format!(
+            "User name,Access key ID,Secret access key,Account ID\nkoding-user,{key},secret-of-{key},123456789012\n"
+        )
     );
 }
 

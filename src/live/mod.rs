@@ -237,10 +237,12 @@ pub enum ReadError {
 pub async fn read(
     api: &impl IamApi,
     spec: &Spec,
-    pending: BTreeMap<String, PendingKey>,
+    mut pending: BTreeMap<String, PendingKey>,
     keys: KeyReading,
 ) -> Result<LiveState, ReadError> {
     let caller = read_caller(api).await?;
+    // A secrets directory can serve several accounts: only this one's records count.
+    pending.retain(|_, p| p.account.as_ref().is_none_or(|a| *a == caller.account));
     if let Some(expected) = &spec.account_id
         && *expected != caller.account
     {
