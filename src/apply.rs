@@ -56,8 +56,10 @@ pub struct Report {
     pub not_run: Vec<Change>,
     /// Calls made again after a retryable failure.
     pub retries: u64,
-    /// The apply was asked to stop (Ctrl-C) before it had started everything.
+    /// The apply was asked to stop (a signal) before it had started everything.
     pub interrupted: bool,
+    /// The exit code of the signal that stopped it (130, 143, 129), set by the command line.
+    pub stopped_by: Option<u8>,
 }
 
 impl Report {

@@ -2,7 +2,8 @@
 //! touches the terminal: output, colour, the confirmation prompt and exit codes.
 //!
 //! Exit codes: 0 success (and, with `--detailed-exitcode`, nothing to do); 1 error;
-//! 2 changes to make (`plan --detailed-exitcode` only); 130 apply interrupted by Ctrl-C.
+//! 2 changes to make or a lost secret to replace (`plan --detailed-exitcode` only); 130, 143
+//! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -12,11 +13,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, Parser, Subcommand};
 
+use std::time::Duration;
+
+use tokio::signal::unix::{Signal, SignalKind, signal};
+
 use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
 use crate::live::aws::{AwsIam, Connection};
-use crate::live::{self, ApiError, KeyReading, ReadError};
+use crate::live::{self, ApiError, Caller, KeyReading, ReadError};
+use crate::lock::{self, Holder, Lock, LockError};
 use crate::plan::{Op, Plan};
 use crate::render::{self, Style};
 use crate::secrets::{DirError, SecretsDir};
@@ -53,6 +59,10 @@ enum Command {
         /// How many IAM calls may be in flight at once.
         #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
         concurrency: u16,
+        /// How long to wait for another apply of the same account and owner to finish (e.g.
+        /// 30s, 10m; 0 refuses at once).
+        #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
+        lock_timeout: Duration,
     },
     /// Check a spec offline; needs no credentials and makes no call.
     Validate {
@@ -136,6 +146,10 @@ struct Common {
     /// report, which can be up to 4 hours old (iamspec's own changes show either way).
     #[arg(long)]
     list_keys: bool,
+    /// Delete each access key whose secret an interrupted apply lost (the plan names them)
+    /// and make a new one in its place.
+    #[arg(long)]
+    replace_lost_keys: bool,
 }
 
 /// Everything that can stop a command; `main` prints it once.
@@ -166,11 +180,26 @@ pub enum Error {
     /// The user answered no.
     #[error("apply cancelled; nothing was changed")]
     Cancelled,
-    /// A second Ctrl-C stopped apply with calls in flight.
+    /// A second signal stopped apply with calls in flight.
     #[error(
         "stopped at once, with calls in flight: run `iamspec plan` to see what is left, and apply again to finish"
     )]
-    Interrupted,
+    Interrupted { code: u8 },
+    /// A signal came before any change was made.
+    #[error("stopped before making any change")]
+    Stopped { code: u8 },
+    /// The apply lock could not be had or kept.
+    #[error(transparent)]
+    Lock(Box<LockError>),
+    /// While apply waited for the lock, the account changed so that the plan that was
+    /// confirmed is no longer what applying would do.
+    #[error(
+        "the account changed while apply waited for the lock, and the plan you confirmed is no longer what apply would do: run apply again to review the new plan"
+    )]
+    Stale,
+    /// Signal handlers could not be set up.
+    #[error("could not listen for signals: {0}")]
+    Signals(#[source] io::Error),
     /// The secrets directory could not be read.
     #[error("could not read the secrets directory {}: {source}", path.display())]
     Secrets {
@@ -193,18 +222,20 @@ pub enum Error {
     Output(#[source] io::Error),
 }
 
+impl From<LockError> for Error {
+    fn from(err: LockError) -> Self {
+        Error::Lock(Box::new(err))
+    }
+}
+
 impl Error {
-    /// 130 for an interrupted apply, as shells report Ctrl-C; 1 for everything else.
+    /// 128 + the signal's number for an apply a signal stopped (130 Ctrl-C, 143 SIGTERM, 129
+    /// SIGHUP), as shells report them; 1 for everything else.
     fn exit_code(&self) -> u8 {
         match self {
-            Error::Interrupted => INTERRUPTED,
+            Error::Interrupted { code } | Error::Stopped { code } => *code,
             _ => 1,
         }
-    }
-
-    /// A closed pipe (`iamspec plan | head`) is how a reader says it has seen enough.
-    fn is_broken_pipe(&self) -> bool {
-        matches!(self, Error::Output(err) if err.kind() == io::ErrorKind::BrokenPipe)
     }
 }
 
@@ -233,7 +264,6 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     };
     match runtime.block_on(run(cli.command)) {
         Ok(code) => code,
-        Err(err) if err.is_broken_pipe() => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(err.exit_code())
@@ -290,7 +320,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             }
             common.aws.print_stats(&api);
             check_deletions(&plan, &common)?;
-            Ok(if detailed_exitcode && !plan.is_empty() {
+            Ok(if detailed_exitcode && plan.needs_attention() {
                 ExitCode::from(2)
             } else {
                 ExitCode::SUCCESS
@@ -300,47 +330,213 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             common,
             yes,
             concurrency,
-        } => {
-            let (api, plan) = make_plan(&common).await?;
-            let style = style(&common.secrets_dir);
-            emit(&render::text(&plan, style))?;
+            lock_timeout,
+        } => apply(&common, yes, concurrency, lock_timeout).await,
+    }
+}
+
+/// `iamspec apply`: plan, confirm, take the lock, plan again under it, apply, give it back.
+async fn apply(
+    common: &Common,
+    yes: bool,
+    concurrency: u16,
+    lock_timeout: Duration,
+) -> Result<ExitCode, Error> {
+    let (spec, api) = prepare(common).await?;
+    let (plan, caller) = plan_with(common, &spec, &api).await?;
+    let style = style(&common.secrets_dir);
+    emit(&render::text(&plan, style))?;
+    if plan.is_empty() {
+        common.aws.print_stats(&api);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let secrets = SecretsDir::new(common.secrets_dir.clone());
+    check_before_apply(&plan, common, &secrets)?;
+    if !yes {
+        confirm(&plan)?;
+    }
+    let mut signals = Signals::new()?;
+    let arn = lock::arn(&caller, &spec.owner);
+    let waiting = |holder: &Holder| {
+        eprintln!(
+            "waiting for the apply lock, held by {} since {} (at most {})",
+            holder.who,
+            holder.since,
+            humantime::format_duration(lock_timeout)
+        );
+    };
+    let taking = lock::acquire(&api, arn, lock::holder(&caller), lock_timeout, waiting);
+    let held = tokio::select! {
+        held = taking => held?,
+        code = signals.next() => return Err(Error::Stopped { code }),
+    };
+    let options = ApplyOptions {
+        concurrency: usize::from(concurrency),
+        retry: RetryPolicy::default(),
+        secrets,
+    };
+    let locked = Locked {
+        common,
+        spec: &spec,
+        api: &api,
+        lock: &held,
+        options: &options,
+    };
+    let applied = locked.apply(&plan, yes, &mut signals).await;
+    if let Err(err) = held.release(&api).await {
+        eprintln!(
+            "warning: {err}; it expires by itself within {}",
+            humantime::format_duration(lock::LEASE)
+        );
+    }
+    common.aws.print_stats(&api);
+    applied
+}
+
+/// What an apply does while it holds the lock.
+struct Locked<'a> {
+    common: &'a Common,
+    spec: &'a Spec,
+    api: &'a AwsIam,
+    lock: &'a Lock,
+    options: &'a ApplyOptions,
+}
+
+impl Locked<'_> {
+    /// Plans again (another apply may have changed the account while this one waited), then
+    /// applies, renewing the lock and heeding signals.
+    async fn apply(
+        &self,
+        confirmed: &Plan,
+        yes: bool,
+        signals: &mut Signals,
+    ) -> Result<ExitCode, Error> {
+        let (plan, _) = plan_with(self.common, self.spec, self.api).await?;
+        if plan.changes != confirmed.changes {
+            let confirmed_all = plan.changes.iter().all(|c| confirmed.changes.contains(c));
+            if !yes && !confirmed_all {
+                return Err(Error::Stale);
+            }
             if plan.is_empty() {
-                common.aws.print_stats(&api);
+                emit("\nNothing left to do: another apply made these changes meanwhile.\n")?;
                 return Ok(ExitCode::SUCCESS);
             }
-            check_deletions(&plan, &common)?;
-            let secrets = SecretsDir::new(common.secrets_dir.clone());
-            if plan.changes.iter().any(|c| matches!(c.op, Op::CreateAccessKey { .. })) {
-                secrets.check()?;
+            emit("\nThe account changed while apply waited for the lock; what is left to do:\n\n")?;
+            emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
+            check_before_apply(&plan, self.common, &self.options.secrets)?;
+        }
+        let report = self.run(&plan, signals).await?;
+        emit(&render::report(&report))?;
+        Ok(if let Some(code) = report.stopped_by {
+            ExitCode::from(code)
+        } else if report.succeeded() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    }
+
+    /// Applies the plan. A first signal (Ctrl-C, SIGTERM, SIGHUP) lets the calls in flight
+    /// finish, so that no key loses its secret, and starts nothing new; a second one stops at
+    /// once. The lock is renewed while the apply runs; if it is lost, nothing new starts.
+    async fn run(&self, plan: &Plan, signals: &mut Signals) -> Result<Report, Error> {
+        let interrupt = AtomicBool::new(false);
+        let run = apply::apply_until(plan, self.api, self.options, &interrupt);
+        tokio::pin!(run);
+        let mut renewals = tokio::time::interval(lock::RENEW_EVERY);
+        renewals.reset();
+        let mut stopped_by = None;
+        let mut lost = None;
+        let mut report = loop {
+            tokio::select! {
+                report = &mut run => break report,
+                code = signals.next() => {
+                    if stopped_by.is_some() {
+                        return Err(Error::Interrupted { code });
+                    }
+                    stopped_by = Some(code);
+                    interrupt.store(true, Ordering::SeqCst);
+                    eprintln!(
+                        "\nstopping: finishing the calls in flight, starting no new ones (signal again to stop at once)"
+                    );
+                }
+                _ = renewals.tick(), if lost.is_none() => {
+                    if let Err(err) = self.lock.renew(self.api).await {
+                        interrupt.store(true, Ordering::SeqCst);
+                        lost = Some(err);
+                    }
+                }
             }
-            if !yes {
-                confirm(&plan)?;
-            }
-            let options = ApplyOptions {
-                concurrency: usize::from(concurrency),
-                retry: RetryPolicy::default(),
-                secrets,
-            };
-            let report = apply_interruptibly(&plan, &api, &options).await?;
+        };
+        if let Some(err) = lost {
             emit(&render::report(&report))?;
-            common.aws.print_stats(&api);
-            Ok(if report.interrupted {
-                ExitCode::from(INTERRUPTED)
-            } else if report.succeeded() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+            return Err(err.into());
+        }
+        report.stopped_by = stopped_by.filter(|_| report.interrupted);
+        Ok(report)
+    }
+}
+
+/// The signals that stop an apply the way Ctrl-C does, each with the exit code it means.
+struct Signals {
+    interrupt: Signal,
+    terminate: Signal,
+    hangup: Signal,
+}
+
+impl Signals {
+    fn new() -> Result<Self, Error> {
+        let listen = |kind| signal(kind).map_err(Error::Signals);
+        Ok(Self {
+            interrupt: listen(SignalKind::interrupt())?,
+            terminate: listen(SignalKind::terminate())?,
+            hangup: listen(SignalKind::hangup())?,
+        })
+    }
+
+    /// Waits for the next signal; returns 128 + its number.
+    async fn next(&mut self) -> u8 {
+        tokio::select! {
+            _ = self.interrupt.recv() => 130,
+            _ = self.terminate.recv() => 143,
+            _ = self.hangup.recv() => 129,
         }
     }
+}
+
+/// What must hold before a plan is applied: not too many deletions, and, when keys are made,
+/// a secrets directory that can take their secrets safely.
+fn check_before_apply(plan: &Plan, common: &Common, secrets: &SecretsDir) -> Result<(), Error> {
+    check_deletions(plan, common)?;
+    if plan
+        .changes
+        .iter()
+        .any(|c| matches!(c.op, Op::CreateAccessKey { .. }))
+    {
+        secrets.check()?;
+    }
+    Ok(())
 }
 
 /// spec -> live -> diff: everything up to the plan. The spec is checked before any
 /// credentials are looked at, so an invalid spec makes no call.
 async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
+    let (spec, api) = prepare(common).await?;
+    let (plan, _) = plan_with(common, &spec, &api).await?;
+    Ok((api, plan))
+}
+
+/// The spec, checked, and a connection: nothing is connected for an invalid spec.
+async fn prepare(common: &Common) -> Result<(Spec, AwsIam), Error> {
     let mut spec = load(&common.spec)?;
     spec.prune |= common.prune;
+    spec.replace_lost_keys = common.replace_lost_keys;
     let api = common.aws.connect().await?;
+    Ok((spec, api))
+}
+
+/// live -> diff: reads the account and plans, returning who the caller is too.
+async fn plan_with(common: &Common, spec: &Spec, api: &AwsIam) -> Result<(Plan, Caller), Error> {
     let pending = SecretsDir::new(&common.secrets_dir)
         .pending()
         .map_err(|source| Error::Secrets {
@@ -352,9 +548,9 @@ async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     } else {
         KeyReading::Report
     };
-    let live = live::read(&api, &spec, pending, keys).await?;
-    let plan = diff::diff(&spec, &live)?;
-    Ok((api, plan))
+    let live = live::read(api, spec, pending, keys).await?;
+    let plan = diff::diff(spec, &live)?;
+    Ok((plan, live.caller))
 }
 
 /// Writes an export into a directory that does not exist yet, so nothing is overwritten.
@@ -391,33 +587,6 @@ fn check_deletions(plan: &Plan, common: &Common) -> Result<(), Error> {
         });
     }
     Ok(())
-}
-
-/// The exit code of a process stopped by Ctrl-C (128 + SIGINT).
-const INTERRUPTED: u8 = 130;
-
-/// Applies the plan; a first Ctrl-C lets the calls in flight finish (so that no key loses its
-/// secret) and starts nothing new; a second one stops at once.
-async fn apply_interruptibly(
-    plan: &Plan,
-    api: &AwsIam,
-    options: &ApplyOptions,
-) -> Result<Report, Error> {
-    let interrupt = AtomicBool::new(false);
-    let run = apply::apply_until(plan, api, options, &interrupt);
-    tokio::pin!(run);
-    tokio::select! {
-        report = &mut run => return Ok(report),
-        _ = tokio::signal::ctrl_c() => {}
-    }
-    interrupt.store(true, Ordering::SeqCst);
-    eprintln!(
-        "\ninterrupted: finishing the calls in flight, starting no new ones (Ctrl-C again to stop at once)"
-    );
-    tokio::select! {
-        report = &mut run => Ok(report),
-        _ = tokio::signal::ctrl_c() => Err(Error::Interrupted),
-    }
 }
 
 /// Loads the spec and shows its warnings, which never stop anything.
@@ -458,12 +627,24 @@ fn style(secrets_dir: &Path) -> Style<'_> {
     }
 }
 
-/// Writes to standard output; a closed pipe surfaces as an error that `main` treats as done.
+/// Writes to standard output. A closed pipe (`iamspec plan | head`) is how a reader says it
+/// has seen enough: the command goes on, and exits with its own code.
 fn emit(text: &str) -> Result<(), Error> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .map_err(Error::Output)
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output(err)),
+        _ => Ok(()),
+    }
+}
+
+/// A duration: a number of seconds, or with units (`90s`, `10m`, `2h`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(seconds));
+    }
+    humantime::parse_duration(text).map_err(|err| {
+        format!("{err}: a duration is seconds, or a number with a unit, like 30s, 10m or 2h")
+    })
 }
 
 fn parse_region(text: &str) -> Result<String, String> {

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::document::Document;
-use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
-use crate::plan::{Change, Drift, EntityKind, Op, Plan};
+use crate::live::{AccessKey, LiveGroup, LivePolicy, LiveState, LiveUser};
+use crate::plan::{Change, Drift, EntityKind, LostSecret, Op, Plan};
 use crate::spec::{self, OWNER_TAG, PolicyArn, PolicyUse, Spec};
 
 use resolve::Resolver;
@@ -54,11 +54,12 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     differ.reattach_replaced();
     differ.not_in_spec();
     differ.drift.sort();
-    let protected = if spec.prune {
+    let mut protected = if spec.prune {
         differ.prune()
     } else {
         Vec::new()
     };
+    protected.extend(differ.spare_caller());
     if !differ.problems.is_empty() {
         return Err(DiffError {
             problems: differ.problems,
@@ -77,28 +78,47 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     );
     plan.protected = protected;
     plan.warnings.clone_from(&live.warnings);
-    plan.warnings.extend(unsaved_secrets(live));
+    plan.lost_secrets = lost_secrets(live)
+        .into_iter()
+        .filter(|lost| !(spec.replace_lost_keys && is_declared(spec, &lost.user)))
+        .collect();
     Ok(plan)
+}
+
+/// Whether the spec names `user` (IAM names ignore case).
+fn is_declared(spec: &Spec, user: &str) -> bool {
+    spec.users
+        .keys()
+        .any(|name| name.eq_ignore_ascii_case(user))
 }
 
 /// Keys an interrupted apply created but whose secret it never saved: nobody can use them,
 /// and iamspec will not make a second key beside them on its own.
-fn unsaved_secrets(live: &LiveState) -> Vec<String> {
-    let mut warnings = Vec::new();
-    for (user, pending) in &live.pending_keys {
-        let Some(live_user) = live.users.get(user) else {
-            continue;
-        };
-        for key in &live_user.access_keys {
-            if !pending.before.contains(&key.id) && pending.saved.as_ref() != Some(&key.id) {
-                warnings.push(format!(
-                    "user {user} has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: delete the key (`aws iam delete-access-key --user-name {user} --access-key-id {id}`) and run apply for a new one",
-                    id = key.id
-                ));
-            }
-        }
-    }
-    warnings
+fn lost_secrets(live: &LiveState) -> Vec<LostSecret> {
+    live.pending_keys
+        .keys()
+        .flat_map(|user| {
+            lost_keys(live, user).into_iter().map(|id| LostSecret {
+                user: user.clone(),
+                access_key_id: id.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The ids of `user`'s keys that appeared while a creation was pending and whose secret is
+/// not the one saved.
+fn lost_keys<'a>(live: &'a LiveState, user: &str) -> Vec<&'a str> {
+    let (Some(pending), Some(live_user)) = (live.pending_keys.get(user), live.users.get(user))
+    else {
+        return Vec::new();
+    };
+    live_user
+        .access_keys
+        .iter()
+        .filter(|key| !pending.before.contains(&key.id) && pending.saved.as_ref() != Some(&key.id))
+        .map(|key| key.id.as_str())
+        .collect()
 }
 
 /// A managed policy that must be deleted and created again, and who had it attached.
@@ -224,6 +244,17 @@ impl<'a> Differ<'a> {
             .filter(|u| u.policies.contains(&live.arn))
         {
             holders.push((EntityKind::User, user.name.clone()));
+        }
+        if let Some((_, caller)) = holders
+            .iter()
+            .find(|(kind, name)| *kind == EntityKind::User && self.is_caller(name))
+        {
+            self.problems.push(format!(
+                "{}: policy `{}` must be replaced because {why}, but it is attached to user {caller}, whose credentials iamspec is using and whose own user it never changes: keep the policy as it is, or apply with another caller",
+                self.spec.file.display(),
+                live.arn.name
+            ));
+            return;
         }
         let unseen = (live.attachment_count as usize).saturating_sub(holders.len());
         if unseen > 0 {
@@ -499,6 +530,41 @@ impl<'a> Differ<'a> {
         }
     }
 
+    /// Whether `user` is the IAM user whose credentials iamspec is using.
+    fn is_caller(&self, user: &str) -> bool {
+        self.live
+            .caller
+            .user_name()
+            .is_some_and(|caller| caller.eq_ignore_ascii_case(user))
+    }
+
+    /// The caller's own user is never changed, whatever the spec or a prune asks: a detached
+    /// policy or a lost membership could lock the caller out half-way through an apply. Its
+    /// changes leave the plan, and the plan says which.
+    fn spare_caller(&mut self) -> Vec<String> {
+        let Some(caller) = self.live.caller.user_name() else {
+            return Vec::new();
+        };
+        let mut spared: Vec<&'static str> = Vec::new();
+        self.changes.retain(|change| {
+            let touches =
+                change.op.entities().iter().any(|(kind, name)| {
+                    *kind == EntityKind::User && name.eq_ignore_ascii_case(caller)
+                });
+            if touches {
+                spared.push(change.op.api_name());
+            }
+            !touches
+        });
+        if spared.is_empty() {
+            return Vec::new();
+        }
+        vec![format!(
+            "user {caller}: iamspec is signing as it and never changes it ({} skipped)",
+            spared.join(", ")
+        )]
+    }
+
     /// Owned entities (by tag or scope) that the spec no longer names: drift.
     fn not_in_spec(&mut self) {
         let spec = self.spec;
@@ -567,17 +633,38 @@ impl<'a> Differ<'a> {
         if live.keys_settled {
             return;
         }
+        // `--replace-lost-keys`: a key nobody has the secret of goes, and counts for nothing.
+        let lost = if self.spec.replace_lost_keys {
+            lost_keys(self.live, &live.name)
+        } else {
+            Vec::new()
+        };
+        for id in &lost {
+            let delete = Op::DeleteAccessKey {
+                user: user.name.clone(),
+                access_key_id: (*id).to_owned(),
+            };
+            self.changes.push(
+                Change::from(delete)
+                    .because("replace: its secret was lost by an interrupted apply"),
+            );
+        }
+        let keys: Vec<&AccessKey> = live
+            .access_keys
+            .iter()
+            .filter(|k| !lost.contains(&k.id.as_str()))
+            .collect();
         let declared = if user.access_key {
-            live.access_keys.iter().rev().find(|k| k.active)
+            keys.iter().rev().find(|k| k.active).copied()
         } else {
             None
         };
         if user.access_key && declared.is_none() {
-            if live.access_keys.len() >= 2 {
+            if keys.len() >= 2 {
                 self.problems.push(format!(
                     "user `{}` must have an active access key, but has {} inactive keys, the most IAM allows: activate one (aws iam update-access-key --status Active) or delete one, then run iamspec again",
                     user.name,
-                    live.access_keys.len()
+                    keys.len()
                 ));
             } else {
                 self.plan(Op::CreateAccessKey {
@@ -585,7 +672,7 @@ impl<'a> Differ<'a> {
                 });
             }
         }
-        for key in &live.access_keys {
+        for key in &keys {
             if declared.is_some_and(|d| d.id == key.id) {
                 continue;
             }

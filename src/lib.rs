@@ -10,6 +10,7 @@ pub mod diff;
 pub mod document;
 pub mod export;
 pub mod live;
+pub mod lock;
 pub mod plan;
 pub mod render;
 pub mod secrets;

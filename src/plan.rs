@@ -26,7 +26,10 @@ pub struct Plan {
     pub drift: Vec<Drift>,
     /// What a prune would remove but iamspec never touches (the caller's own user and key).
     pub protected: Vec<String>,
-    /// What needs a person: a key whose secret an interrupted apply never saved.
+    /// Keys whose secret an interrupted apply never saved, and that this plan does not
+    /// replace (`--replace-lost-keys` does): nobody can use them.
+    pub lost_secrets: Vec<LostSecret>,
+    /// What the reader could not do the best way, and what it did instead.
     pub warnings: Vec<String>,
     pub summary: Summary,
 }
@@ -47,6 +50,7 @@ impl Plan {
             changes,
             drift,
             protected: Vec::new(),
+            lost_secrets: Vec::new(),
             warnings: Vec::new(),
             summary,
         }
@@ -72,6 +76,18 @@ impl Plan {
     pub fn is_empty(&self) -> bool {
         self.changes.is_empty()
     }
+
+    /// There is something to do: changes to make, or a lost secret to replace.
+    pub fn needs_attention(&self) -> bool {
+        !self.changes.is_empty() || !self.lost_secrets.is_empty()
+    }
+}
+
+/// An access key made by an apply that was interrupted before it saved the secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LostSecret {
+    pub user: String,
+    pub access_key_id: String,
 }
 
 /// Counts in Terraform's terms.
@@ -485,4 +501,19 @@ pub enum Drift {
         access_key_id: String,
         status: String,
     },
+}
+
+impl Drift {
+    /// The user this drift is about, if it is about a user.
+    pub fn user(&self) -> Option<&str> {
+        match self {
+            Drift::ExtraPolicy { entity, name, .. } | Drift::InlinePolicy { entity, name, .. } => {
+                (*entity == EntityKind::User).then_some(name.as_str())
+            }
+            Drift::NotInSpec { .. } => None,
+            Drift::ExtraMembership { user, .. }
+            | Drift::ExtraTag { user, .. }
+            | Drift::ExtraAccessKey { user, .. } => Some(user),
+        }
+    }
 }

@@ -72,11 +72,20 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
         );
         let _ = writeln!(out, "\n{}", paint(BOLD, &summary));
     }
+    for lost in &plan.lost_secrets {
+        let _ = writeln!(
+            out,
+            "\n{} user {user} has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: run apply with --replace-lost-keys to delete it and make a new one",
+            paint(YELLOW, "Warning:"),
+            user = lost.user,
+            id = lost.access_key_id
+        );
+    }
     for warning in &plan.warnings {
         let _ = writeln!(out, "\n{} {warning}", paint(YELLOW, "Warning:"));
     }
     if !plan.protected.is_empty() {
-        let _ = writeln!(out, "\nNever touched, though pruning would remove them:\n");
+        let _ = writeln!(out, "\nNever touched:\n");
         for note in &plan.protected {
             let _ = writeln!(out, "  {} {note}", paint(CYAN, "="));
         }

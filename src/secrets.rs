@@ -91,7 +91,9 @@ impl SecretsDir {
                 self.create().map_err(unwritable)?;
             }
             Err(err) => return Err(unwritable(err)),
-            Ok(meta) if meta.file_type().is_symlink() => return Err(DirError::Symlink(dir.clone())),
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(DirError::Symlink(dir.clone()));
+            }
             Ok(meta) if !meta.is_dir() => return Err(DirError::NotADirectory(dir.clone())),
             Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
                 return Err(DirError::NotPrivate {
@@ -417,7 +419,10 @@ mod tests {
         fs::create_dir(&open).unwrap();
         fs::set_permissions(&open, fs::Permissions::from_mode(0o755)).unwrap();
         let err = SecretsDir::new(&open).check().unwrap_err();
-        assert!(matches!(err, DirError::NotPrivate { mode: 0o755, .. }), "{err}");
+        assert!(
+            matches!(err, DirError::NotPrivate { mode: 0o755, .. }),
+            "{err}"
+        );
         assert_eq!(mode(&open), 0o755, "never chmod-ed");
 
         let private = root.path().join("private");
@@ -480,7 +485,10 @@ mod tests {
             .output()
             .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
         if !is_root {
-            assert!(matches!(result, Err(DirError::Unwritable { .. })), "{result:?}");
+            assert!(
+                matches!(result, Err(DirError::Unwritable { .. })),
+                "{result:?}"
+            );
         }
     }
 

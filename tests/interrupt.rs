@@ -152,10 +152,13 @@ async fn a_key_whose_secret_died_with_the_process_is_reported_not_doubled() {
 
     let (id, saved) = account.only_key("koding-user").await;
     assert!(!saved, "the process died before the secret was saved");
-    let plan = account.run(&["plan", spec]).expect(0);
+    // Something needs doing: --detailed-exitcode says so even though no change is planned.
+    let plan = account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(2);
     assert!(
         plan.stdout.contains(&format!(
-            "Warning: user koding-user has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: delete the key (`aws iam delete-access-key --user-name koding-user --access-key-id {id}`) and run apply for a new one"
+            "Warning: user koding-user has access key {id}, made by an apply that was interrupted before it saved the secret, which IAM cannot show again: run apply with --replace-lost-keys to delete it and make a new one"
         )),
         "{}",
         plan.stdout
@@ -171,4 +174,21 @@ async fn a_key_whose_secret_died_with_the_process_is_reported_not_doubled() {
         id,
         "still the one key"
     );
+
+    // The one flag that replaces it: the lost key goes, a new one comes with its secret.
+    let replaced = account
+        .run(&["apply", spec, "--yes", "--replace-lost-keys"])
+        .expect(0);
+    assert!(
+        replaced
+            .stdout
+            .contains(&format!("- delete access key {id} of user koding-user")),
+        "{}",
+        replaced.stdout
+    );
+    let (new, saved) = account.only_key("koding-user").await;
+    assert!(new != id && saved, "a new key, its secret saved");
+    account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
 }

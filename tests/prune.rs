@@ -260,7 +260,8 @@ async fn the_callers_own_user_and_key_are_never_pruned() {
         .env_remove("AWS_SESSION_TOKEN");
     let run = Run::from(command.output().unwrap()).expect(0);
     assert!(
-        run.stdout.contains("Never touched, though pruning would remove them:\n\n  = user deployer: it is the caller\n"),
+        run.stdout
+            .contains("Never touched:\n\n  = user deployer: it is the caller\n"),
         "{}",
         run.stdout
     );

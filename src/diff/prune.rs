@@ -15,7 +15,13 @@ impl Differ<'_> {
         let mut protected = Vec::new();
         let mut untag: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let caller = &self.live.caller;
+        let mut kept = Vec::new();
         for drift in std::mem::take(&mut self.drift) {
+            // The caller's own user is never changed: what it has beyond the spec stays drift.
+            if drift.user().is_some_and(|user| self.is_caller(user)) {
+                kept.push(drift);
+                continue;
+            }
             let because = "prune: not in the spec";
             match drift {
                 Drift::ExtraPolicy {
@@ -54,12 +60,18 @@ impl Differ<'_> {
                 Drift::NotInSpec { entity, name } => {
                     if entity == EntityKind::User && caller.user_name() == Some(name.as_str()) {
                         protected.push(format!("user {name}: it is the caller"));
-                    } else {
-                        self.delete(entity, &name);
+                    } else if let Some(spared) = self.delete(entity, &name) {
+                        protected.push(spared);
                     }
                 }
             }
         }
+        if let Some(user) = kept.first().and_then(Drift::user) {
+            protected.push(format!(
+                "user {user}: iamspec is signing as it and never changes it, so what it has beyond the spec stays"
+            ));
+        }
+        self.drift.extend(kept);
         for (user, keys) in untag {
             self.changes
                 .push(Change::from(Op::UntagUser { user, keys }).because("prune: not in the spec"));
@@ -71,8 +83,9 @@ impl Differ<'_> {
         self.changes.push(Change::from(op).because(because));
     }
 
-    /// Deletes an owned entity that left the spec, after what IAM requires gone first.
-    fn delete(&mut self, kind: EntityKind, name: &str) {
+    /// Deletes an owned entity that left the spec, after what IAM requires gone first; or, when
+    /// that would change the caller's own user, says why it is spared.
+    fn delete(&mut self, kind: EntityKind, name: &str) -> Option<String> {
         let because = format!("prune: {} {name} is no longer in the spec", kind.as_str());
         let ops = match kind {
             EntityKind::User => self.live.users.get(name).map(delete_user),
@@ -84,9 +97,24 @@ impl Differ<'_> {
                 .find(|p| p.arn.name == name)
                 .map(|p| self.delete_policy(p)),
         };
-        for op in ops.unwrap_or_default() {
+        let ops = ops.unwrap_or_default();
+        // A group the caller is in, a policy attached to the caller: deleting them changes the
+        // caller's own user, which iamspec never does.
+        let changes_caller = ops.iter().any(|op| {
+            op.entities()
+                .iter()
+                .any(|(kind, user)| *kind == EntityKind::User && self.is_caller(user))
+        });
+        if changes_caller {
+            return Some(format!(
+                "{} {name}: deleting it would change the caller's own user",
+                kind.as_str()
+            ));
+        }
+        for op in ops {
             self.remove(op, &because);
         }
+        None
     }
 
     /// A group's members and policies, then the group.

@@ -836,3 +836,118 @@ fn the_caller_is_found_in_its_arn() {
         None
     );
 }
+
+#[test]
+fn prune_never_deletes_what_another_owner_tagged_even_under_the_scope() {
+    let mut live = guide_account();
+    let mut tags = BTreeMap::from([(OWNER_TAG.to_owned(), "payments".to_owned())]);
+    live.users.insert(
+        "theirs".into(),
+        LiveUser {
+            name: "theirs".into(),
+            path: "/koding/".into(),
+            tags: tags.clone(),
+            ..LiveUser::default()
+        },
+    );
+    tags.insert("team".into(), "x".into());
+    let mut policy = live_policy(
+        &PolicyArn::parse("arn:aws:iam::123456789012:policy/koding/Theirs").unwrap(),
+        "",
+        &serde_json::json!({"Version": "2012-10-17", "Statement": []}),
+    );
+    policy.tags = tags;
+    live.local_policies.insert(policy.arn.clone(), policy);
+    let text = format!("{SPEC}[account]\nscope = \"/koding/\"\n");
+    let plan = diff(&pruning(&text), &live).unwrap();
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
+}
+
+/// The guide's account with `koding-user` as the caller, holding more than the spec says.
+fn caller_account() -> LiveState {
+    let mut live = guide_account();
+    live.caller.arn = "arn:aws:iam::123456789012:user/koding-user".into();
+    let user = live.users.get_mut("koding-user").unwrap();
+    user.policies.insert(aws("/", "AdministratorAccess"));
+    user.groups.insert("Admins".into());
+    user.tags.insert("extra".into(), "x".into());
+    live.groups.insert(
+        "Admins".into(),
+        LiveGroup {
+            name: "Admins".into(),
+            path: "/koding/".into(),
+            ..LiveGroup::default()
+        },
+    );
+    live
+}
+
+#[test]
+fn the_callers_own_user_is_never_changed_even_by_a_prune() {
+    let live = caller_account();
+    // The spec wants another policy on it too; the prune would detach, remove and untag.
+    let text = SPEC.replace(
+        "access_key = true",
+        "access_key = true\npolicies = [\"AmazonS3ReadOnlyAccess\"]",
+    );
+    let plan = diff(&pruning(&text), &live).unwrap();
+    assert!(plan.changes.is_empty(), "{:#?}", plan.changes);
+    assert_eq!(
+        plan.protected,
+        [
+            "user koding-user: iamspec is signing as it and never changes it, so what it has beyond the spec stays",
+            "user koding-user: iamspec is signing as it and never changes it (AttachUserPolicy skipped)"
+        ]
+    );
+    // The drift is still reported.
+    assert_eq!(plan.drift.len(), 3, "{:#?}", plan.drift);
+}
+
+#[test]
+fn a_group_the_caller_is_in_is_not_pruned() {
+    let live = caller_account();
+    let text = format!("{SPEC}[account]\nscope = \"/koding/\"\n");
+    let plan = diff(&pruning(&text), &live).unwrap();
+    assert!(
+        !plan
+            .changes
+            .iter()
+            .any(|c| c.op.api_name() == "DeleteGroup"),
+        "{:#?}",
+        plan.changes
+    );
+    assert!(
+        plan.protected
+            .contains(&"group Admins: deleting it would change the caller's own user".to_owned()),
+        "{:?}",
+        plan.protected
+    );
+}
+
+#[test]
+fn a_policy_attached_to_the_caller_is_not_replaced() {
+    let mut live = policy_account();
+    live.caller.arn = "arn:aws:iam::123456789012:user/deployer".into();
+    live.local_policies
+        .get_mut(&stack_arn())
+        .unwrap()
+        .attachment_count = 2;
+    live.users.insert(
+        "deployer".into(),
+        LiveUser {
+            name: "deployer".into(),
+            path: "/".into(),
+            policies: [stack_arn()].into(),
+            ..LiveUser::default()
+        },
+    );
+    let text = POLICY_SPEC.replace("description = \"stacks\"", "description = \"other\"");
+    let err = diff(&spec(&text), &live).unwrap_err();
+    assert_eq!(
+        err.problems,
+        [
+            "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is attached to user deployer, whose credentials iamspec is using and whose own user it never changes: keep the policy as it is, or apply with another caller"
+        ]
+    );
+}

@@ -341,9 +341,15 @@ async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
 }
 
 async fn read_details(api: &impl IamApi) -> Result<AccountDetails, ReadError> {
-    api.account_details().await.map_err(failed(
+    let mut details = api.account_details().await.map_err(failed(
         "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
-    ))
+    ))?;
+    // Apply locks are iamspec's machinery, not part of any spec: never planned, pruned or
+    // exported.
+    details
+        .local_policies
+        .retain(|p| p.arn.path != crate::lock::LOCK_PATH);
+    Ok(details)
 }
 
 /// IAM's credential report, or why it could not be had: a caller not allowed to read it can

@@ -27,13 +27,16 @@ pub const DEFAULT_OWNER: &str = "iamspec";
 
 impl Spec {
     /// Whether an entity at `path`, tagged `owner_tag`, belongs to this spec: tagged with its
-    /// owner, or under its scope.
+    /// owner, or untagged and under its scope. Ownership beats scope: an entity tagged with
+    /// another owner is that owner's wherever it lies.
     pub fn owns(&self, path: &str, owner_tag: Option<&str>) -> bool {
-        owner_tag == Some(self.owner.as_str())
-            || self
+        match owner_tag {
+            Some(owner) => owner == self.owner,
+            None => self
                 .scope
                 .as_ref()
-                .is_some_and(|scope| path.starts_with(scope.as_str()))
+                .is_some_and(|scope| path.starts_with(scope.as_str())),
+        }
     }
 }
 
@@ -57,6 +60,9 @@ pub struct Spec {
     /// `[account] prune` (or `--prune`): remove what the spec's entities have beyond it, and
     /// delete owned entities that left the spec.
     pub prune: bool,
+    /// `--replace-lost-keys`: a key whose secret an interrupted apply lost is deleted and a
+    /// new one made. Never from the spec file: it is a decision for one run.
+    pub replace_lost_keys: bool,
     /// Customer-managed policies, by name.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,

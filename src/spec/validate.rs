@@ -161,6 +161,7 @@ impl Checker<'_> {
             owner,
             scope,
             prune,
+            replace_lost_keys: false,
             policies,
             groups,
             users,

@@ -1,0 +1,349 @@
+//! The apply lock: two applies (or an apply and a prune) for the same account and owner never
+//! make their changes at the same time.
+//!
+//! iamspec keeps no state file and needs no other service, so the lock lives in IAM itself: a
+//! customer-managed policy that grants nothing, at a path of its own
+//! (`/iamspec-lock/iamspec-lock-<owner>`). IAM's `CreatePolicy` either makes it or answers
+//! `EntityAlreadyExists`, which makes taking the lock atomic. Its tags say who holds it, since
+//! when, and until when: the holder renews the expiry while it works, so a holder that died
+//! (SIGKILL, a lost runner) blocks others only until its lease runs out, and the next apply
+//! then takes the lock over. Every renewal first checks that the lock is still the holder's
+//! own (by a random token), so a holder that was taken over stops instead of carrying on.
+//!
+//! What it cannot do: IAM has no conditional delete, so two applies that both find the same
+//! lock expired at the same instant could both take it over; and expiry is judged by the
+//! clocks of the machines involved, which must be roughly right (within the lease).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use rand::Rng;
+
+use crate::live::{ApiError, Caller, ErrorKind, IamApi};
+use crate::plan::Op;
+use crate::spec::PolicyArn;
+
+/// How long a lock holds without renewal.
+pub const LEASE: Duration = Duration::from_mins(2);
+
+/// How often a holder renews its lease.
+pub const RENEW_EVERY: Duration = Duration::from_secs(30);
+
+/// How long to wait between tries for a lock someone else holds.
+const POLL: Duration = Duration::from_secs(2);
+
+/// The path of lock policies: never a spec's, never read as part of the account.
+pub const LOCK_PATH: &str = "/iamspec-lock/";
+
+const TOKEN_TAG: &str = "iamspec:lock-token";
+const HOLDER_TAG: &str = "iamspec:lock-holder";
+const SINCE_TAG: &str = "iamspec:lock-since";
+const EXPIRES_TAG: &str = "iamspec:lock-expires";
+
+/// A lock this process holds.
+#[derive(Debug)]
+pub struct Lock {
+    arn: PolicyArn,
+    token: String,
+    holder: String,
+    since: SystemTime,
+}
+
+/// Who holds a lock, as its tags say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Holder {
+    pub who: String,
+    pub since: String,
+    pub expires: String,
+}
+
+/// Why the lock could not be had or kept.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Someone else held it for longer than the caller would wait.
+    #[error(
+        "another apply for this account and owner holds the lock: {} since {}, until {} unless it renews it. Wait for it to finish and run apply again (or pass a longer --lock-timeout). If no apply is running, the lock expires by itself; to remove it at once: `aws iam delete-policy --policy-arn {arn}`",
+        holder.who, holder.since, holder.expires
+    )]
+    Held { holder: Holder, arn: PolicyArn },
+    /// The lock was taken over (its lease ran out) or removed while this apply held it.
+    #[error(
+        "the apply lock was lost while applying (its lease ran out without renewal, or it was removed by hand): no new changes were started; run apply again to finish"
+    )]
+    Lost,
+    /// IAM refused a lock call.
+    #[error("could not {what} the apply lock {arn}: {source}{}", advice(source.kind))]
+    Api {
+        what: &'static str,
+        arn: PolicyArn,
+        #[source]
+        source: ApiError,
+    },
+}
+
+fn advice(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::AccessDenied => {
+            "; allow the caller iam:CreatePolicy, iam:TagPolicy, iam:ListPolicyTags and iam:DeletePolicy on policy/iamspec-lock/*"
+        }
+        _ => "",
+    }
+}
+
+/// The lock's ARN for an account and owner. Characters a policy name cannot have become `-`:
+/// two owners that then look alike share a lock, which only makes them wait for each other.
+pub fn arn(caller: &Caller, owner: &str) -> PolicyArn {
+    let owner: String = owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(100)
+        .collect();
+    PolicyArn {
+        partition: caller.partition,
+        account: caller.account.clone(),
+        path: LOCK_PATH.to_owned(),
+        name: format!("iamspec-lock-{owner}"),
+    }
+}
+
+/// Takes the lock at `arn` for `holder` (who and where, for others to read), waiting up to
+/// `timeout` for another holder to release it; `waiting` is told each holder it waits for.
+pub async fn acquire(
+    api: &impl IamApi,
+    arn: PolicyArn,
+    holder: String,
+    timeout: Duration,
+    mut waiting: impl FnMut(&Holder),
+) -> Result<Lock, LockError> {
+    let started = tokio::time::Instant::now();
+    let mut last_seen: Option<Holder> = None;
+    loop {
+        let lock = Lock {
+            arn: arn.clone(),
+            token: format!("{:032x}", rand::rng().random::<u128>()),
+            holder: holder.clone(),
+            since: SystemTime::now(),
+        };
+        match api.call(&lock.create()).await {
+            Ok(_) => return Ok(lock),
+            Err(err) if err.kind == ErrorKind::AlreadyExists => {}
+            Err(source) => return Err(lock.failed("take", source)),
+        }
+        match read(api, &arn).await? {
+            // Released between the two calls: try again at once.
+            None => continue,
+            // Made by this very call, whose first answer was lost and was retried.
+            Some(tags) if tags.get(TOKEN_TAG) == Some(&lock.token) => return Ok(lock),
+            Some(tags) if expired(&tags, SystemTime::now()) => {
+                // Its holder stopped renewing it: it died. Take it over.
+                remove(api, &arn).await?;
+                continue;
+            }
+            Some(tags) => {
+                let seen = describe(&tags);
+                if started.elapsed() >= timeout {
+                    return Err(LockError::Held { holder: seen, arn });
+                }
+                if last_seen.as_ref() != Some(&seen) {
+                    waiting(&seen);
+                    last_seen = Some(seen);
+                }
+            }
+        }
+        let jitter = rand::rng().random_range(Duration::ZERO..=POLL / 2);
+        let left = timeout.saturating_sub(started.elapsed());
+        tokio::time::sleep((POLL + jitter).min(left)).await;
+    }
+}
+
+impl Lock {
+    /// `CreatePolicy` of the lock: a policy that grants nothing, tagged with its holder.
+    fn create(&self) -> Op {
+        Op::CreatePolicy {
+            policy: self.arn.name.clone(),
+            path: self.arn.path.clone(),
+            description: "iamspec apply lock: grants nothing, removed when the apply ends"
+                .to_owned(),
+            document: serde_json::json!({
+                "Version": "2012-10-17",
+                "Statement": [{
+                    "Sid": "GrantsNothing",
+                    "Effect": "Deny",
+                    "Action": "iam:GetUser",
+                    "Resource": format!("arn:{}:iam::{}:user/iamspec-lock-grants-nothing", self.arn.partition, self.arn.account),
+                }],
+            }),
+            tags: self.tags(SystemTime::now()),
+        }
+    }
+
+    fn tags(&self, now: SystemTime) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            (TOKEN_TAG.to_owned(), self.token.clone()),
+            (HOLDER_TAG.to_owned(), tag_value(&self.holder)),
+            (SINCE_TAG.to_owned(), timestamp(self.since)),
+            (EXPIRES_TAG.to_owned(), timestamp(now + LEASE)),
+        ])
+    }
+
+    /// Extends the lease, after checking that the lock is still this holder's.
+    pub async fn renew(&self, api: &impl IamApi) -> Result<(), LockError> {
+        let now = SystemTime::now();
+        match read(api, &self.arn).await? {
+            Some(tags) if tags.get(TOKEN_TAG) == Some(&self.token) => {}
+            _ => return Err(LockError::Lost),
+        }
+        let renew = Op::TagPolicy {
+            policy: self.arn.clone(),
+            tags: BTreeMap::from([(EXPIRES_TAG.to_owned(), timestamp(now + LEASE))]),
+        };
+        api.call(&renew)
+            .await
+            .map(drop)
+            .map_err(|source| self.failed("renew", source))
+    }
+
+    /// Gives the lock up, if it is still this holder's.
+    pub async fn release(self, api: &impl IamApi) -> Result<(), LockError> {
+        match read(api, &self.arn).await? {
+            Some(tags) if tags.get(TOKEN_TAG) == Some(&self.token) => remove(api, &self.arn).await,
+            _ => Ok(()),
+        }
+    }
+
+    fn failed(&self, what: &'static str, source: ApiError) -> LockError {
+        LockError::Api {
+            what,
+            arn: self.arn.clone(),
+            source,
+        }
+    }
+}
+
+/// The lock's tags, or `None` when there is no lock.
+async fn read(
+    api: &impl IamApi,
+    arn: &PolicyArn,
+) -> Result<Option<BTreeMap<String, String>>, LockError> {
+    match api.policy_tags(arn).await {
+        Ok(tags) => Ok(Some(tags)),
+        Err(err) if err.kind == ErrorKind::NoSuchEntity => Ok(None),
+        Err(source) => Err(LockError::Api {
+            what: "read",
+            arn: arn.clone(),
+            source,
+        }),
+    }
+}
+
+async fn remove(api: &impl IamApi, arn: &PolicyArn) -> Result<(), LockError> {
+    let delete = Op::DeletePolicy {
+        policy: arn.clone(),
+    };
+    match api.call(&delete).await {
+        Err(err) if err.kind != ErrorKind::NoSuchEntity => Err(LockError::Api {
+            what: "remove",
+            arn: arn.clone(),
+            source: err,
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Whether a lock's lease has run out. A lock whose tags cannot be read yet (IAM shows a new
+/// policy's tags a moment after it) is not expired: it is someone's, just made.
+fn expired(tags: &BTreeMap<String, String>, now: SystemTime) -> bool {
+    tags.get(EXPIRES_TAG)
+        .and_then(|t| humantime::parse_rfc3339(t).ok())
+        .is_some_and(|expires| expires < now)
+}
+
+fn describe(tags: &BTreeMap<String, String>) -> Holder {
+    let get = |key: &str| {
+        tags.get(key)
+            .cloned()
+            .unwrap_or_else(|| "(unknown)".to_owned())
+    };
+    Holder {
+        who: get(HOLDER_TAG),
+        since: get(SINCE_TAG),
+        expires: get(EXPIRES_TAG),
+    }
+}
+
+fn timestamp(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// A tag value: at most 256 characters of those IAM allows in one.
+fn tag_value(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(256)
+        .collect()
+}
+
+/// Who this process is, for others waiting on its lock: the caller, the host and the process.
+pub fn holder(caller: &Caller) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_default();
+    let host = if host.is_empty() {
+        "an unknown host".to_owned()
+    } else {
+        host
+    };
+    format!("{} on {host} pid {}", caller.arn, std::process::id())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::Partition;
+
+    fn caller() -> Caller {
+        Caller {
+            account: "123456789012".into(),
+            arn: "arn:aws:iam::123456789012:user/ci".into(),
+            partition: Partition::Aws,
+            access_key_id: None,
+        }
+    }
+
+    #[test]
+    fn the_lock_is_named_after_the_owner_in_a_path_of_its_own() {
+        assert_eq!(
+            arn(&caller(), "platform team/ci").to_string(),
+            "arn:aws:iam::123456789012:policy/iamspec-lock/iamspec-lock-platform-team-ci"
+        );
+    }
+
+    #[test]
+    fn a_lease_expires_only_when_its_time_is_known_and_past() {
+        let lock = Lock {
+            arn: arn(&caller(), "iamspec"),
+            token: "t".into(),
+            holder: "ci on host pid 1 (ci)".into(),
+            since: SystemTime::now(),
+        };
+        let now = SystemTime::now();
+        let tags = lock.tags(now);
+        assert!(!expired(&tags, now));
+        assert!(expired(&tags, now + LEASE + Duration::from_secs(1)));
+        assert!(!expired(&BTreeMap::new(), now), "tags not visible yet");
+        assert_eq!(tags[HOLDER_TAG], "ci on host pid 1 _ci_");
+    }
+}
