@@ -20,7 +20,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
-use crate::live::aws::{AwsIam, Connection};
+use crate::live::aws::{AwsIam, Connection, Timeouts};
 use crate::live::{self, ApiError, Caller, KeyReading, ReadError};
 use crate::lock::{self, Holder, Lock, LockError};
 use crate::plan::{Op, Plan};
@@ -45,7 +45,8 @@ enum Command {
         /// Print the plan as one JSON object (schema: docs/plan-json.md).
         #[arg(long)]
         json: bool,
-        /// Exit 0 when there is nothing to do, 2 when there are changes, 1 on error.
+        /// Exit 0 when there is nothing to do, 2 when there are changes or a lost secret to
+        /// replace, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
     },
@@ -66,7 +67,7 @@ enum Command {
     },
     /// Check a spec offline; needs no credentials and makes no call.
     Validate {
-        /// The spec file.
+        /// The spec file (- for standard input).
         spec: PathBuf,
     },
     /// Write a spec for the live account, with policy documents as JSON files beside it.
@@ -89,7 +90,8 @@ enum Command {
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
 struct Aws {
-    /// The AWS profile to use (default: AWS_PROFILE, else the default chain).
+    /// The AWS profile to use (default: AWS_PROFILE, else the default chain); a named profile
+    /// wins over credentials in the environment.
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
     /// The AWS region to sign requests for (IAM is global; default us-east-1).
@@ -101,14 +103,33 @@ struct Aws {
     /// Print how many API calls were made, by operation, to standard error.
     #[arg(long)]
     stats: bool,
+    /// How long to wait for a connection to the endpoint.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    connect_timeout: Duration,
+    /// How long one attempt of a call may take.
+    #[arg(long, value_name = "DURATION", default_value = "20s", value_parser = parse_duration)]
+    call_timeout: Duration,
+    /// How long a call may take with all its retries (throttling, server errors, dropped
+    /// connections).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    retry_timeout: Duration,
 }
 
 impl Aws {
     async fn connect(&self) -> Result<AwsIam, Error> {
+        let named = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
         let connection = Connection {
-            profile: self.profile.clone(),
+            profile: self.profile.clone().or_else(|| named("AWS_PROFILE")),
             region: self.region.clone(),
-            endpoint_url: self.endpoint_url.clone(),
+            endpoint_url: match &self.endpoint_url {
+                Some(url) => Some(url.clone()),
+                None => endpoint_from_environment()?,
+            },
+            timeouts: Timeouts {
+                connect: self.connect_timeout,
+                call: self.call_timeout,
+                retries: self.retry_timeout,
+            },
         };
         AwsIam::connect(&connection).await.map_err(Error::Connect)
     }
@@ -128,7 +149,7 @@ impl Aws {
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
 struct Common {
-    /// The spec file.
+    /// The spec file (- for standard input).
     spec: PathBuf,
     #[command(flatten)]
     aws: Aws,
@@ -197,6 +218,9 @@ pub enum Error {
         "the account changed while apply waited for the lock, and the plan you confirmed is no longer what apply would do: run apply again to review the new plan"
     )]
     Stale,
+    /// The environment sets something iamspec cannot use.
+    #[error("{0}")]
+    Environment(String),
     /// Signal handlers could not be set up.
     #[error("could not listen for signals: {0}")]
     Signals(#[source] io::Error),
@@ -559,20 +583,35 @@ fn write_export(dir: &Path, export: &export::Export) -> Result<(), Error> {
         path: dir.to_owned(),
         source,
     };
-    if dir.exists() {
-        return Err(failed(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "it exists already; choose another --out, or remove it",
-        )));
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(failed)?;
     }
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    std::fs::write(dir.join("spec.toml"), &export.spec).map_err(failed)?;
+    std::fs::create_dir(dir).map_err(|err| {
+        if err.kind() == io::ErrorKind::AlreadyExists {
+            failed(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                "it exists already; choose another --out, or remove it",
+            ))
+        } else {
+            failed(err)
+        }
+    })?;
+    // Every file is new: one that exists already means two documents meant to share it, and
+    // the export fails rather than write one over the other.
+    let create = |path: &Path, text: &str| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)?;
+        file.write_all(text.as_bytes())
+    };
+    create(&dir.join("spec.toml"), &export.spec).map_err(failed)?;
     for (relative, text) in &export.files {
         let path = dir.join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(failed)?;
         }
-        std::fs::write(&path, text).map_err(failed)?;
+        create(&path, text).map_err(|source| Error::Write { path, source })?;
     }
     Ok(())
 }
@@ -635,6 +674,34 @@ fn emit(text: &str) -> Result<(), Error> {
         Err(err) if err.kind() != io::ErrorKind::BrokenPipe => Err(Error::Output(err)),
         _ => Ok(()),
     }
+}
+
+/// `AWS_ENDPOINT_URL`, checked as `--endpoint-url` is. The AWS SDK reads the endpoint
+/// variables itself and panics on an empty one, so every `AWS_ENDPOINT_URL*` that is set must
+/// hold something.
+fn endpoint_from_environment() -> Result<Option<String>, Error> {
+    let mut endpoint = None;
+    for (name, value) in std::env::vars_os() {
+        let Some(name) = name.to_str().filter(|n| n.starts_with("AWS_ENDPOINT_URL")) else {
+            continue;
+        };
+        let value = value.to_string_lossy();
+        let checked = if value.is_empty() {
+            Err("it is set but empty: unset it, or give it a URL".to_owned())
+        } else {
+            parse_endpoint_url(&value)
+        };
+        match checked {
+            Ok(url) if name == "AWS_ENDPOINT_URL" => endpoint = Some(url),
+            Ok(_) => {}
+            Err(why) => {
+                return Err(Error::Environment(format!(
+                    "the environment variable {name}: {why}"
+                )));
+            }
+        }
+    }
+    Ok(endpoint)
 }
 
 /// A duration: a number of seconds, or with units (`90s`, `10m`, `2h`).

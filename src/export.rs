@@ -113,10 +113,24 @@ impl Writer<'_> {
         }
     }
 
+    /// Adds a document file at `stem.json`, or, if a file of that name (ignoring case, as some
+    /// file systems do) is taken, at `stem-2.json` and so on: no two documents ever share one.
+    fn document_file(&mut self, stem: &str, document: &Value) -> String {
+        let taken = |files: &BTreeMap<String, String>, name: &str| {
+            files.keys().any(|f| f.eq_ignore_ascii_case(name))
+        };
+        let mut file = format!("{stem}.json");
+        let mut n = 2;
+        while taken(&self.files, &file) {
+            file = format!("{stem}-{n}.json");
+            n += 1;
+        }
+        self.files.insert(file.clone(), document::pretty(document));
+        file
+    }
+
     fn policy(&mut self, policy: &LivePolicy) {
-        let file = format!("policies/{}.json", policy.arn.name);
-        self.files
-            .insert(file.clone(), document::pretty(&policy.document));
+        let file = self.document_file(&format!("policies/{}", policy.arn.name), &policy.document);
         let _ = writeln!(self.out, "\n[policies.{}]", key(&policy.arn.name));
         if policy.arn.path != "/" {
             let _ = writeln!(self.out, "path = {}", quote(&policy.arn.path));
@@ -211,8 +225,9 @@ impl Writer<'_> {
         let entries: Vec<String> = policies
             .iter()
             .map(|(name, document)| {
-                let file = format!("inline/{kind}-{owner}-{name}.json");
-                self.files.insert(file.clone(), document::pretty(document));
+                // A folder per user or group: names cannot contain `/`, and `user-` keeps even a
+                // user called `..` inside `inline/`.
+                let file = self.document_file(&format!("inline/{kind}-{owner}/{name}"), document);
                 format!("{} = {}", key(name), quote(&file))
             })
             .collect();

@@ -39,6 +39,7 @@ const TOKEN_TAG: &str = "iamspec:lock-token";
 const HOLDER_TAG: &str = "iamspec:lock-holder";
 const SINCE_TAG: &str = "iamspec:lock-since";
 const EXPIRES_TAG: &str = "iamspec:lock-expires";
+const PROCESS_TAG: &str = "iamspec:lock-process";
 
 /// A lock this process holds.
 #[derive(Debug)]
@@ -140,8 +141,9 @@ pub async fn acquire(
             None => continue,
             // Made by this very call, whose first answer was lost and was retried.
             Some(tags) if tags.get(TOKEN_TAG) == Some(&lock.token) => return Ok(lock),
-            Some(tags) if expired(&tags, SystemTime::now()) => {
-                // Its holder stopped renewing it: it died. Take it over.
+            Some(tags) if expired(&tags, SystemTime::now()) || died_here(&tags) => {
+                // Its holder stopped renewing it, or is a process of this machine that is
+                // gone: it died. Take it over.
                 remove(api, &arn).await?;
                 continue;
             }
@@ -189,6 +191,10 @@ impl Lock {
             (HOLDER_TAG.to_owned(), tag_value(&self.holder)),
             (SINCE_TAG.to_owned(), timestamp(self.since)),
             (EXPIRES_TAG.to_owned(), timestamp(now + LEASE)),
+            (
+                PROCESS_TAG.to_owned(),
+                Process::me().map_or_else(String::new, |p| p.to_string()),
+            ),
         ])
     }
 
@@ -262,6 +268,87 @@ fn expired(tags: &BTreeMap<String, String>, now: SystemTime) -> bool {
     tags.get(EXPIRES_TAG)
         .and_then(|t| humantime::parse_rfc3339(t).ok())
         .is_some_and(|expires| expires < now)
+}
+
+/// Whether the lock's holder was a process of this very machine (same boot, same process
+/// namespace) that no longer runs: then nobody need wait for its lease to run out.
+fn died_here(tags: &BTreeMap<String, String>) -> bool {
+    let (Some(holder), Some(me)) = (
+        tags.get(PROCESS_TAG).and_then(|t| Process::parse(t)),
+        Process::me(),
+    ) else {
+        return false;
+    };
+    holder.boot == me.boot && holder.namespace == me.namespace && !holder.is_running()
+}
+
+/// A process, told apart from every other: the boot of the machine, the process namespace
+/// (containers share a boot, not a namespace), its id and when it started (ids are reused).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Process {
+    boot: String,
+    namespace: String,
+    pid: u32,
+    started: String,
+}
+
+impl Process {
+    /// This process, where Linux's /proc tells; elsewhere nothing, and locks then wait for
+    /// their lease.
+    fn me() -> Option<Self> {
+        let pid = std::process::id();
+        Some(Self {
+            boot: std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .ok()?
+                .trim()
+                .to_owned(),
+            namespace: std::fs::read_link("/proc/self/ns/pid")
+                .ok()?
+                .to_string_lossy()
+                .chars()
+                .filter(char::is_ascii_digit)
+                .collect(),
+            pid,
+            started: start_time(pid)?,
+        })
+    }
+
+    fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.split('/');
+        let process = Self {
+            boot: parts.next()?.to_owned(),
+            namespace: parts.next()?.to_owned(),
+            pid: parts.next()?.parse().ok()?,
+            started: parts.next()?.to_owned(),
+        };
+        parts.next().is_none().then_some(process)
+    }
+
+    fn is_running(&self) -> bool {
+        start_time(self.pid).is_some_and(|started| started == self.started)
+    }
+}
+
+impl std::fmt::Display for Process {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}/{}/{}/{}",
+            self.boot, self.namespace, self.pid, self.started
+        )
+    }
+}
+
+/// When a running process started, in clock ticks since boot (field 22 of /proc/PID/stat,
+/// counted after the command name, which may itself hold spaces and parentheses); nothing for
+/// a process that is gone or a zombie.
+fn start_time(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    if matches!(fields.first(), Some(&("Z" | "X"))) {
+        return None;
+    }
+    fields.get(19).map(|s| (*s).to_owned())
 }
 
 fn describe(tags: &BTreeMap<String, String>) -> Holder {
@@ -345,5 +432,40 @@ mod tests {
         assert!(expired(&tags, now + LEASE + Duration::from_secs(1)));
         assert!(!expired(&BTreeMap::new(), now), "tags not visible yet");
         assert_eq!(tags[HOLDER_TAG], "ci on host pid 1 _ci_");
+    }
+
+    #[test]
+    fn a_holder_that_is_gone_from_this_machine_is_known_dead() {
+        let me = Process::me().expect("Linux /proc");
+        assert_eq!(Process::parse(&me.to_string()), Some(me.clone()));
+        let tags = |p: &Process| BTreeMap::from([(PROCESS_TAG.to_owned(), p.to_string())]);
+        assert!(!died_here(&tags(&me)), "this process runs");
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let started = start_time(pid);
+        child.wait().unwrap();
+        let gone = Process {
+            pid,
+            started: started.unwrap_or_else(|| "1".into()),
+            ..me.clone()
+        };
+        assert!(died_here(&tags(&gone)), "a finished process");
+        let reused = Process {
+            started: "1".into(),
+            ..me.clone()
+        };
+        assert!(
+            died_here(&tags(&reused)),
+            "this pid, but started at another time"
+        );
+        let elsewhere = Process {
+            boot: "another-machine".into(),
+            ..gone
+        };
+        assert!(
+            !died_here(&tags(&elsewhere)),
+            "another machine's: wait for the lease"
+        );
+        assert!(!died_here(&BTreeMap::new()));
     }
 }

@@ -102,8 +102,8 @@ async fn an_exported_scope_plans_nothing() {
         format!(
             "# Exported by iamspec from account {id}.\nversion = 1\n\n[account]\nid = \"{id}\"\nscope = \"/koding/\"\n\n\
              [policies.StackBuilder]\npath = \"/koding/\"\ndescription = \"What Koding stacks need beyond EC2\"\ndocument = \"policies/StackBuilder.json\"\n\n\
-             [groups.Developers]\npath = \"/koding/\"\npolicies = [\"StackBuilder\", \"AmazonEC2FullAccess\"]\naddons = [\"route53\"]\ninline = {{ deploy = \"inline/group-Developers-deploy.json\" }}\n\n\
-             [users.koding-user]\npath = \"/koding/\"\ngroups = [\"Developers\"]\npolicies = [\"job-function/ViewOnlyAccess\"]\ninline = {{ own = \"inline/user-koding-user-own.json\" }}\naccess_key = true\ntags = {{ team = \"platform\" }}\n",
+             [groups.Developers]\npath = \"/koding/\"\npolicies = [\"StackBuilder\", \"AmazonEC2FullAccess\"]\naddons = [\"route53\"]\ninline = {{ deploy = \"inline/group-Developers/deploy.json\" }}\n\n\
+             [users.koding-user]\npath = \"/koding/\"\ngroups = [\"Developers\"]\npolicies = [\"job-function/ViewOnlyAccess\"]\ninline = {{ own = \"inline/user-koding-user/own.json\" }}\naccess_key = true\ntags = {{ team = \"platform\" }}\n",
             id = account.id
         )
     );
@@ -148,6 +148,97 @@ async fn an_unscoped_export_only_adopts() {
         assert!(
             change["reason"].as_str().unwrap().starts_with("adopt:"),
             "only adoption is planned: {change}"
+        );
+    }
+}
+
+/// A policy that grants `action` on everything.
+fn grant(action: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Action":"{action}","Resource":"*"}}]}}"#
+    )
+}
+
+#[tokio::test]
+async fn names_built_to_collide_never_share_a_file_or_a_privilege() {
+    let account = Account::new().await;
+    let iam = account.iam();
+    // `ops-admin` + `all` and `ops` + `admin-all` once made the same file name; so did
+    // `a-b` + `c` and `a` + `b-c`; `..` and `.` try to climb out of inline/; `Dev`'s two
+    // policies differ only in case.
+    let inline = [
+        ("ops-admin", "all", "iam:*"),
+        ("ops", "admin-all", "s3:GetObject"),
+        ("a-b", "c", "ec2:*"),
+        ("a", "b-c", "sqs:GetQueueUrl"),
+        ("..", "x", "kms:*"),
+        (".", "x", "sns:Publish"),
+        ("Dev", "P", "lambda:*"),
+        ("Dev", "p", "logs:GetLogEvents"),
+    ];
+    for (user, _, _) in &inline {
+        let _ = iam
+            .create_user()
+            .user_name(*user)
+            .path("/adv/")
+            .send()
+            .await;
+    }
+    for (user, policy, action) in inline {
+        iam.put_user_policy()
+            .user_name(user)
+            .policy_name(policy)
+            .policy_document(grant(action))
+            .send()
+            .await
+            .unwrap();
+    }
+    account
+        .run(&["export", "--scope", "/adv/", "--out", "out"])
+        .expect(0);
+    let dir = account.dir.path().join("out");
+    let mut files = Vec::new();
+    let mut stack = vec![dir.clone()];
+    while let Some(next) = stack.pop() {
+        for entry in std::fs::read_dir(next).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.iter().all(|f| f.starts_with(&dir)));
+    let lower: std::collections::BTreeSet<String> = files
+        .iter()
+        .map(|f| f.to_string_lossy().to_lowercase())
+        .collect();
+    assert_eq!(lower.len(), files.len(), "no two files differ only in case");
+    assert_eq!(
+        files.len(),
+        inline.len() + 1,
+        "a file per document: {files:?}"
+    );
+
+    // Planning the export changes nothing: every user keeps exactly its own policies.
+    let spec = dir.join("spec.toml");
+    let plan = account
+        .run(&["plan", spec.to_str().unwrap(), "--detailed-exitcode"])
+        .expect(0);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    for (user, policy, action) in inline {
+        let live = iam
+            .get_user_policy()
+            .user_name(user)
+            .policy_name(policy)
+            .send()
+            .await
+            .unwrap();
+        let document = live.policy_document();
+        assert!(
+            document.contains(action) || document.contains(&action.replace(':', "%3A")),
+            "{user}/{policy}: {document}"
         );
     }
 }

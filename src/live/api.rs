@@ -109,7 +109,8 @@ pub enum ErrorKind {
     LimitExceeded,
     /// A server error, timeout or dropped connection: worth retrying.
     Transient,
-    /// No connection could be made at all.
+    /// No connection could be made at all (the name does not resolve, nothing listens): not
+    /// worth another try.
     Unreachable,
     /// Credentials are missing, invalid or expired.
     Credentials,
@@ -120,10 +121,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// Whether a call that failed this way may succeed if simply made again.
     pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::Throttled | ErrorKind::Transient | ErrorKind::Unreachable
-        )
+        matches!(self, ErrorKind::Throttled | ErrorKind::Transient)
     }
 }
 

@@ -10,14 +10,18 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_iam::config::ProvideCredentials;
 use aws_sdk_iam::config::http::HttpResponse;
-use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::config::interceptors::InterceptorContext;
+use aws_sdk_iam::config::retry::{ClassifyRetry, RetryAction, RetryConfig};
+use aws_sdk_iam::config::timeout::TimeoutConfig;
 use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
 use aws_sdk_iam::types::{EntityType, PolicyScopeType, ReportStateType, StatusType, Tag};
+use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
 
 use super::api::{ApiError, ErrorKind, IamApi, Outcome};
 use super::{
@@ -42,10 +46,33 @@ const SDK_ATTEMPTS: u32 = 8;
 /// How to reach AWS: the standard settings, each optional.
 #[derive(Debug, Clone, Default)]
 pub struct Connection {
+    /// The profile to use. A named profile wins over credentials in the environment.
     pub profile: Option<String>,
     pub region: Option<String>,
     /// Overrides the endpoint of both IAM and STS (a local endpoint, say).
     pub endpoint_url: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// How long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// For one attempt of a call, from sending it to the end of the answer.
+    pub call: Duration,
+    /// For a call with all its retries.
+    pub retries: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            call: Duration::from_secs(20),
+            retries: Duration::from_mins(1),
+        }
+    }
 }
 
 /// IAM and STS clients and a count of the calls made through them.
@@ -69,11 +96,24 @@ impl AwsIam {
         let retry = RetryConfig::adaptive()
             .with_max_attempts(SDK_ATTEMPTS)
             .with_max_backoff(Duration::from_secs(20));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(connection.timeouts.connect)
+            .operation_attempt_timeout(connection.timeouts.call)
+            .operation_timeout(connection.timeouts.retries)
+            .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .region(region)
-            .retry_config(retry);
+            .retry_config(retry)
+            .timeout_config(timeouts);
         if let Some(profile) = &connection.profile {
-            loader = loader.profile_name(profile);
+            // A profile someone named wins over keys that happen to be in the environment,
+            // as the AWS CLI's --profile does: an apply must not go to the wrong account.
+            let credentials = ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(credentials);
         }
         if let Some(url) = &connection.endpoint_url {
             loader = loader.endpoint_url(url);
@@ -87,9 +127,14 @@ impl AwsIam {
 
     /// Wraps clients built from `config` (tests build it by hand).
     pub fn from_config(config: &SdkConfig) -> Self {
+        let hopeless = HopelessConnections {
+            local: config.endpoint_url().is_some_and(is_loopback),
+        };
+        let iam = aws_sdk_iam::config::Builder::from(config).retry_classifier(hopeless);
+        let sts = aws_sdk_sts::config::Builder::from(config).retry_classifier(hopeless);
         Self {
-            iam: aws_sdk_iam::Client::new(config),
-            sts: aws_sdk_sts::Client::new(config),
+            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
             calls: Mutex::new(BTreeMap::new()),
             access_key_id: None,
         }
@@ -116,6 +161,81 @@ impl AwsIam {
             *calls.entry(action).or_default() += 1;
         }
     }
+}
+
+/// Stops the SDK from retrying a connection that cannot succeed: a name that does not resolve,
+/// or a local endpoint that refuses connections (nothing listens there). Retrying those only
+/// makes the user wait for the same error.
+#[derive(Debug, Clone, Copy)]
+struct HopelessConnections {
+    /// The endpoint is on this machine: a refused connection means nothing listens.
+    local: bool,
+}
+
+impl ClassifyRetry for HopelessConnections {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(err)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        match err.as_connector_error().and_then(|e| hopeless(e)) {
+            Some(Hopeless::Unresolved) => RetryAction::RetryForbidden,
+            Some(Hopeless::Refused) if self.local => RetryAction::RetryForbidden,
+            _ => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "iamspec: hopeless connections"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// A connection that could not be made, in a way that another try will only repeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Hopeless {
+    /// DNS cannot resolve the endpoint's name.
+    Unresolved,
+    /// Nothing listens there.
+    Refused,
+}
+
+/// Whether `err` says the connection could not be made at all, and how.
+fn hopeless(err: &(dyn StdError + 'static)) -> Option<Hopeless> {
+    let mut current: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(e) = current {
+        if e.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::ConnectionRefused)
+        {
+            return Some(Hopeless::Refused);
+        }
+        let text = e.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return Some(Hopeless::Unresolved);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn is_loopback(uri: &str) -> bool {
+    let rest = uri.split_once("://").map_or(uri, |(_, rest)| rest);
+    let host = rest.split(['/', '?']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, h)| h);
+    let host = if host.starts_with('[') {
+        host.split(']')
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+    } else {
+        host.split(':').next().unwrap_or_default()
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// The access key id of the credentials found, or why there are none.
@@ -911,11 +1031,12 @@ where
             ApiError::new(kind, code, message)
         }
         SdkError::DispatchFailure(failure) => {
-            // A connection that could not be made, or broke on the way (closed before the
-            // answer, reset): worth another try, unlike a request that could not be built.
+            // A connection that broke on the way (closed before the answer, reset) is worth
+            // another try; one that cannot be made at all is not, nor is a request that could
+            // not be built.
             let kind = if failure.is_user() {
                 ErrorKind::Other
-            } else if failure.is_io() {
+            } else if hopeless(&err).is_some() {
                 ErrorKind::Unreachable
             } else {
                 ErrorKind::Transient
