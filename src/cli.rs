@@ -481,7 +481,7 @@ impl Locked<'_> {
                     stopped_by = Some(code);
                     interrupt.store(true, Ordering::SeqCst);
                     eprintln!(
-                        "\nstopping: finishing the calls in flight, starting no new ones (signal again to stop at once)"
+                        "\ninterrupted: finishing the calls in flight, starting no new ones (a second Ctrl-C or signal stops at once)"
                     );
                 }
                 _ = renewals.tick(), if lost.is_none() => {

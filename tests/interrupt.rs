@@ -26,6 +26,17 @@ fn team_spec() -> String {
 
 #[tokio::test]
 async fn an_interrupted_apply_saves_what_it_made_and_the_next_one_finishes() {
+    interrupted_by("INT", 130).await;
+}
+
+/// SIGTERM is what CI runners send on cancel; SIGHUP what a closed terminal sends.
+#[tokio::test]
+async fn sigterm_and_sighup_stop_an_apply_the_way_ctrl_c_does() {
+    interrupted_by("TERM", 143).await;
+    interrupted_by("HUP", 129).await;
+}
+
+async fn interrupted_by(signal: &str, code: i32) {
     let account = Account::new().await;
     let spec = account.spec("team.toml", &team_spec());
     let spec = spec.to_str().unwrap();
@@ -58,11 +69,11 @@ async fn an_interrupted_apply_saves_what_it_made_and_the_next_one_finishes() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let sent = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([&format!("-{signal}"), &child.id().to_string()])
         .status()
         .unwrap();
     assert!(sent.success());
-    let run = Run::from(child.wait_with_output().unwrap()).expect(130);
+    let run = Run::from(child.wait_with_output().unwrap()).expect(code);
     assert!(
         run.stderr
             .contains("interrupted: finishing the calls in flight"),

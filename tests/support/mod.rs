@@ -113,6 +113,11 @@ impl Account {
         }
     }
 
+    /// The credentials that reach this account.
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
     /// An IAM client for this account, for changes made behind iamspec's back and for
     /// reading back what it did.
     pub fn iam(&self) -> aws_sdk_iam::Client {
