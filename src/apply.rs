@@ -448,8 +448,11 @@ impl<A: IamApi> Runner<'_, A> {
             ErrorKind::NoSuchEntity => format!(
                 "{action} on {on} failed because something it names does not exist ({err}): if it was deleted meanwhile, run apply again to recreate it"
             ),
-            ErrorKind::Transient | ErrorKind::Unreachable => format!(
+            ErrorKind::Transient => format!(
                 "{action} on {on} did not get through for {seconds} s ({err}): check the network and the endpoint, then run apply again to finish"
+            ),
+            ErrorKind::Unreachable => format!(
+                "{action} on {on} could not reach the endpoint ({err}): check the network and the endpoint, then run apply again to finish"
             ),
             ErrorKind::Credentials => format!(
                 "the credentials were rejected while calling {action} ({err}): refresh them and run apply again"

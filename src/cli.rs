@@ -727,7 +727,7 @@ fn parse_region(text: &str) -> Result<String, String> {
 }
 
 fn parse_scope(text: &str) -> Result<String, String> {
-    spec::check_path(text).map(|()| text.to_owned())
+    spec::check_spec_path(text).map(|()| text.to_owned())
 }
 
 fn parse_endpoint_url(text: &str) -> Result<String, String> {

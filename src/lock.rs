@@ -137,8 +137,15 @@ pub async fn acquire(
             Err(source) => return Err(lock.failed("take", source)),
         }
         match read(api, &arn).await? {
-            // Released between the two calls: try again at once.
-            None => continue,
+            // Released between the two calls (or not visible yet): try again in a moment.
+            None if started.elapsed() < timeout + POLL => {
+                tokio::time::sleep(POLL / 10).await;
+                continue;
+            }
+            None => {
+                let holder = describe(&BTreeMap::new());
+                return Err(LockError::Held { holder, arn });
+            }
             // Made by this very call, whose first answer was lost and was retried.
             Some(tags) if tags.get(TOKEN_TAG) == Some(&lock.token) => return Ok(lock),
             Some(tags) if expired(&tags, SystemTime::now()) || died_here(&tags) => {

@@ -311,9 +311,16 @@ async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
             &["apply", spec, "--yes", "--secrets-dir", "secrets"],
         )
         .expect(0);
+    // The plan's calls, between taking the apply lock and giving it back.
     assert_eq!(
         proxy.mutating(),
-        ["AttachGroupPolicy", "AddUserToGroup", "CreateAccessKey"]
+        [
+            "CreatePolicy",
+            "AttachGroupPolicy",
+            "AddUserToGroup",
+            "CreateAccessKey",
+            "DeletePolicy"
+        ]
     );
     account
         .run(&["plan", spec, "--detailed-exitcode"])
@@ -429,9 +436,11 @@ async fn stats_count_exactly_the_calls_made() {
             listed.join(", ")
         )
     );
-    // The plan's reads (moto makes the first credential report in the background, so it is
-    // asked for twice; the four AWS-managed policies are looked up by ARN), its eight changes,
-    // and one look at the keys before the new one.
+    // The plan's reads, twice: before the confirmation and again under the apply lock (moto
+    // makes the first credential report in the background, so it is asked for twice the first
+    // time; the four AWS-managed policies are looked up by ARN). Then its eight changes, one
+    // look at the keys before the new one, and the lock: made, read before it is given back,
+    // deleted.
     assert_eq!(
         listed,
         [
@@ -439,13 +448,16 @@ async fn stats_count_exactly_the_calls_made() {
             "AttachGroupPolicy 4",
             "CreateAccessKey 1",
             "CreateGroup 1",
+            "CreatePolicy 1",
             "CreateUser 1",
-            "GenerateCredentialReport 2",
-            "GetAccountAuthorizationDetails 1",
-            "GetCallerIdentity 1",
-            "GetCredentialReport 1",
-            "GetPolicy 4",
-            "ListAccessKeys 1"
+            "DeletePolicy 1",
+            "GenerateCredentialReport 3",
+            "GetAccountAuthorizationDetails 2",
+            "GetCallerIdentity 2",
+            "GetCredentialReport 2",
+            "GetPolicy 8",
+            "ListAccessKeys 1",
+            "ListPolicyTags 1"
         ]
     );
 }
@@ -493,8 +505,14 @@ async fn a_denied_call_stops_the_apply_and_the_next_apply_finishes_it() {
     );
     assert_eq!(
         proxy.mutating(),
-        ["CreateGroup", "CreateUser", "AttachGroupPolicy"],
-        "AccessDenied is not retried and nothing starts after it"
+        [
+            "CreatePolicy",
+            "CreateGroup",
+            "CreateUser",
+            "AttachGroupPolicy",
+            "DeletePolicy"
+        ],
+        "AccessDenied is not retried and nothing starts after it (inside the apply lock)"
     );
 
     let rest = apply(&account, spec);

@@ -89,10 +89,13 @@ async fn drift_is_removed_with_prune_and_only_reported_without() {
     );
     let mut mutating = proxy.mutating();
     mutating.sort();
+    // The prune's four changes, and the apply lock: made and deleted.
     assert_eq!(
         mutating,
         [
+            "CreatePolicy",
             "DeleteAccessKey",
+            "DeletePolicy",
             "DetachGroupPolicy",
             "RemoveUserFromGroup",
             "UntagUser"

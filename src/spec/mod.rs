@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
-pub(crate) use policy::check_path;
+pub(crate) use policy::check_spec_path;
 pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
 use crate::document::Document;

@@ -234,6 +234,18 @@ pub(crate) fn check_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A path a spec may give its entities or its scope: IAM's shape, and not the path where
+/// iamspec keeps its apply locks (which live entities may have, and ARNs may name).
+pub(crate) fn check_spec_path(path: &str) -> Result<(), String> {
+    check_path(path)?;
+    if path.starts_with(crate::lock::LOCK_PATH) {
+        return Err(format!(
+            "path `{path}` is iamspec's own: it holds the apply locks; use another path"
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn is_account_id(text: &str) -> bool {
     text.len() == 12 && text.bytes().all(|b| b.is_ascii_digit())
 }
@@ -283,6 +295,19 @@ mod tests {
             let err = PolicyRef::parse(text).unwrap_err();
             assert!(err.contains(expected), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn the_lock_path_is_iamspecs_own() {
+        assert_eq!(
+            check_spec_path("/iamspec-lock/x/"),
+            Err("path `/iamspec-lock/x/` is iamspec's own: it holds the apply locks; use another path".to_owned())
+        );
+        assert!(check_spec_path("/iamspec-locks/").is_ok());
+        assert!(
+            check_path("/iamspec-lock/").is_ok(),
+            "a live ARN may have it"
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use toml::Spanned;
 
 use super::files::{self, FileError};
 
-use super::policy::{check_name, check_path, is_account_id};
+use super::policy::{check_name, check_spec_path, is_account_id};
 use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
 use super::{
     BUILTIN_ADDONS, DEFAULT_OWNER, Diagnostic, Group, ManagedPolicy, OWNER_TAG, PolicyRef,
@@ -476,7 +476,7 @@ impl Checker<'_> {
         let Some(path) = path else {
             return "/".to_owned();
         };
-        if let Err(why) = check_path(path.get_ref()) {
+        if let Err(why) = check_spec_path(path.get_ref()) {
             self.error(path.span().start, why);
         }
         path.get_ref().clone()
