@@ -12,7 +12,7 @@ use futures::StreamExt;
 use rand::Rng;
 
 use crate::live::{AccessKey, ApiError, ErrorKind, IamApi, Outcome};
-use crate::plan::{Change, EntityKind, Op, Plan};
+use crate::plan::{Change, EntityKind, Op, Plan, Stage};
 use crate::secrets::{Secret, SecretsDir};
 use crate::spec::Partition;
 
@@ -123,7 +123,7 @@ pub async fn apply_until(
     };
     let runner = &runner;
     let mut report = Report::default();
-    let stages: BTreeSet<u8> = plan.changes.iter().map(|c| c.op.stage()).collect();
+    let stages: BTreeSet<Stage> = plan.changes.iter().map(|c| c.op.stage()).collect();
     for stage in stages {
         let changes = plan
             .changes
@@ -200,7 +200,9 @@ impl<A: IamApi> Runner<'_, A> {
     }
 
     /// Any op but `CreateAccessKey`. A create that finds its entity already there has what it
-    /// wanted; `CreateUser` then still sets the spec's tags, which the create would have set.
+    /// wanted: most often its own first attempt, whose answer was lost, made it with the
+    /// spec's tags. If someone else made it, the next plan shows what it lacks. Nothing is
+    /// called that the plan does not list.
     async fn call(&self, op: &Op, retries: &mut u64) -> Result<Option<String>, String> {
         match self.with_retries(op, retries).await {
             Ok(_) => Ok(None),
@@ -208,17 +210,6 @@ impl<A: IamApi> Runner<'_, A> {
                 Ok(Some("it was already gone".to_owned()))
             }
             Err(err) if err.kind == ErrorKind::AlreadyExists && op.creates().is_some() => {
-                if let Op::CreateUser { user, tags, .. } = op
-                    && !tags.is_empty()
-                {
-                    let tag = Op::TagUser {
-                        user: user.clone(),
-                        tags: tags.clone(),
-                    };
-                    self.with_retries(&tag, retries)
-                        .await
-                        .map_err(|err| self.explain(&tag, &err))?;
-                }
                 Ok(Some("it already existed".to_owned()))
             }
             Err(err) => Err(self.explain(op, &err)),

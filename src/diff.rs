@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::document::Document;
 use crate::live::{AccessKey, LiveGroup, LivePolicy, LiveState, LiveUser};
-use crate::plan::{Change, Drift, EntityKind, LostSecret, Op, Plan};
+use crate::plan::{Cause, Change, Drift, EntityKind, Immutable, KeyStatus, LostSecret, Op, Plan};
 use crate::spec::{self, OWNER_TAG, PolicyArn, PolicyUse, Spec};
 
 use resolve::Resolver;
@@ -35,6 +35,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         drift: Vec::new(),
         problems: Vec::new(),
         replacements: Vec::new(),
+        removed_memberships: BTreeSet::new(),
     };
     let policies = index(&live.local_policies);
     for policy in spec.policies.values() {
@@ -65,11 +66,6 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
             problems: differ.problems,
         });
     }
-    // A user in a group that both leave the spec is removed from it once.
-    let mut seen = BTreeSet::new();
-    differ
-        .changes
-        .retain(|c| seen.insert(format!("{:?}", c.op)));
     let mut plan = Plan::new(
         live.caller.account.clone(),
         live.caller.arn.clone(),
@@ -136,6 +132,9 @@ struct Differ<'a> {
     drift: Vec<Drift>,
     problems: Vec<String>,
     replacements: Vec<Replacement>,
+    /// Memberships a prune removes, by lower-case user and group: a user and a group that
+    /// both leave the spec share one.
+    removed_memberships: BTreeSet<(String, String)>,
 }
 
 impl<'a> Differ<'a> {
@@ -194,17 +193,17 @@ impl<'a> Differ<'a> {
                 .push(Change::from(tag).because(self.adoption()));
         }
         let immutable = if live.arn.path != policy.path {
-            Some(format!(
-                "its path changes from {} to {}",
-                live.arn.path, policy.path
-            ))
+            Some(Immutable::Path {
+                from: live.arn.path.clone(),
+                to: policy.path.clone(),
+            })
         } else if live.description != policy.description {
-            Some("its description changes".to_owned())
+            Some(Immutable::Description)
         } else {
             None
         };
-        if let Some(why) = immutable {
-            self.replace(live, create, &why);
+        if let Some(immutable) = immutable {
+            self.replace(live, create, immutable);
         } else if live.document != policy.document.canonical {
             let delete_version = if live.versions.len() >= MAX_POLICY_VERSIONS {
                 live.versions
@@ -214,6 +213,15 @@ impl<'a> Differ<'a> {
             } else {
                 None
             };
+            // One change, one call: making room is a change of its own, run first.
+            if let Some(version) = &delete_version {
+                let delete = Op::DeletePolicyVersion {
+                    policy: live.arn.clone(),
+                    version: version.clone(),
+                };
+                self.changes
+                    .push(Change::from(delete).because(Cause::VersionLimit));
+            }
             self.plan(Op::CreatePolicyVersion {
                 policy: live.arn.clone(),
                 document: policy.document.json.clone(),
@@ -226,8 +234,9 @@ impl<'a> Differ<'a> {
 
     /// Detach from everyone, delete the old versions and the policy, create it anew; who had
     /// it gets it back (`reattach_replaced`), so nothing outside the spec loses a permission.
-    fn replace(&mut self, live: &LivePolicy, create: Op, why: &str) {
-        let reason = format!("replace: {why}, which IAM cannot update in place");
+    fn replace(&mut self, live: &LivePolicy, create: Op, immutable: Immutable) {
+        let why = crate::render::immutable(&immutable);
+        let reason = Cause::Replace { immutable };
         let mut holders: Vec<(EntityKind, String)> = Vec::new();
         for group in self
             .live
@@ -306,8 +315,7 @@ impl<'a> Differ<'a> {
             for (kind, name) in &replacement.holders {
                 let op = attach(*kind, name, &replacement.new);
                 if !self.changes.iter().any(|c| c.op == op) {
-                    self.changes
-                        .push(Change::from(op).because("re-attach after the replacement"));
+                    self.changes.push(Change::from(op).because(Cause::Reattach));
                 }
             }
         }
@@ -506,11 +514,10 @@ impl<'a> Differ<'a> {
         tags
     }
 
-    fn adoption(&self) -> String {
-        format!(
-            "adopt: it exists without the {OWNER_TAG} tag, and becomes owned by {}",
-            self.spec.owner
-        )
+    fn adoption(&self) -> Cause {
+        Cause::Adopt {
+            owner: self.spec.owner.clone(),
+        }
     }
 
     /// Whether the spec may manage an entity that has this owner tag: untagged (adopted) or
@@ -644,10 +651,8 @@ impl<'a> Differ<'a> {
                 user: user.name.clone(),
                 access_key_id: (*id).to_owned(),
             };
-            self.changes.push(
-                Change::from(delete)
-                    .because("replace: its secret was lost by an interrupted apply"),
-            );
+            self.changes
+                .push(Change::from(delete).because(Cause::LostSecret));
         }
         let keys: Vec<&AccessKey> = live
             .access_keys
@@ -679,7 +684,11 @@ impl<'a> Differ<'a> {
             self.drift.push(Drift::ExtraAccessKey {
                 user: user.name.clone(),
                 access_key_id: key.id.clone(),
-                status: if key.active { "Active" } else { "Inactive" }.to_owned(),
+                status: if key.active {
+                    KeyStatus::Active
+                } else {
+                    KeyStatus::Inactive
+                },
             });
         }
     }

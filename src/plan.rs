@@ -65,10 +65,7 @@ impl Plan {
                 matches!(
                     c.op,
                     Op::DeleteUser { .. } | Op::DeleteGroup { .. } | Op::DeletePolicy { .. }
-                ) && !c
-                    .reason
-                    .as_deref()
-                    .is_some_and(|r| r.starts_with("replace"))
+                ) && !matches!(c.cause, Some(Cause::Replace { .. }))
             })
             .count()
     }
@@ -118,17 +115,46 @@ pub struct Change {
     pub action: Action,
     #[serde(flatten)]
     pub op: Op,
-    /// For display: why a change is needed beyond "the spec says so" (a replacement, say).
+    /// Why the change is needed beyond "the spec says so"; `render` puts it into words.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 impl Change {
     #[must_use]
-    pub fn because(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
+    pub fn because(mut self, cause: Cause) -> Self {
+        self.cause = Some(cause);
         self
     }
+}
+
+/// Why a change is in the plan when the spec did not ask for it as such. Data, not words:
+/// decisions (`--max-deletes`) look at it, and `render` says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Cause {
+    /// A managed policy is deleted and made again, because IAM cannot change this in place.
+    Replace { immutable: Immutable },
+    /// An entity the spec names exists without the owner tag, and becomes this owner's.
+    Adopt { owner: String },
+    /// A replaced policy is given back to an entity that had it.
+    Reattach,
+    /// IAM keeps five versions of a managed policy: the oldest non-default one makes room.
+    VersionLimit,
+    /// `--prune`: what a spec entity has beyond the spec.
+    PruneDrift,
+    /// `--prune`: an owned entity that left the spec is deleted, after what IAM requires first.
+    PruneEntity { entity: EntityKind, name: String },
+    /// `--replace-lost-keys`: a key whose secret an interrupted apply lost.
+    LostSecret,
+}
+
+/// What IAM cannot update on a managed policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "field", rename_all = "snake_case")]
+pub enum Immutable {
+    Path { from: String, to: String },
+    Description,
 }
 
 impl From<Op> for Change {
@@ -145,13 +171,13 @@ impl From<Op> for Change {
             {
                 Action::Update
             }
-            _ if op.stage() < 2 => Action::Delete,
+            _ if op.removes() => Action::Delete,
             _ => Action::Create,
         };
         Change {
             action,
             op,
-            reason: None,
+            cause: None,
         }
     }
 }
@@ -233,13 +259,14 @@ pub enum Op {
         tags: BTreeMap<String, String>,
     },
     /// A new default version of a policy's document. At IAM's limit of five versions, the
-    /// oldest non-default one is deleted first.
+    /// oldest non-default one is deleted first, by a `DeletePolicyVersion` change of its own.
     CreatePolicyVersion {
         policy: PolicyArn,
         document: Value,
         /// The live default document and the spec's, both canonical.
         before: Value,
         after: Value,
+        /// The version that change deletes, named here too (the JSON plan has always said).
         #[serde(skip_serializing_if = "Option::is_none")]
         delete_version: Option<String>,
     },
@@ -327,11 +354,24 @@ pub enum Op {
     },
 }
 
+/// When a change runs: every change of a stage finishes before the next stage starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Stage {
+    /// What must go before something can be deleted or replaced: attachments, memberships,
+    /// inline policies, old versions, credentials.
+    Remove,
+    /// Users, groups and policies themselves.
+    Delete,
+    /// Users, groups and policies, before anything hangs on them.
+    Create,
+    /// What hangs on entities: attachments, memberships, inline policies, versions, tags, keys.
+    Attach,
+}
+
 impl Op {
-    /// Ops of a lower stage must finish before a higher stage starts: a policy being replaced
-    /// is detached and stripped of old versions, then deleted; entities exist before anything
-    /// is attached to them.
-    pub fn stage(&self) -> u8 {
+    /// The stage of the change: a policy being replaced is detached and stripped of old
+    /// versions, then deleted; entities exist before anything is attached to them.
+    pub fn stage(&self) -> Stage {
         match self {
             Op::DetachUserPolicy { .. }
             | Op::DetachGroupPolicy { .. }
@@ -345,16 +385,21 @@ impl Op {
             | Op::DeactivateMfaDevice { .. }
             | Op::DeleteSigningCertificate { .. }
             | Op::DeleteSshPublicKey { .. }
-            | Op::DeleteServiceSpecificCredential { .. } => 0,
-            Op::DeletePolicy { .. } | Op::DeleteUser { .. } | Op::DeleteGroup { .. } => 1,
-            Op::CreateGroup { .. } | Op::CreateUser { .. } | Op::CreatePolicy { .. } => 2,
-            _ => 3,
+            | Op::DeleteServiceSpecificCredential { .. } => Stage::Remove,
+            Op::DeletePolicy { .. } | Op::DeleteUser { .. } | Op::DeleteGroup { .. } => {
+                Stage::Delete
+            }
+            Op::CreateGroup { .. } | Op::CreateUser { .. } | Op::CreatePolicy { .. } => {
+                Stage::Create
+            }
+            _ => Stage::Attach,
         }
     }
 
-    /// A delete or detach that finds its target already gone has what it wanted.
+    /// Whether the op takes something away (a delete or detach that finds its target already
+    /// gone has what it wanted).
     pub fn removes(&self) -> bool {
-        self.stage() < 2
+        self.stage() <= Stage::Delete
     }
 
     /// The IAM API action name, as in IAM policies and `CloudTrail`.
@@ -499,8 +544,15 @@ pub enum Drift {
     ExtraAccessKey {
         user: String,
         access_key_id: String,
-        status: String,
+        status: KeyStatus,
     },
+}
+
+/// Whether an access key can be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum KeyStatus {
+    Active,
+    Inactive,
 }
 
 impl Drift {

@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::apply::Report;
 use crate::document;
-use crate::plan::{Action, Change, Drift, Op, Plan};
-use crate::spec::PolicyArn;
+use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan};
+use crate::spec::{OWNER_TAG, PolicyArn};
 
 /// How to render text.
 #[derive(Debug, Clone, Copy)]
@@ -60,8 +60,8 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
                 let file = style.secrets_dir.join(format!("{user}.csv"));
                 let _ = write!(line, " (secret to be saved in {})", file.display());
             }
-            if let Some(reason) = &change.reason {
-                let _ = write!(line, " ({reason})");
+            if let Some(cause) = &change.cause {
+                let _ = write!(line, " ({})", reason(cause));
             }
             let _ = writeln!(out, "  {symbol} {line}");
             out.push_str(&document_block(&change.op, style.color));
@@ -106,9 +106,48 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
 
 /// The plan as one JSON object, ending in a newline.
 pub fn json(plan: &Plan) -> String {
-    let mut out = serde_json::to_string_pretty(plan).expect("a plan always serialises");
+    let mut value = serde_json::to_value(plan).expect("a plan always serialises");
+    // Each change with a cause says it in words too, for people reading the JSON.
+    if let Some(changes) = value.get_mut("changes").and_then(|c| c.as_array_mut()) {
+        for (json, change) in changes.iter_mut().zip(&plan.changes) {
+            if let (Some(cause), Some(object)) = (&change.cause, json.as_object_mut()) {
+                object.insert("reason".to_owned(), reason(cause).into());
+            }
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&value).expect("a plan always serialises");
     out.push('\n');
     out
+}
+
+/// Why a change is in the plan, in words.
+pub fn reason(cause: &Cause) -> String {
+    match cause {
+        Cause::Replace { immutable: what } => format!(
+            "replace: {}, which IAM cannot update in place",
+            immutable(what)
+        ),
+        Cause::Adopt { owner } => {
+            format!("adopt: it exists without the {OWNER_TAG} tag, and becomes owned by {owner}")
+        }
+        Cause::Reattach => "re-attach after the replacement".to_owned(),
+        Cause::VersionLimit => {
+            "IAM keeps five versions of a policy: the oldest makes room for the new one".to_owned()
+        }
+        Cause::PruneDrift => "prune: not in the spec".to_owned(),
+        Cause::PruneEntity { entity, name } => {
+            format!("prune: {} {name} is no longer in the spec", entity.as_str())
+        }
+        Cause::LostSecret => "replace: its secret was lost by an interrupted apply".to_owned(),
+    }
+}
+
+/// What changes on a policy that IAM cannot update in place, in words.
+pub fn immutable(what: &Immutable) -> String {
+    match what {
+        Immutable::Path { from, to } => format!("its path changes from {from} to {to}"),
+        Immutable::Description => "its description changes".to_owned(),
+    }
 }
 
 /// What an apply did: each change done, the failure and its reason, what did not run.
@@ -211,20 +250,10 @@ pub fn describe(change: &Change) -> String {
             }
             text
         }
-        Op::CreatePolicyVersion {
-            policy,
-            delete_version,
-            ..
-        } => match delete_version {
-            Some(version) => format!(
-                "update policy {} with a new default version, first deleting version {version}, the oldest of the 5 IAM keeps",
-                policy_name(policy)
-            ),
-            None => format!(
-                "update policy {} with a new default version",
-                policy_name(policy)
-            ),
-        },
+        Op::CreatePolicyVersion { policy, .. } => format!(
+            "update policy {} with a new default version",
+            policy_name(policy)
+        ),
         Op::DeletePolicyVersion { policy, version } => {
             format!("delete version {version} of policy {}", policy_name(policy))
         }
@@ -373,10 +402,13 @@ fn describe_drift(drift: &Drift) -> String {
             user,
             access_key_id,
             status,
-        } => format!(
-            "user {user} has {} access key {access_key_id}",
-            status.to_lowercase()
-        ),
+        } => {
+            let status = match status {
+                KeyStatus::Active => "active",
+                KeyStatus::Inactive => "inactive",
+            };
+            format!("user {user} has {status} access key {access_key_id}")
+        }
     }
 }
 

@@ -256,6 +256,42 @@ async fn six_changes_keep_at_most_five_versions() {
     }
     let (_, _, versions) = default_document(&account).await;
     assert_eq!(versions, 5);
+
+    // At five versions a change is two changes, two calls, and --stats counts both exactly
+    // as the endpoint received them.
+    write(&account, &document(7), &own("sqs:SendMessage"));
+    let proxy = support::proxy::Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", &spec, "--yes", "--stats"])
+        .expect(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    let update = lines
+        .iter()
+        .position(|l| *l == "  ~ update policy koding/StackBuilder with a new default version")
+        .unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(
+        lines[update - 1].starts_with("  - delete version v")
+            && lines[update - 1].ends_with(" of policy koding/StackBuilder (IAM keeps five versions of a policy: the oldest makes room for the new one)"),
+        "{}",
+        run.stdout
+    );
+    let sent = |action: &str| proxy.actions().iter().filter(|a| *a == action).count();
+    assert_eq!(
+        (sent("DeletePolicyVersion"), sent("CreatePolicyVersion")),
+        (1, 1)
+    );
+    let total = proxy.actions().len();
+    assert!(
+        run.stderr.starts_with(&format!("API calls: {total} (")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("CreatePolicyVersion 1, DeletePolicy 1, DeletePolicyVersion 1"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Differ, delete_inline, detach};
 use crate::live::{LiveGroup, LivePolicy, LiveUser};
-use crate::plan::{Change, Drift, EntityKind, Op};
+use crate::plan::{Cause, Change, Drift, EntityKind, Op};
 
 impl Differ<'_> {
     /// `--prune`: every drift becomes the change that removes it, and an owned entity that
@@ -22,7 +22,7 @@ impl Differ<'_> {
                 kept.push(drift);
                 continue;
             }
-            let because = "prune: not in the spec";
+            let because = Cause::PruneDrift;
             match drift {
                 Drift::ExtraPolicy {
                     entity,
@@ -74,19 +74,31 @@ impl Differ<'_> {
         self.drift.extend(kept);
         for (user, keys) in untag {
             self.changes
-                .push(Change::from(Op::UntagUser { user, keys }).because("prune: not in the spec"));
+                .push(Change::from(Op::UntagUser { user, keys }).because(Cause::PruneDrift));
         }
         protected
     }
 
-    fn remove(&mut self, op: Op, because: &str) {
+    /// Plans a removal. A membership can be removed for two reasons at once (a user and a
+    /// group that both leave the spec): it is planned once.
+    fn remove(&mut self, op: Op, because: Cause) {
+        if let Op::RemoveUserFromGroup { user, group } = &op
+            && !self
+                .removed_memberships
+                .insert((user.to_lowercase(), group.to_lowercase()))
+        {
+            return;
+        }
         self.changes.push(Change::from(op).because(because));
     }
 
     /// Deletes an owned entity that left the spec, after what IAM requires gone first; or, when
     /// that would change the caller's own user, says why it is spared.
     fn delete(&mut self, kind: EntityKind, name: &str) -> Option<String> {
-        let because = format!("prune: {} {name} is no longer in the spec", kind.as_str());
+        let because = Cause::PruneEntity {
+            entity: kind,
+            name: name.to_owned(),
+        };
         let ops = match kind {
             EntityKind::User => self.live.users.get(name).map(delete_user),
             EntityKind::Group => self.live.groups.get(name).map(|g| self.delete_group(g)),
@@ -112,7 +124,7 @@ impl Differ<'_> {
             ));
         }
         for op in ops {
-            self.remove(op, &because);
+            self.remove(op, because.clone());
         }
         None
     }

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
-use crate::plan::Action;
+use crate::plan::{Action, Cause, Immutable, KeyStatus};
 use crate::spec::{OWNER_TAG, Partition};
 
 const SPEC: &str = r#"
@@ -235,12 +235,12 @@ fn what_the_account_has_beyond_the_spec_is_drift_not_change() {
             Drift::ExtraAccessKey {
                 user: "koding-user".into(),
                 access_key_id: "AKIA_OFF".into(),
-                status: "Inactive".into(),
+                status: KeyStatus::Inactive,
             },
             Drift::ExtraAccessKey {
                 user: "koding-user".into(),
                 access_key_id: "AKIA_OLD".into(),
-                status: "Active".into(),
+                status: KeyStatus::Active,
             },
         ]
     );
@@ -536,14 +536,20 @@ fn at_five_versions_the_oldest_non_default_one_goes_first() {
         .collect();
     let text = POLICY_SPEC.replace("\"s3:PutObject\"", "\"s3:DeleteObject\"");
     let plan = diff(&spec(&text), &live).unwrap();
-    let Op::CreatePolicyVersion { delete_version, .. } = &plan.changes[0].op else {
-        panic!("a new version expected");
-    };
+    // Two changes, two calls: the oldest non-default version goes first, then the new one.
     assert_eq!(
-        delete_version.as_deref(),
-        Some("v2"),
+        plan.changes[0].op,
+        Op::DeletePolicyVersion {
+            policy: stack_arn(),
+            version: "v2".into()
+        },
         "never the default v1"
     );
+    assert_eq!(plan.changes[0].cause, Some(Cause::VersionLimit));
+    let Op::CreatePolicyVersion { delete_version, .. } = &plan.changes[1].op else {
+        panic!("a new version expected");
+    };
+    assert_eq!(delete_version.as_deref(), Some("v2"));
 }
 
 #[test]
@@ -567,25 +573,23 @@ fn a_changed_description_replaces_the_policy_and_gives_it_back_to_everyone() {
         "description = \"Koding stacks\"",
     );
     let plan = diff(&spec(&text), &live).unwrap();
-    let summary: Vec<(char, &str, Option<&str>)> = plan
+    let summary: Vec<(char, &str, Option<Cause>)> = plan
         .changes
         .iter()
-        .map(|c| (c.action.symbol(), c.op.api_name(), c.reason.as_deref()))
+        .map(|c| (c.action.symbol(), c.op.api_name(), c.cause.clone()))
         .collect();
-    let reason = Some("replace: its description changes, which IAM cannot update in place");
+    let reason = Some(Cause::Replace {
+        immutable: Immutable::Description,
+    });
     assert_eq!(
         summary,
         [
-            ('-', "DetachGroupPolicy", reason),
-            ('-', "DetachUserPolicy", reason),
-            ('-', "DeletePolicy", reason),
+            ('-', "DetachGroupPolicy", reason.clone()),
+            ('-', "DetachUserPolicy", reason.clone()),
+            ('-', "DeletePolicy", reason.clone()),
             ('+', "CreatePolicy", reason),
             ('+', "AttachGroupPolicy", None),
-            (
-                '+',
-                "AttachUserPolicy",
-                Some("re-attach after the replacement")
-            ),
+            ('+', "AttachUserPolicy", Some(Cause::Reattach)),
         ]
     );
     assert_eq!((plan.summary.add, plan.summary.remove), (3, 3));
@@ -674,8 +678,14 @@ fn an_existing_untagged_user_is_adopted_and_the_plan_says_so() {
         }
     );
     assert_eq!(
-        change.reason.as_deref(),
-        Some("adopt: it exists without the iamspec:owner tag, and becomes owned by iamspec")
+        change.cause,
+        Some(Cause::Adopt {
+            owner: "iamspec".into()
+        })
+    );
+    assert_eq!(
+        crate::render::reason(change.cause.as_ref().unwrap()),
+        "adopt: it exists without the iamspec:owner tag, and becomes owned by iamspec"
     );
 }
 

@@ -660,21 +660,8 @@ impl IamApi for AwsIam {
                 call.send().await.map_err(classify)?;
             }
             Op::CreatePolicyVersion {
-                policy,
-                document,
-                delete_version,
-                ..
+                policy, document, ..
             } => {
-                if let Some(version) = delete_version {
-                    let call = iam
-                        .delete_policy_version()
-                        .policy_arn(policy.to_string())
-                        .version_id(version);
-                    match call.send().await.map_err(classify) {
-                        Err(err) if err.kind != ErrorKind::NoSuchEntity => return Err(err),
-                        _ => {}
-                    }
-                }
                 let call = iam
                     .create_policy_version()
                     .policy_arn(policy.to_string())
