@@ -8,8 +8,9 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use iamspec::iam::{OWNER_TAG, Partition, PolicyArn};
 use iamspec::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveState, LiveUser, PolicyVersion};
-use iamspec::spec::{OWNER_TAG, Partition, PolicyArn, PolicyRef, Spec};
+use iamspec::spec::{PolicyRef, Spec};
 
 /// The spec text.
 pub fn spec(users: usize, groups: usize, policies: usize) -> String {

@@ -11,10 +11,11 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use rand::Rng;
 
+use crate::iam::EntityKind;
+use crate::iam::Partition;
 use crate::live::{AccessKey, ApiError, ErrorKind, IamApi, Outcome};
-use crate::plan::{Change, EntityKind, Op, Plan, Stage};
+use crate::plan::{Change, Op, Plan, Stage};
 use crate::secrets::{Secret, SecretsDir};
-use crate::spec::Partition;
 
 /// How apply behaves.
 #[derive(Debug, Clone)]
@@ -115,7 +116,7 @@ pub async fn apply_until(
         created: &created,
         target: Target {
             account: &plan.account,
-            partition: partition_of(&plan.caller),
+            partition: plan.partition,
             caller: &plan.caller,
         },
         failed: AtomicBool::new(false),
@@ -483,14 +484,6 @@ impl Backoff {
         self.next = (self.next * 2).min(self.policy.max_delay);
         true
     }
-}
-
-fn partition_of(caller_arn: &str) -> Partition {
-    caller_arn
-        .split(':')
-        .nth(1)
-        .and_then(Partition::parse)
-        .unwrap_or(Partition::Aws)
 }
 
 #[cfg(test)]

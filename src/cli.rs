@@ -380,7 +380,7 @@ async fn apply(
         confirm(&plan)?;
     }
     let mut signals = Signals::new()?;
-    let arn = lock::arn(&caller, &spec.owner);
+    let arn = lock::arn(&caller, &spec.ownership.owner);
     let waiting = |holder: &Holder| {
         eprintln!(
             "waiting for the apply lock, held by {} since {} (at most {})",

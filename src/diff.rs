@@ -8,9 +8,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use crate::document::Document;
+use crate::iam::{EntityKind, OWNER_TAG, Owned, PolicyArn};
 use crate::live::{AccessKey, LiveGroup, LivePolicy, LiveState, LiveUser};
-use crate::plan::{Cause, Change, Drift, EntityKind, Immutable, KeyStatus, LostSecret, Op, Plan};
-use crate::spec::{self, OWNER_TAG, PolicyArn, PolicyUse, Spec};
+use crate::plan::{Cause, Change, Drift, Immutable, KeyStatus, LostSecret, Op, Plan};
+use crate::spec::{self, PolicyUse, Spec};
 
 use resolve::Resolver;
 
@@ -69,6 +70,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     let mut plan = Plan::new(
         live.caller.account.clone(),
         live.caller.arn.clone(),
+        live.caller.partition,
         differ.changes,
         differ.drift,
     );
@@ -151,7 +153,7 @@ impl<'a> Differ<'a> {
         index: &BTreeMap<String, &'a T>,
     ) -> Option<&'a T>
     where
-        T: Named,
+        T: Owned,
     {
         let found = index.get(&name.to_lowercase()).copied()?;
         if found.name() != name {
@@ -184,7 +186,7 @@ impl<'a> Differ<'a> {
         if !self.claim(EntityKind::Policy, &policy.name, live.tags.get(OWNER_TAG)) {
             return;
         }
-        if !live.tags.contains_key(OWNER_TAG) && !self.spec.owns(&live.arn.path, None) {
+        if !live.tags.contains_key(OWNER_TAG) && !self.spec.ownership.in_scope(&live.arn.path) {
             let tag = Op::TagPolicy {
                 policy: live.arn.clone(),
                 tags: self.owned_tags(&BTreeMap::new()),
@@ -237,23 +239,7 @@ impl<'a> Differ<'a> {
     fn replace(&mut self, live: &LivePolicy, create: Op, immutable: Immutable) {
         let why = crate::render::immutable(&immutable);
         let reason = Cause::Replace { immutable };
-        let mut holders: Vec<(EntityKind, String)> = Vec::new();
-        for group in self
-            .live
-            .groups
-            .values()
-            .filter(|g| g.policies.contains(&live.arn))
-        {
-            holders.push((EntityKind::Group, group.name.clone()));
-        }
-        for user in self
-            .live
-            .users
-            .values()
-            .filter(|u| u.policies.contains(&live.arn))
-        {
-            holders.push((EntityKind::User, user.name.clone()));
-        }
+        let holders = live.holders(self.live.users.values(), self.live.groups.values());
         if let Some((_, caller)) = holders
             .iter()
             .find(|(kind, name)| *kind == EntityKind::User && self.is_caller(name))
@@ -265,7 +251,7 @@ impl<'a> Differ<'a> {
             ));
             return;
         }
-        let unseen = (live.attachment_count as usize).saturating_sub(holders.len());
+        let unseen = live.attached_beyond(holders.len());
         if unseen > 0 {
             self.problems.push(format!(
                 "{}: policy `{}` must be replaced because {why}, but it is also attached to {unseen} role(s), which iamspec does not manage: detach it from them first, or keep it as it is",
@@ -474,7 +460,7 @@ impl<'a> Differ<'a> {
         }
         // Under the spec's scope an entity is owned already; only outside it does the tag
         // have to say so.
-        let by_scope = self.spec.owns(&live.path, None);
+        let by_scope = self.spec.ownership.in_scope(&live.path);
         let desired = if by_scope && !live.tags.contains_key(OWNER_TAG) {
             user.tags.clone()
         } else {
@@ -510,13 +496,13 @@ impl<'a> Differ<'a> {
     /// The spec's tags plus the owner tag that marks the entity as this spec's.
     fn owned_tags(&self, tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags = tags.clone();
-        tags.insert(OWNER_TAG.to_owned(), self.spec.owner.clone());
+        tags.insert(OWNER_TAG.to_owned(), self.spec.ownership.owner.clone());
         tags
     }
 
     fn adoption(&self) -> Cause {
         Cause::Adopt {
-            owner: self.spec.owner.clone(),
+            owner: self.spec.ownership.owner.clone(),
         }
     }
 
@@ -524,12 +510,12 @@ impl<'a> Differ<'a> {
     /// its own. Another spec's entity is a problem, not something to take over quietly.
     fn claim(&mut self, kind: EntityKind, name: &str, owner: Option<&String>) -> bool {
         match owner {
-            Some(other) if *other != self.spec.owner => {
+            Some(other) if *other != self.spec.ownership.owner => {
                 self.problems.push(format!(
                     "{}: {} `{name}` is owned by `{other}` (its {OWNER_TAG} tag), not by this spec's `{}`: an entity belongs to one spec, so remove it from one of them, or set [account] owner = \"{other}\" if this is that spec",
                     self.spec.file.display(),
                     kind.as_str(),
-                    self.spec.owner
+                    self.spec.ownership.owner
                 ));
                 false
             }
@@ -574,42 +560,23 @@ impl<'a> Differ<'a> {
 
     /// Owned entities (by tag or scope) that the spec no longer names: drift.
     fn not_in_spec(&mut self) {
-        let spec = self.spec;
-        let lower = |names: &mut dyn Iterator<Item = &String>| -> BTreeSet<String> {
-            names.map(|n| n.to_lowercase()).collect()
-        };
-        let (users, groups, policies) = (
-            lower(&mut spec.users.keys()),
-            lower(&mut spec.groups.keys()),
-            lower(&mut spec.policies.keys()),
-        );
-        for user in self.live.users.values() {
-            if spec.owns(&user.path, user.tags.get(OWNER_TAG).map(String::as_str))
-                && !users.contains(&user.name.to_lowercase())
-            {
-                self.drift.push(Drift::NotInSpec {
-                    entity: EntityKind::User,
-                    name: user.name.clone(),
-                });
-            }
-        }
-        for group in self.live.groups.values() {
-            if spec.owns(&group.path, None) && !groups.contains(&group.name.to_lowercase()) {
-                self.drift.push(Drift::NotInSpec {
-                    entity: EntityKind::Group,
-                    name: group.name.clone(),
-                });
-            }
-        }
-        for policy in self.live.local_policies.values() {
-            let owner = policy.tags.get(OWNER_TAG).map(String::as_str);
-            if spec.owns(&policy.arn.path, owner)
-                && !policies.contains(&policy.arn.name.to_lowercase())
-            {
-                self.drift.push(Drift::NotInSpec {
-                    entity: EntityKind::Policy,
-                    name: policy.arn.name.clone(),
-                });
+        let (spec, live) = (self.spec, self.live);
+        let users = live.users.values().map(|u| u as &dyn Owned);
+        let groups = live.groups.values().map(|g| g as &dyn Owned);
+        let policies = live.local_policies.values().map(|p| p as &dyn Owned);
+        for (kind, entities) in [
+            (EntityKind::User, users.collect::<Vec<_>>()),
+            (EntityKind::Group, groups.collect()),
+            (EntityKind::Policy, policies.collect()),
+        ] {
+            let named = spec.names(kind);
+            for entity in entities {
+                if spec.ownership.abandons(entity, &named) {
+                    self.drift.push(Drift::NotInSpec {
+                        entity: kind,
+                        name: entity.name().to_owned(),
+                    });
+                }
             }
         }
     }
@@ -765,30 +732,7 @@ fn detach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
     }
 }
 
-/// Entities looked up by name ignoring case.
-trait Named {
-    fn name(&self) -> &str;
-}
-
-impl Named for LiveUser {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Named for LiveGroup {
-    fn name(&self) -> &str {
-        &self.name
-    }
-}
-
-impl Named for LivePolicy {
-    fn name(&self) -> &str {
-        &self.arn.name
-    }
-}
-
-fn index<K, T: Named>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
+fn index<K, T: Owned>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
     entities
         .values()
         .map(|e| (e.name().to_lowercase(), e))

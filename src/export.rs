@@ -12,8 +12,9 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::document;
+use crate::iam::{OWNER_TAG, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
-use crate::spec::{BUILTIN_ADDONS, OWNER_TAG, PolicyArn};
+use crate::spec::BUILTIN_ADDONS;
 
 /// Which part of the account to export.
 #[derive(Debug, Clone, Default)]
@@ -202,7 +203,7 @@ impl Writer<'_> {
             .iter()
             .map(|arn| {
                 if arn.is_aws_managed() {
-                    format!("{}{}", &arn.path[1..], arn.name)
+                    arn.short()
                 } else if self.exported.contains(arn) && !aws_names.contains(arn.name.as_str()) {
                     arn.name.clone()
                 } else {

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod diff;
 pub mod document;
 pub mod export;
+pub mod iam;
 pub mod live;
 pub mod lock;
 pub mod plan;

@@ -19,9 +19,9 @@ use std::time::{Duration, SystemTime};
 
 use rand::Rng;
 
+use crate::iam::PolicyArn;
 use crate::live::{ApiError, Caller, ErrorKind, IamApi};
 use crate::plan::Op;
-use crate::spec::PolicyArn;
 
 /// How long a lock holds without renewal.
 pub const LEASE: Duration = Duration::from_mins(2);
@@ -406,7 +406,7 @@ pub fn holder(caller: &Caller) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::spec::Partition;
+    use crate::iam::Partition;
 
     fn caller() -> Caller {
         Caller {

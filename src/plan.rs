@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::spec::PolicyArn;
+use crate::iam::{EntityKind, Partition, PolicyArn};
 
 /// The version of the JSON plan format (`iamspec plan --json`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -20,6 +20,8 @@ pub struct Plan {
     pub account: String,
     /// Who made the plan.
     pub caller: String,
+    /// The caller's partition, which every ARN the plan names shares.
+    pub partition: Partition,
     /// Changes to make, in an order that respects their dependencies.
     pub changes: Vec<Change>,
     /// What the account has for the spec's entities that the spec does not declare.
@@ -38,6 +40,7 @@ impl Plan {
     pub fn new(
         account: String,
         caller: String,
+        partition: Partition,
         mut changes: Vec<Change>,
         drift: Vec<Drift>,
     ) -> Self {
@@ -47,6 +50,7 @@ impl Plan {
             format_version: PLAN_FORMAT_VERSION,
             account,
             caller,
+            partition,
             changes,
             drift,
             protected: Vec::new(),
@@ -490,25 +494,6 @@ impl Op {
             Op::CreateUser { user, .. } => Some((EntityKind::User, user)),
             Op::CreatePolicy { policy, .. } => Some((EntityKind::Policy, policy)),
             _ => None,
-        }
-    }
-}
-
-/// The kinds of IAM entity a plan names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EntityKind {
-    User,
-    Group,
-    Policy,
-}
-
-impl EntityKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            EntityKind::User => "user",
-            EntityKind::Group => "group",
-            EntityKind::Policy => "policy",
         }
     }
 }

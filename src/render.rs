@@ -6,8 +6,8 @@ use std::path::Path;
 
 use crate::apply::Report;
 use crate::document;
+use crate::iam::OWNER_TAG;
 use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan};
-use crate::spec::{OWNER_TAG, PolicyArn};
 
 /// How to render text.
 #[derive(Debug, Clone, Copy)]
@@ -228,13 +228,13 @@ pub fn describe(change: &Change) -> String {
         }
         Op::TagUser { user, tags } => format!("tag user {user} with {}", tag_list(tags)),
         Op::TagPolicy { policy, tags } => {
-            format!("tag policy {} with {}", policy_name(policy), tag_list(tags))
+            format!("tag policy {} with {}", policy.short(), tag_list(tags))
         }
         Op::AttachGroupPolicy { group, policy } => {
-            format!("attach policy {} to group {group}", policy_name(policy))
+            format!("attach policy {} to group {group}", policy.short())
         }
         Op::AttachUserPolicy { user, policy } => {
-            format!("attach policy {} to user {user}", policy_name(policy))
+            format!("attach policy {} to user {user}", policy.short())
         }
         Op::AddUserToGroup { user, group } => format!("add user {user} to group {group}"),
         Op::CreateAccessKey { user } => format!("create access key for user {user}"),
@@ -252,17 +252,17 @@ pub fn describe(change: &Change) -> String {
         }
         Op::CreatePolicyVersion { policy, .. } => format!(
             "update policy {} with a new default version",
-            policy_name(policy)
+            policy.short()
         ),
         Op::DeletePolicyVersion { policy, version } => {
-            format!("delete version {version} of policy {}", policy_name(policy))
+            format!("delete version {version} of policy {}", policy.short())
         }
-        Op::DeletePolicy { policy } => format!("delete policy {}", policy_name(policy)),
+        Op::DeletePolicy { policy } => format!("delete policy {}", policy.short()),
         Op::DetachUserPolicy { user, policy } => {
-            format!("detach policy {} from user {user}", policy_name(policy))
+            format!("detach policy {} from user {user}", policy.short())
         }
         Op::DetachGroupPolicy { group, policy } => {
-            format!("detach policy {} from group {group}", policy_name(policy))
+            format!("detach policy {} from group {group}", policy.short())
         }
         Op::PutUserPolicy {
             user,
@@ -314,7 +314,7 @@ pub fn describe(change: &Change) -> String {
             credential_id,
         } => format!("delete service credential {credential_id} of user {user}"),
         Op::DetachRolePolicy { role, policy } => {
-            format!("detach policy {} from role {role}", policy_name(policy))
+            format!("detach policy {} from role {role}", policy.short())
         }
         Op::DeleteUser { user } => format!("delete user {user}"),
         Op::DeleteGroup { group } => format!("delete group {group}"),
@@ -385,7 +385,7 @@ fn describe_drift(drift: &Drift) -> String {
         } => format!(
             "{} {name} has policy {} attached",
             entity.as_str(),
-            policy_name(policy)
+            policy.short()
         ),
         Drift::InlinePolicy {
             entity,
@@ -410,11 +410,6 @@ fn describe_drift(drift: &Drift) -> String {
             format!("user {user} has {status} access key {access_key_id}")
         }
     }
-}
-
-/// Policies by name, with their path when they have one, as a spec names them.
-fn policy_name(arn: &PolicyArn) -> String {
-    format!("{}{}", &arn.path[1..], arn.name)
 }
 
 fn at_path(path: &str) -> String {

@@ -8,11 +8,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
+use crate::iam::PolicyArn;
 use crate::live::{
     AccessKey, AccountDetails, Caller, CredentialReport, LiveState, UserCredentials,
 };
 use crate::secrets::Secret;
-use crate::spec::PolicyArn;
 
 /// A fault to inject: the next `times` calls of `api` fail with `kind`. With `after_effect`
 /// the call takes effect first and only its answer is lost.
@@ -335,6 +335,7 @@ fn no_such_entity_for_an_entity_the_plan_did_not_create_fails_at_once() {
     let plan = Plan::new(
         "123456789012".into(),
         "arn:aws:iam::123456789012:user/deployer".into(),
+        Partition::Aws,
         vec![
             Op::AddUserToGroup {
                 user: "gone".into(),

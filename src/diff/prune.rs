@@ -4,8 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::{Differ, delete_inline, detach};
+use crate::iam::EntityKind;
 use crate::live::{LiveGroup, LivePolicy, LiveUser};
-use crate::plan::{Cause, Change, Drift, EntityKind, Op};
+use crate::plan::{Cause, Change, Drift, Op};
 
 impl Differ<'_> {
     /// `--prune`: every drift becomes the change that removes it, and an owned entity that

@@ -3,8 +3,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::iam::{Partition, PolicyArn};
 use crate::live::{LivePolicy, LiveState};
-use crate::spec::{self, Partition, PolicyArn, PolicyRef, Spec};
+use crate::spec::{self, PolicyRef, Spec};
 
 /// Turns policy references into ARNs of policies that exist.
 pub(super) struct Resolver<'a> {
@@ -61,7 +62,7 @@ impl<'a> Resolver<'a> {
                     .map_or(&[][..], Vec::as_slice);
                 let found: Vec<&&PolicyArn> = candidates
                     .iter()
-                    .filter(|arn| path.as_ref().is_none_or(|p| *p == arn.path))
+                    .filter(|arn| arn.is_named(path.as_deref(), name))
                     .collect();
                 match found[..] {
                     [arn] => Ok((*arn).clone()),
@@ -70,7 +71,7 @@ impl<'a> Resolver<'a> {
                         "policy `{policy}` is ambiguous: AWS has it at {}; write it with its path",
                         found
                             .iter()
-                            .map(|a| format!("`{}{}`", &a.path[1..], a.name))
+                            .map(|a| format!("`{}`", a.short()))
                             .collect::<Vec<_>>()
                             .join(" and ")
                     )),
@@ -125,14 +126,7 @@ impl<'a> Resolver<'a> {
         let hint = spec::nearest(name, self.aws_by_name.keys().copied())
             .and_then(|near| self.aws_by_name.get(near))
             .and_then(|arns| arns.first())
-            .map(|arn| {
-                let shown = if arn.path == "/" {
-                    arn.name.clone()
-                } else {
-                    format!("{}{}", &arn.path[1..], arn.name)
-                };
-                format!("; did you mean `{shown}`?")
-            })
+            .map(|arn| format!("; did you mean `{}`?", arn.short()))
             .unwrap_or_default();
         format!("policy `{policy}` is not an AWS-managed policy{hint}")
     }

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::*;
+use crate::iam::{OWNER_TAG, Partition};
 use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
 use crate::plan::{Action, Cause, Immutable, KeyStatus};
-use crate::spec::{OWNER_TAG, Partition};
 
 const SPEC: &str = r#"
 version = 1

@@ -9,7 +9,7 @@ use crate::plan::Op;
 use crate::secrets::Secret;
 
 use super::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
-use crate::spec::{Partition, PolicyArn};
+use crate::iam::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
 pub trait IamApi: Sync {

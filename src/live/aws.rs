@@ -29,9 +29,9 @@ use super::{
     PolicyVersion, ReportedUser, UserCredentials,
 };
 use crate::document;
+use crate::iam::{Partition, PolicyArn};
 use crate::plan::Op;
 use crate::secrets::Secret;
-use crate::spec::{Partition, PolicyArn};
 
 /// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
 /// region need not stop anyone.
@@ -289,17 +289,13 @@ impl IamApi for AwsIam {
             .await
             .map_err(classify)?;
         let arn = out.arn().unwrap_or_default().to_owned();
-        let partition = arn
-            .split(':')
-            .nth(1)
-            .and_then(Partition::parse)
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorKind::Other,
-                    None,
-                    format!("STS answered with an ARN iamspec does not understand: `{arn}`"),
-                )
-            })?;
+        let partition = Partition::of_arn(&arn).ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Other,
+                None,
+                format!("STS answered with an ARN iamspec does not understand: `{arn}`"),
+            )
+        })?;
         Ok(Caller {
             account: out.account().unwrap_or_default().to_owned(),
             arn,

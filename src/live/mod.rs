@@ -13,8 +13,9 @@ use serde_json::Value;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 
+use crate::iam::{EntityKind, OWNER_TAG, Owned, Partition, PolicyArn};
 use crate::secrets::PendingKey;
-use crate::spec::{OWNER_TAG, Partition, PolicyArn, PolicyRef, Spec};
+use crate::spec::{PolicyRef, Spec};
 
 /// How many `ListAccessKeys` calls are in flight at once while reading.
 const READ_CONCURRENCY: usize = 8;
@@ -88,6 +89,67 @@ impl Default for Caller {
             partition: Partition::Aws,
             access_key_id: None,
         }
+    }
+}
+
+impl LivePolicy {
+    /// The users and groups among these that have it attached, groups first.
+    pub fn holders<'a>(
+        &self,
+        users: impl IntoIterator<Item = &'a LiveUser>,
+        groups: impl IntoIterator<Item = &'a LiveGroup>,
+    ) -> Vec<(EntityKind, String)> {
+        let groups = groups
+            .into_iter()
+            .filter(|g| g.policies.contains(&self.arn))
+            .map(|g| (EntityKind::Group, g.name.clone()));
+        let users = users
+            .into_iter()
+            .filter(|u| u.policies.contains(&self.arn))
+            .map(|u| (EntityKind::User, u.name.clone()));
+        groups.chain(users).collect()
+    }
+
+    /// How many of its attachments are beyond `seen` holders: roles, which the account
+    /// details iamspec reads do not list.
+    pub fn attached_beyond(&self, seen: usize) -> usize {
+        (self.attachment_count as usize).saturating_sub(seen)
+    }
+}
+
+impl Owned for LiveUser {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn owner_tag(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
+    }
+}
+
+impl Owned for LiveGroup {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn owner_tag(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl Owned for LivePolicy {
+    fn name(&self) -> &str {
+        &self.arn.name
+    }
+    fn path(&self) -> &str {
+        &self.arn.path
+    }
+    fn owner_tag(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
     }
 }
 
@@ -278,7 +340,7 @@ pub async fn read(
 
     let mut local_policies = details.local_policies;
     // Under the scope a policy is the spec's by its path: only outside it does the tag tell.
-    let outside_scope = |p: &LivePolicy| !spec.owns(&p.arn.path, None);
+    let outside_scope = |p: &LivePolicy| !spec.ownership.in_scope(&p.arn.path);
     read_policy_tags(api, &mut local_policies, outside_scope).await?;
     if spec.prune {
         read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
@@ -460,13 +522,10 @@ async fn read_for_prune(
     spec: &Spec,
     users: &mut BTreeMap<String, LiveUser>,
 ) -> Result<(), ReadError> {
-    let named: BTreeSet<String> = spec.users.keys().map(|n| n.to_lowercase()).collect();
+    let named = spec.names(EntityKind::User);
     let doomed: Vec<String> = users
         .values()
-        .filter(|u| {
-            spec.owns(&u.path, u.tags.get(OWNER_TAG).map(String::as_str))
-                && !named.contains(&u.name.to_lowercase())
-        })
+        .filter(|u| spec.ownership.abandons(*u, &named))
         .map(|u| u.name.clone())
         .collect();
     read_keys(api, users, doomed.clone()).await?;
@@ -496,24 +555,13 @@ async fn read_policy_roles(
     groups: &[LiveGroup],
     policies: &mut [LivePolicy],
 ) -> Result<(), ReadError> {
-    let named: BTreeSet<String> = spec.policies.keys().map(|n| n.to_lowercase()).collect();
+    let named = spec.names(EntityKind::Policy);
     for policy in policies.iter_mut() {
-        let owned = spec.owns(
-            &policy.arn.path,
-            policy.tags.get(OWNER_TAG).map(String::as_str),
-        );
-        if !owned || named.contains(&policy.arn.name.to_lowercase()) {
+        if !spec.ownership.abandons(&*policy, &named) {
             continue;
         }
-        let seen = users
-            .values()
-            .filter(|u| u.policies.contains(&policy.arn))
-            .count()
-            + groups
-                .iter()
-                .filter(|g| g.policies.contains(&policy.arn))
-                .count();
-        if (policy.attachment_count as usize) > seen {
+        let seen = policy.holders(users.values(), groups).len();
+        if policy.attached_beyond(seen) > 0 {
             policy.roles =
                 api.policy_roles(&policy.arn)
                     .await
@@ -583,9 +631,7 @@ async fn read_aws_policies(
     for policy_use in groups.chain(spec.users.values().flat_map(|u| &u.policies)) {
         match &policy_use.policy {
             PolicyRef::AwsManaged { path, name } => {
-                let matches = |arn: &&&PolicyArn| {
-                    arn.name == *name && path.as_ref().is_none_or(|p| *p == arn.path)
-                };
+                let matches = |arn: &&&PolicyArn| arn.is_named(path.as_deref(), name);
                 match attached.iter().find(matches) {
                     Some(arn) => found.insert((*arn).clone()),
                     None => unseen.insert(PolicyArn::aws_managed(

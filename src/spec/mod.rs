@@ -14,28 +14,19 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
+pub use policy::PolicyRef;
 pub(crate) use policy::check_spec_path;
-pub use policy::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, PolicyRef};
 
 use crate::document::Document;
-
-/// The tag that marks what a spec owns, on users and customer-managed policies.
-pub const OWNER_TAG: &str = "iamspec:owner";
-
-/// The owner when `[account] owner` is not given.
-pub const DEFAULT_OWNER: &str = "iamspec";
+use crate::iam::{EntityKind, Names, Ownership};
 
 impl Spec {
-    /// Whether an entity at `path`, tagged `owner_tag`, belongs to this spec: tagged with its
-    /// owner, or untagged and under its scope. Ownership beats scope: an entity tagged with
-    /// another owner is that owner's wherever it lies.
-    pub fn owns(&self, path: &str, owner_tag: Option<&str>) -> bool {
-        match owner_tag {
-            Some(owner) => owner == self.owner,
-            None => self
-                .scope
-                .as_ref()
-                .is_some_and(|scope| path.starts_with(scope.as_str())),
+    /// The names of the spec's entities of a kind, as IAM compares them.
+    pub fn names(&self, kind: EntityKind) -> Names {
+        match kind {
+            EntityKind::User => self.users.keys().collect(),
+            EntityKind::Group => self.groups.keys().collect(),
+            EntityKind::Policy => self.policies.keys().collect(),
         }
     }
 }
@@ -53,10 +44,8 @@ pub struct Spec {
     pub file: PathBuf,
     /// `[account] id`: plan and apply refuse to run against any other account.
     pub account_id: Option<String>,
-    /// `[account] owner`: the value of the `iamspec:owner` tag on what this spec owns.
-    pub owner: String,
-    /// `[account] scope`: a path under which every user, group and policy is this spec's.
-    pub scope: Option<String>,
+    /// `[account] owner` and `[account] scope`: what this spec owns.
+    pub ownership: Ownership,
     /// `[account] prune` (or `--prune`): remove what the spec's entities have beyond it, and
     /// delete owned entities that left the spec.
     pub prune: bool,

@@ -512,9 +512,12 @@ fn owner_and_scope_are_checked() {
     let spec =
         load_str("version = 1\n[account]\nowner = \"koding-platform\"\nscope = \"/koding/\"\n")
             .unwrap();
-    assert_eq!(spec.owner, "koding-platform");
-    assert_eq!(spec.scope.as_deref(), Some("/koding/"));
-    assert_eq!(load_str("version = 1\n").unwrap().owner, "iamspec");
+    assert_eq!(spec.ownership.owner, "koding-platform");
+    assert_eq!(spec.ownership.scope.as_deref(), Some("/koding/"));
+    assert_eq!(
+        load_str("version = 1\n").unwrap().ownership.owner,
+        "iamspec"
+    );
     assert!(!load_str("version = 1\n").unwrap().prune);
     assert!(
         load_str("version = 1\n[account]\nprune = true\n")

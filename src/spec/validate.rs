@@ -9,13 +9,14 @@ use toml::Spanned;
 
 use super::files::{self, FileError};
 
-use super::policy::{check_name, check_spec_path, is_account_id};
+use super::policy::check_spec_path;
 use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
 use super::{
-    BUILTIN_ADDONS, DEFAULT_OWNER, Diagnostic, Group, ManagedPolicy, OWNER_TAG, PolicyRef,
-    PolicyUse, Source, Spec, User, did_you_mean,
+    BUILTIN_ADDONS, Diagnostic, Group, ManagedPolicy, PolicyRef, PolicyUse, Source, Spec, User,
+    did_you_mean,
 };
 use crate::document::Document;
+use crate::iam::{DEFAULT_OWNER, OWNER_TAG, Ownership, check_name, is_account_id};
 
 /// The spec format version this build reads.
 pub const SPEC_VERSION: i64 = 1;
@@ -158,8 +159,7 @@ impl Checker<'_> {
         Spec {
             file: self.source.file.to_owned(),
             account_id,
-            owner,
-            scope,
+            ownership: Ownership { owner, scope },
             prune,
             replace_lost_keys: false,
             policies,
