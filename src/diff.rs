@@ -186,14 +186,6 @@ impl<'a> Differ<'a> {
         if !self.claim(EntityKind::Policy, &policy.name, live.tags.get(OWNER_TAG)) {
             return;
         }
-        if !live.tags.contains_key(OWNER_TAG) && !self.spec.ownership.in_scope(&live.arn.path) {
-            let tag = Op::TagPolicy {
-                policy: live.arn.clone(),
-                tags: self.owned_tags(&BTreeMap::new()),
-            };
-            self.changes
-                .push(Change::from(tag).because(self.adoption()));
-        }
         let immutable = if live.arn.path != policy.path {
             Some(Immutable::Path {
                 from: live.arn.path.clone(),
@@ -205,8 +197,19 @@ impl<'a> Differ<'a> {
             None
         };
         if let Some(immutable) = immutable {
+            // The policy made in its place carries the owner tag: nothing to adopt.
             self.replace(live, create, immutable);
-        } else if live.document != policy.document.canonical {
+            return;
+        }
+        if !live.tags.contains_key(OWNER_TAG) && !self.spec.ownership.in_scope(&live.arn.path) {
+            let tag = Op::TagPolicy {
+                policy: live.arn.clone(),
+                tags: self.owned_tags(&BTreeMap::new()),
+            };
+            self.changes
+                .push(Change::from(tag).because(self.adoption()));
+        }
+        if live.document != policy.document.canonical {
             let delete_version = if live.versions.len() >= MAX_POLICY_VERSIONS {
                 live.versions
                     .iter()
@@ -299,6 +302,14 @@ impl<'a> Differ<'a> {
         let replacements = std::mem::take(&mut self.replacements);
         for replacement in &replacements {
             for (kind, name) in &replacement.holders {
+                // A prune leaves the spec's own entities exactly as the spec says (what they
+                // want is attached by the spec, the rest not given back) and deletes the ones
+                // it abandoned: only outsiders get the policy back.
+                if self.spec.prune
+                    && (self.spec.names(*kind).contains(name) || self.pruned(*kind, name))
+                {
+                    continue;
+                }
                 let op = attach(*kind, name, &replacement.new);
                 if !self.changes.iter().any(|c| c.op == op) {
                     self.changes.push(Change::from(op).because(Cause::Reattach));
@@ -459,8 +470,9 @@ impl<'a> Differ<'a> {
             return;
         }
         // Under the spec's scope an entity is owned already; only outside it does the tag
-        // have to say so.
-        let by_scope = self.spec.ownership.in_scope(&live.path);
+        // have to say so. Where it will be after the apply decides: a user moved out of the
+        // scope needs the tag (found by the idempotence property test).
+        let by_scope = self.spec.ownership.in_scope(&user.path);
         let desired = if by_scope && !live.tags.contains_key(OWNER_TAG) {
             user.tags.clone()
         } else {
@@ -521,6 +533,20 @@ impl<'a> Differ<'a> {
             }
             _ => true,
         }
+    }
+
+    /// Whether a prune deletes this user or group: the spec owns it and no longer names it.
+    fn pruned(&self, kind: EntityKind, name: &str) -> bool {
+        let named = self.spec.names(kind);
+        let abandoned = |entity: Option<&dyn Owned>| {
+            entity.is_some_and(|e| self.spec.ownership.abandons(e, &named))
+        };
+        self.spec.prune
+            && match kind {
+                EntityKind::User => abandoned(self.live.users.get(name).map(|u| u as &dyn Owned)),
+                EntityKind::Group => abandoned(self.live.groups.get(name).map(|g| g as &dyn Owned)),
+                EntityKind::Policy => false,
+            }
     }
 
     /// Whether `user` is the IAM user whose credentials iamspec is using.

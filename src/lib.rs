@@ -16,3 +16,6 @@ pub mod plan;
 pub mod render;
 pub mod secrets;
 pub mod spec;
+
+#[cfg(test)]
+mod idempotence;

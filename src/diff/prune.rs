@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{Differ, delete_inline, detach};
-use crate::iam::EntityKind;
+use crate::iam::{EntityKind, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveUser};
 use crate::plan::{Cause, Change, Drift, Op};
 
@@ -110,7 +110,18 @@ impl Differ<'_> {
                 .find(|p| p.arn.name == name)
                 .map(|p| self.delete_policy(p)),
         };
-        let ops = ops.unwrap_or_default();
+        // A policy being replaced is detached by the replacement already.
+        let replaced: Vec<&PolicyArn> = self.replacements.iter().map(|r| &r.old).collect();
+        let ops: Vec<Op> = ops
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|op| match op {
+                Op::DetachUserPolicy { policy, .. } | Op::DetachGroupPolicy { policy, .. } => {
+                    !replaced.contains(&policy)
+                }
+                _ => true,
+            })
+            .collect();
         // A group the caller is in, a policy attached to the caller: deleting them changes the
         // caller's own user, which iamspec never does.
         let changes_caller = ops.iter().any(|op| {

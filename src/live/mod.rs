@@ -4,6 +4,8 @@
 
 mod api;
 pub mod aws;
+#[cfg(test)]
+pub mod memory;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -339,9 +341,7 @@ pub async fn read(
     }
 
     let mut local_policies = details.local_policies;
-    // Under the scope a policy is the spec's by its path: only outside it does the tag tell.
-    let outside_scope = |p: &LivePolicy| !spec.ownership.in_scope(&p.arn.path);
-    read_policy_tags(api, &mut local_policies, outside_scope).await?;
+    read_policy_tags(api, &mut local_policies, |p| tags_matter(spec, p)).await?;
     if spec.prune {
         read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
     }
@@ -377,6 +377,27 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
         local_policies,
         aws_policies,
     ))
+}
+
+/// Whether a customer-managed policy's tags must be read: IAM lists them one policy at a
+/// time, so they are read only where they can change the plan. Outside the scope the tag
+/// alone says whose a policy is. Under it, ownership still beats scope (another owner's tag
+/// means hands off), so the tag is read for every policy the plan could touch: one the spec
+/// does not name (drift, or deleted by a prune) and one it names that differs from the spec.
+/// A policy the spec names that matches it exactly is left alone either way.
+fn tags_matter(spec: &Spec, policy: &LivePolicy) -> bool {
+    if !spec.ownership.in_scope(&policy.arn.path) {
+        return true;
+    }
+    let named = spec
+        .policies
+        .values()
+        .find(|p| p.name.eq_ignore_ascii_case(&policy.arn.name));
+    named.is_none_or(|p| {
+        p.path != policy.arn.path
+            || p.description != policy.description
+            || p.document.canonical != policy.document
+    })
 }
 
 /// One read per item, `READ_CONCURRENCY` at a time; the first failure fails them all.

@@ -1,0 +1,501 @@
+//! An IAM account held in memory, behind the `IamApi` seam: users, groups, customer-managed
+//! policies with their versions, attachments, memberships, inline policies, tags and access
+//! keys, answering reads and calls as IAM does (`EntityAlreadyExists`, `NoSuchEntity`, two
+//! keys at most, five versions at most). For tests where the endpoint is not the point: the
+//! idempotence property test runs hundreds of plans and applies against it in a second.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Mutex;
+
+use serde_json::Value;
+
+use super::{
+    AccessKey, AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveGroup,
+    LivePolicy, LiveUser, Outcome, PolicyVersion, ReportedUser, UserCredentials,
+};
+use crate::document;
+use crate::iam::{Partition, PolicyArn};
+use crate::plan::Op;
+use crate::secrets::Secret;
+
+/// The account behind a `MemoryIam`, open to tests to set up and to inspect.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryAccount {
+    pub users: BTreeMap<String, MemoryUser>,
+    pub groups: BTreeMap<String, MemoryGroup>,
+    /// Customer-managed policies, by ARN.
+    pub policies: BTreeMap<PolicyArn, MemoryPolicy>,
+    /// The AWS-managed policies that exist.
+    pub aws_policies: Vec<PolicyArn>,
+    /// For key ids and creation times.
+    pub counter: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryUser {
+    pub path: String,
+    pub created: i64,
+    pub groups: BTreeSet<String>,
+    pub policies: BTreeSet<PolicyArn>,
+    pub inline: BTreeMap<String, Value>,
+    pub tags: BTreeMap<String, String>,
+    pub keys: Vec<AccessKey>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryGroup {
+    pub path: String,
+    pub policies: BTreeSet<PolicyArn>,
+    pub inline: BTreeMap<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryPolicy {
+    pub description: String,
+    pub tags: BTreeMap<String, String>,
+    /// Oldest first: (id, document as sent, default).
+    pub versions: Vec<(String, Value, bool)>,
+    pub next_version: u32,
+}
+
+impl MemoryPolicy {
+    pub fn new(document: Value, description: &str, tags: BTreeMap<String, String>) -> Self {
+        Self {
+            description: description.to_owned(),
+            tags,
+            versions: vec![("v1".to_owned(), document, true)],
+            next_version: 2,
+        }
+    }
+}
+
+/// `IamApi` over a `MemoryAccount`, called by an assumed role (so no user is the caller's).
+#[derive(Debug)]
+pub struct MemoryIam {
+    pub account_id: String,
+    pub state: Mutex<MemoryAccount>,
+}
+
+impl MemoryIam {
+    pub fn new(account: MemoryAccount) -> Self {
+        Self {
+            account_id: "123456789012".to_owned(),
+            state: Mutex::new(account),
+        }
+    }
+
+    /// A copy of the account as it is now.
+    pub fn snapshot(&self) -> MemoryAccount {
+        self.state.lock().unwrap().clone()
+    }
+
+    fn policy_arn(&self, path: &str, name: &str) -> PolicyArn {
+        PolicyArn {
+            partition: Partition::Aws,
+            account: self.account_id.clone(),
+            path: path.to_owned(),
+            name: name.to_owned(),
+        }
+    }
+}
+
+fn missing(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::NoSuchEntity,
+        Some("NoSuchEntity".into()),
+        format!("{what} cannot be found"),
+    )
+}
+
+fn exists(what: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::AlreadyExists,
+        Some("EntityAlreadyExists".into()),
+        format!("{what} already exists"),
+    )
+}
+
+fn attachments(account: &MemoryAccount, arn: &PolicyArn) -> u32 {
+    let users = account.users.values().filter(|u| u.policies.contains(arn));
+    let groups = account.groups.values().filter(|g| g.policies.contains(arn));
+    u32::try_from(users.count() + groups.count()).unwrap_or(u32::MAX)
+}
+
+fn canonical_all(inline: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
+    inline
+        .iter()
+        .map(|(k, v)| (k.clone(), document::canonical(v)))
+        .collect()
+}
+
+impl IamApi for MemoryIam {
+    async fn caller(&self) -> Result<Caller, ApiError> {
+        Ok(Caller {
+            account: self.account_id.clone(),
+            arn: format!(
+                "arn:aws:sts::{}:assumed-role/admin/session",
+                self.account_id
+            ),
+            partition: Partition::Aws,
+            access_key_id: None,
+        })
+    }
+
+    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
+        let a = self.state.lock().unwrap();
+        let users = a
+            .users
+            .iter()
+            .map(|(name, u)| LiveUser {
+                name: name.clone(),
+                path: u.path.clone(),
+                created: Some(u.created),
+                groups: u.groups.clone(),
+                policies: u.policies.clone(),
+                inline_policies: canonical_all(&u.inline),
+                tags: u.tags.clone(),
+                ..LiveUser::default()
+            })
+            .collect();
+        let groups = a
+            .groups
+            .iter()
+            .map(|(name, g)| LiveGroup {
+                name: name.clone(),
+                path: g.path.clone(),
+                policies: g.policies.clone(),
+                inline_policies: canonical_all(&g.inline),
+            })
+            .collect();
+        let local_policies = a
+            .policies
+            .iter()
+            .map(|(arn, p)| LivePolicy {
+                arn: arn.clone(),
+                // As in AWS, the account details leave policy tags out.
+                tags: BTreeMap::new(),
+                description: p.description.clone(),
+                attachment_count: attachments(&a, arn),
+                versions: p
+                    .versions
+                    .iter()
+                    .map(|(id, _, default)| PolicyVersion {
+                        id: id.clone(),
+                        default: *default,
+                        created: id.clone(),
+                    })
+                    .collect(),
+                document: p
+                    .versions
+                    .iter()
+                    .find(|v| v.2)
+                    .map(|v| document::canonical(&v.1))
+                    .unwrap_or_default(),
+                roles: Vec::new(),
+            })
+            .collect();
+        Ok(AccountDetails {
+            users,
+            groups,
+            local_policies,
+        })
+    }
+
+    async fn aws_managed_policies(&self, _: Partition) -> Result<Vec<PolicyArn>, ApiError> {
+        Ok(self.state.lock().unwrap().aws_policies.clone())
+    }
+
+    async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
+        Ok(self.state.lock().unwrap().aws_policies.contains(policy))
+    }
+
+    async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
+        let a = self.state.lock().unwrap();
+        a.policies
+            .get(policy)
+            .map(|p| p.tags.clone())
+            .ok_or_else(|| missing(&policy.to_string()))
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
+        let a = self.state.lock().unwrap();
+        let users = a
+            .users
+            .iter()
+            .map(|(name, u)| {
+                let row = ReportedUser {
+                    created: u.created,
+                    keys: u.keys.iter().map(|k| k.active).collect(),
+                };
+                (name.clone(), row)
+            })
+            .collect();
+        Ok(CredentialReport { users })
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
+        let a = self.state.lock().unwrap();
+        a.users
+            .get(user)
+            .map(|u| u.keys.clone())
+            .ok_or_else(|| missing(user))
+    }
+
+    async fn user_credentials(&self, _: &str) -> Result<UserCredentials, ApiError> {
+        Ok(UserCredentials::default())
+    }
+
+    async fn policy_roles(&self, _: &PolicyArn) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
+    async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
+        let mut guard = self.state.lock().unwrap();
+        let a = &mut *guard;
+        macro_rules! user_mut {
+            ($name:expr) => {
+                a.users.get_mut($name).ok_or_else(|| missing($name))?
+            };
+        }
+        macro_rules! group_mut {
+            ($name:expr) => {
+                a.groups.get_mut($name).ok_or_else(|| missing($name))?
+            };
+        }
+        macro_rules! policy_mut {
+            ($arn:expr) => {
+                a.policies
+                    .get_mut($arn)
+                    .ok_or_else(|| missing(&$arn.to_string()))?
+            };
+        }
+        let policy_exists = |a: &MemoryAccount, arn: &PolicyArn| {
+            a.policies.contains_key(arn) || a.aws_policies.contains(arn)
+        };
+        match op {
+            Op::CreateGroup { group, path } => {
+                if a.groups.contains_key(group) {
+                    return Err(exists(group));
+                }
+                let new = MemoryGroup {
+                    path: path.clone(),
+                    ..MemoryGroup::default()
+                };
+                a.groups.insert(group.clone(), new);
+            }
+            Op::CreateUser { user, path, tags } => {
+                if a.users.contains_key(user) {
+                    return Err(exists(user));
+                }
+                a.counter += 1;
+                let new = MemoryUser {
+                    path: path.clone(),
+                    created: i64::try_from(a.counter).unwrap_or_default(),
+                    tags: tags.clone(),
+                    ..MemoryUser::default()
+                };
+                a.users.insert(user.clone(), new);
+            }
+            Op::UpdateGroupPath { group, to, .. } => group_mut!(group).path.clone_from(to),
+            Op::UpdateUserPath { user, to, .. } => user_mut!(user).path.clone_from(to),
+            Op::TagUser { user, tags } => user_mut!(user).tags.extend(tags.clone()),
+            Op::UntagUser { user, keys } => {
+                let u = user_mut!(user);
+                for key in keys {
+                    u.tags.remove(key);
+                }
+            }
+            Op::AttachGroupPolicy { group, policy } => {
+                if !policy_exists(a, policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+                group_mut!(group).policies.insert(policy.clone());
+            }
+            Op::AttachUserPolicy { user, policy } => {
+                if !policy_exists(a, policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+                user_mut!(user).policies.insert(policy.clone());
+            }
+            Op::DetachGroupPolicy { group, policy } => {
+                if !group_mut!(group).policies.remove(policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+            }
+            Op::DetachUserPolicy { user, policy } => {
+                if !user_mut!(user).policies.remove(policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+            }
+            Op::DetachRolePolicy { .. } => return Err(missing("role")),
+            Op::AddUserToGroup { user, group } => {
+                if !a.groups.contains_key(group) {
+                    return Err(missing(group));
+                }
+                user_mut!(user).groups.insert(group.clone());
+            }
+            Op::RemoveUserFromGroup { user, group } => {
+                if !user_mut!(user).groups.remove(group) {
+                    return Err(missing(group));
+                }
+            }
+            Op::CreateAccessKey { user } => {
+                a.counter += 1;
+                let id = format!("AKIAMEMORY{:010}", a.counter);
+                let u = user_mut!(user);
+                if u.keys.len() >= 2 {
+                    return Err(ApiError::new(
+                        ErrorKind::LimitExceeded,
+                        Some("LimitExceeded".into()),
+                        "two access keys at most",
+                    ));
+                }
+                u.keys.push(AccessKey {
+                    id: id.clone(),
+                    active: true,
+                    created: format!("{:020}", a.counter),
+                });
+                return Ok(Outcome::NewAccessKey {
+                    secret: Secret::new(format!("secret-of-{id}")),
+                    access_key_id: id,
+                });
+            }
+            Op::DeleteAccessKey {
+                user,
+                access_key_id,
+            } => {
+                let u = user_mut!(user);
+                let before = u.keys.len();
+                u.keys.retain(|k| k.id != *access_key_id);
+                if u.keys.len() == before {
+                    return Err(missing(access_key_id));
+                }
+            }
+            Op::CreatePolicy {
+                policy,
+                path,
+                description,
+                document,
+                tags,
+            } => {
+                let arn = self.policy_arn(path, policy);
+                if a.policies.keys().any(|p| p.name == *policy) {
+                    return Err(exists(policy));
+                }
+                let new = MemoryPolicy::new(document.clone(), description, tags.clone());
+                a.policies.insert(arn, new);
+            }
+            Op::TagPolicy { policy, tags } => policy_mut!(policy).tags.extend(tags.clone()),
+            Op::CreatePolicyVersion {
+                policy, document, ..
+            } => {
+                let p = policy_mut!(policy);
+                if p.versions.len() >= 5 {
+                    return Err(ApiError::new(
+                        ErrorKind::LimitExceeded,
+                        Some("LimitExceeded".into()),
+                        "five versions at most",
+                    ));
+                }
+                for version in &mut p.versions {
+                    version.2 = false;
+                }
+                let id = format!("v{}", p.next_version);
+                p.next_version += 1;
+                p.versions.push((id, document.clone(), true));
+            }
+            Op::DeletePolicyVersion { policy, version } => {
+                let p = policy_mut!(policy);
+                let before = p.versions.len();
+                p.versions.retain(|v| v.0 != *version || v.2);
+                if p.versions.len() == before {
+                    return Err(missing(version));
+                }
+            }
+            Op::DeletePolicy { policy } => {
+                if attachments(a, policy) > 0 {
+                    return Err(ApiError::new(
+                        ErrorKind::Other,
+                        Some("DeleteConflict".into()),
+                        "the policy is attached",
+                    ));
+                }
+                a.policies
+                    .remove(policy)
+                    .ok_or_else(|| missing(&policy.to_string()))?;
+            }
+            Op::PutUserPolicy {
+                user,
+                policy_name,
+                document,
+                ..
+            } => {
+                user_mut!(user)
+                    .inline
+                    .insert(policy_name.clone(), document.clone());
+            }
+            Op::PutGroupPolicy {
+                group,
+                policy_name,
+                document,
+                ..
+            } => {
+                group_mut!(group)
+                    .inline
+                    .insert(policy_name.clone(), document.clone());
+            }
+            Op::DeleteUserPolicy { user, policy_name } => {
+                if user_mut!(user).inline.remove(policy_name).is_none() {
+                    return Err(missing(policy_name));
+                }
+            }
+            Op::DeleteGroupPolicy { group, policy_name } => {
+                if group_mut!(group).inline.remove(policy_name).is_none() {
+                    return Err(missing(policy_name));
+                }
+            }
+            Op::DeleteLoginProfile { user }
+            | Op::DeactivateMfaDevice { user, .. }
+            | Op::DeleteSigningCertificate { user, .. }
+            | Op::DeleteSshPublicKey { user, .. }
+            | Op::DeleteServiceSpecificCredential { user, .. } => return Err(missing(user)),
+            Op::DeleteUser { user } => {
+                let u = a.users.get(user).ok_or_else(|| missing(user))?;
+                let bare = u.groups.is_empty()
+                    && u.policies.is_empty()
+                    && u.inline.is_empty()
+                    && u.keys.is_empty();
+                if !bare {
+                    return Err(ApiError::new(
+                        ErrorKind::Other,
+                        Some("DeleteConflict".into()),
+                        "the user still has something attached",
+                    ));
+                }
+                a.users.remove(user);
+            }
+            Op::DeleteGroup { group } => {
+                let g = a.groups.get(group).ok_or_else(|| missing(group))?;
+                let members = a.users.values().any(|u| u.groups.contains(group));
+                if members || !g.policies.is_empty() || !g.inline.is_empty() {
+                    return Err(ApiError::new(
+                        ErrorKind::Other,
+                        Some("DeleteConflict".into()),
+                        "the group still has members or policies",
+                    ));
+                }
+                a.groups.remove(group);
+            }
+        }
+        Ok(Outcome::Done)
+    }
+
+    async fn delete_access_key(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
+        let op = Op::DeleteAccessKey {
+            user: user.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+        };
+        self.call(&op).await.map(drop)
+    }
+}
