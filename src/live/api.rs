@@ -8,7 +8,7 @@ use std::future::Future;
 use crate::plan::Op;
 use crate::secrets::Secret;
 
-use super::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
+use super::state::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
 use crate::iam::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.

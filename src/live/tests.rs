@@ -1,14 +1,18 @@
 //! What the reader asks IAM for, on an account held in memory: the credential report settles
 //! most users' keys, and only the users it leaves in doubt are listed.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 
+use serde_json::Value;
+
 use super::*;
+use crate::iam::{Partition, PolicyArn};
 use crate::plan::Op;
 use crate::secrets::PendingKey;
 use crate::spec;
+use crate::spec::Spec;
 
 const SPEC: &str = r#"
 version = 1

@@ -1,0 +1,250 @@
+//! The `IamApi` seam over the AWS SDK: the one place that names `aws_sdk_iam`.
+//!
+//! It loads credentials the way every AWS tool does (environment, `--profile`, SSO, instance
+//! roles), bounds every call in time, and counts the calls it makes by operation for
+//! `--stats`. The reads (`reads.rs`), the calls (`calls.rs`) and how SDK errors become
+//! `ApiError`s (`errors.rs`) each have a file of their own.
+
+mod calls;
+mod errors;
+mod reads;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileCredentialsProvider;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_iam::config::ProvideCredentials;
+use aws_sdk_iam::config::retry::RetryConfig;
+use aws_sdk_iam::config::timeout::TimeoutConfig;
+
+use crate::iam::{Partition, PolicyArn};
+use crate::live::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
+use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
+use crate::plan::Op;
+use errors::{HopelessConnections, innermost, is_loopback};
+
+/// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
+/// region need not stop anyone.
+pub(super) const DEFAULT_REGION: &str = "us-east-1";
+
+/// How long to wait for IAM to make a credential report.
+pub(super) const REPORT_PATIENCE: Duration = Duration::from_mins(2);
+
+/// How many times the SDK tries a call that fails in a way worth retrying.
+pub(super) const SDK_ATTEMPTS: u32 = 8;
+
+/// How to reach AWS: the standard settings, each optional.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    /// The profile to use. A named profile wins over credentials in the environment.
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    /// Overrides the endpoint of both IAM and STS (a local endpoint, say).
+    pub endpoint_url: Option<String>,
+    pub timeouts: Timeouts,
+}
+
+/// How long a call may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// To open a connection.
+    pub connect: Duration,
+    /// For one attempt of a call, from sending it to the end of the answer.
+    pub call: Duration,
+    /// For a call with all its retries.
+    pub retries: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self {
+            connect: Duration::from_secs(5),
+            call: Duration::from_secs(20),
+            retries: Duration::from_mins(1),
+        }
+    }
+}
+
+/// IAM and STS clients and a count of the calls made through them.
+pub struct AwsIam {
+    iam: aws_sdk_iam::Client,
+    sts: aws_sdk_sts::Client,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+    /// The access key the credentials use, so that a prune never deletes it.
+    access_key_id: Option<String>,
+}
+
+impl AwsIam {
+    /// Loads configuration and credentials, and fails early, in one sentence, if there are none.
+    pub async fn connect(connection: &Connection) -> Result<Self, ApiError> {
+        let region = RegionProviderChain::first_try(connection.region.clone().map(Region::new))
+            .or_default_provider()
+            .or_else(DEFAULT_REGION);
+        // Adaptive retries slow down when IAM throttles and speed up again; reads then ride out
+        // faults on their own. `apply` adds its own waits above this for what the SDK does not
+        // retry (NoSuchEntity right after a create), and CreateAccessKey opts out entirely.
+        let retry = RetryConfig::adaptive()
+            .with_max_attempts(SDK_ATTEMPTS)
+            .with_max_backoff(Duration::from_secs(20));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(connection.timeouts.connect)
+            .operation_attempt_timeout(connection.timeouts.call)
+            .operation_timeout(connection.timeouts.retries)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .retry_config(retry)
+            .timeout_config(timeouts);
+        if let Some(profile) = &connection.profile {
+            // A profile someone named wins over keys that happen to be in the environment,
+            // as the AWS CLI's --profile does: an apply must not go to the wrong account.
+            let credentials = ProfileFileCredentialsProvider::builder()
+                .profile_name(profile)
+                .build();
+            loader = loader
+                .profile_name(profile)
+                .credentials_provider(credentials);
+        }
+        if let Some(url) = &connection.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let access_key_id = check_credentials(&config, connection).await?;
+        let mut api = Self::from_config(&config);
+        api.access_key_id = Some(access_key_id);
+        Ok(api)
+    }
+
+    /// Wraps clients built from `config` (tests build it by hand).
+    pub fn from_config(config: &SdkConfig) -> Self {
+        let hopeless = HopelessConnections {
+            local: config.endpoint_url().is_some_and(is_loopback),
+        };
+        let iam = aws_sdk_iam::config::Builder::from(config).retry_classifier(hopeless);
+        let sts = aws_sdk_sts::config::Builder::from(config).retry_classifier(hopeless);
+        Self {
+            iam: aws_sdk_iam::Client::from_conf(iam.build()),
+            sts: aws_sdk_sts::Client::from_conf(sts.build()),
+            calls: Mutex::new(BTreeMap::new()),
+            access_key_id: None,
+        }
+    }
+
+    /// Wraps an existing IAM client (tests with recorded responses); STS comes from the same
+    /// configuration.
+    pub fn from_clients(iam: aws_sdk_iam::Client, sts: aws_sdk_sts::Client) -> Self {
+        Self {
+            iam,
+            sts,
+            calls: Mutex::new(BTreeMap::new()),
+            access_key_id: None,
+        }
+    }
+
+    /// How many calls were made, by API action.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, action: &'static str) {
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(action).or_default() += 1;
+        }
+    }
+}
+
+/// The access key id of the credentials found, or why there are none.
+pub(super) async fn check_credentials(
+    config: &SdkConfig,
+    connection: &Connection,
+) -> Result<String, ApiError> {
+    let Some(provider) = config.credentials_provider() else {
+        return Err(no_credentials(
+            connection,
+            "no credential provider is configured",
+        ));
+    };
+    match provider.provide_credentials().await {
+        Ok(credentials) => Ok(credentials.access_key_id().to_owned()),
+        // The chain's own message lists every provider it tried, one a line: too much to say.
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(no_credentials(connection, "")),
+        Err(err) => {
+            let cause = innermost(&err);
+            let cause = cause
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .trim_end_matches('.');
+            Err(no_credentials(connection, &format!(" ({cause})")))
+        }
+    }
+}
+
+pub(super) fn no_credentials(connection: &Connection, cause: &str) -> ApiError {
+    let source = match &connection.profile {
+        Some(profile) => format!("profile `{profile}`"),
+        None => "the environment, ~/.aws or an instance role".to_owned(),
+    };
+    ApiError::new(
+        ErrorKind::Credentials,
+        None,
+        format!(
+            "no AWS credentials found in {source}{cause}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, pass --profile, or run `aws sso login`"
+        ),
+    )
+}
+
+impl IamApi for AwsIam {
+    async fn caller(&self) -> Result<Caller, ApiError> {
+        reads::caller(self).await
+    }
+
+    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
+        reads::account_details(self).await
+    }
+
+    async fn aws_managed_policies(
+        &self,
+        _partition: Partition,
+    ) -> Result<Vec<PolicyArn>, ApiError> {
+        reads::aws_managed_policies(self).await
+    }
+
+    async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
+        reads::aws_policy_exists(self, policy).await
+    }
+
+    async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
+        reads::policy_tags(self, policy).await
+    }
+
+    async fn user_credentials(&self, user: &str) -> Result<UserCredentials, ApiError> {
+        reads::user_credentials(self, user).await
+    }
+
+    async fn policy_roles(&self, policy: &PolicyArn) -> Result<Vec<String>, ApiError> {
+        reads::policy_roles(self, policy).await
+    }
+
+    async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
+        reads::credential_report(self).await
+    }
+
+    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
+        reads::access_keys(self, user).await
+    }
+
+    async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
+        calls::call(self, op).await
+    }
+
+    async fn delete_access_key(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
+        calls::delete_access_key(self, user, access_key_id).await
+    }
+}
