@@ -7,6 +7,8 @@ use std::path::Path;
 use crate::apply::Report;
 use crate::document;
 use crate::iam::OWNER_TAG;
+use anstyle::AnsiColor;
+
 use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan};
 
 /// How to render text.
@@ -18,18 +20,17 @@ pub struct Style<'a> {
     pub secrets_dir: &'a Path,
 }
 
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const CYAN: &str = "\x1b[36m";
-const RED: &str = "\x1b[31m";
-const BOLD: &str = "\x1b[1m";
-const RESET: &str = "\x1b[0m";
+const GREEN: anstyle::Style = AnsiColor::Green.on_default();
+const YELLOW: anstyle::Style = AnsiColor::Yellow.on_default();
+const CYAN: anstyle::Style = AnsiColor::Cyan.on_default();
+const RED: anstyle::Style = AnsiColor::Red.on_default();
+const BOLD: anstyle::Style = anstyle::Style::new().bold();
 
 /// The plan as text, ending in a newline.
 pub fn text(plan: &Plan, style: Style<'_>) -> String {
-    let paint = |color: &str, text: &str| {
+    let paint = |color: anstyle::Style, text: &str| {
         if style.color {
-            format!("{color}{text}{RESET}")
+            format!("{color}{text}{color:#}")
         } else {
             text.to_owned()
         }
@@ -363,7 +364,7 @@ fn document_block(op: &Op, color: bool) -> String {
             let _ = writeln!(out, "{line}");
             continue;
         };
-        let _ = writeln!(out, "{paint}{line}{RESET}");
+        let _ = writeln!(out, "{paint}{line}{paint:#}");
     }
     out
 }
@@ -426,3 +427,6 @@ fn tag_list(tags: &std::collections::BTreeMap<String, String>) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests;
