@@ -7,8 +7,8 @@
 //! (never a secret), and every group an exported user is in.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write as _;
 
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::document;
@@ -71,49 +71,116 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
     let mut writer = Writer {
         live,
         exported: policies.iter().map(|p| &p.arn).collect(),
-        out: String::new(),
         files: BTreeMap::new(),
     };
-    writer.header(filter);
-    for policy in &policies {
-        writer.policy(policy);
-    }
-    for group in &groups {
-        writer.group(group);
-    }
-    for user in &users {
-        writer.user(user);
-    }
+    let file = SpecFile {
+        version: 1,
+        account: AccountSection {
+            id: live.caller.account.clone(),
+            owner: filter.owner.clone(),
+            scope: filter.scope.clone(),
+        },
+        policies: policies
+            .iter()
+            .map(|p| (p.arn.name.clone(), writer.policy(p)))
+            .collect(),
+        groups: groups
+            .iter()
+            .map(|g| (g.name.clone(), writer.group(g)))
+            .collect(),
+        users: users
+            .iter()
+            .map(|u| (u.name.clone(), writer.user(u)))
+            .collect(),
+    };
+    let body = toml::to_string(&file).expect("an export always serialises");
     Export {
-        spec: writer.out,
+        spec: format!(
+            "# Exported by iamspec from account {}.\n{body}",
+            live.caller.account
+        ),
         files: writer.files,
     }
+}
+
+/// The spec file, in the order a person reads it; empty parts are left out.
+#[derive(Serialize)]
+struct SpecFile {
+    version: u32,
+    account: AccountSection,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    policies: BTreeMap<String, PolicySection>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    groups: BTreeMap<String, GroupSection>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    users: BTreeMap<String, UserSection>,
+}
+
+#[derive(Serialize)]
+struct AccountSection {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    owner: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+}
+
+#[derive(Serialize)]
+struct PolicySection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    document: String,
+}
+
+/// What users and groups share: managed policies, add-ons and inline policies.
+#[derive(Serialize, Default)]
+struct Attached {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    policies: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    addons: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    inline: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct GroupSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(flatten)]
+    attached: Attached,
+}
+
+#[derive(Serialize)]
+struct UserSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    groups: Vec<String>,
+    #[serde(flatten)]
+    attached: Attached,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    access_key: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tags: BTreeMap<String, String>,
+}
+
+/// A path worth writing: anything but the default `/`.
+fn path(path: &str) -> Option<String> {
+    (path != "/").then(|| path.to_owned())
 }
 
 struct Writer<'a> {
     live: &'a LiveState,
     /// Customer-managed policies the spec defines, and so names by name.
     exported: BTreeSet<&'a PolicyArn>,
-    out: String,
+    /// The documents, by path relative to the spec.
     files: BTreeMap<String, String>,
 }
 
 impl Writer<'_> {
-    fn header(&mut self, filter: &Filter) {
-        let _ = writeln!(
-            self.out,
-            "# Exported by iamspec from account {}.\nversion = 1\n\n[account]\nid = {}",
-            self.live.caller.account,
-            quote(&self.live.caller.account)
-        );
-        if let Some(owner) = &filter.owner {
-            let _ = writeln!(self.out, "owner = {}", quote(owner));
-        }
-        if let Some(scope) = &filter.scope {
-            let _ = writeln!(self.out, "scope = {}", quote(scope));
-        }
-    }
-
     /// Adds a document file at `stem.json`, or, if a file of that name (ignoring case, as some
     /// file systems do) is taken, at `stem-2.json` and so on: no two documents ever share one.
     fn document_file(&mut self, stem: &str, document: &Value) -> String {
@@ -130,54 +197,51 @@ impl Writer<'_> {
         file
     }
 
-    fn policy(&mut self, policy: &LivePolicy) {
-        let file = self.document_file(&format!("policies/{}", policy.arn.name), &policy.document);
-        let _ = writeln!(self.out, "\n[policies.{}]", key(&policy.arn.name));
-        if policy.arn.path != "/" {
-            let _ = writeln!(self.out, "path = {}", quote(&policy.arn.path));
-        }
-        if !policy.description.is_empty() {
-            let _ = writeln!(self.out, "description = {}", quote(&policy.description));
-        }
-        let _ = writeln!(self.out, "document = {}", quote(&file));
-    }
-
-    fn group(&mut self, group: &LiveGroup) {
-        let _ = writeln!(self.out, "\n[groups.{}]", key(&group.name));
-        if group.path != "/" {
-            let _ = writeln!(self.out, "path = {}", quote(&group.path));
-        }
-        self.policies(&group.policies);
-        self.inline("group", &group.name, &group.inline_policies);
-    }
-
-    fn user(&mut self, user: &LiveUser) {
-        let _ = writeln!(self.out, "\n[users.{}]", key(&user.name));
-        if user.path != "/" {
-            let _ = writeln!(self.out, "path = {}", quote(&user.path));
-        }
-        if !user.groups.is_empty() {
-            let _ = writeln!(self.out, "groups = {}", list(user.groups.iter()));
-        }
-        self.policies(&user.policies);
-        self.inline("user", &user.name, &user.inline_policies);
-        if user.access_keys.iter().any(|k| k.active) {
-            let _ = writeln!(self.out, "access_key = true");
-        }
-        let tags: Vec<String> = user
-            .tags
-            .iter()
-            .filter(|(k, _)| *k != OWNER_TAG)
-            .map(|(k, v)| format!("{} = {}", key(k), quote(v)))
-            .collect();
-        if !tags.is_empty() {
-            let _ = writeln!(self.out, "tags = {{ {} }}", tags.join(", "));
+    fn policy(&mut self, policy: &LivePolicy) -> PolicySection {
+        PolicySection {
+            path: path(&policy.arn.path),
+            description: Some(policy.description.clone()).filter(|d| !d.is_empty()),
+            document: self
+                .document_file(&format!("policies/{}", policy.arn.name), &policy.document),
         }
     }
 
-    /// `policies = [...]` and `addons = [...]`: built-in add-ons whose policies are all
-    /// attached, AWS-managed policies by name, the spec's own by name, others by ARN.
-    fn policies(&mut self, attached: &BTreeSet<PolicyArn>) {
+    fn group(&mut self, group: &LiveGroup) -> GroupSection {
+        GroupSection {
+            path: path(&group.path),
+            attached: self.attached(
+                &group.policies,
+                "group",
+                &group.name,
+                &group.inline_policies,
+            ),
+        }
+    }
+
+    fn user(&mut self, user: &LiveUser) -> UserSection {
+        UserSection {
+            path: path(&user.path),
+            groups: user.groups.iter().cloned().collect(),
+            attached: self.attached(&user.policies, "user", &user.name, &user.inline_policies),
+            access_key: user.access_keys.iter().any(|k| k.active),
+            tags: user
+                .tags
+                .iter()
+                .filter(|(k, _)| *k != OWNER_TAG)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        }
+    }
+
+    /// Built-in add-ons whose policies are all attached, AWS-managed policies by name, the
+    /// spec's own by name, others by ARN; and inline policies as files.
+    fn attached(
+        &mut self,
+        attached: &BTreeSet<PolicyArn>,
+        kind: &str,
+        owner: &str,
+        inline: &BTreeMap<String, Value>,
+    ) -> Attached {
         let mut remaining: Vec<&PolicyArn> = attached.iter().collect();
         let mut addons = Vec::new();
         for (addon, names) in BUILTIN_ADDONS {
@@ -199,7 +263,7 @@ impl Writer<'_> {
             .iter()
             .map(|a| a.name.as_str())
             .collect();
-        let names: Vec<String> = remaining
+        let policies = remaining
             .iter()
             .map(|arn| {
                 if arn.is_aws_managed() {
@@ -211,50 +275,19 @@ impl Writer<'_> {
                 }
             })
             .collect();
-        if !names.is_empty() {
-            let _ = writeln!(self.out, "policies = {}", list(names.iter()));
-        }
-        if !addons.is_empty() {
-            let _ = writeln!(self.out, "addons = {}", list(addons.iter()));
-        }
-    }
-
-    fn inline(&mut self, kind: &str, owner: &str, policies: &BTreeMap<String, Value>) {
-        if policies.is_empty() {
-            return;
-        }
-        let entries: Vec<String> = policies
+        // A folder per user or group: names cannot contain `/`, and `user-` keeps even a user
+        // called `..` inside `inline/`.
+        let inline = inline
             .iter()
             .map(|(name, document)| {
-                // A folder per user or group: names cannot contain `/`, and `user-` keeps even a
-                // user called `..` inside `inline/`.
                 let file = self.document_file(&format!("inline/{kind}-{owner}/{name}"), document);
-                format!("{} = {}", key(name), quote(&file))
+                (name.clone(), file)
             })
             .collect();
-        let _ = writeln!(self.out, "inline = {{ {} }}", entries.join(", "));
+        Attached {
+            policies,
+            addons,
+            inline,
+        }
     }
-}
-
-/// A TOML string.
-fn quote(text: &str) -> String {
-    toml::Value::String(text.to_owned()).to_string()
-}
-
-/// A TOML key: bare when it can be, quoted otherwise (`a@b.c`).
-fn key(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        name.to_owned()
-    } else {
-        quote(name)
-    }
-}
-
-fn list<'s>(items: impl Iterator<Item = &'s String>) -> String {
-    let quoted: Vec<String> = items.map(|s| quote(s)).collect();
-    format!("[{}]", quoted.join(", "))
 }

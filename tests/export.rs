@@ -102,8 +102,11 @@ async fn an_exported_scope_plans_nothing() {
         format!(
             "# Exported by iamspec from account {id}.\nversion = 1\n\n[account]\nid = \"{id}\"\nscope = \"/koding/\"\n\n\
              [policies.StackBuilder]\npath = \"/koding/\"\ndescription = \"What Koding stacks need beyond EC2\"\ndocument = \"policies/StackBuilder.json\"\n\n\
-             [groups.Developers]\npath = \"/koding/\"\npolicies = [\"StackBuilder\", \"AmazonEC2FullAccess\"]\naddons = [\"route53\"]\ninline = {{ deploy = \"inline/group-Developers/deploy.json\" }}\n\n\
-             [users.koding-user]\npath = \"/koding/\"\ngroups = [\"Developers\"]\npolicies = [\"job-function/ViewOnlyAccess\"]\ninline = {{ own = \"inline/user-koding-user/own.json\" }}\naccess_key = true\ntags = {{ team = \"platform\" }}\n",
+             [groups.Developers]\npath = \"/koding/\"\npolicies = [\"StackBuilder\", \"AmazonEC2FullAccess\"]\naddons = [\"route53\"]\n\n\
+             [groups.Developers.inline]\ndeploy = \"inline/group-Developers/deploy.json\"\n\n\
+             [users.koding-user]\npath = \"/koding/\"\ngroups = [\"Developers\"]\npolicies = [\"job-function/ViewOnlyAccess\"]\naccess_key = true\n\n\
+             [users.koding-user.inline]\nown = \"inline/user-koding-user/own.json\"\n\n\
+             [users.koding-user.tags]\nteam = \"platform\"\n",
             id = account.id
         )
     );
