@@ -2,218 +2,31 @@
 //! cannot be made to produce on demand (throttling, lost answers, eventual consistency,
 //! access denied, a disk that refuses the secret).
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use super::*;
 use crate::iam::PolicyArn;
-use crate::live::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveState, UserCredentials,
-};
-use crate::secrets::Secret;
+use crate::live::memory::{Fault, MemoryAccount, MemoryIam, MemoryUser};
+use crate::live::{Caller, LiveState};
 
-/// A fault to inject: the next `times` calls of `api` fail with `kind`. With `after_effect`
-/// the call takes effect first and only its answer is lost.
-struct Fault {
-    api: &'static str,
-    kind: ErrorKind,
-    times: usize,
-    after_effect: bool,
-}
-
-#[derive(Default)]
-struct Account {
-    users: BTreeMap<String, Vec<String>>,
-    tags: BTreeMap<String, BTreeMap<String, String>>,
-    groups: BTreeSet<String>,
-    members: BTreeSet<(String, String)>,
-    attached: BTreeSet<(String, PolicyArn)>,
-    next_key: u32,
-    /// Every call made, mutating or not, by API name.
-    calls: Vec<&'static str>,
-}
-
-#[derive(Default)]
-struct FakeIam {
-    account: Mutex<Account>,
-    faults: Mutex<VecDeque<Fault>>,
-}
-
-impl FakeIam {
-    fn with_faults(faults: Vec<Fault>) -> Self {
-        Self {
-            faults: Mutex::new(faults.into()),
-            ..Self::default()
-        }
-    }
-
-    fn fault_for(&self, api: &str) -> Option<(ErrorKind, bool)> {
-        let mut faults = self.faults.lock().unwrap();
-        let fault = faults.iter_mut().find(|f| f.api == api && f.times > 0)?;
-        fault.times -= 1;
-        Some((fault.kind, fault.after_effect))
-    }
-
-    fn calls(&self, api: &str) -> usize {
-        self.account
-            .lock()
-            .unwrap()
-            .calls
-            .iter()
-            .filter(|c| **c == api)
-            .count()
-    }
-
-    fn apply_op(&self, op: &Op) -> Result<Outcome, ApiError> {
-        let mut a = self.account.lock().unwrap();
-        let missing = |what: &str| {
-            Err(ApiError::new(
-                ErrorKind::NoSuchEntity,
-                Some("NoSuchEntity".into()),
-                format!("{what} not found"),
-            ))
-        };
-        match op {
-            Op::CreateGroup { group, .. } => {
-                let created = a.groups.insert(group.clone());
-                if !created {
-                    return Err(ApiError::new(
-                        ErrorKind::AlreadyExists,
-                        Some("EntityAlreadyExists".into()),
-                        "exists",
-                    ));
-                }
-            }
-            Op::CreateUser { user, tags, .. } => {
-                if a.users.contains_key(user) {
-                    return Err(ApiError::new(
-                        ErrorKind::AlreadyExists,
-                        Some("EntityAlreadyExists".into()),
-                        "exists",
-                    ));
-                }
-                a.users.insert(user.clone(), Vec::new());
-                a.tags.insert(user.clone(), tags.clone());
-            }
-            Op::TagUser { user, tags } => {
-                if !a.users.contains_key(user) {
-                    return missing(user);
-                }
-                a.tags.entry(user.clone()).or_default().extend(tags.clone());
-            }
-            Op::AttachGroupPolicy { group, policy } => {
-                if !a.groups.contains(group) {
-                    return missing(group);
-                }
-                a.attached.insert((group.clone(), policy.clone()));
-            }
-            Op::AttachUserPolicy { user, policy } => {
-                if !a.users.contains_key(user) {
-                    return missing(user);
-                }
-                a.attached.insert((user.clone(), policy.clone()));
-            }
-            Op::AddUserToGroup { user, group } => {
-                if !a.users.contains_key(user) || !a.groups.contains(group) {
-                    return missing(user);
-                }
-                a.members.insert((user.clone(), group.clone()));
-            }
-            Op::CreateAccessKey { user } => {
-                a.next_key += 1;
-                let id = format!("AKIA{}", a.next_key);
-                let Some(keys) = a.users.get_mut(user) else {
-                    return missing(user);
-                };
-                keys.push(id.clone());
-                return Ok(Outcome::NewAccessKey {
-                    secret: Secret::new(format!("secret-of-{id}")),
-                    access_key_id: id,
-                });
-            }
-            _ => {}
-        }
-        Ok(Outcome::Done)
+/// The account the guide's plan is applied to: empty, with the policies it attaches.
+fn empty() -> MemoryAccount {
+    MemoryAccount {
+        aws_policies: vec![
+            PolicyArn::aws_managed(Partition::Aws, "/", "AmazonEC2FullAccess"),
+            PolicyArn::aws_managed(Partition::Aws, "/", "IAMReadOnlyAccess"),
+        ],
+        ..MemoryAccount::default()
     }
 }
 
-impl IamApi for FakeIam {
-    async fn caller(&self) -> Result<Caller, ApiError> {
-        unreachable!("apply does not ask who the caller is")
-    }
+fn account() -> MemoryIam {
+    MemoryIam::new(empty())
+}
 
-    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
-        unreachable!("apply does not read the account")
-    }
-
-    async fn aws_managed_policies(&self, _: Partition) -> Result<Vec<PolicyArn>, ApiError> {
-        unreachable!("apply does not list policies")
-    }
-
-    async fn aws_policy_exists(&self, _: &PolicyArn) -> Result<bool, ApiError> {
-        unreachable!("apply does not look up policies")
-    }
-
-    async fn policy_tags(&self, _: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
-        unreachable!("apply does not read tags")
-    }
-
-    async fn user_credentials(&self, _: &str) -> Result<UserCredentials, ApiError> {
-        unreachable!("apply does not read credentials")
-    }
-
-    async fn policy_roles(&self, _: &PolicyArn) -> Result<Vec<String>, ApiError> {
-        unreachable!("apply does not read roles")
-    }
-
-    async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
-        unreachable!("apply does not read the credential report")
-    }
-
-    async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
-        let mut a = self.account.lock().unwrap();
-        a.calls.push("ListAccessKeys");
-        let keys = a.users.get(user).cloned().unwrap_or_default();
-        Ok(keys
-            .into_iter()
-            .map(|id| AccessKey {
-                id,
-                active: true,
-                created: String::new(),
-            })
-            .collect())
-    }
-
-    async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
-        self.account.lock().unwrap().calls.push(op.api_name());
-        let fault = self.fault_for(op.api_name());
-        if let Some((kind, after_effect)) = fault {
-            if after_effect {
-                let _ = self.apply_op(op);
-            }
-            return Err(ApiError::new(kind, Some(format!("{kind}")), "injected"));
-        }
-        self.apply_op(op)
-    }
-
-    async fn delete_access_key(&self, user: &str, id: &str) -> Result<(), ApiError> {
-        let mut a = self.account.lock().unwrap();
-        a.calls.push("DeleteAccessKey");
-        let keys = a.users.get_mut(user).expect("the user exists");
-        let before = keys.len();
-        keys.retain(|k| k != id);
-        if keys.len() == before || self.fault_for("DeleteAccessKey").is_some() {
-            // Gone already, or (a fault) deleted by a first try whose answer was lost.
-            return Err(ApiError::new(
-                ErrorKind::NoSuchEntity,
-                Some("NoSuchEntity".into()),
-                format!("the access key {id} cannot be found"),
-            ));
-        }
-        Ok(())
-    }
+fn faulty(faults: Vec<Fault>) -> MemoryIam {
+    MemoryIam::with_faults(empty(), faults)
 }
 
 const SPEC: &str = r#"
@@ -256,7 +69,7 @@ fn options(secrets: &Path, concurrency: usize) -> ApplyOptions {
     }
 }
 
-fn run(plan: &Plan, api: &FakeIam, concurrency: usize) -> (Report, tempfile::TempDir) {
+fn run(plan: &Plan, api: &MemoryIam, concurrency: usize) -> (Report, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -270,29 +83,27 @@ fn run(plan: &Plan, api: &FakeIam, concurrency: usize) -> (Report, tempfile::Tem
     (report, dir)
 }
 
-fn assert_guide_state(api: &FakeIam) {
-    let a = api.account.lock().unwrap();
-    assert_eq!(a.groups, BTreeSet::from(["Developers".to_owned()]));
-    assert_eq!(a.users["koding-user"].len(), 1, "exactly one key");
-    assert_eq!(a.tags["koding-user"]["team"], "platform");
-    assert_eq!(a.attached.len(), 2);
-    assert!(
-        a.members
-            .contains(&("koding-user".into(), "Developers".into()))
-    );
+fn assert_guide_state(api: &MemoryIam) {
+    let a = api.snapshot();
+    assert_eq!(a.groups.keys().collect::<Vec<_>>(), ["Developers"]);
+    let user = &a.users["koding-user"];
+    assert_eq!(user.keys.len(), 1, "exactly one key");
+    assert_eq!(user.tags["team"], "platform");
+    assert_eq!(a.groups["Developers"].policies.len(), 2);
+    assert!(user.groups.contains("Developers"));
 }
 
 #[test]
 fn the_plan_is_applied_in_full_and_reported_in_plan_order() {
     let plan = guide_plan();
-    let api = FakeIam::default();
+    let api = account();
     let (report, dir) = run(&plan, &api, 8);
     assert!(report.succeeded(), "{report:#?}");
     let done: Vec<&Change> = report.done.iter().map(|d| &d.change).collect();
     assert_eq!(done, plan.changes.iter().collect::<Vec<_>>());
     assert_eq!(report.retries, 0);
     assert_guide_state(&api);
-    let key = &api.account.lock().unwrap().users["koding-user"][0];
+    let key = &api.snapshot().users["koding-user"].keys[0].id;
     let csv = std::fs::read_to_string(dir.path().join("secrets/koding-user.csv")).unwrap();
     assert_eq!(
         csv,
@@ -304,7 +115,7 @@ fn the_plan_is_applied_in_full_and_reported_in_plan_order() {
 
 #[test]
 fn throttling_is_retried_until_it_passes() {
-    let api = FakeIam::with_faults(vec![Fault {
+    let api = faulty(vec![Fault {
         api: "AttachGroupPolicy",
         kind: ErrorKind::Throttled,
         times: 3,
@@ -318,7 +129,7 @@ fn throttling_is_retried_until_it_passes() {
 
 #[test]
 fn no_such_entity_right_after_a_create_is_waited_out() {
-    let api = FakeIam::with_faults(vec![Fault {
+    let api = faulty(vec![Fault {
         api: "AddUserToGroup",
         kind: ErrorKind::NoSuchEntity,
         times: 2,
@@ -345,18 +156,18 @@ fn no_such_entity_for_an_entity_the_plan_did_not_create_fails_at_once() {
         ],
         Vec::new(),
     );
-    let api = FakeIam::default();
+    let api = account();
     let (report, _dir) = run(&plan, &api, 1);
     assert_eq!(api.calls("AddUserToGroup"), 1);
     assert_eq!(
         report.failed.unwrap().reason,
-        "iam:AddUserToGroup on user gone and group Developers failed because something it names does not exist (NoSuchEntity: gone not found): if it was deleted meanwhile, run apply again to recreate it"
+        "iam:AddUserToGroup on user gone and group Developers failed because something it names does not exist (NoSuchEntity: gone cannot be found): if it was deleted meanwhile, run apply again to recreate it"
     );
 }
 
 #[test]
 fn access_denied_stops_the_apply_and_says_what_the_caller_needs() {
-    let api = FakeIam::with_faults(vec![Fault {
+    let api = faulty(vec![Fault {
         api: "AttachGroupPolicy",
         kind: ErrorKind::AccessDenied,
         times: 1,
@@ -381,7 +192,7 @@ fn access_denied_stops_the_apply_and_says_what_the_caller_needs() {
 
 #[test]
 fn a_key_whose_answer_was_lost_is_taken_back_and_made_again() {
-    let api = FakeIam::with_faults(vec![Fault {
+    let api = faulty(vec![Fault {
         api: "CreateAccessKey",
         kind: ErrorKind::Transient,
         times: 1,
@@ -392,19 +203,20 @@ fn a_key_whose_answer_was_lost_is_taken_back_and_made_again() {
     assert_eq!(api.calls("CreateAccessKey"), 2);
     assert_eq!(api.calls("DeleteAccessKey"), 1);
     assert_guide_state(&api);
-    let key = api.account.lock().unwrap().users["koding-user"][0].clone();
+    // The user was made first (1), then the key whose answer was lost (2), then the one kept.
+    let key = api.snapshot().users["koding-user"].keys[0].id.clone();
     assert_eq!(
-        key, "AKIA2",
+        key, "AKIAMEMORY0000000003",
         "the first key, whose secret was lost, is gone"
     );
     let csv = std::fs::read_to_string(dir.path().join("secrets/koding-user.csv")).unwrap();
-    assert!(csv.contains("AKIA2,secret-of-AKIA2"), "{csv}");
+    assert!(csv.contains(&format!("{key},secret-of-{key}")), "{csv}");
 }
 
 #[test]
 fn no_key_is_made_when_its_secret_could_not_be_saved() {
     let plan = guide_plan();
-    let api = FakeIam::default();
+    let api = account();
     let dir = tempfile::tempdir().unwrap();
     let blocker = dir.path().join("not-a-dir");
     std::fs::write(&blocker, "").unwrap();
@@ -420,12 +232,12 @@ fn no_key_is_made_when_its_secret_could_not_be_saved() {
         "{reason}"
     );
     assert_eq!(api.calls("CreateAccessKey"), 0);
-    assert!(api.account.lock().unwrap().users["koding-user"].is_empty());
+    assert!(api.snapshot().users["koding-user"].keys.is_empty());
 }
 
 #[test]
 fn a_key_taken_back_by_a_retried_delete_counts_as_taken_back() {
-    let api = FakeIam::with_faults(vec![
+    let api = faulty(vec![
         Fault {
             api: "CreateAccessKey",
             kind: ErrorKind::Transient,
@@ -447,12 +259,11 @@ fn a_key_taken_back_by_a_retried_delete_counts_as_taken_back() {
 
 #[test]
 fn a_create_that_finds_the_entity_makes_no_call_the_plan_does_not_list() {
-    let api = FakeIam::default();
-    api.account
-        .lock()
-        .unwrap()
+    let mut existing = empty();
+    existing
         .users
-        .insert("koding-user".into(), Vec::new());
+        .insert("koding-user".into(), MemoryUser::default());
+    let api = MemoryIam::new(existing);
     let (report, _dir) = run(&guide_plan(), &api, 1);
     assert!(report.succeeded(), "{report:#?}");
     let create = report
@@ -463,14 +274,14 @@ fn a_create_that_finds_the_entity_makes_no_call_the_plan_does_not_list() {
     assert_eq!(create.note.as_deref(), Some("it already existed"));
     // The next plan shows what someone else's user lacks; apply only makes the plan's calls.
     assert_eq!(api.calls("TagUser"), 0);
-    let account = api.account.lock().unwrap();
-    assert!(!account.tags.contains_key("koding-user"));
-    assert_eq!(account.users["koding-user"].len(), 1, "its key was made");
+    let user = &api.snapshot().users["koding-user"];
+    assert!(user.tags.is_empty());
+    assert_eq!(user.keys.len(), 1, "its key was made");
 }
 
 #[test]
 fn throttling_that_never_ends_gives_up_at_the_deadline() {
-    let api = FakeIam::with_faults(vec![Fault {
+    let api = faulty(vec![Fault {
         api: "CreateGroup",
         kind: ErrorKind::Throttled,
         times: usize::MAX,

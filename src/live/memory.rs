@@ -4,7 +4,7 @@
 //! keys at most, five versions at most). For tests where the endpoint is not the point: the
 //! idempotence property test runs hundreds of plans and applies against it in a second.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use serde_json::Value;
@@ -69,19 +69,58 @@ impl MemoryPolicy {
     }
 }
 
-/// `IamApi` over a `MemoryAccount`, called by an assumed role (so no user is the caller's).
+/// A fault to inject: the next `times` calls of `api` fail with `kind`. With `after_effect`
+/// the call takes effect first and only its answer is lost.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub api: &'static str,
+    pub kind: ErrorKind,
+    pub times: usize,
+    pub after_effect: bool,
+}
+
+/// `IamApi` over a `MemoryAccount`, called by an assumed role (so no user is the caller's),
+/// recording every call and failing the ones it is told to.
 #[derive(Debug)]
 pub struct MemoryIam {
     pub account_id: String,
     pub state: Mutex<MemoryAccount>,
+    faults: Mutex<VecDeque<Fault>>,
+    /// Every call made, reads included, by API name.
+    calls: Mutex<Vec<&'static str>>,
 }
 
 impl MemoryIam {
     pub fn new(account: MemoryAccount) -> Self {
+        Self::with_faults(account, Vec::new())
+    }
+
+    pub fn with_faults(account: MemoryAccount, faults: Vec<Fault>) -> Self {
         Self {
             account_id: "123456789012".to_owned(),
             state: Mutex::new(account),
+            faults: Mutex::new(faults.into()),
+            calls: Mutex::new(Vec::new()),
         }
+    }
+
+    /// How many calls of `api` were made.
+    pub fn calls(&self, api: &str) -> usize {
+        self.calls
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|c| **c == api)
+            .count()
+    }
+
+    /// Records a call of `api`, and the fault it meets, if any.
+    fn record(&self, api: &'static str) -> Option<(ErrorKind, bool)> {
+        self.calls.lock().unwrap().push(api);
+        let mut faults = self.faults.lock().unwrap();
+        let fault = faults.iter_mut().find(|f| f.api == api && f.times > 0)?;
+        fault.times -= 1;
+        Some((fault.kind, fault.after_effect))
     }
 
     /// A copy of the account as it is now.
@@ -130,6 +169,7 @@ fn canonical_all(inline: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
 
 impl IamApi for MemoryIam {
     async fn caller(&self) -> Result<Caller, ApiError> {
+        self.record("GetCallerIdentity");
         Ok(Caller {
             account: self.account_id.clone(),
             arn: format!(
@@ -142,6 +182,7 @@ impl IamApi for MemoryIam {
     }
 
     async fn account_details(&self) -> Result<AccountDetails, ApiError> {
+        self.record("GetAccountAuthorizationDetails");
         let a = self.state.lock().unwrap();
         let users = a
             .users
@@ -202,14 +243,17 @@ impl IamApi for MemoryIam {
     }
 
     async fn aws_managed_policies(&self, _: Partition) -> Result<Vec<PolicyArn>, ApiError> {
+        self.record("ListPolicies");
         Ok(self.state.lock().unwrap().aws_policies.clone())
     }
 
     async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
+        self.record("GetPolicy");
         Ok(self.state.lock().unwrap().aws_policies.contains(policy))
     }
 
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
+        self.record("ListPolicyTags");
         let a = self.state.lock().unwrap();
         a.policies
             .get(policy)
@@ -218,6 +262,7 @@ impl IamApi for MemoryIam {
     }
 
     async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
+        self.record("GetCredentialReport");
         let a = self.state.lock().unwrap();
         let users = a
             .users
@@ -234,6 +279,7 @@ impl IamApi for MemoryIam {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
+        self.record("ListAccessKeys");
         let a = self.state.lock().unwrap();
         a.users
             .get(user)
@@ -249,8 +295,35 @@ impl IamApi for MemoryIam {
         Ok(Vec::new())
     }
 
-    #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
     async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
+        if let Some((kind, after_effect)) = self.record(op.api_name()) {
+            if after_effect {
+                let _ = self.effect(op);
+            }
+            return Err(ApiError::new(kind, Some(format!("{kind}")), "injected"));
+        }
+        self.effect(op)
+    }
+
+    async fn delete_access_key(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
+        let lost = self.record("DeleteAccessKey");
+        let op = Op::DeleteAccessKey {
+            user: user.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+        };
+        let done = self.effect(&op).map(drop);
+        match lost {
+            // Deleted by a first try whose answer was lost: the retry finds it gone.
+            Some(_) => Err(missing(access_key_id)),
+            None => done,
+        }
+    }
+}
+
+impl MemoryIam {
+    /// What `op` does to the account.
+    #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
+    fn effect(&self, op: &Op) -> Result<Outcome, ApiError> {
         let mut guard = self.state.lock().unwrap();
         let a = &mut *guard;
         macro_rules! user_mut {
@@ -330,6 +403,9 @@ impl IamApi for MemoryIam {
             }
             Op::DetachRolePolicy { .. } => return Err(missing("role")),
             Op::AddUserToGroup { user, group } => {
+                if !a.users.contains_key(user) {
+                    return Err(missing(user));
+                }
                 if !a.groups.contains_key(group) {
                     return Err(missing(group));
                 }
@@ -489,13 +565,5 @@ impl IamApi for MemoryIam {
             }
         }
         Ok(Outcome::Done)
-    }
-
-    async fn delete_access_key(&self, user: &str, access_key_id: &str) -> Result<(), ApiError> {
-        let op = Op::DeleteAccessKey {
-            user: user.to_owned(),
-            access_key_id: access_key_id.to_owned(),
-        };
-        self.call(&op).await.map(drop)
     }
 }
