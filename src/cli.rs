@@ -471,6 +471,7 @@ impl Locked<'_> {
         renewals.reset();
         let mut stopped_by = None;
         let mut lost = None;
+        let mut renewed = tokio::time::Instant::now();
         let mut report = loop {
             tokio::select! {
                 report = &mut run => break report,
@@ -485,9 +486,16 @@ impl Locked<'_> {
                     );
                 }
                 _ = renewals.tick(), if lost.is_none() => {
-                    if let Err(err) = self.lock.renew(self.api).await {
-                        interrupt.store(true, Ordering::SeqCst);
-                        lost = Some(err);
+                    match self.lock.renew(self.api).await {
+                        Ok(()) => renewed = tokio::time::Instant::now(),
+                        // A renewal IAM did not answer is tried again at the next tick, as
+                        // long as the lease it holds cannot have run out by then.
+                        Err(LockError::Api { .. })
+                            if renewed.elapsed() + lock::RENEW_EVERY < lock::LEASE => {}
+                        Err(err) => {
+                            interrupt.store(true, Ordering::SeqCst);
+                            lost = Some(err);
+                        }
                     }
                 }
             }

@@ -441,6 +441,81 @@ mod tests {
         assert_eq!(tags[HOLDER_TAG], "ci on host pid 1 _ci_");
     }
 
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn one_holder_at_a_time_and_a_lost_lock_is_noticed() {
+        use crate::live::memory::{MemoryAccount, MemoryIam};
+        let api = MemoryIam::new(MemoryAccount::default());
+        let lock_arn = arn(&caller(), "iamspec");
+        let rt = runtime();
+        let take = |timeout| {
+            rt.block_on(acquire(
+                &api,
+                lock_arn.clone(),
+                "someone".into(),
+                timeout,
+                |_| {},
+            ))
+        };
+        let first = take(Duration::ZERO).expect("a free lock is taken");
+        let second = take(Duration::ZERO).unwrap_err();
+        assert!(
+            matches!(&second, LockError::Held { holder, .. } if holder.who == "someone"),
+            "{second}"
+        );
+        rt.block_on(first.renew(&api)).expect("still ours");
+        // Removed by hand while held: the next renewal says so.
+        rt.block_on(api.call(&Op::DeletePolicy {
+            policy: lock_arn.clone(),
+        }))
+        .unwrap();
+        assert!(matches!(
+            rt.block_on(first.renew(&api)),
+            Err(LockError::Lost)
+        ));
+        // Someone else's now: releasing ours leaves theirs alone.
+        let theirs = take(Duration::ZERO).unwrap();
+        rt.block_on(first.release(&api)).unwrap();
+        rt.block_on(theirs.renew(&api))
+            .expect("untouched by the other's release");
+        rt.block_on(theirs.release(&api)).unwrap();
+        take(Duration::ZERO).expect("released");
+    }
+
+    #[test]
+    fn a_lease_that_ran_out_is_taken_over() {
+        use crate::live::memory::{MemoryAccount, MemoryIam};
+        let api = MemoryIam::new(MemoryAccount::default());
+        let lock_arn = arn(&caller(), "iamspec");
+        let rt = runtime();
+        let stale = Lock {
+            arn: lock_arn.clone(),
+            token: "stale".into(),
+            holder: "a runner that vanished".into(),
+            since: SystemTime::UNIX_EPOCH,
+        };
+        let mut create = stale.create();
+        if let Op::CreatePolicy { tags, .. } = &mut create {
+            tags.insert(EXPIRES_TAG.into(), timestamp(SystemTime::UNIX_EPOCH));
+            tags.remove(PROCESS_TAG);
+        }
+        rt.block_on(api.call(&create)).unwrap();
+        let taken = rt
+            .block_on(acquire(&api, lock_arn, "me".into(), Duration::ZERO, |_| {}))
+            .expect("an expired lease is taken over");
+        assert!(matches!(
+            rt.block_on(stale.renew(&api)),
+            Err(LockError::Lost)
+        ));
+        rt.block_on(taken.renew(&api)).unwrap();
+    }
+
     #[test]
     fn a_holder_that_is_gone_from_this_machine_is_known_dead() {
         let me = Process::me().expect("Linux /proc");
