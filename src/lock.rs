@@ -462,11 +462,12 @@ mod tests {
                 timeout,
                 |_| {},
             ))
+            .map_err(Box::new)
         };
         let first = take(Duration::ZERO).expect("a free lock is taken");
         let second = take(Duration::ZERO).unwrap_err();
         assert!(
-            matches!(&second, LockError::Held { holder, .. } if holder.who == "someone"),
+            matches!(&*second, LockError::Held { holder, .. } if holder.who == "someone"),
             "{second}"
         );
         rt.block_on(first.renew(&api)).expect("still ours");
