@@ -8,16 +8,8 @@ use crate::iam::{OWNER_TAG, Partition};
 use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
 use crate::plan::{Action, Cause, Immutable, KeyStatus};
 
-const SPEC: &str = r#"
-version = 1
-[groups.Developers]
-policies = ["AmazonEC2FullAccess", "IAMReadOnlyAccess"]
-addons = ["route53"]
-[users.koding-user]
-groups = ["Developers"]
-access_key = true
-tags = { team = "platform" }
-"#;
+/// The guide's setup with Route53, as the repository's example spec has it.
+const SPEC: &str = include_str!("../../specs/koding-route53.toml");
 
 fn spec(text: &str) -> Spec {
     crate::spec::parse(text, Path::new("spec.toml")).unwrap()
