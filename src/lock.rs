@@ -150,8 +150,16 @@ pub async fn acquire(
             Some(tags) if tags.get(TOKEN_TAG) == Some(&lock.token) => return Ok(lock),
             Some(tags) if expired(&tags, SystemTime::now()) || died_here(&tags) => {
                 // Its holder stopped renewing it, or is a process of this machine that is
-                // gone: it died. Take it over.
+                // gone: it died. Take it over, giving IAM a moment to see the removal (and
+                // never for longer than the wait allows).
+                if started.elapsed() > timeout + LEASE {
+                    return Err(LockError::Held {
+                        holder: describe(&tags),
+                        arn,
+                    });
+                }
                 remove(api, &arn).await?;
+                tokio::time::sleep(POLL / 10).await;
                 continue;
             }
             Some(tags) => {
