@@ -86,8 +86,11 @@ pub struct MemoryIam {
     pub account_id: String,
     pub state: Mutex<MemoryAccount>,
     faults: Mutex<VecDeque<Fault>>,
-    /// Every call made, reads included, by API name.
-    calls: Mutex<Vec<&'static str>>,
+    /// Every call made, reads included: the API name, and for reads of one thing its name.
+    calls: Mutex<Vec<String>>,
+    /// What the credential report says, when a test wants it to say something else than the
+    /// account (an older report, or a refusal).
+    report: Mutex<Option<Result<CredentialReport, ApiError>>>,
 }
 
 impl MemoryIam {
@@ -101,22 +104,38 @@ impl MemoryIam {
             state: Mutex::new(account),
             faults: Mutex::new(faults.into()),
             calls: Mutex::new(Vec::new()),
+            report: Mutex::new(None),
         }
     }
 
     /// How many calls of `api` were made.
     pub fn calls(&self, api: &str) -> usize {
-        self.calls
-            .lock()
-            .unwrap()
+        let calls = self.calls.lock().unwrap();
+        calls
             .iter()
-            .filter(|c| **c == api)
+            .filter(|c| c.split(' ').next() == Some(api))
             .count()
+    }
+
+    /// Every call made, in order: `ListAccessKeys alice`, `GetCredentialReport`...
+    pub fn log(&self) -> Vec<String> {
+        self.calls.lock().unwrap().clone()
+    }
+
+    /// Makes the credential report say this from now on.
+    pub fn set_report(&self, report: Result<CredentialReport, ApiError>) {
+        *self.report.lock().unwrap() = Some(report);
     }
 
     /// Records a call of `api`, and the fault it meets, if any.
     fn record(&self, api: &'static str) -> Option<(ErrorKind, bool)> {
-        self.calls.lock().unwrap().push(api);
+        self.record_on(api, None)
+    }
+
+    /// Records a call of `api` about `subject`, and the fault it meets, if any.
+    fn record_on(&self, api: &'static str, subject: Option<&str>) -> Option<(ErrorKind, bool)> {
+        let entry = subject.map_or_else(|| api.to_owned(), |s| format!("{api} {s}"));
+        self.calls.lock().unwrap().push(entry);
         let mut faults = self.faults.lock().unwrap();
         let fault = faults.iter_mut().find(|f| f.api == api && f.times > 0)?;
         fault.times -= 1;
@@ -248,12 +267,12 @@ impl IamApi for MemoryIam {
     }
 
     async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
-        self.record("GetPolicy");
+        self.record_on("GetPolicy", Some(&policy.name));
         Ok(self.state.lock().unwrap().aws_policies.contains(policy))
     }
 
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
-        self.record("ListPolicyTags");
+        self.record_on("ListPolicyTags", Some(&policy.name));
         let a = self.state.lock().unwrap();
         a.policies
             .get(policy)
@@ -263,6 +282,9 @@ impl IamApi for MemoryIam {
 
     async fn credential_report(&self) -> Result<CredentialReport, ApiError> {
         self.record("GetCredentialReport");
+        if let Some(report) = self.report.lock().unwrap().clone() {
+            return report;
+        }
         let a = self.state.lock().unwrap();
         let users = a
             .users
@@ -279,7 +301,7 @@ impl IamApi for MemoryIam {
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
-        self.record("ListAccessKeys");
+        self.record_on("ListAccessKeys", Some(user));
         let a = self.state.lock().unwrap();
         a.users
             .get(user)
