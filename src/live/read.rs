@@ -8,7 +8,7 @@ use futures::{StreamExt, TryStreamExt};
 
 use super::{
     AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveGroup, LivePolicy,
-    LiveState, LiveUser,
+    LiveState, LiveUser, ReportedUser,
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
 use crate::secrets::PendingKey;
@@ -439,4 +439,57 @@ async fn read_aws_policies(
         }
         _ => list_all().await,
     }
+}
+
+/// IAM's credential report, as far as access keys go, from its CSV, read by column names.
+pub fn parse_credential_report(csv: &[u8]) -> Result<CredentialReport, String> {
+    let mut reader = csv::Reader::from_reader(csv);
+    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+    let column = |name: &str| {
+        headers
+            .iter()
+            .position(|h| h == name)
+            .ok_or_else(|| format!("it has no column `{name}`"))
+    };
+    let user = column("user")?;
+    let created = column("user_creation_time")?;
+    let slots = [
+        (
+            column("access_key_1_active")?,
+            column("access_key_1_last_rotated")?,
+        ),
+        (
+            column("access_key_2_active")?,
+            column("access_key_2_last_rotated")?,
+        ),
+    ];
+    let mut report = CredentialReport::default();
+    for row in reader.records() {
+        let row = row.map_err(|e| e.to_string())?;
+        let field = |index: usize| row.get(index).unwrap_or_default();
+        let Some(created) = report_time(field(created)) else {
+            // The account's root user has no creation time there, and is no IAM user.
+            continue;
+        };
+        let keys = slots
+            .iter()
+            .filter(|(_, rotated)| !matches!(field(*rotated), "N/A" | ""))
+            .map(|(active, _)| field(*active) == "true")
+            .collect();
+        report
+            .users
+            .insert(field(user).to_owned(), ReportedUser { created, keys });
+    }
+    Ok(report)
+}
+
+/// A time of the credential report (`2026-11-01T10:00:00+00:00`, always UTC), in seconds
+/// since 1970; nothing for anything else (the root user's `not_supported`).
+fn report_time(text: &str) -> Option<i64> {
+    let utc = text
+        .strip_suffix("+00:00")
+        .map_or_else(|| text.to_owned(), |t| format!("{t}Z"));
+    let time = humantime::parse_rfc3339(&utc).ok()?;
+    let secs = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
+    i64::try_from(secs).ok()
 }

@@ -358,3 +358,32 @@ async fn a_name_not_found_at_the_root_makes_the_whole_list_read() {
     assert_eq!(arns.len(), 2);
     assert!(account.log().contains(&"ListPolicies".to_owned()));
 }
+
+#[test]
+fn credential_report_is_read_by_its_column_names() {
+    let csv = "user,arn,user_creation_time,password_enabled,access_key_1_active,access_key_1_last_rotated,access_key_2_active,access_key_2_last_rotated\n\
+<root_account>,arn:aws:iam::123456789012:root,not_supported,not_supported,false,N/A,false,N/A\n\
+alice,arn:aws:iam::123456789012:user/alice,2026-11-01T10:00:00+00:00,false,true,2026-11-02T10:00:00+00:00,false,N/A\n\
+\"b,ob\",arn:aws:iam::123456789012:user/b,2026-11-01T10:00:01+00:00,true,false,2026-11-02T10:00:00+00:00,true,2026-11-03T10:00:00+00:00\n\
+carol,arn:aws:iam::123456789012:user/carol,2026-11-01T10:00:02+00:00,false,false,N/A,false,N/A\n";
+    let report = parse_credential_report(csv.as_bytes()).unwrap();
+    let created = 1_793_527_200; // 2026-11-01T10:00:00Z
+    let row = |keys: &[bool], after: i64| ReportedUser {
+        created: created + after,
+        keys: keys.to_vec(),
+    };
+    assert_eq!(
+        report.users,
+        BTreeMap::from([
+            ("alice".to_owned(), row(&[true], 0)),
+            ("b,ob".to_owned(), row(&[false, true], 1)),
+            ("carol".to_owned(), row(&[], 2)),
+        ])
+    );
+}
+
+#[test]
+fn a_credential_report_without_key_columns_is_an_error() {
+    let err = parse_credential_report(b"user,arn,user_creation_time\nalice,x,y\n").unwrap_err();
+    assert_eq!(err, "it has no column `access_key_1_active`");
+}

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_iam::config::retry::RetryConfig;
-use aws_sdk_iam::primitives::{DateTime, DateTimeFormat};
+use aws_sdk_iam::primitives::DateTime;
 use aws_sdk_iam::types::{EntityType, PolicyScopeType, ReportStateType, StatusType, Tag};
 
 use super::errors::classify;
@@ -12,7 +12,7 @@ use crate::document;
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
     AccessKey, AccountDetails, Caller, CredentialReport, LiveGroup, LivePolicy, LiveUser,
-    PolicyVersion, ReportedUser, UserCredentials,
+    PolicyVersion, UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind};
 
@@ -267,7 +267,7 @@ pub(super) async fn credential_report(api: &AwsIam) -> Result<CredentialReport, 
         .await
         .map_err(classify)?;
     let content = report.content().map(AsRef::as_ref).unwrap_or_default();
-    parse_credential_report(content).map_err(|why| {
+    crate::live::parse_credential_report(content).map_err(|why| {
         ApiError::new(
             ErrorKind::Other,
             None,
@@ -298,52 +298,6 @@ pub(super) async fn access_keys(api: &AwsIam, user: &str) -> Result<Vec<AccessKe
         }
     }
     Ok(keys)
-}
-
-pub(super) fn parse_credential_report(csv: &[u8]) -> Result<CredentialReport, String> {
-    let mut reader = csv::Reader::from_reader(csv);
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| format!("it has no column `{name}`"))
-    };
-    let user = column("user")?;
-    let created = column("user_creation_time")?;
-    let slots = [
-        (
-            column("access_key_1_active")?,
-            column("access_key_1_last_rotated")?,
-        ),
-        (
-            column("access_key_2_active")?,
-            column("access_key_2_last_rotated")?,
-        ),
-    ];
-    let mut report = CredentialReport::default();
-    for row in reader.records() {
-        let row = row.map_err(|e| e.to_string())?;
-        let field = |index: usize| row.get(index).unwrap_or_default();
-        let Ok(created) = DateTime::from_str(field(created), DateTimeFormat::DateTimeWithOffset)
-        else {
-            // The account's root user has no creation time there, and is no IAM user.
-            continue;
-        };
-        let keys = slots
-            .iter()
-            .filter(|(_, rotated)| !matches!(field(*rotated), "N/A" | ""))
-            .map(|(active, _)| field(*active) == "true")
-            .collect();
-        report.users.insert(
-            field(user).to_owned(),
-            ReportedUser {
-                created: created.secs(),
-                keys,
-            },
-        );
-    }
-    Ok(report)
 }
 
 pub(super) fn attached(
