@@ -12,7 +12,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::document;
-use crate::iam::{OWNER_TAG, PolicyArn};
+use crate::iam::{OWNER_TAG, Owned, Ownership, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
 use crate::spec::BUILTIN_ADDONS;
 
@@ -34,25 +34,21 @@ pub struct Export {
 
 /// Writes the spec for what `filter` selects of `live`.
 pub fn export(live: &LiveState, filter: &Filter) -> Export {
-    let selected = |path: &str, tags: Option<&BTreeMap<String, String>>| {
-        filter
-            .scope
-            .as_ref()
-            .is_none_or(|s| path.starts_with(s.as_str()))
-            && filter
-                .owner
-                .as_ref()
-                .is_none_or(|owner| tags.and_then(|t| t.get(OWNER_TAG)) == Some(owner))
+    // What the exported spec will own: its scope, and its owner's tag. An export with both
+    // takes what has both; with neither, everything.
+    let ownership = Ownership {
+        owner: filter.owner.clone().unwrap_or_default(),
+        scope: filter.scope.clone(),
     };
-    let users: Vec<&LiveUser> = live
-        .users
-        .values()
-        .filter(|u| selected(&u.path, Some(&u.tags)))
-        .collect();
+    let selected = |entity: &dyn Owned| {
+        (filter.scope.is_none() || ownership.in_scope(entity.path()))
+            && (filter.owner.is_none() || entity.owner_tag() == Some(ownership.owner.as_str()))
+    };
+    let users: Vec<&LiveUser> = live.users.values().filter(|u| selected(*u)).collect();
     let policies: Vec<&LivePolicy> = live
         .local_policies
         .values()
-        .filter(|p| selected(&p.arn.path, Some(&p.tags)))
+        .filter(|p| selected(*p))
         .collect();
     // Groups cannot be tagged: with an owner, the groups its users are in.
     let member_of: BTreeSet<&str> = users
@@ -62,10 +58,7 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
     let groups: Vec<&LiveGroup> = live
         .groups
         .values()
-        .filter(|g| {
-            member_of.contains(g.name.as_str())
-                || (filter.owner.is_none() && selected(&g.path, None))
-        })
+        .filter(|g| member_of.contains(g.name.as_str()) || (filter.owner.is_none() && selected(*g)))
         .collect();
 
     let mut writer = Writer {
