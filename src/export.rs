@@ -284,3 +284,87 @@ impl Writer<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::iam::Partition;
+    use crate::live::Caller;
+
+    fn user(name: &str, path: &str, owner: Option<&str>, groups: &[&str]) -> LiveUser {
+        LiveUser {
+            name: name.into(),
+            path: path.into(),
+            tags: owner
+                .map(|o| BTreeMap::from([(OWNER_TAG.to_owned(), o.to_owned())]))
+                .unwrap_or_default(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            ..LiveUser::default()
+        }
+    }
+
+    fn account() -> LiveState {
+        let users = [
+            user("mine", "/", Some("platform"), &["devs"]),
+            user("scoped", "/team/", None, &[]),
+            user("theirs", "/team/", Some("payments"), &["ops"]),
+        ];
+        let groups = ["devs", "ops", "idle"].map(|name| LiveGroup {
+            name: name.into(),
+            path: "/team/".into(),
+            ..LiveGroup::default()
+        });
+        LiveState {
+            caller: Caller {
+                account: "123456789012".into(),
+                arn: "arn:aws:iam::123456789012:user/admin".into(),
+                partition: Partition::Aws,
+                access_key_id: None,
+            },
+            users: users.into_iter().map(|u| (u.name.clone(), u)).collect(),
+            groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            ..LiveState::default()
+        }
+    }
+
+    fn exported(filter: &Filter) -> (Vec<String>, Vec<String>) {
+        let spec = export(&account(), filter).spec;
+        let table: toml::Table = toml::from_str(&spec).unwrap();
+        let names = |key: &str| {
+            table
+                .get(key)
+                .and_then(toml::Value::as_table)
+                .map(|t| t.keys().cloned().collect())
+                .unwrap_or_default()
+        };
+        (names("users"), names("groups"))
+    }
+
+    #[test]
+    fn an_owner_exports_its_tagged_users_and_their_groups() {
+        let (users, groups) = exported(&Filter {
+            scope: None,
+            owner: Some("platform".into()),
+        });
+        assert_eq!((users, groups), (vec!["mine".into()], vec!["devs".into()]));
+    }
+
+    #[test]
+    fn a_scope_exports_what_lies_under_it_whoever_tagged_it() {
+        let (users, groups) = exported(&Filter {
+            scope: Some("/team/".into()),
+            owner: None,
+        });
+        assert_eq!(users, ["scoped", "theirs"]);
+        assert_eq!(groups, ["devs", "idle", "ops"]);
+    }
+
+    #[test]
+    fn scope_and_owner_together_take_what_has_both() {
+        let (users, _) = exported(&Filter {
+            scope: Some("/team/".into()),
+            owner: Some("payments".into()),
+        });
+        assert_eq!(users, ["theirs"]);
+    }
+}
