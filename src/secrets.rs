@@ -178,7 +178,6 @@ impl SecretsDir {
         writeln!(file, "{CSV_HEADER}")?;
         writeln!(file, "{user},{access_key_id},{},{account}", secret.expose())?;
         file.as_file().sync_all()?;
-        let mut file = file;
         for _ in 0..3 {
             self.set_aside(user)?;
             match file.persist_noclobber(&path) {

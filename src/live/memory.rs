@@ -31,6 +31,24 @@ pub struct MemoryAccount {
     pub counter: u64,
 }
 
+impl MemoryAccount {
+    /// What IAM's credential report says of this account, made just now.
+    pub fn credential_report(&self) -> CredentialReport {
+        let users = self
+            .users
+            .iter()
+            .map(|(name, u)| {
+                let row = ReportedUser {
+                    created: u.created,
+                    keys: u.keys.iter().map(|k| k.active).collect(),
+                };
+                (name.clone(), row)
+            })
+            .collect();
+        CredentialReport { users }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MemoryUser {
     pub path: String,
@@ -285,19 +303,7 @@ impl IamApi for MemoryIam {
         if let Some(report) = self.report.lock().unwrap().clone() {
             return report;
         }
-        let a = self.state.lock().unwrap();
-        let users = a
-            .users
-            .iter()
-            .map(|(name, u)| {
-                let row = ReportedUser {
-                    created: u.created,
-                    keys: u.keys.iter().map(|k| k.active).collect(),
-                };
-                (name.clone(), row)
-            })
-            .collect();
-        Ok(CredentialReport { users })
+        Ok(self.state.lock().unwrap().credential_report())
     }
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {

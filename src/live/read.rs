@@ -12,7 +12,7 @@ use super::{
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
 use crate::secrets::PendingKey;
-use crate::spec::{PolicyRef, Spec};
+use crate::spec::{ManagedPolicy, PolicyRef, Spec};
 
 /// How many `ListAccessKeys` calls are in flight at once while reading.
 const READ_CONCURRENCY: usize = 8;
@@ -94,7 +94,15 @@ pub async fn read(
     }
 
     let mut local_policies = details.local_policies;
-    read_policy_tags(api, &mut local_policies, |p| tags_matter(spec, p)).await?;
+    let spec_policies: BTreeMap<String, &ManagedPolicy> = spec
+        .policies
+        .values()
+        .map(|p| (p.name.to_lowercase(), p))
+        .collect();
+    read_policy_tags(api, &mut local_policies, |p| {
+        tags_matter(spec, &spec_policies, p)
+    })
+    .await?;
     if spec.prune {
         read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
     }
@@ -138,14 +146,16 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
 /// means hands off), so the tag is read for every policy the plan could touch: one the spec
 /// does not name (drift, or deleted by a prune) and one it names that differs from the spec.
 /// A policy the spec names that matches it exactly is left alone either way.
-fn tags_matter(spec: &Spec, policy: &LivePolicy) -> bool {
+/// `spec_policies` are the spec's policies by lower-case name, found once for every policy.
+fn tags_matter(
+    spec: &Spec,
+    spec_policies: &BTreeMap<String, &ManagedPolicy>,
+    policy: &LivePolicy,
+) -> bool {
     if !spec.ownership.in_scope(&policy.arn.path) {
         return true;
     }
-    let named = spec
-        .policies
-        .values()
-        .find(|p| p.name.eq_ignore_ascii_case(&policy.arn.name));
+    let named = spec_policies.get(&policy.arn.name.to_lowercase());
     named.is_none_or(|p| {
         p.path != policy.arn.path
             || p.description != policy.description

@@ -101,24 +101,6 @@ fn account() -> MemoryIam {
     MemoryIam::new(base())
 }
 
-/// The account's credential report as it is now, to be changed by a test.
-fn report_of(api: &MemoryIam) -> CredentialReport {
-    let account = api.snapshot();
-    CredentialReport {
-        users: account
-            .users
-            .iter()
-            .map(|(name, u)| {
-                let row = ReportedUser {
-                    created: u.created,
-                    keys: u.keys.iter().map(|k| k.active).collect(),
-                };
-                (name.clone(), row)
-            })
-            .collect(),
-    }
-}
-
 /// The calls made, other than the fixed ones every read makes.
 fn targeted(api: &MemoryIam) -> Vec<String> {
     let fixed = [
@@ -198,7 +180,7 @@ async fn users_the_report_leaves_in_doubt_are_listed() {
     let account = account();
     // The report says: alice has a second key the plan must name; bob's row is of an earlier
     // bob; carol has a key the spec does not ask for.
-    let mut report = report_of(&account);
+    let mut report = account.snapshot().credential_report();
     report.users.get_mut("alice").unwrap().keys = vec![true, false];
     report.users.get_mut("bob").unwrap().created = 900;
     report.users.get_mut("carol").unwrap().keys = vec![true];
@@ -224,7 +206,7 @@ async fn users_the_report_leaves_in_doubt_are_listed() {
 #[tokio::test]
 async fn a_user_newer_than_the_report_is_listed() {
     let account = account();
-    let mut report = report_of(&account);
+    let mut report = account.snapshot().credential_report();
     report.users.remove("carol");
     account.set_report(Ok(report));
     let live = read_with(&account, KeyReading::Report).await;
