@@ -377,14 +377,6 @@ async fn a_failed_apply_exits_non_zero_even_when_its_output_pipe_closed() {
     assert_eq!(status.code(), Some(1));
 }
 
-/// The lock policy's ARN for the default owner in `account`.
-fn lock_arn(account: &Account) -> String {
-    format!(
-        "arn:aws:iam::{}:policy/iamspec-lock/iamspec-lock-iamspec",
-        account.id
-    )
-}
-
 /// Leaves a lock as another apply would, with these tags.
 async fn leave_lock(account: &Account, tags: &[(&str, &str)]) {
     let mut call = account
@@ -432,7 +424,7 @@ async fn a_lock_another_apply_holds_is_waited_for_then_refused_with_who_holds_it
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains(&lock_arn(&account)), "{}", run.stderr);
+    assert!(run.stderr.contains(&account.lock_arn()), "{}", run.stderr);
     let users = account.iam().list_users().send().await.unwrap();
     assert!(users.users().is_empty(), "nothing was changed");
     // No spec can own the lock's path, and an export of everything leaves the lock out.
@@ -477,26 +469,14 @@ async fn a_lock_whose_holder_died_is_taken_over() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let iam = killed.iam();
     let started = Instant::now();
-    while iam
-        .list_policy_tags()
-        .policy_arn(lock_arn(&killed))
-        .send()
-        .await
-        .is_err()
-    {
+    while !killed.lock_held().await {
         assert!(started.elapsed() < Duration::from_secs(30), "no lock taken");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     victim.kill().unwrap();
     victim.wait().unwrap();
-    let lock_left = iam
-        .list_policy_tags()
-        .policy_arn(lock_arn(&killed))
-        .send()
-        .await
-        .is_ok();
+    let lock_left = killed.lock_held().await;
     let run = killed
         .run(&["apply", spec, "--yes", "--lock-timeout", "0"])
         .expect(0);
@@ -505,11 +485,5 @@ async fn a_lock_whose_holder_died_is_taken_over() {
     }
     killed.run(&["plan", spec, "--detailed-exitcode"]).expect(0);
     // And the lock is gone when the apply ends.
-    assert!(
-        iam.list_policy_tags()
-            .policy_arn(lock_arn(&killed))
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(!killed.lock_held().await);
 }

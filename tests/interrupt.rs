@@ -74,6 +74,8 @@ async fn interrupted_by(signal: &str, code: i32) {
         .unwrap();
     assert!(sent.success());
     let run = Run::from(child.wait_with_output().unwrap()).expect(code);
+    // The apply lock goes with it, so the next apply need not wait for its lease.
+    assert!(!account.lock_held().await, "the lock is given back");
     assert!(
         run.stderr
             .contains("interrupted: finishing the calls in flight"),

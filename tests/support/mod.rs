@@ -150,6 +150,24 @@ impl Account {
         (id, saved)
     }
 
+    /// The ARN of the apply lock of the default owner in this account.
+    pub fn lock_arn(&self) -> String {
+        format!(
+            "arn:aws:iam::{}:policy/iamspec-lock/iamspec-lock-iamspec",
+            self.id
+        )
+    }
+
+    /// Whether an apply holds (or left) the lock of the default owner.
+    pub async fn lock_held(&self) -> bool {
+        self.iam()
+            .list_policy_tags()
+            .policy_arn(self.lock_arn())
+            .send()
+            .await
+            .is_ok()
+    }
+
     /// Writes a spec into the scratch directory.
     pub fn spec(&self, name: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(name);
