@@ -53,6 +53,14 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         let existing = differ.find(EntityKind::User, &user.name, &users);
         differ.user(user, existing);
     }
+    for provider in spec.oidc_providers.values() {
+        differ.provider(provider);
+    }
+    let roles = index(&live.roles);
+    for role in spec.roles.values() {
+        let existing = differ.find(EntityKind::Role, &role.name, &roles);
+        differ.role(role, existing);
+    }
     differ.reattach_replaced();
     differ.not_in_spec();
     differ.drift.sort();
@@ -242,24 +250,26 @@ impl<'a> Differ<'a> {
     fn replace(&mut self, live: &LivePolicy, create: Op, immutable: Immutable) {
         let why = crate::render::immutable(&immutable);
         let reason = Cause::Replace { immutable };
-        let holders = live.holders(self.live.users.values(), self.live.groups.values());
-        if let Some((_, caller)) = holders
+        let holders = live.holders(self.live);
+        if let Some((kind, caller)) = holders
             .iter()
-            .find(|(kind, name)| *kind == EntityKind::User && self.is_caller(name))
+            .find(|(kind, name)| self.is_caller_entity(*kind, name))
         {
             self.problems.push(format!(
-                "{}: policy `{}` must be replaced because {why}, but it is attached to user {caller}, whose credentials iamspec is using and whose own user it never changes: keep the policy as it is, or apply with another caller",
+                "{}: policy `{}` must be replaced because {why}, but it is attached to {} {caller}, whose credentials iamspec is using and which it never changes: keep the policy as it is, or apply with another caller",
                 self.spec.file.display(),
-                live.arn.name
+                live.arn.name,
+                kind.as_str()
             ));
             return;
         }
-        let unseen = live.attached_beyond(holders.len());
-        if unseen > 0 {
+        let bounded = live.bounds(self.live);
+        if let Some((kind, name)) = bounded.first() {
             self.problems.push(format!(
-                "{}: policy `{}` must be replaced because {why}, but it is also attached to {unseen} role(s), which iamspec does not manage: detach it from them first, or keep it as it is",
+                "{}: policy `{}` must be replaced because {why}, but it is the permissions boundary of {} {name}, and IAM cannot delete a policy that bounds anyone: keep its path and description, or give {name} another boundary first",
                 self.spec.file.display(),
-                live.arn.name
+                live.arn.name,
+                kind.as_str()
             ));
             return;
         }
@@ -372,6 +382,8 @@ impl<'a> Differ<'a> {
                     user: user.name.clone(),
                 });
             }
+            let boundary = self.resolve_boundary(user.boundary.as_ref());
+            self.boundary(EntityKind::User, &user.name, boundary, None);
             return;
         };
         if live.path != user.path {
@@ -391,6 +403,8 @@ impl<'a> Differ<'a> {
         );
         self.memberships(user, live);
         self.access_keys(user, live);
+        let boundary = self.resolve_boundary(user.boundary.as_ref());
+        self.boundary(EntityKind::User, &user.name, boundary, live.boundary.as_ref());
     }
 
     /// Attaches what is desired and missing; what is attached beyond it is drift. A policy
@@ -447,6 +461,13 @@ impl<'a> Differ<'a> {
                     before,
                     after,
                 },
+                EntityKind::Role => Op::PutRolePolicy {
+                    role: owner,
+                    policy_name,
+                    document,
+                    before,
+                    after,
+                },
                 _ => Op::PutGroupPolicy {
                     group: owner,
                     policy_name,
@@ -466,40 +487,68 @@ impl<'a> Differ<'a> {
     }
 
     fn user_tags(&mut self, user: &spec::User, live: &LiveUser) {
-        if !self.claim(EntityKind::User, &user.name, live.tags.get(OWNER_TAG)) {
+        self.tags(EntityKind::User, &user.name, &user.path, &user.tags, &live.tags);
+    }
+
+    /// Tags a user or role lacks, and drift for the ones it has beyond the spec. The owner tag
+    /// is among the desired ones wherever the entity will be outside the scope.
+    fn tags(
+        &mut self,
+        kind: EntityKind,
+        name: &str,
+        path: &str,
+        tags: &BTreeMap<String, String>,
+        live: &BTreeMap<String, String>,
+    ) {
+        if !self.claim(kind, name, live.get(OWNER_TAG)) {
             return;
         }
         // Under the spec's scope an entity is owned already; only outside it does the tag
         // have to say so. Where it will be after the apply decides: a user moved out of the
         // scope needs the tag (found by the idempotence property test).
-        let by_scope = self.spec.ownership.in_scope(&user.path);
-        let desired = if by_scope && !live.tags.contains_key(OWNER_TAG) {
-            user.tags.clone()
+        let by_scope = self.spec.ownership.in_scope(path);
+        let desired = if by_scope && !live.contains_key(OWNER_TAG) {
+            tags.clone()
         } else {
-            self.owned_tags(&user.tags)
+            self.owned_tags(tags)
         };
         let missing: BTreeMap<String, String> = desired
             .iter()
-            .filter(|(k, v)| live.tags.get(*k) != Some(v))
+            .filter(|(k, v)| live.get(*k) != Some(v))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         if !missing.is_empty() {
-            let tag = Change::from(Op::TagUser {
-                user: user.name.clone(),
-                tags: missing,
+            let name = name.to_owned();
+            let tag = Change::from(match kind {
+                EntityKind::Role => Op::TagRole {
+                    role: name,
+                    tags: missing,
+                },
+                _ => Op::TagUser {
+                    user: name,
+                    tags: missing,
+                },
             });
-            self.changes.push(if live.tags.contains_key(OWNER_TAG) {
+            self.changes.push(if live.contains_key(OWNER_TAG) {
                 tag
             } else {
                 tag.because(self.adoption())
             });
         }
-        for (key, value) in &live.tags {
+        for (key, value) in live {
             if !desired.contains_key(key) {
-                self.drift.push(Drift::ExtraTag {
-                    user: user.name.clone(),
-                    key: key.clone(),
-                    value: value.clone(),
+                let (name, key, value) = (name.to_owned(), key.clone(), value.clone());
+                self.drift.push(match kind {
+                    EntityKind::Role => Drift::ExtraRoleTag {
+                        role: name,
+                        key,
+                        value,
+                    },
+                    _ => Drift::ExtraTag {
+                        user: name,
+                        key,
+                        value,
+                    },
                 });
             }
         }
@@ -545,7 +594,14 @@ impl<'a> Differ<'a> {
             && match kind {
                 EntityKind::User => abandoned(self.live.users.get(name).map(|u| u as &dyn Owned)),
                 EntityKind::Group => abandoned(self.live.groups.get(name).map(|g| g as &dyn Owned)),
-                EntityKind::Policy => false,
+                EntityKind::Role => self
+                    .live
+                    .roles
+                    .get(name)
+                    .is_some_and(|r| r.managed_by().is_none() && abandoned(Some(r))),
+                EntityKind::Policy | EntityKind::InstanceProfile | EntityKind::OidcProvider => {
+                    false
+                }
             }
     }
 
@@ -557,19 +613,39 @@ impl<'a> Differ<'a> {
             .is_some_and(|caller| caller.eq_ignore_ascii_case(user))
     }
 
-    /// The caller's own user is never changed, whatever the spec or a prune asks: a detached
-    /// policy or a lost membership could lock the caller out half-way through an apply. Its
-    /// changes leave the plan, and the plan says which.
+    /// Whether `role` is the role whose session iamspec is using.
+    fn is_caller_role(&self, role: &str) -> bool {
+        self.live
+            .caller
+            .role_name()
+            .is_some_and(|caller| caller.eq_ignore_ascii_case(role))
+    }
+
+    /// Whether the entity is the caller's own user or role.
+    fn is_caller_entity(&self, kind: EntityKind, name: &str) -> bool {
+        match kind {
+            EntityKind::User => self.is_caller(name),
+            EntityKind::Role => self.is_caller_role(name),
+            _ => false,
+        }
+    }
+
+    /// The caller's own user or role is never changed, whatever the spec or a prune asks: a
+    /// detached policy or a lost membership could lock the caller out half-way through an
+    /// apply. Its changes leave the plan, and the plan says which.
     fn spare_caller(&mut self) -> Vec<String> {
-        let Some(caller) = self.live.caller.user_name() else {
-            return Vec::new();
+        let caller = match (self.live.caller.user_name(), self.live.caller.role_name()) {
+            (Some(user), _) => (EntityKind::User, user.to_owned()),
+            (None, Some(role)) => (EntityKind::Role, role.to_owned()),
+            (None, None) => return Vec::new(),
         };
         let mut spared: Vec<&'static str> = Vec::new();
         self.changes.retain(|change| {
-            let touches =
-                change.op.entities().iter().any(|(kind, name)| {
-                    *kind == EntityKind::User && name.eq_ignore_ascii_case(caller)
-                });
+            let touches = change
+                .op
+                .entities()
+                .iter()
+                .any(|(kind, name)| *kind == caller.0 && name.eq_ignore_ascii_case(&caller.1));
             if touches {
                 spared.push(change.op.api_name());
             }
@@ -579,7 +655,9 @@ impl<'a> Differ<'a> {
             return Vec::new();
         }
         vec![format!(
-            "user {caller}: iamspec is signing as it and never changes it ({} skipped)",
+            "{} {}: iamspec is signing as it and never changes it ({} skipped)",
+            caller.0.as_str(),
+            caller.1,
             spared.join(", ")
         )]
     }
@@ -590,10 +668,19 @@ impl<'a> Differ<'a> {
         let users = live.users.values().map(|u| u as &dyn Owned);
         let groups = live.groups.values().map(|g| g as &dyn Owned);
         let policies = live.local_policies.values().map(|p| p as &dyn Owned);
+        // Roles AWS, CloudFormation or SSO manage are never a spec's, wherever they lie.
+        let roles = live
+            .roles
+            .values()
+            .filter(|r| r.managed_by().is_none())
+            .map(|r| r as &dyn Owned);
+        let providers = live.oidc_providers.iter().map(|p| p as &dyn Owned);
         for (kind, entities) in [
             (EntityKind::User, users.collect::<Vec<_>>()),
             (EntityKind::Group, groups.collect()),
             (EntityKind::Policy, policies.collect()),
+            (EntityKind::Role, roles.collect()),
+            (EntityKind::OidcProvider, providers.collect()),
         ] {
             let named = spec.names(kind);
             for entity in entities {
@@ -726,6 +813,7 @@ fn attach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
     let (name, policy) = (name.to_owned(), policy.clone());
     match kind {
         EntityKind::User => Op::AttachUserPolicy { user: name, policy },
+        EntityKind::Role => Op::AttachRolePolicy { role: name, policy },
         _ => Op::AttachGroupPolicy {
             group: name,
             policy,
@@ -740,6 +828,10 @@ fn delete_inline(kind: EntityKind, name: &str, policy_name: &str) -> Op {
             user: name,
             policy_name,
         },
+        EntityKind::Role => Op::DeleteRolePolicy {
+            role: name,
+            policy_name,
+        },
         _ => Op::DeleteGroupPolicy {
             group: name,
             policy_name,
@@ -751,6 +843,7 @@ fn detach(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
     let (name, policy) = (name.to_owned(), policy.clone());
     match kind {
         EntityKind::User => Op::DetachUserPolicy { user: name, policy },
+        EntityKind::Role => Op::DetachRolePolicy { role: name, policy },
         _ => Op::DetachGroupPolicy {
             group: name,
             policy,
@@ -767,6 +860,7 @@ fn index<K, T: Owned>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
 
 mod prune;
 mod resolve;
+mod roles;
 
 #[cfg(test)]
 mod tests;

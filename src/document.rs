@@ -5,13 +5,22 @@
 //! statement `Action`/`NotAction`/`Resource`/`NotResource` are sorted lists without duplicates
 //! (a single string is a one-element list), and condition values are sorted lists of strings.
 //! Case is kept: IAM stores what it is sent, so only a change in the spec can differ in case,
-//! and then sending it is what the user asked for. Object keys are sorted
+//! and then sending it is what the user asked for. In trust policies a principal `"*"` is
+//! `{"AWS": ["*"]}`, each principal type's value is a sorted list, and an account's root ARN is
+//! its bare id (`trust`). Object keys are sorted
 //! by `serde_json`. Whitespace is gone with the parse.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};
+
+mod trust;
+
+pub use trust::{TRUST_ACTIONS, check_trust, oidc_providers, trusts_ec2, unique_ids, web_identity_host};
+
+/// The host of GitHub Actions' OIDC tokens.
+pub const GITHUB_HOST: &str = "token.actions.githubusercontent.com";
 
 /// The policy language versions IAM accepts.
 pub const VERSIONS: [&str; 2] = ["2012-10-17", "2008-10-17"];
@@ -100,6 +109,8 @@ fn statement(value: &Value) -> Value {
             sorted_set(as_list(value))
         } else if key == "Condition" {
             condition(value)
+        } else if key == "Principal" || key == "NotPrincipal" {
+            trust::canonical_principal(value)
         } else {
             value.clone()
         };

@@ -198,6 +198,7 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
             inline: some_inline(rng),
             tags,
             keys,
+            boundary: None,
         };
         account.users.insert(name.into(), user);
     }

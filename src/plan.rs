@@ -60,7 +60,7 @@ impl Plan {
         }
     }
 
-    /// Users, groups and policies the plan deletes for good (a replacement's delete is not
+    /// Users, groups, policies, roles, instance profiles and providers the plan deletes for good (a replacement's delete is not
     /// one: it creates the policy again).
     pub fn deletions(&self) -> usize {
         self.changes
@@ -68,7 +68,12 @@ impl Plan {
             .filter(|c| {
                 matches!(
                     c.op,
-                    Op::DeleteUser { .. } | Op::DeleteGroup { .. } | Op::DeletePolicy { .. }
+                    Op::DeleteUser { .. }
+                        | Op::DeleteGroup { .. }
+                        | Op::DeletePolicy { .. }
+                        | Op::DeleteRole { .. }
+                        | Op::DeleteInstanceProfile { .. }
+                        | Op::DeleteOpenIdConnectProvider { .. }
                 ) && !matches!(c.cause, Some(Cause::Replace { .. }))
             })
             .count()
@@ -169,8 +174,24 @@ impl From<Op> for Change {
             | Op::TagPolicy { .. }
             | Op::UpdateUserPath { .. }
             | Op::UpdateGroupPath { .. }
-            | Op::CreatePolicyVersion { .. } => Action::Update,
-            Op::PutUserPolicy { before, .. } | Op::PutGroupPolicy { before, .. }
+            | Op::CreatePolicyVersion { .. }
+            | Op::TagRole { .. }
+            | Op::UntagRole { .. }
+            | Op::UpdateRole { .. }
+            | Op::UpdateAssumeRolePolicy { .. }
+            | Op::TagOpenIdConnectProvider { .. }
+            | Op::AddClientIdToOpenIdConnectProvider { .. }
+            | Op::RemoveClientIdFromOpenIdConnectProvider { .. }
+            | Op::UpdateOpenIdConnectProviderThumbprint { .. } => Action::Update,
+            Op::PutUserPolicy { before, .. }
+            | Op::PutGroupPolicy { before, .. }
+            | Op::PutRolePolicy { before, .. }
+                if before.is_some() =>
+            {
+                Action::Update
+            }
+            Op::PutUserPermissionsBoundary { before, .. }
+            | Op::PutRolePermissionsBoundary { before, .. }
                 if before.is_some() =>
             {
                 Action::Update
@@ -356,6 +377,129 @@ pub enum Op {
     DeleteGroup {
         group: String,
     },
+    /// An OpenID Connect provider, by its URL without `https://`.
+    CreateOpenIdConnectProvider {
+        url: String,
+        audiences: Vec<String>,
+        thumbprints: Vec<String>,
+        tags: BTreeMap<String, String>,
+    },
+    TagOpenIdConnectProvider {
+        provider: String,
+        url: String,
+        tags: BTreeMap<String, String>,
+    },
+    AddClientIdToOpenIdConnectProvider {
+        provider: String,
+        url: String,
+        client_id: String,
+    },
+    RemoveClientIdFromOpenIdConnectProvider {
+        provider: String,
+        url: String,
+        client_id: String,
+    },
+    /// Replaces the provider's thumbprints with these.
+    UpdateOpenIdConnectProviderThumbprint {
+        provider: String,
+        url: String,
+        thumbprints: Vec<String>,
+        before: Vec<String>,
+    },
+    DeleteOpenIdConnectProvider {
+        provider: String,
+        url: String,
+    },
+    /// A role with its trust policy (`trust`, sent as it is), settings, boundary and tags.
+    CreateRole {
+        role: String,
+        path: String,
+        description: String,
+        trust: Value,
+        max_session: u32,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        boundary: Option<PolicyArn>,
+        tags: BTreeMap<String, String>,
+    },
+    /// A new trust policy; `before` and `after` canonical.
+    UpdateAssumeRolePolicy {
+        role: String,
+        document: Value,
+        before: Value,
+        after: Value,
+        /// Unique ids (`AROA…`, `AIDA…`) IAM shows where a principal was deleted.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        deleted_principals: Vec<String>,
+    },
+    /// The description and session length, in one call.
+    UpdateRole {
+        role: String,
+        description: String,
+        max_session: u32,
+        from_description: String,
+        from_max_session: u32,
+    },
+    TagRole {
+        role: String,
+        tags: BTreeMap<String, String>,
+    },
+    UntagRole {
+        role: String,
+        keys: Vec<String>,
+    },
+    AttachRolePolicy {
+        role: String,
+        policy: PolicyArn,
+    },
+    PutRolePolicy {
+        role: String,
+        policy_name: String,
+        document: Value,
+        before: Option<Value>,
+        after: Value,
+    },
+    DeleteRolePolicy {
+        role: String,
+        policy_name: String,
+    },
+    PutRolePermissionsBoundary {
+        role: String,
+        policy: PolicyArn,
+        before: Option<PolicyArn>,
+    },
+    DeleteRolePermissionsBoundary {
+        role: String,
+        policy: PolicyArn,
+    },
+    PutUserPermissionsBoundary {
+        user: String,
+        policy: PolicyArn,
+        before: Option<PolicyArn>,
+    },
+    DeleteUserPermissionsBoundary {
+        user: String,
+        policy: PolicyArn,
+    },
+    CreateInstanceProfile {
+        profile: String,
+        path: String,
+        tags: BTreeMap<String, String>,
+    },
+    AddRoleToInstanceProfile {
+        profile: String,
+        role: String,
+    },
+    RemoveRoleFromInstanceProfile {
+        profile: String,
+        role: String,
+    },
+    DeleteInstanceProfile {
+        profile: String,
+    },
+    /// Deletes a role; its instance profiles, policies and boundary go before it.
+    DeleteRole {
+        role: String,
+    },
 }
 
 /// When a change runs: every change of a stage finishes before the next stage starts.
@@ -364,9 +508,12 @@ pub enum Stage {
     /// What must go before something can be deleted or replaced: attachments, memberships,
     /// inline policies, old versions, credentials.
     Remove,
-    /// Users, groups and policies themselves.
+    /// Users, groups, policies, roles, instance profiles and providers themselves.
     Delete,
-    /// Users, groups and policies, before anything hangs on them.
+    /// What roles name when they are made: customer-managed policies (as boundaries) and
+    /// OIDC providers (in trust policies).
+    Define,
+    /// Users, groups, roles and instance profiles, before anything hangs on them.
     Create,
     /// What hangs on entities: attachments, memberships, inline policies, versions, tags, keys.
     Attach,
@@ -389,13 +536,23 @@ impl Op {
             | Op::DeactivateMfaDevice { .. }
             | Op::DeleteSigningCertificate { .. }
             | Op::DeleteSshPublicKey { .. }
-            | Op::DeleteServiceSpecificCredential { .. } => Stage::Remove,
-            Op::DeletePolicy { .. } | Op::DeleteUser { .. } | Op::DeleteGroup { .. } => {
-                Stage::Delete
-            }
-            Op::CreateGroup { .. } | Op::CreateUser { .. } | Op::CreatePolicy { .. } => {
-                Stage::Create
-            }
+            | Op::DeleteServiceSpecificCredential { .. }
+            | Op::RemoveClientIdFromOpenIdConnectProvider { .. }
+            | Op::DeleteRolePolicy { .. }
+            | Op::DeleteRolePermissionsBoundary { .. }
+            | Op::DeleteUserPermissionsBoundary { .. }
+            | Op::RemoveRoleFromInstanceProfile { .. } => Stage::Remove,
+            Op::DeletePolicy { .. }
+            | Op::DeleteUser { .. }
+            | Op::DeleteGroup { .. }
+            | Op::DeleteRole { .. }
+            | Op::DeleteInstanceProfile { .. }
+            | Op::DeleteOpenIdConnectProvider { .. } => Stage::Delete,
+            Op::CreatePolicy { .. } | Op::CreateOpenIdConnectProvider { .. } => Stage::Define,
+            Op::CreateGroup { .. }
+            | Op::CreateUser { .. }
+            | Op::CreateRole { .. }
+            | Op::CreateInstanceProfile { .. } => Stage::Create,
             _ => Stage::Attach,
         }
     }
@@ -440,6 +597,33 @@ impl Op {
             Op::DetachRolePolicy { .. } => "DetachRolePolicy",
             Op::DeleteUser { .. } => "DeleteUser",
             Op::DeleteGroup { .. } => "DeleteGroup",
+            Op::CreateOpenIdConnectProvider { .. } => "CreateOpenIDConnectProvider",
+            Op::TagOpenIdConnectProvider { .. } => "TagOpenIDConnectProvider",
+            Op::AddClientIdToOpenIdConnectProvider { .. } => "AddClientIDToOpenIDConnectProvider",
+            Op::RemoveClientIdFromOpenIdConnectProvider { .. } => {
+                "RemoveClientIDFromOpenIDConnectProvider"
+            }
+            Op::UpdateOpenIdConnectProviderThumbprint { .. } => {
+                "UpdateOpenIDConnectProviderThumbprint"
+            }
+            Op::DeleteOpenIdConnectProvider { .. } => "DeleteOpenIDConnectProvider",
+            Op::CreateRole { .. } => "CreateRole",
+            Op::UpdateAssumeRolePolicy { .. } => "UpdateAssumeRolePolicy",
+            Op::UpdateRole { .. } => "UpdateRole",
+            Op::TagRole { .. } => "TagRole",
+            Op::UntagRole { .. } => "UntagRole",
+            Op::AttachRolePolicy { .. } => "AttachRolePolicy",
+            Op::PutRolePolicy { .. } => "PutRolePolicy",
+            Op::DeleteRolePolicy { .. } => "DeleteRolePolicy",
+            Op::PutRolePermissionsBoundary { .. } => "PutRolePermissionsBoundary",
+            Op::DeleteRolePermissionsBoundary { .. } => "DeleteRolePermissionsBoundary",
+            Op::PutUserPermissionsBoundary { .. } => "PutUserPermissionsBoundary",
+            Op::DeleteUserPermissionsBoundary { .. } => "DeleteUserPermissionsBoundary",
+            Op::CreateInstanceProfile { .. } => "CreateInstanceProfile",
+            Op::AddRoleToInstanceProfile { .. } => "AddRoleToInstanceProfile",
+            Op::RemoveRoleFromInstanceProfile { .. } => "RemoveRoleFromInstanceProfile",
+            Op::DeleteInstanceProfile { .. } => "DeleteInstanceProfile",
+            Op::DeleteRole { .. } => "DeleteRole",
         }
     }
 
@@ -472,6 +656,41 @@ impl Op {
             | Op::DeleteSshPublicKey { user, .. }
             | Op::DeleteServiceSpecificCredential { user, .. }
             | Op::DeleteUser { user } => vec![(EntityKind::User, user)],
+            Op::PutUserPermissionsBoundary { user, policy, .. }
+            | Op::DeleteUserPermissionsBoundary { user, policy } => {
+                vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
+            }
+            Op::CreateOpenIdConnectProvider { url, .. }
+            | Op::TagOpenIdConnectProvider { url, .. }
+            | Op::AddClientIdToOpenIdConnectProvider { url, .. }
+            | Op::RemoveClientIdFromOpenIdConnectProvider { url, .. }
+            | Op::UpdateOpenIdConnectProviderThumbprint { url, .. }
+            | Op::DeleteOpenIdConnectProvider { url, .. } => vec![(EntityKind::OidcProvider, url)],
+            Op::CreateRole { role, boundary, .. } => {
+                let mut named = vec![(EntityKind::Role, role.as_str())];
+                named.extend(boundary.iter().map(|b| (EntityKind::Policy, b.name.as_str())));
+                named
+            }
+            Op::UpdateAssumeRolePolicy { role, .. }
+            | Op::UpdateRole { role, .. }
+            | Op::TagRole { role, .. }
+            | Op::UntagRole { role, .. }
+            | Op::PutRolePolicy { role, .. }
+            | Op::DeleteRolePolicy { role, .. }
+            | Op::DeleteRole { role } => vec![(EntityKind::Role, role)],
+            Op::AttachRolePolicy { role, policy }
+            | Op::PutRolePermissionsBoundary { role, policy, .. }
+            | Op::DeleteRolePermissionsBoundary { role, policy } => {
+                vec![(EntityKind::Role, role), (EntityKind::Policy, &policy.name)]
+            }
+            Op::CreateInstanceProfile { profile, .. } | Op::DeleteInstanceProfile { profile } => {
+                vec![(EntityKind::InstanceProfile, profile)]
+            }
+            Op::AddRoleToInstanceProfile { profile, role }
+            | Op::RemoveRoleFromInstanceProfile { profile, role } => vec![
+                (EntityKind::InstanceProfile, profile),
+                (EntityKind::Role, role),
+            ],
             Op::AttachUserPolicy { user, policy } | Op::DetachUserPolicy { user, policy } => {
                 vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
             }
@@ -479,9 +698,11 @@ impl Op {
                 vec![(EntityKind::User, user), (EntityKind::Group, group)]
             }
             Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
+            Op::DetachRolePolicy { role, policy } => {
+                vec![(EntityKind::Role, role), (EntityKind::Policy, &policy.name)]
+            }
             Op::CreatePolicyVersion { policy, .. }
             | Op::TagPolicy { policy, .. }
-            | Op::DetachRolePolicy { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
             | Op::DeletePolicy { policy } => vec![(EntityKind::Policy, &policy.name)],
         }
@@ -493,6 +714,11 @@ impl Op {
             Op::CreateGroup { group, .. } => Some((EntityKind::Group, group)),
             Op::CreateUser { user, .. } => Some((EntityKind::User, user)),
             Op::CreatePolicy { policy, .. } => Some((EntityKind::Policy, policy)),
+            Op::CreateRole { role, .. } => Some((EntityKind::Role, role)),
+            Op::CreateInstanceProfile { profile, .. } => {
+                Some((EntityKind::InstanceProfile, profile))
+            }
+            Op::CreateOpenIdConnectProvider { url, .. } => Some((EntityKind::OidcProvider, url)),
             _ => None,
         }
     }
@@ -531,6 +757,22 @@ pub enum Drift {
         access_key_id: String,
         status: KeyStatus,
     },
+    /// A role's tag the spec does not list.
+    ExtraRoleTag {
+        role: String,
+        key: String,
+        value: String,
+    },
+    /// A permissions boundary the spec does not name.
+    ExtraBoundary {
+        entity: EntityKind,
+        name: String,
+        policy: PolicyArn,
+    },
+    /// A spec role in an instance profile the spec does not ask for.
+    ExtraInstanceProfile { role: String, profile: String },
+    /// Another role in the instance profile of a spec role (a profile holds one role).
+    ExtraProfileRole { profile: String, role: String },
 }
 
 /// Whether an access key can be used.
@@ -541,13 +783,34 @@ pub enum KeyStatus {
 }
 
 impl Drift {
+    /// The role this drift is about, if it is about a role.
+    pub fn role(&self) -> Option<&str> {
+        match self {
+            Drift::ExtraPolicy { entity, name, .. }
+            | Drift::InlinePolicy { entity, name, .. }
+            | Drift::ExtraBoundary { entity, name, .. } => {
+                (*entity == EntityKind::Role).then_some(name.as_str())
+            }
+            Drift::ExtraRoleTag { role, .. }
+            | Drift::ExtraInstanceProfile { role, .. }
+            | Drift::ExtraProfileRole { role, .. } => Some(role),
+            _ => None,
+        }
+    }
+
     /// The user this drift is about, if it is about a user.
     pub fn user(&self) -> Option<&str> {
         match self {
             Drift::ExtraPolicy { entity, name, .. } | Drift::InlinePolicy { entity, name, .. } => {
                 (*entity == EntityKind::User).then_some(name.as_str())
             }
-            Drift::NotInSpec { .. } => None,
+            Drift::NotInSpec { .. }
+            | Drift::ExtraRoleTag { .. }
+            | Drift::ExtraInstanceProfile { .. }
+            | Drift::ExtraProfileRole { .. } => None,
+            Drift::ExtraBoundary { entity, name, .. } => {
+                (*entity == EntityKind::User).then_some(name.as_str())
+            }
             Drift::ExtraMembership { user, .. }
             | Drift::ExtraTag { user, .. }
             | Drift::ExtraAccessKey { user, .. } => Some(user),

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::apply::Report;
 use crate::document;
-use crate::iam::OWNER_TAG;
+use crate::iam::{OWNER_TAG, PolicyArn};
 use anstyle::AnsiColor;
 
 use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan};
@@ -319,6 +319,155 @@ pub fn describe(change: &Change) -> String {
         }
         Op::DeleteUser { user } => format!("delete user {user}"),
         Op::DeleteGroup { group } => format!("delete group {group}"),
+        other => describe_role_op(other),
+    }
+}
+
+/// Roles, instance profiles, providers and boundaries in words.
+fn describe_role_op(op: &Op) -> String {
+    match op {
+        Op::CreateOpenIdConnectProvider { url, audiences, .. } => format!(
+            "create OIDC provider https://{url} for audiences {}",
+            audiences.join(", ")
+        ),
+        Op::TagOpenIdConnectProvider { url, tags, .. } => {
+            format!("tag OIDC provider https://{url} with {}", tag_list(tags))
+        }
+        Op::AddClientIdToOpenIdConnectProvider { url, client_id, .. } => {
+            format!("add audience {client_id} to OIDC provider https://{url}")
+        }
+        Op::RemoveClientIdFromOpenIdConnectProvider { url, client_id, .. } => {
+            format!("remove audience {client_id} from OIDC provider https://{url}")
+        }
+        Op::UpdateOpenIdConnectProviderThumbprint {
+            url, thumbprints, ..
+        } => format!(
+            "set the thumbprints of OIDC provider https://{url} to {}",
+            thumbprints.join(", ")
+        ),
+        Op::DeleteOpenIdConnectProvider { url, .. } => {
+            format!("delete OIDC provider https://{url}")
+        }
+        Op::CreateRole {
+            role,
+            path,
+            description,
+            max_session,
+            boundary,
+            tags,
+            ..
+        } => {
+            let mut text = format!("create role {role}{}", at_path(path));
+            if !description.is_empty() {
+                let _ = write!(text, " described {description:?}");
+            }
+            if *max_session != 3600 {
+                let _ = write!(text, ", sessions up to {}", hours(*max_session));
+            }
+            if let Some(boundary) = boundary {
+                let _ = write!(text, ", bounded by {}", boundary.short());
+            }
+            if !tags.is_empty() {
+                let _ = write!(text, " tagged {}", tag_list(tags));
+            }
+            text
+        }
+        Op::UpdateAssumeRolePolicy {
+            role,
+            deleted_principals,
+            ..
+        } => {
+            let mut text = format!("update the trust policy of role {role}");
+            if !deleted_principals.is_empty() {
+                let _ = write!(
+                    text,
+                    " (IAM shows {} where the trust named a principal: the role or user it named was deleted, and a new one of the same name is not trusted until the policy names it again)",
+                    deleted_principals.join(", ")
+                );
+            }
+            text
+        }
+        Op::UpdateRole {
+            role,
+            description,
+            max_session,
+            from_description,
+            from_max_session,
+        } => {
+            let mut parts = Vec::new();
+            if description != from_description {
+                parts.push(format!("description {from_description:?} to {description:?}"));
+            }
+            if max_session != from_max_session {
+                parts.push(format!(
+                    "sessions up to {} to {}",
+                    hours(*from_max_session),
+                    hours(*max_session)
+                ));
+            }
+            format!("change role {role}: {}", parts.join(", "))
+        }
+        Op::TagRole { role, tags } => format!("tag role {role} with {}", tag_list(tags)),
+        Op::UntagRole { role, keys } => format!("untag role {role}: {}", keys.join(", ")),
+        Op::AttachRolePolicy { role, policy } => {
+            format!("attach policy {} to role {role}", policy.short())
+        }
+        Op::PutRolePolicy {
+            role,
+            policy_name,
+            before,
+            ..
+        } => format!(
+            "{} inline policy {policy_name} of role {role}",
+            if before.is_some() { "update" } else { "put" }
+        ),
+        Op::DeleteRolePolicy { role, policy_name } => {
+            format!("delete inline policy {policy_name} of role {role}")
+        }
+        Op::PutRolePermissionsBoundary { role, policy, before } => {
+            bound("role", role, policy, before.as_ref())
+        }
+        Op::PutUserPermissionsBoundary { user, policy, before } => {
+            bound("user", user, policy, before.as_ref())
+        }
+        Op::DeleteRolePermissionsBoundary { role, policy } => {
+            format!("remove boundary {} from role {role}", policy.short())
+        }
+        Op::DeleteUserPermissionsBoundary { user, policy } => {
+            format!("remove boundary {} from user {user}", policy.short())
+        }
+        Op::CreateInstanceProfile { profile, path, .. } => {
+            format!("create instance profile {profile}{}", at_path(path))
+        }
+        Op::AddRoleToInstanceProfile { profile, role } => {
+            format!("add role {role} to instance profile {profile}")
+        }
+        Op::RemoveRoleFromInstanceProfile { profile, role } => {
+            format!("remove role {role} from instance profile {profile}")
+        }
+        Op::DeleteInstanceProfile { profile } => format!("delete instance profile {profile}"),
+        Op::DeleteRole { role } => format!("delete role {role}"),
+        other => unreachable!("{} is described with the users' calls", other.api_name()),
+    }
+}
+
+fn bound(kind: &str, name: &str, policy: &PolicyArn, before: Option<&PolicyArn>) -> String {
+    match before {
+        Some(before) => format!(
+            "bound {kind} {name} by {} instead of {}",
+            policy.short(),
+            before.short()
+        ),
+        None => format!("bound {kind} {name} by {}", policy.short()),
+    }
+}
+
+/// A session length: `2h`, `90m`.
+fn hours(seconds: u32) -> String {
+    if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else {
+        format!("{}m", seconds / 60)
     }
 }
 
@@ -328,6 +477,7 @@ fn document_block(op: &Op, color: bool) -> String {
     const INDENT: &str = "      ";
     let text = match op {
         Op::CreatePolicyVersion { before, after, .. }
+        | Op::UpdateAssumeRolePolicy { before, after, .. }
         | Op::PutUserPolicy {
             before: Some(before),
             after,
@@ -337,13 +487,20 @@ fn document_block(op: &Op, color: bool) -> String {
             before: Some(before),
             after,
             ..
-        } => document::diff(before, after, INDENT),
-        Op::PutUserPolicy { after, .. } | Op::PutGroupPolicy { after, .. } => {
-            indent(&document::pretty(after), INDENT)
         }
+        | Op::PutRolePolicy {
+            before: Some(before),
+            after,
+            ..
+        } => document::diff(before, after, INDENT),
+        Op::PutUserPolicy { after, .. }
+        | Op::PutGroupPolicy { after, .. }
+        | Op::PutRolePolicy { after, .. } => indent(&document::pretty(after), INDENT),
         Op::CreatePolicy { document, .. } => {
             indent(&document::pretty(&document::canonical(document)), INDENT)
         }
+        // A trust policy as sent: its canonical form writes accounts as bare ids.
+        Op::CreateRole { trust, .. } => indent(&document::pretty(trust), INDENT),
         _ => return String::new(),
     };
     if !color {
@@ -409,6 +566,22 @@ fn describe_drift(drift: &Drift) -> String {
                 KeyStatus::Inactive => "inactive",
             };
             format!("user {user} has {status} access key {access_key_id}")
+        }
+        Drift::ExtraRoleTag { role, key, value } => format!("role {role} has tag {key} = {value:?}"),
+        Drift::ExtraBoundary {
+            entity,
+            name,
+            policy,
+        } => format!(
+            "{} {name} is bounded by {}, which the spec does not name",
+            entity.as_str(),
+            policy.short()
+        ),
+        Drift::ExtraInstanceProfile { role, profile } => {
+            format!("role {role} is in instance profile {profile}")
+        }
+        Drift::ExtraProfileRole { profile, role } => {
+            format!("instance profile {profile} holds role {role}")
         }
     }
 }

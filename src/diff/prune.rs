@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use super::{Differ, delete_inline, detach};
 use crate::iam::{EntityKind, PolicyArn};
-use crate::live::{LiveGroup, LivePolicy, LiveUser};
+use crate::live::{LiveGroup, LivePolicy, LiveRole, LiveUser};
 use crate::plan::{Cause, Change, Drift, Op};
 
 impl Differ<'_> {
@@ -15,11 +15,14 @@ impl Differ<'_> {
     pub(super) fn prune(&mut self) -> Vec<String> {
         let mut protected = Vec::new();
         let mut untag: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        let mut untag_roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let caller = &self.live.caller;
         let mut kept = Vec::new();
         for drift in std::mem::take(&mut self.drift) {
             // The caller's own user is never changed: what it has beyond the spec stays drift.
-            if drift.user().is_some_and(|user| self.is_caller(user)) {
+            if drift.user().is_some_and(|user| self.is_caller(user))
+                || drift.role().is_some_and(|role| self.is_caller_role(role))
+            {
                 kept.push(drift);
                 continue;
             }
@@ -58,18 +61,34 @@ impl Differ<'_> {
                         );
                     }
                 }
+                Drift::ExtraRoleTag { role, key, .. } => {
+                    untag_roles.entry(role).or_default().push(key);
+                }
+                Drift::ExtraBoundary {
+                    entity,
+                    name,
+                    policy,
+                } => self.remove(delete_boundary(entity, &name, &policy), because),
+                Drift::ExtraInstanceProfile { role, profile }
+                | Drift::ExtraProfileRole { profile, role } => {
+                    self.remove(Op::RemoveRoleFromInstanceProfile { profile, role }, because);
+                }
                 Drift::NotInSpec { entity, name } => {
-                    if entity == EntityKind::User && caller.user_name() == Some(name.as_str()) {
-                        protected.push(format!("user {name}: it is the caller"));
+                    if self.is_caller_entity(entity, &name) {
+                        protected.push(format!("{} {name}: it is the caller", entity.as_str()));
                     } else if let Some(spared) = self.delete(entity, &name) {
                         protected.push(spared);
                     }
                 }
             }
         }
-        if let Some(user) = kept.first().and_then(Drift::user) {
+        if let Some(first) = kept.first() {
+            let (kind, name) = first.user().map_or_else(
+                || ("role", first.role().unwrap_or_default()),
+                |user| ("user", user),
+            );
             protected.push(format!(
-                "user {user}: iamspec is signing as it and never changes it, so what it has beyond the spec stays"
+                "{kind} {name}: iamspec is signing as it and never changes it, so what it has beyond the spec stays"
             ));
         }
         self.drift.extend(kept);
@@ -77,16 +96,26 @@ impl Differ<'_> {
             self.changes
                 .push(Change::from(Op::UntagUser { user, keys }).because(Cause::PruneDrift));
         }
+        for (role, keys) in untag_roles {
+            self.changes
+                .push(Change::from(Op::UntagRole { role, keys }).because(Cause::PruneDrift));
+        }
         protected
     }
 
     /// Plans a removal. A membership can be removed for two reasons at once (a user and a
-    /// group that both leave the spec): it is planned once.
+    /// group that both leave the spec, a role in another's profile and a role leaving the
+    /// spec): it is planned once.
     fn remove(&mut self, op: Op, because: Cause) {
-        if let Op::RemoveUserFromGroup { user, group } = &op
+        let pair = match &op {
+            Op::RemoveUserFromGroup { user, group } => Some((user, group)),
+            Op::RemoveRoleFromInstanceProfile { role, profile } => Some((role, profile)),
+            _ => None,
+        };
+        if let Some((member, of)) = pair
             && !self
                 .removed_memberships
-                .insert((user.to_lowercase(), group.to_lowercase()))
+                .insert((member.to_lowercase(), of.to_lowercase()))
         {
             return;
         }
@@ -109,6 +138,20 @@ impl Differ<'_> {
                 .values()
                 .find(|p| p.arn.name == name)
                 .map(|p| self.delete_policy(p)),
+            EntityKind::Role => self.live.roles.get(name).map(delete_role),
+            EntityKind::OidcProvider => self
+                .live
+                .oidc_providers
+                .iter()
+                .find(|p| p.url == name)
+                .map(|p| {
+                    vec![Op::DeleteOpenIdConnectProvider {
+                        provider: p.arn.clone(),
+                        url: p.url.clone(),
+                    }]
+                }),
+            // Deleted with their role.
+            EntityKind::InstanceProfile => None,
         };
         // A policy being replaced is detached by the replacement already.
         let replaced: Vec<&PolicyArn> = self.replacements.iter().map(|r| &r.old).collect();
@@ -127,7 +170,7 @@ impl Differ<'_> {
         let changes_caller = ops.iter().any(|op| {
             op.entities()
                 .iter()
-                .any(|(kind, user)| *kind == EntityKind::User && self.is_caller(user))
+                .any(|(kind, name)| self.is_caller_entity(*kind, name))
         });
         if changes_caller {
             return Some(format!(
@@ -172,20 +215,21 @@ impl Differ<'_> {
         ops
     }
 
-    /// A policy's attachments (users, groups, roles) and old versions, then the policy.
+    /// A policy's attachments (users, groups, roles), the boundaries it is, and its old
+    /// versions, then the policy.
     fn delete_policy(&self, policy: &LivePolicy) -> Vec<Op> {
         let arn = &policy.arn;
-        let live = self.live;
-        let groups = live.groups.values().filter(|g| g.policies.contains(arn));
-        let users = live.users.values().filter(|u| u.policies.contains(arn));
-        let mut ops: Vec<Op> = groups
-            .map(|g| detach(EntityKind::Group, &g.name, arn))
-            .chain(users.map(|u| detach(EntityKind::User, &u.name, arn)))
+        let mut ops: Vec<Op> = policy
+            .holders(self.live)
+            .iter()
+            .map(|(kind, name)| detach(*kind, name, arn))
             .collect();
-        ops.extend(policy.roles.iter().map(|role| Op::DetachRolePolicy {
-            role: role.clone(),
-            policy: arn.clone(),
-        }));
+        ops.extend(
+            policy
+                .bounds(self.live)
+                .iter()
+                .map(|(kind, name)| delete_boundary(*kind, name, arn)),
+        );
         ops.extend(policy.versions.iter().filter(|v| !v.default).map(|v| {
             Op::DeletePolicyVersion {
                 policy: arn.clone(),
@@ -196,6 +240,47 @@ impl Differ<'_> {
             policy: arn.clone(),
         });
         ops
+    }
+}
+
+/// A role's instance profiles (its own deleted with it), policies and boundary, then the role.
+fn delete_role(role: &LiveRole) -> Vec<Op> {
+    let name = || role.name.clone();
+    let mut ops: Vec<Op> = Vec::new();
+    for profile in &role.instance_profiles {
+        ops.push(Op::RemoveRoleFromInstanceProfile {
+            profile: profile.name.clone(),
+            role: name(),
+        });
+        let only_this = profile.roles.iter().all(|r| r.eq_ignore_ascii_case(&role.name));
+        if profile.name.eq_ignore_ascii_case(&role.name) && only_this {
+            ops.push(Op::DeleteInstanceProfile {
+                profile: profile.name.clone(),
+            });
+        }
+    }
+    ops.extend(
+        role.inline_policies
+            .keys()
+            .map(|p| delete_inline(EntityKind::Role, &role.name, p)),
+    );
+    ops.extend(
+        role.policies
+            .iter()
+            .map(|p| detach(EntityKind::Role, &role.name, p)),
+    );
+    if let Some(boundary) = &role.boundary {
+        ops.push(delete_boundary(EntityKind::Role, &role.name, boundary));
+    }
+    ops.push(Op::DeleteRole { role: name() });
+    ops
+}
+
+fn delete_boundary(kind: EntityKind, name: &str, policy: &PolicyArn) -> Op {
+    let (name, policy) = (name.to_owned(), policy.clone());
+    match kind {
+        EntityKind::Role => Op::DeleteRolePermissionsBoundary { role: name, policy },
+        _ => Op::DeleteUserPermissionsBoundary { user: name, policy },
     }
 }
 

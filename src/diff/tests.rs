@@ -5,7 +5,7 @@ use std::path::Path;
 
 use super::*;
 use crate::iam::{OWNER_TAG, Partition};
-use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveUser, PolicyVersion};
+use crate::live::{AccessKey, Caller, LiveGroup, LivePolicy, LiveRole, LiveUser, PolicyVersion};
 use crate::plan::{Action, Cause, Immutable, KeyStatus};
 
 /// The guide's setup with Route53, as the repository's example spec has it.
@@ -77,7 +77,7 @@ fn live_policy(arn: &PolicyArn, description: &str, document: &serde_json::Value)
     LivePolicy {
         arn: arn.clone(),
         tags: owned(&[]),
-        roles: Vec::new(),
+
         description: description.into(),
         attachment_count: 0,
         versions: vec![PolicyVersion {
@@ -589,20 +589,62 @@ fn a_changed_description_replaces_the_policy_and_gives_it_back_to_everyone() {
 }
 
 #[test]
-fn a_policy_attached_to_roles_is_not_replaced_behind_their_back() {
+fn a_replaced_policy_is_given_back_to_the_roles_that_had_it() {
     let mut live = policy_account();
-    live.local_policies
-        .get_mut(&stack_arn())
-        .unwrap()
-        .attachment_count = 3;
+    live.roles.insert(
+        "ci".into(),
+        LiveRole {
+            name: "ci".into(),
+            path: "/".into(),
+            policies: [stack_arn()].into(),
+            ..LiveRole::default()
+        },
+    );
     let text = POLICY_SPEC.replace(
         "description = \"stacks\"",
         "description = \"Koding stacks\"",
     );
+    let plan = diff(&spec(&text), &live).unwrap();
+    let role_changes: Vec<(&Op, &Option<Cause>)> = plan
+        .changes
+        .iter()
+        .filter(|c| c.op.entities().contains(&(EntityKind::Role, "ci")))
+        .map(|c| (&c.op, &c.cause))
+        .collect();
+    let detach = Op::DetachRolePolicy {
+        role: "ci".into(),
+        policy: stack_arn(),
+    };
+    let attach = Op::AttachRolePolicy {
+        role: "ci".into(),
+        policy: stack_arn(),
+    };
+    assert_eq!(role_changes.len(), 2, "{role_changes:#?}");
+    assert_eq!(role_changes[0].0, &detach);
+    assert!(matches!(role_changes[0].1, Some(Cause::Replace { .. })));
+    assert_eq!(
+        (role_changes[1].0, role_changes[1].1),
+        (&attach, &Some(Cause::Reattach))
+    );
+}
+
+#[test]
+fn a_policy_that_bounds_a_role_is_not_replaced() {
+    let mut live = policy_account();
+    live.roles.insert(
+        "ci".into(),
+        LiveRole {
+            name: "ci".into(),
+            path: "/".into(),
+            boundary: Some(stack_arn()),
+            ..LiveRole::default()
+        },
+    );
+    let text = POLICY_SPEC.replace("description = \"stacks\"", "description = \"other\"");
     let err = diff(&spec(&text), &live).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is also attached to 2 role(s), which iamspec does not manage: detach it from them first, or keep it as it is"
+        "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is the permissions boundary of role ci, and IAM cannot delete a policy that bounds anyone: keep its path and description, or give ci another boundary first"
     );
 }
 
@@ -949,7 +991,7 @@ fn a_policy_attached_to_the_caller_is_not_replaced() {
     assert_eq!(
         err.problems,
         [
-            "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is attached to user deployer, whose credentials iamspec is using and whose own user it never changes: keep the policy as it is, or apply with another caller"
+            "spec.toml: policy `StackBuilder` must be replaced because its description changes, but it is attached to user deployer, whose credentials iamspec is using and which it never changes: keep the policy as it is, or apply with another caller"
         ]
     );
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-/// The tag that marks what a spec owns, on users and customer-managed policies.
+/// The tag that marks what a spec owns, on users, roles, instance profiles, OIDC providers
+/// and customer-managed policies.
 pub const OWNER_TAG: &str = "iamspec:owner";
 
 /// The owner when `[account] owner` is not given.
@@ -13,11 +14,16 @@ pub const DEFAULT_OWNER: &str = "iamspec";
 
 /// The kinds of IAM entity iamspec manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     User,
     Group,
     Policy,
+    Role,
+    /// Named as its role: iamspec makes one per role that asks for it.
+    InstanceProfile,
+    /// An OpenID Connect identity provider, named by its URL without `https://`.
+    OidcProvider,
 }
 
 impl EntityKind {
@@ -26,6 +32,9 @@ impl EntityKind {
             EntityKind::User => "user",
             EntityKind::Group => "group",
             EntityKind::Policy => "policy",
+            EntityKind::Role => "role",
+            EntityKind::InstanceProfile => "instance profile",
+            EntityKind::OidcProvider => "OIDC provider",
         }
     }
 }

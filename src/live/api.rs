@@ -8,7 +8,10 @@ use std::future::Future;
 use crate::plan::Op;
 use crate::secrets::Secret;
 
-use super::state::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
+use super::state::{
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings,
+    UserCredentials,
+};
 use crate::iam::{Partition, PolicyArn};
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
@@ -16,7 +19,7 @@ pub trait IamApi: Sync {
     /// Who the credentials belong to (STS `GetCallerIdentity`).
     fn caller(&self) -> impl Future<Output = Result<Caller, ApiError>> + Send;
 
-    /// Users, groups and customer-managed policies, all pages merged
+    /// Users, groups, roles and customer-managed policies, all pages merged
     /// (`GetAccountAuthorizationDetails`).
     fn account_details(&self) -> impl Future<Output = Result<AccountDetails, ApiError>> + Send;
 
@@ -56,11 +59,15 @@ pub trait IamApi: Sync {
         user: &str,
     ) -> impl Future<Output = Result<UserCredentials, ApiError>> + Send;
 
-    /// The roles a managed policy is attached to (`ListEntitiesForPolicy`).
-    fn policy_roles(
+    /// Every role's description and session length, by name (`ListRoles`): the account
+    /// details leave them out.
+    fn role_settings(
         &self,
-        policy: &PolicyArn,
-    ) -> impl Future<Output = Result<Vec<String>, ApiError>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, RoleSettings>, ApiError>> + Send;
+
+    /// The account's OpenID Connect providers (`ListOpenIDConnectProviders`, then
+    /// `GetOpenIDConnectProvider` for each: the list names only their ARNs).
+    fn oidc_providers(&self) -> impl Future<Output = Result<Vec<LiveProvider>, ApiError>> + Send;
 
     /// Makes the one IAM call that `op` names.
     fn call(&self, op: &Op) -> impl Future<Output = Result<Outcome, ApiError>> + Send;

@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::{
     AccessKey, AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveGroup,
-    LivePolicy, LiveUser, Outcome, PolicyVersion, ReportedUser, UserCredentials,
+    LiveInstanceProfile, LivePolicy, LiveProvider, LiveRole, LiveUser, Outcome, PolicyVersion,
+    ReportedUser, RoleSettings, UserCredentials,
 };
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
@@ -25,6 +26,10 @@ pub struct MemoryAccount {
     pub groups: BTreeMap<String, MemoryGroup>,
     /// Customer-managed policies, by ARN.
     pub policies: BTreeMap<PolicyArn, MemoryPolicy>,
+    pub roles: BTreeMap<String, MemoryRole>,
+    pub instance_profiles: BTreeMap<String, MemoryProfile>,
+    /// OIDC providers, by URL without `https://`.
+    pub providers: BTreeMap<String, MemoryProvider>,
     /// The AWS-managed policies that exist.
     pub aws_policies: Vec<PolicyArn>,
     /// For key ids and creation times.
@@ -58,6 +63,34 @@ pub struct MemoryUser {
     pub inline: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
     pub keys: Vec<AccessKey>,
+    pub boundary: Option<PolicyArn>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryRole {
+    pub path: String,
+    /// The trust policy as sent.
+    pub trust: Value,
+    pub description: String,
+    pub max_session: u32,
+    pub policies: BTreeSet<PolicyArn>,
+    pub inline: BTreeMap<String, Value>,
+    pub boundary: Option<PolicyArn>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryProfile {
+    pub path: String,
+    pub roles: Vec<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemoryProvider {
+    pub audiences: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -165,6 +198,15 @@ impl MemoryIam {
         self.state.lock().unwrap().clone()
     }
 
+    fn provider_arn(&self, url: &str) -> String {
+        crate::spec::provider_arn(Partition::Aws, &self.account_id, url)
+    }
+
+    /// The provider an ARN names.
+    fn provider_url<'u>(&self, arn: &'u str) -> &'u str {
+        arn.split_once(":oidc-provider/").map_or(arn, |(_, url)| url)
+    }
+
     fn policy_arn(&self, path: &str, name: &str) -> PolicyArn {
         PolicyArn {
             partition: Partition::Aws,
@@ -194,7 +236,22 @@ fn exists(what: &str) -> ApiError {
 fn attachments(account: &MemoryAccount, arn: &PolicyArn) -> u32 {
     let users = account.users.values().filter(|u| u.policies.contains(arn));
     let groups = account.groups.values().filter(|g| g.policies.contains(arn));
-    u32::try_from(users.count() + groups.count()).unwrap_or(u32::MAX)
+    let roles = account.roles.values().filter(|r| r.policies.contains(arn));
+    u32::try_from(users.count() + groups.count() + roles.count()).unwrap_or(u32::MAX)
+}
+
+/// Whether a policy bounds a user or role: IAM will not delete it then.
+fn bounds(account: &MemoryAccount, arn: &PolicyArn) -> bool {
+    account.users.values().any(|u| u.boundary.as_ref() == Some(arn))
+        || account.roles.values().any(|r| r.boundary.as_ref() == Some(arn))
+}
+
+fn conflict(message: &str) -> ApiError {
+    ApiError::new(
+        ErrorKind::Other,
+        Some("DeleteConflict".into()),
+        message.to_owned(),
+    )
 }
 
 fn canonical_all(inline: &BTreeMap<String, Value>) -> BTreeMap<String, Value> {
@@ -232,6 +289,7 @@ impl IamApi for MemoryIam {
                 policies: u.policies.clone(),
                 inline_policies: canonical_all(&u.inline),
                 tags: u.tags.clone(),
+                boundary: u.boundary.clone(),
                 ..LiveUser::default()
             })
             .collect();
@@ -269,12 +327,39 @@ impl IamApi for MemoryIam {
                     .find(|v| v.2)
                     .map(|v| document::canonical(&v.1))
                     .unwrap_or_default(),
-                roles: Vec::new(),
+            })
+            .collect();
+        let roles = a
+            .roles
+            .iter()
+            .map(|(name, r)| {
+                let instance_profiles = a
+                    .instance_profiles
+                    .iter()
+                    .filter(|(_, p)| p.roles.contains(name))
+                    .map(|(profile, p)| LiveInstanceProfile {
+                        name: profile.clone(),
+                        path: p.path.clone(),
+                        roles: p.roles.clone(),
+                    })
+                    .collect();
+                LiveRole {
+                    name: name.clone(),
+                    path: r.path.clone(),
+                    trust: document::canonical(&r.trust),
+                    policies: r.policies.clone(),
+                    inline_policies: canonical_all(&r.inline),
+                    boundary: r.boundary.clone(),
+                    tags: r.tags.clone(),
+                    instance_profiles,
+                    settings: None,
+                }
             })
             .collect();
         Ok(AccountDetails {
             users,
             groups,
+            roles,
             local_policies,
         })
     }
@@ -319,8 +404,34 @@ impl IamApi for MemoryIam {
         Ok(UserCredentials::default())
     }
 
-    async fn policy_roles(&self, _: &PolicyArn) -> Result<Vec<String>, ApiError> {
-        Ok(Vec::new())
+    async fn role_settings(&self) -> Result<BTreeMap<String, RoleSettings>, ApiError> {
+        self.record("ListRoles");
+        let a = self.state.lock().unwrap();
+        Ok(a.roles
+            .iter()
+            .map(|(name, r)| {
+                let settings = RoleSettings {
+                    description: r.description.clone(),
+                    max_session: r.max_session,
+                };
+                (name.clone(), settings)
+            })
+            .collect())
+    }
+
+    async fn oidc_providers(&self) -> Result<Vec<LiveProvider>, ApiError> {
+        self.record("ListOpenIDConnectProviders");
+        let a = self.state.lock().unwrap();
+        Ok(a.providers
+            .iter()
+            .map(|(url, p)| LiveProvider {
+                arn: self.provider_arn(url),
+                url: url.clone(),
+                audiences: p.audiences.clone(),
+                thumbprints: p.thumbprints.clone(),
+                tags: p.tags.clone(),
+            })
+            .collect())
     }
 
     async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
@@ -429,7 +540,7 @@ impl MemoryIam {
                     return Err(missing(&policy.to_string()));
                 }
             }
-            Op::DetachRolePolicy { .. } => return Err(missing("role")),
+
             Op::AddUserToGroup { user, group } => {
                 if !a.users.contains_key(user) {
                     return Err(missing(user));
@@ -519,11 +630,10 @@ impl MemoryIam {
             }
             Op::DeletePolicy { policy } => {
                 if attachments(a, policy) > 0 {
-                    return Err(ApiError::new(
-                        ErrorKind::Other,
-                        Some("DeleteConflict".into()),
-                        "the policy is attached",
-                    ));
+                    return Err(conflict("the policy is attached"));
+                }
+                if bounds(a, policy) {
+                    return Err(conflict("the policy is used as a permissions boundary"));
                 }
                 a.policies
                     .remove(policy)
@@ -591,6 +701,237 @@ impl MemoryIam {
                 }
                 a.groups.remove(group);
             }
+            other => return self.role_effect(a, other),
+        }
+        Ok(Outcome::Done)
+    }
+
+    /// What a role, instance profile, provider or boundary call does to the account.
+    #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
+    fn role_effect(&self, a: &mut MemoryAccount, op: &Op) -> Result<Outcome, ApiError> {
+        macro_rules! role_mut {
+            ($name:expr) => {
+                a.roles.get_mut($name).ok_or_else(|| missing($name))?
+            };
+        }
+        macro_rules! provider_mut {
+            ($arn:expr) => {
+                a.providers
+                    .get_mut(self.provider_url($arn))
+                    .ok_or_else(|| missing($arn))?
+            };
+        }
+        let policy_exists = |a: &MemoryAccount, arn: &PolicyArn| {
+            a.policies.contains_key(arn) || a.aws_policies.contains(arn)
+        };
+        match op {
+            Op::CreateOpenIdConnectProvider {
+                url,
+                audiences,
+                thumbprints,
+                tags,
+            } => {
+                if a.providers.contains_key(url) {
+                    return Err(exists(url));
+                }
+                let new = MemoryProvider {
+                    audiences: audiences.clone(),
+                    thumbprints: thumbprints.clone(),
+                    tags: tags.clone(),
+                };
+                a.providers.insert(url.clone(), new);
+            }
+            Op::TagOpenIdConnectProvider { provider, tags, .. } => {
+                provider_mut!(provider).tags.extend(tags.clone());
+            }
+            Op::AddClientIdToOpenIdConnectProvider {
+                provider,
+                client_id,
+                ..
+            } => {
+                let p = provider_mut!(provider);
+                if !p.audiences.contains(client_id) {
+                    p.audiences.push(client_id.clone());
+                    p.audiences.sort();
+                }
+            }
+            Op::RemoveClientIdFromOpenIdConnectProvider {
+                provider,
+                client_id,
+                ..
+            } => provider_mut!(provider).audiences.retain(|c| c != client_id),
+            Op::UpdateOpenIdConnectProviderThumbprint {
+                provider,
+                thumbprints,
+                ..
+            } => provider_mut!(provider).thumbprints.clone_from(thumbprints),
+            Op::DeleteOpenIdConnectProvider { provider, .. } => {
+                let url = self.provider_url(provider);
+                a.providers.remove(url).ok_or_else(|| missing(provider))?;
+            }
+            Op::CreateRole {
+                role,
+                path,
+                description,
+                trust,
+                max_session,
+                boundary,
+                tags,
+            } => {
+                if a.roles.keys().any(|r| r.eq_ignore_ascii_case(role)) {
+                    return Err(exists(role));
+                }
+                if let Some(boundary) = boundary
+                    && !policy_exists(a, boundary)
+                {
+                    return Err(missing(&boundary.to_string()));
+                }
+                let new = MemoryRole {
+                    path: path.clone(),
+                    trust: trust.clone(),
+                    description: description.clone(),
+                    max_session: *max_session,
+                    boundary: boundary.clone(),
+                    tags: tags.clone(),
+                    ..MemoryRole::default()
+                };
+                a.roles.insert(role.clone(), new);
+            }
+            Op::UpdateAssumeRolePolicy { role, document, .. } => {
+                role_mut!(role).trust = document.clone();
+            }
+            Op::UpdateRole {
+                role,
+                description,
+                max_session,
+                ..
+            } => {
+                let r = role_mut!(role);
+                r.description.clone_from(description);
+                r.max_session = *max_session;
+            }
+            Op::TagRole { role, tags } => role_mut!(role).tags.extend(tags.clone()),
+            Op::UntagRole { role, keys } => {
+                let r = role_mut!(role);
+                for key in keys {
+                    r.tags.remove(key);
+                }
+            }
+            Op::AttachRolePolicy { role, policy } => {
+                if !policy_exists(a, policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+                role_mut!(role).policies.insert(policy.clone());
+            }
+            Op::DetachRolePolicy { role, policy } => {
+                if !role_mut!(role).policies.remove(policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+            }
+            Op::PutRolePolicy {
+                role,
+                policy_name,
+                document,
+                ..
+            } => {
+                role_mut!(role)
+                    .inline
+                    .insert(policy_name.clone(), document.clone());
+            }
+            Op::DeleteRolePolicy { role, policy_name } => {
+                if role_mut!(role).inline.remove(policy_name).is_none() {
+                    return Err(missing(policy_name));
+                }
+            }
+            Op::PutRolePermissionsBoundary { role, policy, .. } => {
+                if !policy_exists(a, policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+                role_mut!(role).boundary = Some(policy.clone());
+            }
+            Op::DeleteRolePermissionsBoundary { role, .. } => {
+                if role_mut!(role).boundary.take().is_none() {
+                    return Err(missing("permissions boundary"));
+                }
+            }
+            Op::PutUserPermissionsBoundary { user, policy, .. } => {
+                if !policy_exists(a, policy) {
+                    return Err(missing(&policy.to_string()));
+                }
+                let u = a.users.get_mut(user).ok_or_else(|| missing(user))?;
+                u.boundary = Some(policy.clone());
+            }
+            Op::DeleteUserPermissionsBoundary { user, .. } => {
+                let u = a.users.get_mut(user).ok_or_else(|| missing(user))?;
+                if u.boundary.take().is_none() {
+                    return Err(missing("permissions boundary"));
+                }
+            }
+            Op::CreateInstanceProfile {
+                profile,
+                path,
+                tags,
+            } => {
+                if a.instance_profiles.contains_key(profile) {
+                    return Err(exists(profile));
+                }
+                let new = MemoryProfile {
+                    path: path.clone(),
+                    roles: Vec::new(),
+                    tags: tags.clone(),
+                };
+                a.instance_profiles.insert(profile.clone(), new);
+            }
+            Op::AddRoleToInstanceProfile { profile, role } => {
+                if !a.roles.contains_key(role) {
+                    return Err(missing(role));
+                }
+                let p = a
+                    .instance_profiles
+                    .get_mut(profile)
+                    .ok_or_else(|| missing(profile))?;
+                if p.roles.contains(role) {
+                    return Err(exists(role));
+                }
+                if !p.roles.is_empty() {
+                    return Err(ApiError::new(
+                        ErrorKind::LimitExceeded,
+                        Some("LimitExceeded".into()),
+                        "an instance profile holds one role",
+                    ));
+                }
+                p.roles.push(role.clone());
+            }
+            Op::RemoveRoleFromInstanceProfile { profile, role } => {
+                let p = a
+                    .instance_profiles
+                    .get_mut(profile)
+                    .ok_or_else(|| missing(profile))?;
+                let before = p.roles.len();
+                p.roles.retain(|r| r != role);
+                if p.roles.len() == before {
+                    return Err(missing(role));
+                }
+            }
+            Op::DeleteInstanceProfile { profile } => {
+                let p = a
+                    .instance_profiles
+                    .get(profile)
+                    .ok_or_else(|| missing(profile))?;
+                if !p.roles.is_empty() {
+                    return Err(conflict("the instance profile holds a role"));
+                }
+                a.instance_profiles.remove(profile);
+            }
+            Op::DeleteRole { role } => {
+                let r = a.roles.get(role).ok_or_else(|| missing(role))?;
+                let in_profile = a.instance_profiles.values().any(|p| p.roles.contains(role));
+                if in_profile || !r.policies.is_empty() || !r.inline.is_empty() {
+                    return Err(conflict("the role still has policies or instance profiles"));
+                }
+                a.roles.remove(role);
+            }
+            other => unreachable!("{} is a user, group or policy call", other.api_name()),
         }
         Ok(Outcome::Done)
     }

@@ -7,8 +7,8 @@ use std::future::Future;
 use futures::{StreamExt, TryStreamExt};
 
 use super::{
-    AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveGroup, LivePolicy,
-    LiveState, LiveUser, ReportedUser,
+    AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LivePolicy,
+    LiveProvider, LiveState, LiveUser, ReportedUser, RoleSettings,
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
 use crate::secrets::PendingKey;
@@ -78,8 +78,26 @@ pub async fn read(
             Ok((None, None))
         }
     };
-    let (details, (report, report_warning)) = futures::try_join!(read_details(api), report)?;
+    let settings = async {
+        if spec.roles.is_empty() {
+            Ok(BTreeMap::new())
+        } else {
+            read_role_settings(api).await
+        }
+    };
+    let providers = async {
+        if spec.roles.is_empty() && spec.oidc_providers.is_empty() && !spec.prune {
+            Ok(Vec::new())
+        } else {
+            read_providers(api).await
+        }
+    };
+    let (mut details, (report, report_warning), settings, providers) =
+        futures::try_join!(read_details(api), report, settings, providers)?;
     let warnings = report_warning.into_iter().collect();
+    for role in &mut details.roles {
+        role.settings = settings.get(&role.name).cloned();
+    }
     let aws_policies = read_aws_policies(api, spec, caller.partition, &details).await?;
 
     let mut users: BTreeMap<String, LiveUser> = details
@@ -103,11 +121,15 @@ pub async fn read(
         tags_matter(spec, &spec_policies, p)
     })
     .await?;
-    if spec.prune {
-        read_policy_roles(api, spec, &users, &details.groups, &mut local_policies).await?;
-    }
-
-    let mut live = LiveState::new(caller, users, details.groups, local_policies, aws_policies);
+    let mut live = LiveState::new(
+        caller,
+        users,
+        details.groups,
+        details.roles,
+        local_policies,
+        aws_policies,
+    );
+    live.oidc_providers = providers;
     live.pending_keys = pending;
     live.warnings = warnings;
     Ok(live)
@@ -131,12 +153,35 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     read_keys(api, &mut users, names).await?;
     let mut local_policies = details.local_policies;
     read_policy_tags(api, &mut local_policies, |_| true).await?;
-    Ok(LiveState::new(
+    let (settings, providers) =
+        futures::try_join!(read_role_settings(api), read_providers(api))?;
+    let mut roles = details.roles;
+    for role in &mut roles {
+        role.settings = settings.get(&role.name).cloned();
+    }
+    let mut live = LiveState::new(
         caller,
         users,
         details.groups,
+        roles,
         local_policies,
         aws_policies,
+    );
+    live.oidc_providers = providers;
+    Ok(live)
+}
+
+async fn read_role_settings(
+    api: &impl IamApi,
+) -> Result<BTreeMap<String, RoleSettings>, ReadError> {
+    api.role_settings().await.map_err(failed(
+        "read the roles' descriptions and session lengths (iam:ListRoles)",
+    ))
+}
+
+async fn read_providers(api: &impl IamApi) -> Result<Vec<LiveProvider>, ReadError> {
+    api.oidc_providers().await.map_err(failed(
+        "read the OIDC providers (iam:ListOpenIDConnectProviders, iam:GetOpenIDConnectProvider)",
     ))
 }
 
@@ -188,7 +233,7 @@ async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
 
 async fn read_details(api: &impl IamApi) -> Result<AccountDetails, ReadError> {
     let mut details = api.account_details().await.map_err(failed(
-        "read users, groups and policies (iam:GetAccountAuthorizationDetails)",
+        "read users, groups, roles and policies (iam:GetAccountAuthorizationDetails)",
     ))?;
     // Apply locks are iamspec's machinery, not part of any spec: never planned, pruned or
     // exported.
@@ -330,37 +375,6 @@ async fn read_for_prune(
     Ok(())
 }
 
-/// For policies a prune deletes: the roles they are attached to, which the account details
-/// do not list (iamspec does not read roles), when the attachment count says there are any.
-async fn read_policy_roles(
-    api: &impl IamApi,
-    spec: &Spec,
-    users: &BTreeMap<String, LiveUser>,
-    groups: &[LiveGroup],
-    policies: &mut [LivePolicy],
-) -> Result<(), ReadError> {
-    let named = spec.names(EntityKind::Policy);
-    for policy in policies.iter_mut() {
-        if !spec.ownership.abandons(&*policy, &named) {
-            continue;
-        }
-        let seen = policy.holders(users.values(), groups).len();
-        if policy.attached_beyond(seen) > 0 {
-            policy.roles =
-                api.policy_roles(&policy.arn)
-                    .await
-                    .map_err(|source| ReadError::Api {
-                        what: format!(
-                            "list the roles policy {} is attached to (iam:ListEntitiesForPolicy)",
-                            policy.arn
-                        ),
-                        source,
-                    })?;
-        }
-    }
-    Ok(())
-}
-
 /// What to do about a failed read, by how it failed.
 fn advice(kind: ErrorKind) -> &'static str {
     match kind {
@@ -407,12 +421,14 @@ async fn read_aws_policies(
         .iter()
         .flat_map(|u| &u.policies)
         .chain(details.groups.iter().flat_map(|g| &g.policies))
+        .chain(details.roles.iter().flat_map(|r| &r.policies))
+        .chain(details.users.iter().filter_map(|u| u.boundary.as_ref()))
+        .chain(details.roles.iter().filter_map(|r| r.boundary.as_ref()))
         .filter(|arn| arn.is_aws_managed())
         .collect();
     let mut found = BTreeSet::new();
     let mut unseen = BTreeSet::new();
-    let groups = spec.groups.values().flat_map(|g| &g.policies);
-    for policy_use in groups.chain(spec.users.values().flat_map(|u| &u.policies)) {
+    for policy_use in spec.policy_uses() {
         match &policy_use.policy {
             PolicyRef::AwsManaged { path, name } => {
                 let matches = |arn: &&&PolicyArn| arn.is_named(path.as_deref(), name);

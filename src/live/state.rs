@@ -14,6 +14,9 @@ pub struct LiveState {
     pub caller: Caller,
     pub users: BTreeMap<String, LiveUser>,
     pub groups: BTreeMap<String, LiveGroup>,
+    pub roles: BTreeMap<String, LiveRole>,
+    /// OpenID Connect providers; read when the spec declares roles or providers, or prunes.
+    pub oidc_providers: Vec<LiveProvider>,
     /// Customer-managed policies in the account.
     pub local_policies: BTreeMap<PolicyArn, LivePolicy>,
     /// Every AWS-managed policy; empty when the spec names none, as it then need not be read.
@@ -31,6 +34,7 @@ impl LiveState {
         caller: Caller,
         users: BTreeMap<String, LiveUser>,
         groups: Vec<LiveGroup>,
+        roles: Vec<LiveRole>,
         local_policies: Vec<LivePolicy>,
         aws_policies: Vec<PolicyArn>,
     ) -> Self {
@@ -38,6 +42,8 @@ impl LiveState {
             caller,
             users,
             groups: groups.into_iter().map(|g| (g.name.clone(), g)).collect(),
+            roles: roles.into_iter().map(|r| (r.name.clone(), r)).collect(),
+            oidc_providers: Vec::new(),
             local_policies: local_policies
                 .into_iter()
                 .map(|p| (p.arn.clone(), p))
@@ -67,6 +73,14 @@ impl Caller {
         let path_and_name = resource.strip_prefix("user/")?;
         path_and_name.rsplit('/').next()
     }
+
+    /// The role behind the credentials, when they are an assumed role's session
+    /// (`arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION`): never changed or deleted, as an apply
+    /// that took its own permissions away would stop half-way.
+    pub fn role_name(&self) -> Option<&str> {
+        let resource = self.arn.splitn(6, ':').nth(5)?;
+        resource.strip_prefix("assumed-role/")?.split('/').next()
+    }
 }
 
 impl Default for Caller {
@@ -81,27 +95,84 @@ impl Default for Caller {
 }
 
 impl LivePolicy {
-    /// The users and groups among these that have it attached, groups first.
-    pub fn holders<'a>(
-        &self,
-        users: impl IntoIterator<Item = &'a LiveUser>,
-        groups: impl IntoIterator<Item = &'a LiveGroup>,
-    ) -> Vec<(EntityKind, String)> {
-        let groups = groups
-            .into_iter()
+    /// The users, groups and roles of the account that have it attached: groups, users, roles.
+    pub fn holders(&self, live: &LiveState) -> Vec<(EntityKind, String)> {
+        let groups = live
+            .groups
+            .values()
             .filter(|g| g.policies.contains(&self.arn))
             .map(|g| (EntityKind::Group, g.name.clone()));
-        let users = users
-            .into_iter()
+        let users = live
+            .users
+            .values()
             .filter(|u| u.policies.contains(&self.arn))
             .map(|u| (EntityKind::User, u.name.clone()));
-        groups.chain(users).collect()
+        let roles = live
+            .roles
+            .values()
+            .filter(|r| r.policies.contains(&self.arn))
+            .map(|r| (EntityKind::Role, r.name.clone()));
+        groups.chain(users).chain(roles).collect()
     }
 
-    /// How many of its attachments are beyond `seen` holders: roles, which the account
-    /// details iamspec reads do not list.
-    pub fn attached_beyond(&self, seen: usize) -> usize {
-        (self.attachment_count as usize).saturating_sub(seen)
+    /// The users and roles it bounds (their permissions boundary).
+    pub fn bounds(&self, live: &LiveState) -> Vec<(EntityKind, String)> {
+        let users = live
+            .users
+            .values()
+            .filter(|u| u.boundary.as_ref() == Some(&self.arn))
+            .map(|u| (EntityKind::User, u.name.clone()));
+        let roles = live
+            .roles
+            .values()
+            .filter(|r| r.boundary.as_ref() == Some(&self.arn))
+            .map(|r| (EntityKind::Role, r.name.clone()));
+        users.chain(roles).collect()
+    }
+}
+
+impl LiveRole {
+    /// Who manages the role when it is not for a spec to: AWS (service-linked roles, IAM
+    /// Identity Center, Control Tower) or a `CloudFormation` stack. Such roles are never
+    /// changed, pruned or exported.
+    pub fn managed_by(&self) -> Option<&'static str> {
+        if self.path.starts_with("/aws-service-role/") {
+            Some("AWS (a service-linked role)")
+        } else if self.path.starts_with("/aws-reserved/") || self.name.starts_with("AWSReservedSSO_") {
+            Some("IAM Identity Center")
+        } else if self.name.starts_with("AWSControlTower") || self.name.starts_with("aws-controltower-") {
+            Some("AWS Control Tower")
+        } else if self.tags.contains_key("aws:cloudformation:stack-name") {
+            Some("CloudFormation")
+        } else {
+            None
+        }
+    }
+}
+
+impl Owned for LiveRole {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn path(&self) -> &str {
+        &self.path
+    }
+    fn owner_tag(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
+    }
+}
+
+impl Owned for LiveProvider {
+    /// A provider is named by its URL.
+    fn name(&self) -> &str {
+        &self.url
+    }
+    /// Providers have no path: only their tag makes them a spec's.
+    fn path(&self) -> &'static str {
+        ""
+    }
+    fn owner_tag(&self) -> Option<&str> {
+        self.tags.get(OWNER_TAG).map(String::as_str)
     }
 }
 
@@ -146,7 +217,54 @@ impl Owned for LivePolicy {
 pub struct AccountDetails {
     pub users: Vec<LiveUser>,
     pub groups: Vec<LiveGroup>,
+    pub roles: Vec<LiveRole>,
     pub local_policies: Vec<LivePolicy>,
+}
+
+/// A role, from the account details.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveRole {
+    pub name: String,
+    pub path: String,
+    /// The trust policy, canonical.
+    pub trust: Value,
+    pub policies: BTreeSet<PolicyArn>,
+    /// Inline policies: name to canonical document.
+    pub inline_policies: BTreeMap<String, Value>,
+    pub boundary: Option<PolicyArn>,
+    pub tags: BTreeMap<String, String>,
+    /// The instance profiles that hold it.
+    pub instance_profiles: Vec<LiveInstanceProfile>,
+    /// Its description and session length, which the account details leave out: read for
+    /// the roles the spec names.
+    pub settings: Option<RoleSettings>,
+}
+
+/// What `ListRoles` adds to the account details.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoleSettings {
+    pub description: String,
+    /// In seconds.
+    pub max_session: u32,
+}
+
+/// An instance profile and the roles it holds (IAM allows one).
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LiveInstanceProfile {
+    pub name: String,
+    pub path: String,
+    pub roles: Vec<String>,
+}
+
+/// An OpenID Connect identity provider.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveProvider {
+    pub arn: String,
+    /// Its URL without `https://`.
+    pub url: String,
+    pub audiences: Vec<String>,
+    pub thumbprints: Vec<String>,
+    pub tags: BTreeMap<String, String>,
 }
 
 /// A customer-managed policy.
@@ -161,8 +279,6 @@ pub struct LivePolicy {
     pub versions: Vec<PolicyVersion>,
     /// The default version's document, canonical.
     pub document: Value,
-    /// Roles it is attached to; read only for policies a prune deletes.
-    pub roles: Vec<String>,
 }
 
 /// One version of a managed policy.
@@ -186,6 +302,8 @@ pub struct LiveUser {
     /// Inline policies: name to canonical document.
     pub inline_policies: BTreeMap<String, Value>,
     pub tags: BTreeMap<String, String>,
+    /// Its permissions boundary.
+    pub boundary: Option<PolicyArn>,
     /// Oldest first. Listed for users a prune deletes, and for users the spec names unless
     /// `keys_settled`.
     pub access_keys: Vec<AccessKey>,

@@ -93,7 +93,7 @@ fn base() -> MemoryAccount {
             ),
         ]),
         aws_policies: aws(),
-        counter: 0,
+        ..MemoryAccount::default()
     }
 }
 

@@ -7,6 +7,7 @@
 mod files;
 mod policy;
 mod raw;
+mod trust;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
 pub use policy::PolicyRef;
 pub(crate) use policy::check_spec_path;
+pub use trust::{Grant, Trust, provider_arn};
 
 use crate::document::Document;
 use crate::iam::{EntityKind, Names, Ownership};
@@ -27,7 +29,36 @@ impl Spec {
             EntityKind::User => self.users.keys().collect(),
             EntityKind::Group => self.groups.keys().collect(),
             EntityKind::Policy => self.policies.keys().collect(),
+            EntityKind::Role => self.roles.keys().collect(),
+            EntityKind::InstanceProfile => self
+                .roles
+                .values()
+                .filter(|r| r.instance_profile)
+                .map(|r| &r.name)
+                .collect(),
+            EntityKind::OidcProvider => self.oidc_providers.values().map(|p| &p.url).collect(),
         }
+    }
+
+    /// Every policy the spec's groups, users and roles name: attachments and boundaries.
+    pub fn policy_uses(&self) -> impl Iterator<Item = &PolicyUse> {
+        let groups = self.groups.values().flat_map(|g| &g.policies);
+        let users = self
+            .users
+            .values()
+            .flat_map(|u| u.policies.iter().chain(&u.boundary));
+        let roles = self
+            .roles
+            .values()
+            .flat_map(|r| r.policies.iter().chain(&r.boundary));
+        groups.chain(users).chain(roles)
+    }
+
+    /// The spec's OIDC provider with this URL (without `https://`), if it declares one.
+    pub fn provider_by_url(&self, url: &str) -> Option<&OidcProvider> {
+        self.oidc_providers
+            .values()
+            .find(|p| p.url.eq_ignore_ascii_case(url))
     }
 }
 
@@ -56,6 +87,9 @@ pub struct Spec {
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,
     pub users: BTreeMap<String, User>,
+    pub roles: BTreeMap<String, Role>,
+    /// OpenID Connect identity providers, by the name the spec gives them.
+    pub oidc_providers: BTreeMap<String, OidcProvider>,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
 }
@@ -93,6 +127,45 @@ pub struct User {
     pub inline: BTreeMap<String, Document>,
     /// The user must have an active access key.
     pub access_key: bool,
+    /// A managed policy that bounds what the user's policies can grant.
+    pub boundary: Option<PolicyUse>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `[roles.NAME]`
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Role {
+    pub name: String,
+    pub path: String,
+    pub description: String,
+    /// Who may assume it.
+    pub trust: Trust,
+    /// Where the spec says so, for messages about the trust.
+    pub trust_at: Location,
+    /// Managed policies to attach, add-ons expanded, duplicates removed, in spec order.
+    pub policies: Vec<PolicyUse>,
+    /// Inline policies, by name.
+    pub inline: BTreeMap<String, Document>,
+    /// A managed policy that bounds what the role's policies can grant.
+    pub boundary: Option<PolicyUse>,
+    /// The longest session, in seconds: 3600 (IAM's default) to 43200.
+    pub max_session: u32,
+    /// An instance profile of the role's name holds the role.
+    pub instance_profile: bool,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `[oidc_providers.NAME]`: an OpenID Connect identity provider.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcProvider {
+    /// The name the spec gives it, which trust shorthands use.
+    pub name: String,
+    /// Its URL without `https://`, as IAM names it in the provider's ARN.
+    pub url: String,
+    /// Client ids (audiences) its tokens may carry, sorted.
+    pub audiences: Vec<String>,
+    /// Certificate thumbprints, sorted; `None` leaves what IAM has (AWS no longer needs them).
+    pub thumbprints: Option<Vec<String>>,
     pub tags: BTreeMap<String, String>,
 }
 

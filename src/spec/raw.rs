@@ -23,6 +23,10 @@ pub struct RawSpec {
     pub groups: BTreeMap<Spanned<String>, RawGroup>,
     #[serde(default)]
     pub users: BTreeMap<Spanned<String>, RawUser>,
+    #[serde(default)]
+    pub roles: BTreeMap<Spanned<String>, RawRole>,
+    #[serde(default)]
+    pub oidc_providers: BTreeMap<Spanned<String>, RawProvider>,
 }
 
 /// `[account]`
@@ -77,5 +81,74 @@ pub struct RawUser {
     pub inline: RawInline,
     #[serde(default)]
     pub access_key: bool,
-    pub tags: Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    pub boundary: Option<Spanned<String>>,
+    pub tags: RawTags,
+}
+
+/// `tags = { KEY = "value", ... }`
+pub type RawTags = Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>;
+
+/// A list of strings, each with its place.
+pub type RawList = Option<Spanned<Vec<Spanned<String>>>>;
+
+/// `[roles.NAME]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRole {
+    pub path: Option<Spanned<String>>,
+    pub description: Option<Spanned<String>>,
+    pub trust: Option<Spanned<RawTrust>>,
+    /// A JSON file's path, relative to the spec, or an inline table.
+    pub trust_document: Option<Spanned<toml::Value>>,
+    pub policies: RawList,
+    pub addons: RawList,
+    pub inline: RawInline,
+    pub boundary: Option<Spanned<String>>,
+    pub max_session: Option<Spanned<String>>,
+    #[serde(default)]
+    pub instance_profile: bool,
+    pub tags: RawTags,
+}
+
+/// `trust = { ... }`: who may assume a role, in shorthands that combine.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTrust {
+    pub services: RawList,
+    pub accounts: RawList,
+    pub external_id: Option<Spanned<String>>,
+    pub mfa: Option<Spanned<bool>>,
+    pub github: Option<Spanned<RawGithub>>,
+    pub oidc: Option<Spanned<RawOidc>>,
+}
+
+/// `github = { provider, repo, refs, environments, pull_request, audience }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawGithub {
+    pub provider: Spanned<String>,
+    pub repo: Spanned<String>,
+    pub refs: RawList,
+    pub environments: RawList,
+    #[serde(default)]
+    pub pull_request: bool,
+    pub audience: Option<Spanned<String>>,
+}
+
+/// `oidc = { provider, conditions = { OPERATOR = { KEY = value or [values] } } }`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOidc {
+    pub provider: Spanned<String>,
+    pub conditions: Spanned<toml::Table>,
+}
+
+/// `[oidc_providers.NAME]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProvider {
+    pub url: Spanned<String>,
+    pub audiences: RawList,
+    pub thumbprints: RawList,
+    pub tags: RawTags,
 }

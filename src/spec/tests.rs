@@ -112,11 +112,11 @@ fn syntax_errors_name_the_place() {
 fn unknown_keys_suggest_the_nearest_allowed_one() {
     assert_eq!(
         one_error("version = 1\n[users.a]\npolices = []\n"),
-        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, tags)"
+        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, boundary, tags)"
     );
     assert_eq!(
         one_error("version = 1\n[user.a]\n"),
-        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, policies, addons, groups, users)"
+        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, policies, addons, groups, users, roles, oidc_providers)"
     );
 }
 
@@ -259,7 +259,7 @@ fn tags_follow_iams_limits() {
             "version = 1\n[users.u]\ntags = {{ {} }}\n",
             many.join(", ")
         )),
-        "spec.toml:3:8: 51 tags given; IAM allows at most 50 per user"
+        "spec.toml:3:8: 51 tags given; IAM allows at most 50 per entity"
     );
     let long_key = "k".repeat(129);
     assert_eq!(

@@ -10,10 +10,13 @@ use toml::Spanned;
 use super::files::{self, FileError};
 
 use super::policy::check_spec_path;
-use super::raw::{RawAddon, RawGroup, RawInline, RawPolicy, RawSpec, RawUser};
+use super::raw::{
+    RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust,
+    RawUser,
+};
 use super::{
-    BUILTIN_ADDONS, Diagnostic, Group, ManagedPolicy, PolicyRef, PolicyUse, Source, Spec, User,
-    did_you_mean,
+    BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider, PolicyRef, PolicyUse,
+    Role, Source, Spec, Trust, User, did_you_mean,
 };
 use crate::document::Document;
 use crate::iam::{DEFAULT_OWNER, OWNER_TAG, Ownership, check_name, is_account_id};
@@ -35,6 +38,20 @@ const MAX_DESCRIPTION: usize = 1000;
 const MAX_MANAGED_DOCUMENT: usize = 6144;
 const MAX_USER_INLINE: usize = 2048;
 const MAX_GROUP_INLINE: usize = 5120;
+
+const MAX_ROLE_NAME: usize = 64;
+const MAX_POLICIES_PER_ROLE: usize = 20;
+const MAX_ROLE_INLINE: usize = 10240;
+/// IAM's default quota for a trust policy; AWS raises it to 4,096 on request.
+const MAX_TRUST_DOCUMENT: usize = 2048;
+/// A role's session length: IAM's default is also its least.
+const MIN_SESSION: u64 = 3600;
+const MAX_SESSION: u64 = 43200;
+const MAX_PROVIDER_URL: usize = 255;
+const MAX_AUDIENCES: usize = 100;
+const MAX_THUMBPRINTS: usize = 5;
+/// Paths where AWS keeps roles it manages (service-linked roles, IAM Identity Center's).
+const AWS_ROLE_PATHS: [&str; 2] = ["/aws-service-role/", "/aws-reserved/"];
 
 struct Checker<'a> {
     source: &'a Source<'a>,
@@ -156,6 +173,16 @@ impl Checker<'_> {
                 (name.get_ref().clone(), user)
             })
             .collect();
+        self.unique_ignoring_case("role", raw.roles.keys());
+        let oidc_providers = self.providers(&raw.oidc_providers);
+        let roles = raw
+            .roles
+            .iter()
+            .filter_map(|(name, role)| {
+                let role = self.role(name, role, &addons, &oidc_providers)?;
+                Some((name.get_ref().clone(), role))
+            })
+            .collect();
         Spec {
             file: self.source.file.to_owned(),
             account_id,
@@ -165,6 +192,8 @@ impl Checker<'_> {
             policies,
             groups,
             users,
+            roles,
+            oidc_providers,
             warnings: Vec::new(),
         }
     }
@@ -241,6 +270,31 @@ impl Checker<'_> {
     /// A policy document, from a JSON file beside the spec or an inline table, checked as IAM
     /// would check it.
     fn document(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<Document> {
+        let json = self.json(value, what)?;
+        let findings = crate::document::check(&json);
+        self.findings(value.span().start, what, findings);
+        Some(Document::new(json))
+    }
+
+    /// A trust policy given whole, checked as IAM would and against trusts that let anyone in.
+    fn trust_document(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<Document> {
+        let json = self.json(value, what)?;
+        let findings = crate::document::check_trust(&json);
+        self.findings(value.span().start, what, findings);
+        Some(Document::new(json))
+    }
+
+    fn findings(&mut self, at: usize, what: &str, findings: crate::document::Findings) {
+        for error in findings.errors {
+            self.error(at, format!("the document of {what}: {error}"));
+        }
+        for warning in findings.warnings {
+            self.warn(at, format!("the document of {what}: {warning}"));
+        }
+    }
+
+    /// A document's JSON, from a JSON file beside the spec or an inline table.
+    fn json(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<serde_json::Value> {
         let at = value.span().start;
         let json = match value.get_ref() {
             toml::Value::String(relative) => {
@@ -300,14 +354,7 @@ impl Checker<'_> {
                 return None;
             }
         };
-        let findings = crate::document::check(&json);
-        for error in findings.errors {
-            self.error(at, format!("the document of {what}: {error}"));
-        }
-        for warning in findings.warnings {
-            self.warn(at, format!("the document of {what}: {warning}"));
-        }
-        Some(Document::new(json))
+        Some(json)
     }
 
     /// The text of a document file: a regular file inside the spec's directory, of a size a
@@ -468,8 +515,384 @@ impl Checker<'_> {
             policies,
             inline: self.inline("user", name.get_ref(), &raw.inline, MAX_USER_INLINE),
             access_key: raw.access_key,
+            boundary: self.boundary("user", name.get_ref(), raw.boundary.as_ref()),
             tags: self.tags(raw.tags.as_ref()),
         }
+    }
+
+    /// A permissions boundary: a managed policy, by any name a `policies` list takes.
+    fn boundary(
+        &mut self,
+        kind: &str,
+        owner: &str,
+        raw: Option<&Spanned<String>>,
+    ) -> Option<PolicyUse> {
+        let raw = raw?;
+        if PolicyRef::parse(raw.get_ref()).is_err() {
+            self.error(
+                raw.span().start,
+                format!(
+                    "the boundary of {kind} `{owner}`, `{}`, is not a managed policy: name a policy of this spec, an AWS-managed policy or a policy ARN",
+                    raw.get_ref()
+                ),
+            );
+            return None;
+        }
+        self.policy(raw, None)
+    }
+
+    /// `[oidc_providers]`, by the spec's name for each.
+    fn providers(
+        &mut self,
+        raw: &BTreeMap<Spanned<String>, RawProvider>,
+    ) -> BTreeMap<String, OidcProvider> {
+        let mut by_url: BTreeMap<String, String> = BTreeMap::new();
+        let mut providers = BTreeMap::new();
+        for (name, provider) in raw {
+            let url = provider.url.get_ref();
+            let at = provider.url.span().start;
+            let Some(bare) = url.strip_prefix("https://") else {
+                self.error(
+                    at,
+                    format!("the url of OIDC provider `{}` must start with https://", name.get_ref()),
+                );
+                continue;
+            };
+            let bare = bare.trim_end_matches('/').to_owned();
+            if bare.is_empty() || bare.contains(['?', '#', ' ']) || url.len() > MAX_PROVIDER_URL {
+                self.error(
+                    at,
+                    format!(
+                        "the url of OIDC provider `{}` is not valid: IAM takes https://HOST[/PATH], at most {MAX_PROVIDER_URL} characters, without query or fragment",
+                        name.get_ref()
+                    ),
+                );
+                continue;
+            }
+            if let Some(first) = by_url.insert(bare.to_lowercase(), name.get_ref().clone()) {
+                self.error(
+                    at,
+                    format!(
+                        "OIDC providers `{first}` and `{}` have the same url; IAM has one provider per url",
+                        name.get_ref()
+                    ),
+                );
+            }
+            let mut audiences: Vec<String> = list(provider.audiences.as_ref())
+                .iter()
+                .map(|a| a.get_ref().clone())
+                .collect();
+            if provider.audiences.is_none() {
+                audiences.push("sts.amazonaws.com".to_owned());
+            }
+            audiences.sort();
+            audiences.dedup();
+            if audiences.is_empty() || audiences.len() > MAX_AUDIENCES {
+                let at = provider.audiences.as_ref().map_or(at, |a| a.span().start);
+                self.error(at, format!("OIDC provider `{}` must have 1 to {MAX_AUDIENCES} audiences", name.get_ref()));
+            }
+            for audience in list(provider.audiences.as_ref()) {
+                let length = audience.get_ref().chars().count();
+                if length == 0 || length > 255 {
+                    self.error(audience.span().start, "an audience is 1 to 255 characters long");
+                }
+            }
+            let thumbprints = provider.thumbprints.as_ref().map(|raw| {
+                if raw.get_ref().len() > MAX_THUMBPRINTS {
+                    self.error(raw.span().start, format!("IAM keeps at most {MAX_THUMBPRINTS} thumbprints per provider"));
+                }
+                let mut found: Vec<String> = Vec::new();
+                for thumbprint in raw.get_ref() {
+                    let t = thumbprint.get_ref();
+                    if t.len() != 40 || !t.chars().all(|c| c.is_ascii_hexdigit()) {
+                        self.error(
+                            thumbprint.span().start,
+                            format!("thumbprint `{t}` is not a certificate's SHA-1 fingerprint: 40 hexadecimal digits"),
+                        );
+                    }
+                    found.push(t.to_lowercase());
+                }
+                found.sort();
+                found.dedup();
+                found
+            });
+            providers.insert(
+                name.get_ref().clone(),
+                OidcProvider {
+                    name: name.get_ref().clone(),
+                    url: bare,
+                    audiences,
+                    thumbprints,
+                    tags: self.tags(provider.tags.as_ref()),
+                },
+            );
+        }
+        providers
+    }
+
+    fn role(
+        &mut self,
+        name: &Spanned<String>,
+        raw: &RawRole,
+        addons: &BTreeMap<String, Vec<PolicyUse>>,
+        providers: &BTreeMap<String, OidcProvider>,
+    ) -> Option<Role> {
+        let role = name.get_ref();
+        if let Err(why) = check_name("role", role, MAX_ROLE_NAME) {
+            self.error(name.span().start, why);
+        }
+        let path = self.path(raw.path.as_ref());
+        if let Some(reserved) = AWS_ROLE_PATHS.iter().find(|p| path.starts_with(*p)) {
+            let at = raw.path.as_ref().map_or(name.span().start, |p| p.span().start);
+            self.error(at, format!("path `{reserved}` is where AWS keeps the roles it manages; use another path"));
+        }
+        let description = raw.description.as_ref().map_or(String::new(), |d| {
+            let length = d.get_ref().chars().count();
+            if length > MAX_DESCRIPTION {
+                self.error(
+                    d.span().start,
+                    format!("the description of role `{role}` is {length} characters long; IAM allows at most {MAX_DESCRIPTION}"),
+                );
+            }
+            d.get_ref().clone()
+        });
+        let what = format!("the trust policy of role `{role}`");
+        let (trust, trust_span) = match (&raw.trust, &raw.trust_document) {
+            (Some(_), Some(document)) => {
+                self.error(
+                    document.span().start,
+                    format!("role `{role}` has both `trust` and `trust_document`: keep one"),
+                );
+                return None;
+            }
+            (None, None) => {
+                self.error(
+                    name.span().start,
+                    format!("role `{role}` says nobody may assume it: add `trust = {{ services = [\"ec2.amazonaws.com\"] }}` (or accounts, github, oidc), or a whole `trust_document`"),
+                );
+                return None;
+            }
+            (Some(trust), None) => (Trust::Shorthand(self.trust(role, trust, providers)), trust.span().start),
+            (None, Some(document)) => (Trust::Document(self.trust_document(document, &what)?), document.span().start),
+        };
+        // The longest partition name makes the largest document: if that fits, every one does.
+        let compiled = trust.document(crate::iam::Partition::AwsUsGov, "000000000000");
+        if let Trust::Shorthand(_) = trust {
+            // A shorthand that compiles to a trust anyone can use (an `oidc` without a subject
+            // condition) is refused like a document.
+            let findings = crate::document::check_trust(&compiled.json);
+            self.findings(trust_span, &what, findings);
+        }
+        if compiled.size() > MAX_TRUST_DOCUMENT {
+            self.error(
+                trust_span,
+                format!(
+                    "{what} is {} characters long without whitespace; IAM allows {MAX_TRUST_DOCUMENT} unless AWS raised the account's quota",
+                    compiled.size()
+                ),
+            );
+        }
+        let max_session = self.max_session(role, raw.max_session.as_ref());
+        if raw.instance_profile && !crate::document::trusts_ec2(&compiled.json) {
+            self.warn(
+                name.span().start,
+                format!("role `{role}` has an instance profile, but its trust lets no EC2 service assume it, so no instance can use it: add `services = [\"ec2.amazonaws.com\"]` to its trust"),
+            );
+        }
+        let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
+        if policies.len() > MAX_POLICIES_PER_ROLE {
+            let at = raw.policies.as_ref().map_or(name.span().start, |p| p.span().start);
+            self.error(
+                at,
+                format!(
+                    "role `{role}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_ROLE} to a role",
+                    policies.len()
+                ),
+            );
+        }
+        Some(Role {
+            name: role.clone(),
+            path,
+            description,
+            trust,
+            trust_at: self.source.locate(trust_span),
+            policies,
+            inline: self.inline("role", role, &raw.inline, MAX_ROLE_INLINE),
+            boundary: self.boundary("role", role, raw.boundary.as_ref()),
+            max_session,
+            instance_profile: raw.instance_profile,
+            tags: self.tags(raw.tags.as_ref()),
+        })
+    }
+
+    /// `max_session = "2h"`: whole seconds from an hour to twelve; IAM's default hour without it.
+    fn max_session(&mut self, role: &str, raw: Option<&Spanned<String>>) -> u32 {
+        let Some(raw) = raw else {
+            return 3600;
+        };
+        let at = raw.span().start;
+        match humantime::parse_duration(raw.get_ref()) {
+            Ok(length) if (MIN_SESSION..=MAX_SESSION).contains(&length.as_secs()) && length.subsec_nanos() == 0 => {
+                u32::try_from(length.as_secs()).unwrap_or(3600)
+            }
+            Ok(_) => {
+                self.error(at, format!("max_session of role `{role}` is `{}`; IAM allows 1h to 12h, in whole seconds", raw.get_ref()));
+                3600
+            }
+            Err(_) => {
+                self.error(at, format!("max_session of role `{role}` is `{}`, which is not a duration: write it like \"2h\", \"90m\" or \"3600s\"", raw.get_ref()));
+                3600
+            }
+        }
+    }
+
+    /// The `trust` shorthands, one grant each.
+    fn trust(
+        &mut self,
+        role: &str,
+        raw: &Spanned<RawTrust>,
+        providers: &BTreeMap<String, OidcProvider>,
+    ) -> Vec<Grant> {
+        let at = raw.span().start;
+        let trust = raw.get_ref();
+        let mut grants = Vec::new();
+        if let Some(services) = &trust.services {
+            let names: Vec<String> = services.get_ref().iter().map(|s| s.get_ref().clone()).collect();
+            for service in services.get_ref() {
+                let s = service.get_ref();
+                if s.is_empty() || s.contains(char::is_whitespace) || !s.contains('.') {
+                    self.error(service.span().start, format!("`{s}` is not a service principal: write it like \"ec2.amazonaws.com\""));
+                }
+            }
+            if names.is_empty() {
+                self.error(services.span().start, "`services` is empty: name the services that assume the role, or leave it out");
+            } else {
+                grants.push(Grant::Services(names));
+            }
+        }
+        match &trust.accounts {
+            Some(accounts) => {
+                for account in accounts.get_ref() {
+                    if !is_account_id(account.get_ref()) {
+                        self.error(account.span().start, format!("account `{}` is not an account id: it must be exactly 12 digits", account.get_ref()));
+                    }
+                }
+                if let Some(id) = &trust.external_id {
+                    let value = id.get_ref();
+                    let valid = (2..=1224).contains(&value.chars().count())
+                        && value.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+                    if !valid {
+                        self.error(id.span().start, "external_id is 2 to 1,224 letters, digits and + = , . @ : / - _");
+                    }
+                }
+                if accounts.get_ref().is_empty() {
+                    self.error(accounts.span().start, "`accounts` is empty: name the accounts whose principals may assume the role, or leave it out");
+                } else {
+                    grants.push(Grant::Accounts {
+                        accounts: accounts.get_ref().iter().map(|a| a.get_ref().clone()).collect(),
+                        external_id: trust.external_id.as_ref().map(|e| e.get_ref().clone()),
+                        mfa: trust.mfa.as_ref().is_some_and(|m| *m.get_ref()),
+                    });
+                }
+            }
+            None => {
+                if let Some(id) = &trust.external_id {
+                    self.error(id.span().start, "external_id applies to `accounts`: name the accounts that must pass it");
+                }
+                if let Some(mfa) = &trust.mfa {
+                    self.error(mfa.span().start, "mfa applies to `accounts`: name the accounts whose principals must sign in with MFA");
+                }
+            }
+        }
+        if let Some(github) = &trust.github {
+            let g = github.get_ref();
+            let provider = self.trusted_provider(&g.provider, providers);
+            let repo = g.repo.get_ref();
+            let valid_repo = repo.split_once('/').is_some_and(|(owner, name)| {
+                !owner.is_empty() && !name.is_empty() && !owner.contains(['*', '?', ':']) && !name.contains([':', '/'])
+            });
+            if !valid_repo {
+                self.error(g.repo.span().start, format!("repo `{repo}` is not OWNER/NAME (a wildcard is allowed in NAME only, like \"acme/*\")"));
+            }
+            let refs: Vec<String> = list(g.refs.as_ref()).iter().map(|r| r.get_ref().clone()).collect();
+            for r in list(g.refs.as_ref()) {
+                if !r.get_ref().starts_with("refs/") {
+                    self.error(r.span().start, format!("ref `{}` is not a full ref: write it like \"refs/heads/main\" or \"refs/tags/v*\"", r.get_ref()));
+                }
+            }
+            let environments: Vec<String> = list(g.environments.as_ref()).iter().map(|e| e.get_ref().clone()).collect();
+            if refs.is_empty() && environments.is_empty() && !g.pull_request {
+                self.error(
+                    github.span().start,
+                    format!("the github trust of role `{role}` names no refs, environments or pull_request, so no workflow could assume it: say which may, like refs = [\"refs/heads/main\"]"),
+                );
+            }
+            if let Some(provider) = provider {
+                let audience = g.audience.as_ref().map_or("sts.amazonaws.com", |a| a.get_ref().as_str());
+                if !provider.audiences.iter().any(|a| a == audience) {
+                    let at = g.audience.as_ref().map_or(github.span().start, |a| a.span().start);
+                    self.error(
+                        at,
+                        format!("audience `{audience}` is not one of OIDC provider `{}`'s audiences ({}): add it there", provider.name, provider.audiences.join(", ")),
+                    );
+                }
+                grants.push(Grant::github(&provider.url, audience, repo, &refs, &environments, g.pull_request));
+            }
+        }
+        if let Some(oidc) = &trust.oidc {
+            let o = oidc.get_ref();
+            let provider = self.trusted_provider(&o.provider, providers);
+            let mut conditions: BTreeMap<String, BTreeMap<String, Vec<String>>> = BTreeMap::new();
+            for (operator, keys) in o.conditions.get_ref() {
+                let Some(keys) = keys.as_table() else {
+                    self.error(o.conditions.span().start, format!("condition `{operator}` must be a table of keys to values, like {{ \"HOST:sub\" = \"...\" }}"));
+                    continue;
+                };
+                for (key, value) in keys {
+                    let values: Option<Vec<String>> = match value {
+                        toml::Value::String(s) => Some(vec![s.clone()]),
+                        toml::Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
+                        toml::Value::Boolean(b) => Some(vec![b.to_string()]),
+                        _ => None,
+                    };
+                    match values {
+                        Some(values) if !values.is_empty() => {
+                            conditions.entry(operator.clone()).or_default().insert(key.clone(), values);
+                        }
+                        _ => self.error(o.conditions.span().start, format!("condition `{operator}` on `{key}` must be a string or a list of strings")),
+                    }
+                }
+            }
+            if let Some(provider) = provider {
+                grants.push(Grant::WebIdentity { provider: provider.url.clone(), conditions });
+            }
+        }
+        let named = [trust.services.is_some(), trust.accounts.is_some(), trust.github.is_some(), trust.oidc.is_some()];
+        if !named.contains(&true) {
+            self.error(at, format!("the trust of role `{role}` names nobody: use services, accounts, github or oidc"));
+        }
+        grants
+    }
+
+    /// The spec's provider a trust shorthand names.
+    fn trusted_provider<'p>(
+        &mut self,
+        name: &Spanned<String>,
+        providers: &'p BTreeMap<String, OidcProvider>,
+    ) -> Option<&'p OidcProvider> {
+        let found = providers.get(name.get_ref());
+        if found.is_none() {
+            let hint = did_you_mean(name.get_ref(), providers.keys().map(String::as_str));
+            self.error(
+                name.span().start,
+                format!(
+                    "OIDC provider `{}` is not defined{hint} (define it as [oidc_providers.{}] with its url)",
+                    name.get_ref(),
+                    name.get_ref()
+                ),
+            );
+        }
+        found
     }
 
     fn path(&mut self, path: Option<&Spanned<String>>) -> String {
@@ -536,10 +959,7 @@ impl Checker<'_> {
         }
     }
 
-    fn tags(
-        &mut self,
-        tags: Option<&Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
-    ) -> BTreeMap<String, String> {
+    fn tags(&mut self, tags: Option<&Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>) -> BTreeMap<String, String> {
         let Some(tags) = tags else {
             return BTreeMap::new();
         };
@@ -547,7 +967,7 @@ impl Checker<'_> {
             self.error(
                 tags.span().start,
                 format!(
-                    "{} tags given; IAM allows at most {MAX_TAGS} per user",
+                    "{} tags given; IAM allows at most {MAX_TAGS} per entity",
                     tags.get_ref().len()
                 ),
             );

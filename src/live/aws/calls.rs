@@ -265,6 +265,7 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             let call = iam.delete_group().group_name(group);
             call.send().await.map_err(classify)?;
         }
+        other => return super::role_calls::call(api, other).await,
     }
     Ok(Outcome::Done)
 }

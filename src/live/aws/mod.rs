@@ -8,6 +8,7 @@
 mod calls;
 mod errors;
 mod reads;
+mod role_calls;
 #[cfg(test)]
 mod tests;
 
@@ -24,7 +25,9 @@ use aws_sdk_iam::config::retry::RetryConfig;
 use aws_sdk_iam::config::timeout::TimeoutConfig;
 
 use crate::iam::{Partition, PolicyArn};
-use crate::live::{AccessKey, AccountDetails, Caller, CredentialReport, UserCredentials};
+use crate::live::{
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings, UserCredentials,
+};
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::Op;
 use errors::{HopelessConnections, innermost, is_loopback};
@@ -228,8 +231,12 @@ impl IamApi for AwsIam {
         reads::user_credentials(self, user).await
     }
 
-    async fn policy_roles(&self, policy: &PolicyArn) -> Result<Vec<String>, ApiError> {
-        reads::policy_roles(self, policy).await
+    async fn role_settings(&self) -> Result<BTreeMap<String, RoleSettings>, ApiError> {
+        reads::role_settings(self).await
+    }
+
+    async fn oidc_providers(&self) -> Result<Vec<LiveProvider>, ApiError> {
+        reads::oidc_providers(self).await
     }
 
     async fn credential_report(&self) -> Result<CredentialReport, ApiError> {

@@ -11,8 +11,8 @@ use super::errors::classify;
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveGroup, LivePolicy, LiveUser,
-    PolicyVersion, UserCredentials,
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveGroup, LiveInstanceProfile,
+    LivePolicy, LiveProvider, LiveRole, LiveUser, PolicyVersion, RoleSettings, UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind};
 
@@ -47,6 +47,7 @@ pub(super) async fn account_details(api: &AwsIam) -> Result<AccountDetails, ApiE
         .get_account_authorization_details()
         .filter(EntityType::User)
         .filter(EntityType::Group)
+        .filter(EntityType::Role)
         .filter(EntityType::LocalManagedPolicy)
         .into_paginator()
         .send();
@@ -63,6 +64,7 @@ pub(super) async fn account_details(api: &AwsIam) -> Result<AccountDetails, ApiE
                 policies: attached(user.attached_managed_policies())?,
                 inline_policies: inline(user.user_policy_list())?,
                 tags: tags(user.tags()),
+                boundary: boundary(user.permissions_boundary())?,
                 access_keys: Vec::new(),
                 keys_settled: false,
                 credentials: None,
@@ -75,6 +77,9 @@ pub(super) async fn account_details(api: &AwsIam) -> Result<AccountDetails, ApiE
                 policies: attached(group.attached_managed_policies())?,
                 inline_policies: inline(group.group_policy_list())?,
             });
+        }
+        for role in page.role_detail_list() {
+            details.roles.push(live_role(role)?);
         }
         for policy in page.policies() {
             details.local_policies.push(live_policy(policy)?);
@@ -213,25 +218,66 @@ pub(super) async fn user_credentials(
     })
 }
 
-pub(super) async fn policy_roles(
-    api: &AwsIam,
-    policy: &PolicyArn,
-) -> Result<Vec<String>, ApiError> {
-    let mut pages = api
-        .iam
-        .list_entities_for_policy()
-        .policy_arn(policy.to_string())
-        .entity_filter(EntityType::Role)
-        .into_paginator()
-        .send();
-    let mut roles = Vec::new();
+pub(super) async fn role_settings(api: &AwsIam) -> Result<BTreeMap<String, RoleSettings>, ApiError> {
+    let mut pages = api.iam.list_roles().max_items(1000).into_paginator().send();
+    let mut settings = BTreeMap::new();
     while let Some(page) = pages.next().await {
-        api.count("ListEntitiesForPolicy");
-        for role in page.map_err(classify)?.policy_roles() {
-            roles.push(role.role_name().unwrap_or_default().to_owned());
+        api.count("ListRoles");
+        for role in page.map_err(classify)?.roles() {
+            let found = RoleSettings {
+                description: role.description().unwrap_or_default().to_owned(),
+                max_session: role
+                    .max_session_duration()
+                    .and_then(|s| u32::try_from(s).ok())
+                    .unwrap_or(3600),
+            };
+            settings.insert(role.role_name().to_owned(), found);
         }
     }
-    Ok(roles)
+    Ok(settings)
+}
+
+pub(super) async fn oidc_providers(api: &AwsIam) -> Result<Vec<LiveProvider>, ApiError> {
+    api.count("ListOpenIDConnectProviders");
+    let listed = api
+        .iam
+        .list_open_id_connect_providers()
+        .send()
+        .await
+        .map_err(classify)?;
+    let mut providers = Vec::new();
+    for arn in listed
+        .open_id_connect_provider_list()
+        .iter()
+        .filter_map(|p| p.arn())
+    {
+        api.count("GetOpenIDConnectProvider");
+        let found = api
+            .iam
+            .get_open_id_connect_provider()
+            .open_id_connect_provider_arn(arn)
+            .send()
+            .await
+            .map_err(classify)?;
+        let url = found.url().unwrap_or_default();
+        let mut audiences = found.client_id_list().to_vec();
+        audiences.sort();
+        let mut thumbprints: Vec<String> = found
+            .thumbprint_list()
+            .iter()
+            .map(|t| t.to_lowercase())
+            .collect();
+        thumbprints.sort();
+        providers.push(LiveProvider {
+            arn: arn.to_owned(),
+            // IAM answers without the scheme; some endpoints keep it.
+            url: url.strip_prefix("https://").unwrap_or(url).to_owned(),
+            audiences,
+            thumbprints,
+            tags: tags(found.tags()),
+        });
+    }
+    Ok(providers)
 }
 
 pub(super) async fn credential_report(api: &AwsIam) -> Result<CredentialReport, ApiError> {
@@ -320,6 +366,39 @@ pub(super) fn inline(
         .collect()
 }
 
+pub(super) fn live_role(role: &aws_sdk_iam::types::RoleDetail) -> Result<LiveRole, ApiError> {
+    let mut instance_profiles: Vec<LiveInstanceProfile> = role
+        .instance_profile_list()
+        .iter()
+        .map(|p| LiveInstanceProfile {
+            name: p.instance_profile_name().to_owned(),
+            path: p.path().to_owned(),
+            roles: p.roles().iter().map(|r| r.role_name().to_owned()).collect(),
+        })
+        .collect();
+    instance_profiles.sort();
+    Ok(LiveRole {
+        name: role.role_name().unwrap_or_default().to_owned(),
+        path: role.path().unwrap_or("/").to_owned(),
+        trust: live_document(role.assume_role_policy_document().unwrap_or_default())?,
+        policies: attached(role.attached_managed_policies())?,
+        inline_policies: inline(role.role_policy_list())?,
+        boundary: boundary(role.permissions_boundary())?,
+        tags: tags(role.tags()),
+        instance_profiles,
+        settings: None,
+    })
+}
+
+fn boundary(
+    boundary: Option<&aws_sdk_iam::types::AttachedPermissionsBoundary>,
+) -> Result<Option<PolicyArn>, ApiError> {
+    boundary
+        .and_then(|b| b.permissions_boundary_arn())
+        .map(|arn| parse_arn(Some(arn)))
+        .transpose()
+}
+
 pub(super) fn live_policy(
     policy: &aws_sdk_iam::types::ManagedPolicyDetail,
 ) -> Result<LivePolicy, ApiError> {
@@ -341,7 +420,6 @@ pub(super) fn live_policy(
         .unwrap_or_default();
     Ok(LivePolicy {
         tags: BTreeMap::new(),
-        roles: Vec::new(),
         arn: parse_arn(policy.arn())?,
         description: policy.description().unwrap_or_default().to_owned(),
         attachment_count: u32::try_from(policy.attachment_count().unwrap_or_default()).unwrap_or(0),
