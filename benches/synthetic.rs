@@ -88,7 +88,6 @@ pub fn applied(spec: &Spec) -> LiveState {
                         created: String::new(),
                     }],
                     document: p.document.canonical.clone(),
-                    roles: Vec::new(),
                 };
                 (live.arn.clone(), live)
             })
@@ -132,6 +131,8 @@ pub fn applied(spec: &Spec) -> LiveState {
             })
             .collect(),
         pending_keys: BTreeMap::new(),
+        roles: BTreeMap::new(),
+        oidc_providers: Vec::new(),
         warnings: Vec::new(),
     }
 }

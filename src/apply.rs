@@ -384,21 +384,45 @@ impl<A: IamApi> Runner<'_, A> {
                     .entities()
                     .iter()
                     .any(|(kind, name)| self.created.contains(&(*kind, name.to_lowercase()))))
+            || self.provider_not_seen_yet(op, err)
     }
 
-    /// The resource IAM authorises `op` against: the user or group that is changed (a group
-    /// for memberships), or the policy.
+    /// A trust policy that names an OIDC provider this plan made is refused as malformed
+    /// ("invalid principal") until IAM shows the provider everywhere: worth waiting for.
+    fn provider_not_seen_yet(&self, op: &Op, err: &ApiError) -> bool {
+        let trust = match op {
+            Op::CreateRole { trust, .. } => trust,
+            Op::UpdateAssumeRolePolicy { document, .. } => document,
+            _ => return false,
+        };
+        err.code.as_deref() == Some("MalformedPolicyDocument")
+            && crate::document::oidc_providers(trust).iter().any(|arn| {
+                let url = arn.split_once(":oidc-provider/").map_or("", |(_, url)| url);
+                self.created
+                    .contains(&(EntityKind::OidcProvider, url.to_lowercase()))
+            })
+    }
+
+    /// The resource IAM authorises `op` against: the user, group, role, instance profile or
+    /// provider that is changed (a group for memberships), or the policy.
     fn resource(&self, op: &Op) -> String {
         let arn = |kind: EntityKind, name: &str| {
+            let resource = match kind {
+                EntityKind::InstanceProfile => "instance-profile",
+                EntityKind::OidcProvider => "oidc-provider",
+                other => other.as_str(),
+            };
             format!(
-                "arn:{}:iam::{}:{}/{name}",
-                self.target.partition,
-                self.target.account,
-                kind.as_str()
+                "arn:{}:iam::{}:{resource}/{name}",
+                self.target.partition, self.target.account,
             )
         };
         match op {
             Op::AddUserToGroup { group, .. } => arn(EntityKind::Group, group),
+            Op::AddRoleToInstanceProfile { profile, .. }
+            | Op::RemoveRoleFromInstanceProfile { profile, .. } => {
+                arn(EntityKind::InstanceProfile, profile)
+            }
             Op::CreatePolicyVersion { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
             | Op::DeletePolicy { policy } => policy.to_string(),

@@ -404,7 +404,12 @@ impl<'a> Differ<'a> {
         self.memberships(user, live);
         self.access_keys(user, live);
         let boundary = self.resolve_boundary(user.boundary.as_ref());
-        self.boundary(EntityKind::User, &user.name, boundary, live.boundary.as_ref());
+        self.boundary(
+            EntityKind::User,
+            &user.name,
+            boundary,
+            live.boundary.as_ref(),
+        );
     }
 
     /// Attaches what is desired and missing; what is attached beyond it is drift. A policy
@@ -487,7 +492,13 @@ impl<'a> Differ<'a> {
     }
 
     fn user_tags(&mut self, user: &spec::User, live: &LiveUser) {
-        self.tags(EntityKind::User, &user.name, &user.path, &user.tags, &live.tags);
+        self.tags(
+            EntityKind::User,
+            &user.name,
+            &user.path,
+            &user.tags,
+            &live.tags,
+        );
     }
 
     /// Tags a user or role lacks, and drift for the ones it has beyond the spec. The owner tag

@@ -17,7 +17,9 @@ use serde_json::{Map, Value};
 
 mod trust;
 
-pub use trust::{TRUST_ACTIONS, check_trust, oidc_providers, trusts_ec2, unique_ids, web_identity_host};
+pub use trust::{
+    TRUST_ACTIONS, check_trust, oidc_providers, trusts_ec2, unique_ids, web_identity_host,
+};
 
 /// The host of GitHub Actions' OIDC tokens.
 pub const GITHUB_HOST: &str = "token.actions.githubusercontent.com";

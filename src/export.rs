@@ -4,17 +4,23 @@
 //! The spec it writes plans nothing against the account it came from: AWS-managed policies by
 //! name (the Route53 pair as the `route53` add-on), customer-managed policies and inline
 //! policies as JSON files beside the spec, `access_key = true` for users with an active key
-//! (never a secret), and every group an exported user is in.
+//! (never a secret), and every group an exported user is in. Roles are written with the
+//! `trust` shorthand where one compiles to exactly the live trust policy (`trust`), else with
+//! the whole policy as a file; the OIDC providers they name come along. Roles AWS,
+//! `CloudFormation` or SSO manage are never exported: the spec lists them in a comment.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::document;
 use crate::iam::{OWNER_TAG, Owned, Ownership, PolicyArn};
-use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
+use crate::live::{LiveGroup, LivePolicy, LiveProvider, LiveRole, LiveState, LiveUser};
 use crate::spec::BUILTIN_ADDONS;
+
+mod trust;
 
 /// Which part of the account to export.
 #[derive(Debug, Clone, Default)]
@@ -61,10 +67,33 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
         .filter(|g| member_of.contains(g.name.as_str()) || (filter.owner.is_none() && selected(*g)))
         .collect();
 
+    let (roles, managed): (Vec<&LiveRole>, Vec<&LiveRole>) = live
+        .roles
+        .values()
+        .filter(|r| selected(*r))
+        .partition(|r| r.managed_by().is_none());
+    // Providers have no path: the ones the exported roles trust, and with an owner its own.
+    let trusted: BTreeSet<String> = roles
+        .iter()
+        .flat_map(|r| document::oidc_providers(&r.trust))
+        .collect();
+    let providers: Vec<&LiveProvider> = live
+        .oidc_providers
+        .iter()
+        .filter(|p| {
+            trusted.contains(&p.arn)
+                || match filter.owner {
+                    Some(_) => selected(*p),
+                    None => filter.scope.is_none(),
+                }
+        })
+        .collect();
+
     let mut writer = Writer {
         live,
         exported: policies.iter().map(|p| &p.arn).collect(),
         files: BTreeMap::new(),
+        provider_names: provider_names(&providers),
     };
     let file = SpecFile {
         version: 1,
@@ -85,15 +114,74 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
             .iter()
             .map(|u| (u.name.clone(), writer.user(u)))
             .collect(),
+        oidc_providers: providers
+            .iter()
+            .map(|p| (writer.provider_names[&p.url].clone(), provider(p)))
+            .collect(),
+        roles: roles
+            .iter()
+            .map(|r| (r.name.clone(), writer.role(r)))
+            .collect(),
     };
     let body = toml::to_string(&file).expect("an export always serialises");
+    let mut header = format!(
+        "# Exported by iamspec from account {}.\n",
+        live.caller.account
+    );
+    for role in managed {
+        let by = role.managed_by().unwrap_or_default();
+        let _ = writeln!(
+            header,
+            "# Not exported: role {} is managed by {by}.",
+            role.name
+        );
+    }
     Export {
-        spec: format!(
-            "# Exported by iamspec from account {}.\n{body}",
-            live.caller.account
-        ),
+        spec: format!("{header}{body}"),
         files: writer.files,
     }
+}
+
+/// The exported spec's name for each provider: `github` for GitHub Actions, else its URL
+/// with what a bare key cannot hold made `-`; a name taken twice gets `-2`...
+fn provider_names(providers: &[&LiveProvider]) -> BTreeMap<String, String> {
+    let mut names = BTreeMap::new();
+    let mut taken = BTreeSet::new();
+    for provider in providers {
+        let base = if provider.url == document::GITHUB_HOST {
+            "github".to_owned()
+        } else {
+            provider
+                .url
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                .collect()
+        };
+        let mut name = base.clone();
+        let mut n = 2;
+        while !taken.insert(name.clone()) {
+            name = format!("{base}-{n}");
+            n += 1;
+        }
+        names.insert(provider.url.clone(), name);
+    }
+    names
+}
+
+fn provider(provider: &LiveProvider) -> ProviderSection {
+    ProviderSection {
+        url: format!("https://{}", provider.url),
+        audiences: provider.audiences.clone(),
+        thumbprints: provider.thumbprints.clone(),
+        tags: without_owner(&provider.tags),
+    }
+}
+
+fn without_owner(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    tags.iter()
+        .filter(|(k, _)| *k != OWNER_TAG)
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
 }
 
 /// The spec file, in the order a person reads it; empty parts are left out.
@@ -107,6 +195,42 @@ struct SpecFile {
     groups: BTreeMap<String, GroupSection>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     users: BTreeMap<String, UserSection>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    oidc_providers: BTreeMap<String, ProviderSection>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    roles: BTreeMap<String, RoleSection>,
+}
+
+#[derive(Serialize)]
+struct ProviderSection {
+    url: String,
+    audiences: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    thumbprints: Vec<String>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tags: BTreeMap<String, String>,
+}
+
+#[derive(Serialize)]
+struct RoleSection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust: Option<trust::TrustSection>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust_document: Option<String>,
+    #[serde(flatten)]
+    attached: Attached,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boundary: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_session: Option<String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    instance_profile: bool,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Serialize)]
@@ -156,6 +280,8 @@ struct UserSection {
     attached: Attached,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     access_key: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boundary: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     tags: BTreeMap<String, String>,
 }
@@ -171,6 +297,8 @@ struct Writer<'a> {
     exported: BTreeSet<&'a PolicyArn>,
     /// The documents, by path relative to the spec.
     files: BTreeMap<String, String>,
+    /// The exported spec's names of the providers, by URL.
+    provider_names: BTreeMap<String, String>,
 }
 
 impl Writer<'_> {
@@ -217,12 +345,54 @@ impl Writer<'_> {
             groups: user.groups.iter().cloned().collect(),
             attached: self.attached(&user.policies, "user", &user.name, &user.inline_policies),
             access_key: user.access_keys.iter().any(|k| k.active),
-            tags: user
-                .tags
+            boundary: user.boundary.as_ref().map(|b| self.name_of(b)),
+            tags: without_owner(&user.tags),
+        }
+    }
+
+    fn role(&mut self, role: &LiveRole) -> RoleSection {
+        let caller = &self.live.caller;
+        let names = &self.provider_names;
+        let shorthand = trust::shorthand(&role.trust, caller.partition, &caller.account, |url| {
+            names.get(url).cloned().unwrap_or_else(|| url.to_owned())
+        });
+        let trust_document = shorthand
+            .is_none()
+            .then(|| self.document_file(&format!("trust/{}", role.name), &role.trust));
+        let settings = role.settings.clone().unwrap_or_default();
+        RoleSection {
+            path: path(&role.path),
+            description: Some(settings.description).filter(|d| !d.is_empty()),
+            trust: shorthand,
+            trust_document,
+            attached: self.attached(&role.policies, "role", &role.name, &role.inline_policies),
+            boundary: role.boundary.as_ref().map(|b| self.name_of(b)),
+            max_session: (settings.max_session > 3600).then(|| {
+                let seconds = settings.max_session;
+                if seconds.is_multiple_of(3600) {
+                    format!("{}h", seconds / 3600)
+                } else {
+                    format!("{seconds}s")
+                }
+            }),
+            instance_profile: role
+                .instance_profiles
                 .iter()
-                .filter(|(k, _)| *k != OWNER_TAG)
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
+                .any(|p| p.name == role.name && p.roles == [role.name.clone()]),
+            tags: without_owner(&role.tags),
+        }
+    }
+
+    /// How the spec names a managed policy: AWS-managed ones by name (and path), the spec's own
+    /// by name, others by ARN.
+    fn name_of(&self, arn: &PolicyArn) -> String {
+        let aws_name = self.live.aws_policies.iter().any(|a| a.name == arn.name);
+        if arn.is_aws_managed() {
+            arn.short()
+        } else if self.exported.contains(arn) && !aws_name {
+            arn.name.clone()
+        } else {
+            arn.to_string()
         }
     }
 
@@ -250,24 +420,7 @@ impl Writer<'_> {
                 addons.push((*addon).to_owned());
             }
         }
-        let aws_names: BTreeSet<&str> = self
-            .live
-            .aws_policies
-            .iter()
-            .map(|a| a.name.as_str())
-            .collect();
-        let policies = remaining
-            .iter()
-            .map(|arn| {
-                if arn.is_aws_managed() {
-                    arn.short()
-                } else if self.exported.contains(arn) && !aws_names.contains(arn.name.as_str()) {
-                    arn.name.clone()
-                } else {
-                    arn.to_string()
-                }
-            })
-            .collect();
+        let policies = remaining.iter().map(|arn| self.name_of(arn)).collect();
         // A folder per user or group: names cannot contain `/`, and `user-` keeps even a user
         // called `..` inside `inline/`.
         let inline = inline

@@ -377,7 +377,7 @@ pub enum Op {
     DeleteGroup {
         group: String,
     },
-    /// An OpenID Connect provider, by its URL without `https://`.
+    /// An OIDC provider, by its URL without `https://`.
     CreateOpenIdConnectProvider {
         url: String,
         audiences: Vec<String>,
@@ -656,10 +656,6 @@ impl Op {
             | Op::DeleteSshPublicKey { user, .. }
             | Op::DeleteServiceSpecificCredential { user, .. }
             | Op::DeleteUser { user } => vec![(EntityKind::User, user)],
-            Op::PutUserPermissionsBoundary { user, policy, .. }
-            | Op::DeleteUserPermissionsBoundary { user, policy } => {
-                vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
-            }
             Op::CreateOpenIdConnectProvider { url, .. }
             | Op::TagOpenIdConnectProvider { url, .. }
             | Op::AddClientIdToOpenIdConnectProvider { url, .. }
@@ -668,7 +664,11 @@ impl Op {
             | Op::DeleteOpenIdConnectProvider { url, .. } => vec![(EntityKind::OidcProvider, url)],
             Op::CreateRole { role, boundary, .. } => {
                 let mut named = vec![(EntityKind::Role, role.as_str())];
-                named.extend(boundary.iter().map(|b| (EntityKind::Policy, b.name.as_str())));
+                named.extend(
+                    boundary
+                        .iter()
+                        .map(|b| (EntityKind::Policy, b.name.as_str())),
+                );
                 named
             }
             Op::UpdateAssumeRolePolicy { role, .. }
@@ -679,6 +679,7 @@ impl Op {
             | Op::DeleteRolePolicy { role, .. }
             | Op::DeleteRole { role } => vec![(EntityKind::Role, role)],
             Op::AttachRolePolicy { role, policy }
+            | Op::DetachRolePolicy { role, policy }
             | Op::PutRolePermissionsBoundary { role, policy, .. }
             | Op::DeleteRolePermissionsBoundary { role, policy } => {
                 vec![(EntityKind::Role, role), (EntityKind::Policy, &policy.name)]
@@ -691,16 +692,16 @@ impl Op {
                 (EntityKind::InstanceProfile, profile),
                 (EntityKind::Role, role),
             ],
-            Op::AttachUserPolicy { user, policy } | Op::DetachUserPolicy { user, policy } => {
+            Op::AttachUserPolicy { user, policy }
+            | Op::DetachUserPolicy { user, policy }
+            | Op::PutUserPermissionsBoundary { user, policy, .. }
+            | Op::DeleteUserPermissionsBoundary { user, policy } => {
                 vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)]
             }
             Op::AddUserToGroup { user, group } | Op::RemoveUserFromGroup { user, group } => {
                 vec![(EntityKind::User, user), (EntityKind::Group, group)]
             }
             Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
-            Op::DetachRolePolicy { role, policy } => {
-                vec![(EntityKind::Role, role), (EntityKind::Policy, &policy.name)]
-            }
             Op::CreatePolicyVersion { policy, .. }
             | Op::TagPolicy { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
@@ -801,16 +802,15 @@ impl Drift {
     /// The user this drift is about, if it is about a user.
     pub fn user(&self) -> Option<&str> {
         match self {
-            Drift::ExtraPolicy { entity, name, .. } | Drift::InlinePolicy { entity, name, .. } => {
+            Drift::ExtraPolicy { entity, name, .. }
+            | Drift::InlinePolicy { entity, name, .. }
+            | Drift::ExtraBoundary { entity, name, .. } => {
                 (*entity == EntityKind::User).then_some(name.as_str())
             }
             Drift::NotInSpec { .. }
             | Drift::ExtraRoleTag { .. }
             | Drift::ExtraInstanceProfile { .. }
             | Drift::ExtraProfileRole { .. } => None,
-            Drift::ExtraBoundary { entity, name, .. } => {
-                (*entity == EntityKind::User).then_some(name.as_str())
-            }
             Drift::ExtraMembership { user, .. }
             | Drift::ExtraTag { user, .. }
             | Drift::ExtraAccessKey { user, .. } => Some(user),

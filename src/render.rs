@@ -324,6 +324,7 @@ pub fn describe(change: &Change) -> String {
 }
 
 /// Roles, instance profiles, providers and boundaries in words.
+#[allow(clippy::too_many_lines)]
 fn describe_role_op(op: &Op) -> String {
     match op {
         Op::CreateOpenIdConnectProvider { url, audiences, .. } => format!(
@@ -396,7 +397,9 @@ fn describe_role_op(op: &Op) -> String {
         } => {
             let mut parts = Vec::new();
             if description != from_description {
-                parts.push(format!("description {from_description:?} to {description:?}"));
+                parts.push(format!(
+                    "description {from_description:?} to {description:?}"
+                ));
             }
             if max_session != from_max_session {
                 parts.push(format!(
@@ -424,12 +427,16 @@ fn describe_role_op(op: &Op) -> String {
         Op::DeleteRolePolicy { role, policy_name } => {
             format!("delete inline policy {policy_name} of role {role}")
         }
-        Op::PutRolePermissionsBoundary { role, policy, before } => {
-            bound("role", role, policy, before.as_ref())
-        }
-        Op::PutUserPermissionsBoundary { user, policy, before } => {
-            bound("user", user, policy, before.as_ref())
-        }
+        Op::PutRolePermissionsBoundary {
+            role,
+            policy,
+            before,
+        } => bound("role", role, policy, before.as_ref()),
+        Op::PutUserPermissionsBoundary {
+            user,
+            policy,
+            before,
+        } => bound("user", user, policy, before.as_ref()),
         Op::DeleteRolePermissionsBoundary { role, policy } => {
             format!("remove boundary {} from role {role}", policy.short())
         }
@@ -464,7 +471,7 @@ fn bound(kind: &str, name: &str, policy: &PolicyArn, before: Option<&PolicyArn>)
 
 /// A session length: `2h`, `90m`.
 fn hours(seconds: u32) -> String {
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         format!("{}h", seconds / 3600)
     } else {
         format!("{}m", seconds / 60)
@@ -567,7 +574,9 @@ fn describe_drift(drift: &Drift) -> String {
             };
             format!("user {user} has {status} access key {access_key_id}")
         }
-        Drift::ExtraRoleTag { role, key, value } => format!("role {role} has tag {key} = {value:?}"),
+        Drift::ExtraRoleTag { role, key, value } => {
+            format!("role {role} has tag {key} = {value:?}")
+        }
         Drift::ExtraBoundary {
             entity,
             name,

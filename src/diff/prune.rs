@@ -252,7 +252,10 @@ fn delete_role(role: &LiveRole) -> Vec<Op> {
             profile: profile.name.clone(),
             role: name(),
         });
-        let only_this = profile.roles.iter().all(|r| r.eq_ignore_ascii_case(&role.name));
+        let only_this = profile
+            .roles
+            .iter()
+            .all(|r| r.eq_ignore_ascii_case(&role.name));
         if profile.name.eq_ignore_ascii_case(&role.name) && only_this {
             ops.push(Op::DeleteInstanceProfile {
                 profile: profile.name.clone(),

@@ -49,14 +49,22 @@ impl Differ<'_> {
                 tag.because(self.adoption())
             });
         }
-        for client_id in provider.audiences.iter().filter(|a| !live.audiences.contains(a)) {
+        for client_id in provider
+            .audiences
+            .iter()
+            .filter(|a| !live.audiences.contains(a))
+        {
             self.plan(Op::AddClientIdToOpenIdConnectProvider {
                 provider: live.arn.clone(),
                 url: url.clone(),
                 client_id: client_id.clone(),
             });
         }
-        for client_id in live.audiences.iter().filter(|a| !provider.audiences.contains(a)) {
+        for client_id in live
+            .audiences
+            .iter()
+            .filter(|a| !provider.audiences.contains(a))
+        {
             self.plan(Op::RemoveClientIdFromOpenIdConnectProvider {
                 provider: live.arn.clone(),
                 url: url.clone(),
@@ -125,7 +133,11 @@ impl Differ<'_> {
             &role.tags,
             &live.tags,
         );
-        if live.tags.get(OWNER_TAG).is_some_and(|o| *o != self.spec.ownership.owner) {
+        if live
+            .tags
+            .get(OWNER_TAG)
+            .is_some_and(|o| *o != self.spec.ownership.owner)
+        {
             return;
         }
         self.trust(role, live, &trust);
@@ -148,7 +160,12 @@ impl Differ<'_> {
             &role.inline,
             &live.inline_policies,
         );
-        self.boundary(EntityKind::Role, &role.name, boundary, live.boundary.as_ref());
+        self.boundary(
+            EntityKind::Role,
+            &role.name,
+            boundary,
+            live.boundary.as_ref(),
+        );
         self.instance_profiles(role, Some(live));
     }
 
@@ -179,7 +196,8 @@ impl Differ<'_> {
         for arn in document::oidc_providers(&trust.json) {
             let url = arn.split_once(":oidc-provider/").map_or("", |(_, url)| url);
             let ours = spec::provider_arn(caller.partition, &caller.account, url);
-            let declared = arn.eq_ignore_ascii_case(&ours) && self.spec.provider_by_url(url).is_some();
+            let declared =
+                arn.eq_ignore_ascii_case(&ours) && self.spec.provider_by_url(url).is_some();
             let exists = self
                 .live
                 .oidc_providers

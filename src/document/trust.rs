@@ -74,6 +74,7 @@ pub fn check_trust(document: &Value) -> Findings {
     found
 }
 
+#[allow(clippy::too_many_lines)] // one check after another, in the order IAM reports them
 fn check_statement(number: usize, statement: &Value, found: &mut Findings) {
     let Value::Object(fields) = statement else {
         found
@@ -144,7 +145,9 @@ fn check_statement(number: usize, statement: &Value, found: &mut Findings) {
             ));
         }
     }
-    let principal = fields.get("Principal").or_else(|| fields.get("NotPrincipal"));
+    let principal = fields
+        .get("Principal")
+        .or_else(|| fields.get("NotPrincipal"));
     if let Some(principal) = principal {
         check_principal(&name, principal, found);
     }
@@ -181,7 +184,10 @@ fn check_statement(number: usize, statement: &Value, found: &mut Findings) {
                 "{name} lets any identity of provider {host} assume the role: it has no condition on `{key}`, the token's {}{example}",
                 if needed == "sub" { "subject" } else { "audience" }
             ));
-        } else if subjects.iter().all(|s| s.chars().all(|c| c == '*' || c == '?')) {
+        } else if subjects
+            .iter()
+            .all(|s| s.chars().all(|c| c == '*' || c == '?'))
+        {
             found.errors.push(format!(
                 "{name} lets any identity of provider {host} assume the role: its condition on `{key}` matches every value; name the subjects that may"
             ));
@@ -303,7 +309,9 @@ pub fn unique_ids(document: &Value) -> Vec<String> {
 }
 
 fn is_unique_id(text: &str) -> bool {
-    ["AROA", "AIDA"].iter().any(|prefix| text.starts_with(prefix))
+    ["AROA", "AIDA"]
+        .iter()
+        .any(|prefix| text.starts_with(prefix))
         && text.len() >= 16
         && text
             .chars()

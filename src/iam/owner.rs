@@ -22,7 +22,7 @@ pub enum EntityKind {
     Role,
     /// Named as its role: iamspec makes one per role that asks for it.
     InstanceProfile,
-    /// An OpenID Connect identity provider, named by its URL without `https://`.
+    /// An OIDC identity provider, named by its URL without `https://`.
     OidcProvider,
 }
 

@@ -65,7 +65,7 @@ pub trait IamApi: Sync {
         &self,
     ) -> impl Future<Output = Result<BTreeMap<String, RoleSettings>, ApiError>> + Send;
 
-    /// The account's OpenID Connect providers (`ListOpenIDConnectProviders`, then
+    /// The account's OIDC providers (`ListOpenIDConnectProviders`, then
     /// `GetOpenIDConnectProvider` for each: the list names only their ARNs).
     fn oidc_providers(&self) -> impl Future<Output = Result<Vec<LiveProvider>, ApiError>> + Send;
 

@@ -202,11 +202,6 @@ impl MemoryIam {
         crate::spec::provider_arn(Partition::Aws, &self.account_id, url)
     }
 
-    /// The provider an ARN names.
-    fn provider_url<'u>(&self, arn: &'u str) -> &'u str {
-        arn.split_once(":oidc-provider/").map_or(arn, |(_, url)| url)
-    }
-
     fn policy_arn(&self, path: &str, name: &str) -> PolicyArn {
         PolicyArn {
             partition: Partition::Aws,
@@ -242,8 +237,20 @@ fn attachments(account: &MemoryAccount, arn: &PolicyArn) -> u32 {
 
 /// Whether a policy bounds a user or role: IAM will not delete it then.
 fn bounds(account: &MemoryAccount, arn: &PolicyArn) -> bool {
-    account.users.values().any(|u| u.boundary.as_ref() == Some(arn))
-        || account.roles.values().any(|r| r.boundary.as_ref() == Some(arn))
+    account
+        .users
+        .values()
+        .any(|u| u.boundary.as_ref() == Some(arn))
+        || account
+            .roles
+            .values()
+            .any(|r| r.boundary.as_ref() == Some(arn))
+}
+
+/// The provider an ARN names.
+fn provider_url(arn: &str) -> &str {
+    arn.split_once(":oidc-provider/")
+        .map_or(arn, |(_, url)| url)
 }
 
 fn conflict(message: &str) -> ApiError {
@@ -701,14 +708,14 @@ impl MemoryIam {
                 }
                 a.groups.remove(group);
             }
-            other => return self.role_effect(a, other),
+            other => return Self::role_effect(a, other),
         }
         Ok(Outcome::Done)
     }
 
     /// What a role, instance profile, provider or boundary call does to the account.
     #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
-    fn role_effect(&self, a: &mut MemoryAccount, op: &Op) -> Result<Outcome, ApiError> {
+    fn role_effect(a: &mut MemoryAccount, op: &Op) -> Result<Outcome, ApiError> {
         macro_rules! role_mut {
             ($name:expr) => {
                 a.roles.get_mut($name).ok_or_else(|| missing($name))?
@@ -717,7 +724,7 @@ impl MemoryIam {
         macro_rules! provider_mut {
             ($arn:expr) => {
                 a.providers
-                    .get_mut(self.provider_url($arn))
+                    .get_mut(provider_url($arn))
                     .ok_or_else(|| missing($arn))?
             };
         }
@@ -766,7 +773,7 @@ impl MemoryIam {
                 ..
             } => provider_mut!(provider).thumbprints.clone_from(thumbprints),
             Op::DeleteOpenIdConnectProvider { provider, .. } => {
-                let url = self.provider_url(provider);
+                let url = provider_url(provider);
                 a.providers.remove(url).ok_or_else(|| missing(provider))?;
             }
             Op::CreateRole {

@@ -153,8 +153,7 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     read_keys(api, &mut users, names).await?;
     let mut local_policies = details.local_policies;
     read_policy_tags(api, &mut local_policies, |_| true).await?;
-    let (settings, providers) =
-        futures::try_join!(read_role_settings(api), read_providers(api))?;
+    let (settings, providers) = futures::try_join!(read_role_settings(api), read_providers(api))?;
     let mut roles = details.roles;
     for role in &mut roles {
         role.settings = settings.get(&role.name).cloned();

@@ -15,7 +15,7 @@ pub struct LiveState {
     pub users: BTreeMap<String, LiveUser>,
     pub groups: BTreeMap<String, LiveGroup>,
     pub roles: BTreeMap<String, LiveRole>,
-    /// OpenID Connect providers; read when the spec declares roles or providers, or prunes.
+    /// OIDC providers; read when the spec declares roles or providers, or prunes.
     pub oidc_providers: Vec<LiveProvider>,
     /// Customer-managed policies in the account.
     pub local_policies: BTreeMap<PolicyArn, LivePolicy>,
@@ -138,9 +138,13 @@ impl LiveRole {
     pub fn managed_by(&self) -> Option<&'static str> {
         if self.path.starts_with("/aws-service-role/") {
             Some("AWS (a service-linked role)")
-        } else if self.path.starts_with("/aws-reserved/") || self.name.starts_with("AWSReservedSSO_") {
+        } else if self.path.starts_with("/aws-reserved/")
+            || self.name.starts_with("AWSReservedSSO_")
+        {
             Some("IAM Identity Center")
-        } else if self.name.starts_with("AWSControlTower") || self.name.starts_with("aws-controltower-") {
+        } else if self.name.starts_with("AWSControlTower")
+            || self.name.starts_with("aws-controltower-")
+        {
             Some("AWS Control Tower")
         } else if self.tags.contains_key("aws:cloudformation:stack-name") {
             Some("CloudFormation")
@@ -256,7 +260,7 @@ pub struct LiveInstanceProfile {
     pub roles: Vec<String>,
 }
 
-/// An OpenID Connect identity provider.
+/// An OIDC identity provider.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveProvider {
     pub arn: String,

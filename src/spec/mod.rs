@@ -88,7 +88,7 @@ pub struct Spec {
     pub groups: BTreeMap<String, Group>,
     pub users: BTreeMap<String, User>,
     pub roles: BTreeMap<String, Role>,
-    /// OpenID Connect identity providers, by the name the spec gives them.
+    /// OIDC identity providers, by the name the spec gives them.
     pub oidc_providers: BTreeMap<String, OidcProvider>,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
@@ -155,7 +155,7 @@ pub struct Role {
     pub tags: BTreeMap<String, String>,
 }
 
-/// `[oidc_providers.NAME]`: an OpenID Connect identity provider.
+/// `[oidc_providers.NAME]`: an OIDC identity provider.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcProvider {
     /// The name the spec gives it, which trust shorthands use.

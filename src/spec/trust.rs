@@ -84,7 +84,11 @@ impl Grant {
         let mut subjects: Vec<String> = refs
             .iter()
             .map(|r| format!("repo:{repo}:ref:{r}"))
-            .chain(environments.iter().map(|e| format!("repo:{repo}:environment:{e}")))
+            .chain(
+                environments
+                    .iter()
+                    .map(|e| format!("repo:{repo}:environment:{e}")),
+            )
             .collect();
         if pull_request {
             subjects.push(format!("repo:{repo}:pull_request"));
@@ -135,10 +139,7 @@ impl Grant {
                     condition.insert("StringEquals".into(), json!({"sts:ExternalId": id}));
                 }
                 if *mfa {
-                    condition.insert(
-                        "Bool".into(),
-                        json!({"aws:MultiFactorAuthPresent": "true"}),
-                    );
+                    condition.insert("Bool".into(), json!({"aws:MultiFactorAuthPresent": "true"}));
                 }
                 if !condition.is_empty() {
                     statement["Condition"] = Value::Object(condition);
@@ -210,7 +211,11 @@ mod tests {
                 }},
             })
         );
-        assert!(crate::document::check_trust(&document.json).errors.is_empty());
+        assert!(
+            crate::document::check_trust(&document.json)
+                .errors
+                .is_empty()
+        );
     }
 
     #[test]
@@ -228,7 +233,10 @@ mod tests {
         };
         assert_eq!(
             conditions["StringLike"]["token.actions.githubusercontent.com:sub"],
-            ["repo:acme/app:ref:refs/tags/v*", "repo:acme/app:pull_request"]
+            [
+                "repo:acme/app:ref:refs/tags/v*",
+                "repo:acme/app:pull_request"
+            ]
         );
     }
 

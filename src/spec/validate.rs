@@ -11,8 +11,7 @@ use super::files::{self, FileError};
 
 use super::policy::check_spec_path;
 use super::raw::{
-    RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust,
-    RawUser,
+    RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust, RawUser,
 };
 use super::{
     BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider, PolicyRef, PolicyUse,
@@ -173,16 +172,8 @@ impl Checker<'_> {
                 (name.get_ref().clone(), user)
             })
             .collect();
-        self.unique_ignoring_case("role", raw.roles.keys());
         let oidc_providers = self.providers(&raw.oidc_providers);
-        let roles = raw
-            .roles
-            .iter()
-            .filter_map(|(name, role)| {
-                let role = self.role(name, role, &addons, &oidc_providers)?;
-                Some((name.get_ref().clone(), role))
-            })
-            .collect();
+        let roles = self.roles(&raw.roles, &addons, &oidc_providers);
         Spec {
             file: self.source.file.to_owned(),
             account_id,
@@ -541,6 +532,21 @@ impl Checker<'_> {
         self.policy(raw, None)
     }
 
+    fn roles(
+        &mut self,
+        raw: &BTreeMap<Spanned<String>, RawRole>,
+        addons: &BTreeMap<String, Vec<PolicyUse>>,
+        providers: &BTreeMap<String, OidcProvider>,
+    ) -> BTreeMap<String, Role> {
+        self.unique_ignoring_case("role", raw.keys());
+        raw.iter()
+            .filter_map(|(name, role)| {
+                let role = self.role(name, role, addons, providers)?;
+                Some((name.get_ref().clone(), role))
+            })
+            .collect()
+    }
+
     /// `[oidc_providers]`, by the spec's name for each.
     fn providers(
         &mut self,
@@ -554,7 +560,10 @@ impl Checker<'_> {
             let Some(bare) = url.strip_prefix("https://") else {
                 self.error(
                     at,
-                    format!("the url of OIDC provider `{}` must start with https://", name.get_ref()),
+                    format!(
+                        "the url of OIDC provider `{}` must start with https://",
+                        name.get_ref()
+                    ),
                 );
                 continue;
             };
@@ -589,12 +598,21 @@ impl Checker<'_> {
             audiences.dedup();
             if audiences.is_empty() || audiences.len() > MAX_AUDIENCES {
                 let at = provider.audiences.as_ref().map_or(at, |a| a.span().start);
-                self.error(at, format!("OIDC provider `{}` must have 1 to {MAX_AUDIENCES} audiences", name.get_ref()));
+                self.error(
+                    at,
+                    format!(
+                        "OIDC provider `{}` must have 1 to {MAX_AUDIENCES} audiences",
+                        name.get_ref()
+                    ),
+                );
             }
             for audience in list(provider.audiences.as_ref()) {
                 let length = audience.get_ref().chars().count();
                 if length == 0 || length > 255 {
-                    self.error(audience.span().start, "an audience is 1 to 255 characters long");
+                    self.error(
+                        audience.span().start,
+                        "an audience is 1 to 255 characters long",
+                    );
                 }
             }
             let thumbprints = provider.thumbprints.as_ref().map(|raw| {
@@ -643,8 +661,16 @@ impl Checker<'_> {
         }
         let path = self.path(raw.path.as_ref());
         if let Some(reserved) = AWS_ROLE_PATHS.iter().find(|p| path.starts_with(*p)) {
-            let at = raw.path.as_ref().map_or(name.span().start, |p| p.span().start);
-            self.error(at, format!("path `{reserved}` is where AWS keeps the roles it manages; use another path"));
+            let at = raw
+                .path
+                .as_ref()
+                .map_or(name.span().start, |p| p.span().start);
+            self.error(
+                at,
+                format!(
+                    "path `{reserved}` is where AWS keeps the roles it manages; use another path"
+                ),
+            );
         }
         let description = raw.description.as_ref().map_or(String::new(), |d| {
             let length = d.get_ref().chars().count();
@@ -672,8 +698,14 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            (Some(trust), None) => (Trust::Shorthand(self.trust(role, trust, providers)), trust.span().start),
-            (None, Some(document)) => (Trust::Document(self.trust_document(document, &what)?), document.span().start),
+            (Some(trust), None) => (
+                Trust::Shorthand(self.trust(role, trust, providers)),
+                trust.span().start,
+            ),
+            (None, Some(document)) => (
+                Trust::Document(self.trust_document(document, &what)?),
+                document.span().start,
+            ),
         };
         // The longest partition name makes the largest document: if that fits, every one does.
         let compiled = trust.document(crate::iam::Partition::AwsUsGov, "000000000000");
@@ -701,7 +733,10 @@ impl Checker<'_> {
         }
         let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_ROLE {
-            let at = raw.policies.as_ref().map_or(name.span().start, |p| p.span().start);
+            let at = raw
+                .policies
+                .as_ref()
+                .map_or(name.span().start, |p| p.span().start);
             self.error(
                 at,
                 format!(
@@ -732,7 +767,10 @@ impl Checker<'_> {
         };
         let at = raw.span().start;
         match humantime::parse_duration(raw.get_ref()) {
-            Ok(length) if (MIN_SESSION..=MAX_SESSION).contains(&length.as_secs()) && length.subsec_nanos() == 0 => {
+            Ok(length)
+                if (MIN_SESSION..=MAX_SESSION).contains(&length.as_secs())
+                    && length.subsec_nanos() == 0 =>
+            {
                 u32::try_from(length.as_secs()).unwrap_or(3600)
             }
             Ok(_) => {
@@ -757,51 +795,80 @@ impl Checker<'_> {
         let trust = raw.get_ref();
         let mut grants = Vec::new();
         if let Some(services) = &trust.services {
-            let names: Vec<String> = services.get_ref().iter().map(|s| s.get_ref().clone()).collect();
+            let names: Vec<String> = services
+                .get_ref()
+                .iter()
+                .map(|s| s.get_ref().clone())
+                .collect();
             for service in services.get_ref() {
                 let s = service.get_ref();
                 if s.is_empty() || s.contains(char::is_whitespace) || !s.contains('.') {
-                    self.error(service.span().start, format!("`{s}` is not a service principal: write it like \"ec2.amazonaws.com\""));
+                    self.error(
+                        service.span().start,
+                        format!(
+                            "`{s}` is not a service principal: write it like \"ec2.amazonaws.com\""
+                        ),
+                    );
                 }
             }
             if names.is_empty() {
-                self.error(services.span().start, "`services` is empty: name the services that assume the role, or leave it out");
+                self.error(
+                    services.span().start,
+                    "`services` is empty: name the services that assume the role, or leave it out",
+                );
             } else {
                 grants.push(Grant::Services(names));
             }
         }
-        match &trust.accounts {
-            Some(accounts) => {
+        if let Some(accounts) = &trust.accounts {
+            {
                 for account in accounts.get_ref() {
                     if !is_account_id(account.get_ref()) {
-                        self.error(account.span().start, format!("account `{}` is not an account id: it must be exactly 12 digits", account.get_ref()));
+                        self.error(
+                            account.span().start,
+                            format!(
+                                "account `{}` is not an account id: it must be exactly 12 digits",
+                                account.get_ref()
+                            ),
+                        );
                     }
                 }
                 if let Some(id) = &trust.external_id {
                     let value = id.get_ref();
                     let valid = (2..=1224).contains(&value.chars().count())
-                        && value.chars().all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+                        && value
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
                     if !valid {
-                        self.error(id.span().start, "external_id is 2 to 1,224 letters, digits and + = , . @ : / - _");
+                        self.error(
+                            id.span().start,
+                            "external_id is 2 to 1,224 letters, digits and + = , . @ : / - _",
+                        );
                     }
                 }
                 if accounts.get_ref().is_empty() {
                     self.error(accounts.span().start, "`accounts` is empty: name the accounts whose principals may assume the role, or leave it out");
                 } else {
                     grants.push(Grant::Accounts {
-                        accounts: accounts.get_ref().iter().map(|a| a.get_ref().clone()).collect(),
+                        accounts: accounts
+                            .get_ref()
+                            .iter()
+                            .map(|a| a.get_ref().clone())
+                            .collect(),
                         external_id: trust.external_id.as_ref().map(|e| e.get_ref().clone()),
                         mfa: trust.mfa.as_ref().is_some_and(|m| *m.get_ref()),
                     });
                 }
             }
-            None => {
-                if let Some(id) = &trust.external_id {
-                    self.error(id.span().start, "external_id applies to `accounts`: name the accounts that must pass it");
-                }
-                if let Some(mfa) = &trust.mfa {
-                    self.error(mfa.span().start, "mfa applies to `accounts`: name the accounts whose principals must sign in with MFA");
-                }
+        } else {
+            if let Some(id) = &trust.external_id {
+                self.error(
+                    id.span().start,
+                    "external_id applies to `accounts`: name the accounts that must pass it",
+                );
+            }
+            if let Some(mfa) = &trust.mfa {
+                self.error(mfa.span().start, "mfa applies to `accounts`: name the accounts whose principals must sign in with MFA");
             }
         }
         if let Some(github) = &trust.github {
@@ -809,18 +876,27 @@ impl Checker<'_> {
             let provider = self.trusted_provider(&g.provider, providers);
             let repo = g.repo.get_ref();
             let valid_repo = repo.split_once('/').is_some_and(|(owner, name)| {
-                !owner.is_empty() && !name.is_empty() && !owner.contains(['*', '?', ':']) && !name.contains([':', '/'])
+                !owner.is_empty()
+                    && !name.is_empty()
+                    && !owner.contains(['*', '?', ':'])
+                    && !name.contains([':', '/'])
             });
             if !valid_repo {
                 self.error(g.repo.span().start, format!("repo `{repo}` is not OWNER/NAME (a wildcard is allowed in NAME only, like \"acme/*\")"));
             }
-            let refs: Vec<String> = list(g.refs.as_ref()).iter().map(|r| r.get_ref().clone()).collect();
+            let refs: Vec<String> = list(g.refs.as_ref())
+                .iter()
+                .map(|r| r.get_ref().clone())
+                .collect();
             for r in list(g.refs.as_ref()) {
                 if !r.get_ref().starts_with("refs/") {
                     self.error(r.span().start, format!("ref `{}` is not a full ref: write it like \"refs/heads/main\" or \"refs/tags/v*\"", r.get_ref()));
                 }
             }
-            let environments: Vec<String> = list(g.environments.as_ref()).iter().map(|e| e.get_ref().clone()).collect();
+            let environments: Vec<String> = list(g.environments.as_ref())
+                .iter()
+                .map(|e| e.get_ref().clone())
+                .collect();
             if refs.is_empty() && environments.is_empty() && !g.pull_request {
                 self.error(
                     github.span().start,
@@ -828,15 +904,28 @@ impl Checker<'_> {
                 );
             }
             if let Some(provider) = provider {
-                let audience = g.audience.as_ref().map_or("sts.amazonaws.com", |a| a.get_ref().as_str());
+                let audience = g
+                    .audience
+                    .as_ref()
+                    .map_or("sts.amazonaws.com", |a| a.get_ref().as_str());
                 if !provider.audiences.iter().any(|a| a == audience) {
-                    let at = g.audience.as_ref().map_or(github.span().start, |a| a.span().start);
+                    let at = g
+                        .audience
+                        .as_ref()
+                        .map_or(github.span().start, |a| a.span().start);
                     self.error(
                         at,
                         format!("audience `{audience}` is not one of OIDC provider `{}`'s audiences ({}): add it there", provider.name, provider.audiences.join(", ")),
                     );
                 }
-                grants.push(Grant::github(&provider.url, audience, repo, &refs, &environments, g.pull_request));
+                grants.push(Grant::github(
+                    &provider.url,
+                    audience,
+                    repo,
+                    &refs,
+                    &environments,
+                    g.pull_request,
+                ));
             }
         }
         if let Some(oidc) = &trust.oidc {
@@ -851,7 +940,10 @@ impl Checker<'_> {
                 for (key, value) in keys {
                     let values: Option<Vec<String>> = match value {
                         toml::Value::String(s) => Some(vec![s.clone()]),
-                        toml::Value::Array(items) => items.iter().map(|i| i.as_str().map(str::to_owned)).collect(),
+                        toml::Value::Array(items) => items
+                            .iter()
+                            .map(|i| i.as_str().map(str::to_owned))
+                            .collect(),
                         toml::Value::Boolean(b) => Some(vec![b.to_string()]),
                         _ => None,
                     };
@@ -864,10 +956,18 @@ impl Checker<'_> {
                 }
             }
             if let Some(provider) = provider {
-                grants.push(Grant::WebIdentity { provider: provider.url.clone(), conditions });
+                grants.push(Grant::WebIdentity {
+                    provider: provider.url.clone(),
+                    conditions,
+                });
             }
         }
-        let named = [trust.services.is_some(), trust.accounts.is_some(), trust.github.is_some(), trust.oidc.is_some()];
+        let named = [
+            trust.services.is_some(),
+            trust.accounts.is_some(),
+            trust.github.is_some(),
+            trust.oidc.is_some(),
+        ];
         if !named.contains(&true) {
             self.error(at, format!("the trust of role `{role}` names nobody: use services, accounts, github or oidc"));
         }
@@ -959,7 +1059,10 @@ impl Checker<'_> {
         }
     }
 
-    fn tags(&mut self, tags: Option<&Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>) -> BTreeMap<String, String> {
+    fn tags(
+        &mut self,
+        tags: Option<&Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>,
+    ) -> BTreeMap<String, String> {
         let Some(tags) = tags else {
             return BTreeMap::new();
         };

@@ -26,7 +26,8 @@ use aws_sdk_iam::config::timeout::TimeoutConfig;
 
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings, UserCredentials,
+    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings,
+    UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::Op;

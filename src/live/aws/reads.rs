@@ -218,7 +218,9 @@ pub(super) async fn user_credentials(
     })
 }
 
-pub(super) async fn role_settings(api: &AwsIam) -> Result<BTreeMap<String, RoleSettings>, ApiError> {
+pub(super) async fn role_settings(
+    api: &AwsIam,
+) -> Result<BTreeMap<String, RoleSettings>, ApiError> {
     let mut pages = api.iam.list_roles().max_items(1000).into_paginator().send();
     let mut settings = BTreeMap::new();
     while let Some(page) = pages.next().await {

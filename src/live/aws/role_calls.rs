@@ -171,7 +171,11 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             let call = iam.delete_user_permissions_boundary().user_name(user);
             call.send().await.map_err(classify)?;
         }
-        Op::CreateInstanceProfile { profile, path, tags } => {
+        Op::CreateInstanceProfile {
+            profile,
+            path,
+            tags,
+        } => {
             let call = iam
                 .create_instance_profile()
                 .instance_profile_name(profile)
@@ -194,9 +198,7 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             call.send().await.map_err(classify)?;
         }
         Op::DeleteInstanceProfile { profile } => {
-            let call = iam
-                .delete_instance_profile()
-                .instance_profile_name(profile);
+            let call = iam.delete_instance_profile().instance_profile_name(profile);
             call.send().await.map_err(classify)?;
         }
         Op::DeleteRole { role } => {
