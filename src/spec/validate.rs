@@ -263,7 +263,11 @@ impl Checker<'_> {
     fn document(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<Document> {
         let json = self.json(value, what)?;
         let findings = crate::document::check(&json);
-        self.findings(value.span().start, what, findings);
+        self.findings(
+            value.span().start,
+            &format!("the document of {what}"),
+            findings,
+        );
         Some(Document::new(json))
     }
 
@@ -275,12 +279,13 @@ impl Checker<'_> {
         Some(Document::new(json))
     }
 
+    /// What the offline checks found, each after `what` (the document it is about).
     fn findings(&mut self, at: usize, what: &str, findings: crate::document::Findings) {
         for error in findings.errors {
-            self.error(at, format!("the document of {what}: {error}"));
+            self.error(at, format!("{what}: {error}"));
         }
         for warning in findings.warnings {
-            self.warn(at, format!("the document of {what}: {warning}"));
+            self.warn(at, format!("{what}: {warning}"));
         }
     }
 
