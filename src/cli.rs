@@ -302,12 +302,23 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             let count = |n: usize, one: &str, many: &str| {
                 format!("{n} {}", if n == 1 { one } else { many })
             };
-            emit(&format!(
-                "{} is valid: {}, {}, {}.\n",
-                spec.file.display(),
+            let mut parts = vec![
                 count(spec.users.len(), "user", "users"),
                 count(spec.groups.len(), "group", "groups"),
                 count(spec.policies.len(), "policy", "policies"),
+            ];
+            if !spec.roles.is_empty() || !spec.oidc_providers.is_empty() {
+                parts.push(count(spec.roles.len(), "role", "roles"));
+                parts.push(count(
+                    spec.oidc_providers.len(),
+                    "OIDC provider",
+                    "OIDC providers",
+                ));
+            }
+            emit(&format!(
+                "{} is valid: {}.\n",
+                spec.file.display(),
+                parts.join(", ")
             ))?;
             Ok(ExitCode::SUCCESS)
         }

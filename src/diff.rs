@@ -363,10 +363,13 @@ impl<'a> Differ<'a> {
 
     fn user(&mut self, user: &spec::User, live: Option<&LiveUser>) {
         let desired = self.resolve_all(&user.policies);
+        let boundary = self.resolve_boundary(user.boundary.as_ref());
         let Some(live) = live else {
+            // A new user takes its boundary when made: it is never unbounded with policies.
             self.plan(Op::CreateUser {
                 user: user.name.clone(),
                 path: user.path.clone(),
+                boundary,
                 tags: self.owned_tags(&user.tags),
             });
             self.attachments(EntityKind::User, &user.name, &desired, &BTreeSet::new());
@@ -382,8 +385,6 @@ impl<'a> Differ<'a> {
                     user: user.name.clone(),
                 });
             }
-            let boundary = self.resolve_boundary(user.boundary.as_ref());
-            self.boundary(EntityKind::User, &user.name, boundary, None);
             return;
         };
         if live.path != user.path {
@@ -403,7 +404,6 @@ impl<'a> Differ<'a> {
         );
         self.memberships(user, live);
         self.access_keys(user, live);
-        let boundary = self.resolve_boundary(user.boundary.as_ref());
         self.boundary(
             EntityKind::User,
             &user.name,

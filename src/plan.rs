@@ -237,6 +237,8 @@ pub enum Op {
     CreateUser {
         user: String,
         path: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        boundary: Option<PolicyArn>,
         tags: BTreeMap<String, String>,
     },
     UpdateGroupPath {
@@ -642,6 +644,11 @@ impl Op {
                     (EntityKind::Policy, &policy.name),
                 ]
             }
+            Op::CreateUser {
+                user,
+                boundary: Some(policy),
+                ..
+            } => vec![(EntityKind::User, user), (EntityKind::Policy, &policy.name)],
             Op::CreateUser { user, .. }
             | Op::UpdateUserPath { user, .. }
             | Op::TagUser { user, .. }

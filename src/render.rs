@@ -214,8 +214,16 @@ pub fn report(report: &Report) -> String {
 pub fn describe(change: &Change) -> String {
     match &change.op {
         Op::CreateGroup { group, path } => format!("create group {group}{}", at_path(path)),
-        Op::CreateUser { user, path, tags } => {
+        Op::CreateUser {
+            user,
+            path,
+            boundary,
+            tags,
+        } => {
             let mut text = format!("create user {user}{}", at_path(path));
+            if let Some(boundary) = boundary {
+                let _ = write!(text, " bounded by {}", boundary.short());
+            }
             if !tags.is_empty() {
                 let _ = write!(text, " tagged {}", tag_list(tags));
             }

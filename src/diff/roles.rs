@@ -311,3 +311,6 @@ impl Differ<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -133,6 +133,7 @@ fn an_empty_account_gets_everything_entities_first() {
         Op::CreateUser {
             user: "koding-user".into(),
             path: "/".into(),
+            boundary: None,
             tags: owned(&[("team", "platform")]),
         }
     );

@@ -503,15 +503,26 @@ impl MemoryIam {
                 };
                 a.groups.insert(group.clone(), new);
             }
-            Op::CreateUser { user, path, tags } => {
+            Op::CreateUser {
+                user,
+                path,
+                boundary,
+                tags,
+            } => {
                 if a.users.contains_key(user) {
                     return Err(exists(user));
+                }
+                if let Some(boundary) = boundary
+                    && !policy_exists(a, boundary)
+                {
+                    return Err(missing(&boundary.to_string()));
                 }
                 a.counter += 1;
                 let new = MemoryUser {
                     path: path.clone(),
                     created: i64::try_from(a.counter).unwrap_or_default(),
                     tags: tags.clone(),
+                    boundary: boundary.clone(),
                     ..MemoryUser::default()
                 };
                 a.users.insert(user.clone(), new);

@@ -654,3 +654,168 @@ fn a_spec_that_is_not_utf8_is_located() {
         "cannot read spec /dev/zero: it is not a regular file (a directory, device, pipe or socket)"
     );
 }
+
+/// A spec with a GitHub provider and one role whose keys are `role`.
+fn with_role(role: &str) -> String {
+    format!(
+        "version = 1\n[oidc_providers.github]\nurl = \"https://token.actions.githubusercontent.com\"\n[roles.r]\n{role}\n"
+    )
+}
+
+#[test]
+fn the_issues_roles_load_with_their_trusts_and_settings() {
+    let spec = load_str(&with_role(
+        "trust = { github = { provider = \"github\", repo = \"acme/app\", refs = [\"refs/heads/main\"] } }\nboundary = \"PowerUserAccess\"\nmax_session = \"2h\"\ninstance_profile = false",
+    ))
+    .unwrap();
+    let role = &spec.roles["r"];
+    assert_eq!(role.max_session, 7200);
+    assert_eq!(
+        role.trust.providers(),
+        ["token.actions.githubusercontent.com"]
+    );
+    assert_eq!(
+        role.boundary.as_ref().map(|b| b.policy.to_string()),
+        Some("PowerUserAccess".to_owned())
+    );
+    assert_eq!(
+        spec.oidc_providers["github"].audiences,
+        ["sts.amazonaws.com"],
+        "the default audience"
+    );
+    assert!(spec.warnings.is_empty(), "{:?}", spec.warnings);
+}
+
+#[test]
+fn trusts_that_let_anyone_in_are_refused_where_they_are_written() {
+    let cases = [
+        (
+            "trust_document = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Principal = \"*\", Action = \"sts:AssumeRole\" }] }",
+            "spec.toml:5:18: the trust policy of role `r`: statement 1 lets anyone in any AWS account assume the role (`Principal` \"*\" with no `Condition`)",
+        ),
+        (
+            "trust_document = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Principal = { AWS = [\"*\"] }, Action = \"sts:AssumeRole\" }] }",
+            "statement 1 lets anyone in any AWS account assume the role",
+        ),
+        (
+            "trust = { oidc = { provider = \"github\", conditions = { StringEquals = { \"token.actions.githubusercontent.com:aud\" = \"sts.amazonaws.com\" } } } }",
+            "spec.toml:5:9: the trust policy of role `r`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: it has no condition on `token.actions.githubusercontent.com:sub`",
+        ),
+        (
+            "trust = { oidc = { provider = \"github\", conditions = { StringLike = { \"token.actions.githubusercontent.com:sub\" = \"*\" } } } }",
+            "its condition on `token.actions.githubusercontent.com:sub` matches every value; name the subjects that may",
+        ),
+        (
+            "trust = { github = { provider = \"github\", repo = \"acme/app\" } }",
+            "the github trust of role `r` names no refs, environments or pull_request, so no workflow could assume it",
+        ),
+        (
+            "trust = { github = { provider = \"gihtub\", repo = \"acme/app\", refs = [\"refs/heads/main\"] } }",
+            "OIDC provider `gihtub` is not defined; did you mean `github`? (define it as [oidc_providers.gihtub] with its url)",
+        ),
+        (
+            "trust = { github = { provider = \"github\", repo = \"*/app\", refs = [\"main\"] } }",
+            "repo `*/app` is not OWNER/NAME",
+        ),
+    ];
+    for (role, expected) in cases {
+        let errors = errors(&with_role(role));
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{role}\n{errors:#?}"
+        );
+    }
+}
+
+#[test]
+fn role_keys_follow_iams_rules() {
+    let services = "trust = { services = [\"ec2.amazonaws.com\"] }";
+    let cases = [
+        (
+            String::new(),
+            "spec.toml:4:8: role `r` says nobody may assume it: add `trust = { services = [\"ec2.amazonaws.com\"] }` (or accounts, github, oidc), or a whole `trust_document`",
+        ),
+        (
+            format!("{services}\ntrust_document = \"t.json\""),
+            "role `r` has both `trust` and `trust_document`: keep one",
+        ),
+        (
+            format!("{services}\nmax_session = \"13h\""),
+            "max_session of role `r` is `13h`; IAM allows 1h to 12h, in whole seconds",
+        ),
+        (
+            format!("{services}\nmax_session = \"two hours\""),
+            "max_session of role `r` is `two hours`, which is not a duration",
+        ),
+        (
+            format!("{services}\nboundary = \"arn:aws:iam::123456789012:role/admin\""),
+            "the boundary of role `r`, `arn:aws:iam::123456789012:role/admin`, is not a managed policy",
+        ),
+        (
+            format!("{services}\ndescription = \"{}\"", "d".repeat(1001)),
+            "the description of role `r` is 1001 characters long; IAM allows at most 1000",
+        ),
+        (
+            format!("{services}\npath = \"/aws-service-role/x/\""),
+            "path `/aws-service-role/` is where AWS keeps the roles it manages",
+        ),
+        (
+            "trust = { mfa = true }".to_owned(),
+            "mfa applies to `accounts`",
+        ),
+        (
+            format!(
+                "trust = {{ services = [{}] }}",
+                (0..80)
+                    .map(|i| format!("\"service{i}.amazonaws.com\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            "characters long without whitespace; IAM allows 2048 unless AWS raised the account's quota",
+        ),
+    ];
+    for (role, expected) in cases {
+        let errors = errors(&with_role(&role));
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{role}\n{errors:#?}"
+        );
+    }
+    let long = format!("version = 1\n[roles.{}]\n{services}\n", "r".repeat(65));
+    assert!(
+        one_error(&long).contains("role name"),
+        "{}",
+        one_error(&long)
+    );
+}
+
+#[test]
+fn an_instance_profile_no_ec2_can_use_is_a_warning() {
+    let spec = load_str(&with_role(
+        "trust = { accounts = [\"111111111111\"] }\ninstance_profile = true",
+    ))
+    .unwrap();
+    assert_eq!(
+        spec.warnings
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        [
+            "spec.toml:4:8: role `r` has an instance profile, but its trust lets no EC2 service assume it, so no instance can use it: add `services = [\"ec2.amazonaws.com\"]` to its trust"
+        ]
+    );
+}
+
+#[test]
+fn providers_take_https_urls_and_known_shapes() {
+    let errors = errors(
+        "version = 1\n[oidc_providers.a]\nurl = \"http://example.com\"\n[oidc_providers.b]\nurl = \"https://example.com\"\nthumbprints = [\"abc\"]\n",
+    );
+    assert_eq!(
+        errors,
+        [
+            "spec.toml:3:7: the url of OIDC provider `a` must start with https://",
+            "spec.toml:6:16: thumbprint `abc` is not a certificate's SHA-1 fingerprint: 40 hexadecimal digits"
+        ]
+    );
+}

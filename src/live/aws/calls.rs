@@ -20,11 +20,17 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             let call = iam.create_group().group_name(group).path(path);
             call.send().await.map_err(classify)?;
         }
-        Op::CreateUser { user, path, tags } => {
+        Op::CreateUser {
+            user,
+            path,
+            boundary,
+            tags,
+        } => {
             let call = iam
                 .create_user()
                 .user_name(user)
                 .path(path)
+                .set_permissions_boundary(boundary.as_ref().map(ToString::to_string))
                 .set_tags(sdk_tags(tags));
             call.send().await.map_err(classify)?;
         }
