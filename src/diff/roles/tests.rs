@@ -39,7 +39,7 @@ fn apply_spec(spec: &Spec, api: &MemoryIam) {
     let options = ApplyOptions {
         concurrency: 4,
         retry: RetryPolicy::default(),
-        secrets: SecretsDir::new(&dir.path().join("secrets")),
+        secrets: SecretsDir::new(dir.path().join("secrets")),
     };
     let report = runtime().block_on(apply(&plan, api, &options));
     assert!(report.succeeded(), "{report:#?}");
