@@ -83,7 +83,7 @@ async fn the_four_roles_a_provider_and_a_boundary_apply_and_plan_nothing_after()
         .unwrap()
         .roles()
         .iter()
-        .map(|r| r.role_name())
+        .map(aws_sdk_iam::types::Role::role_name)
         .collect();
     assert_eq!(held, ["app-server"]);
     let providers = iam.list_open_id_connect_providers().send().await.unwrap();
@@ -127,20 +127,10 @@ async fn the_four_roles_a_provider_and_a_boundary_apply_and_plan_nothing_after()
 }
 
 fn percent_decode(text: &str) -> String {
-    let mut out = Vec::new();
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' && i + 2 < bytes.len() + 1 {
-            let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .unwrap()
+        .into_owned()
 }
 
 /// The roles of specs/roles.toml, each trust written out whole in another form that means
