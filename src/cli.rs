@@ -160,7 +160,7 @@ struct Common {
     /// policies this spec owns that it no longer names (also: [account] prune = true).
     #[arg(long)]
     prune: bool,
-    /// Refuse a plan that deletes more users, groups and policies than this.
+    /// Refuse a plan that deletes more users, groups, policies, roles and providers than this.
     #[arg(long, value_name = "N", default_value_t = 10)]
     max_deletes: usize,
     /// List every user's access keys, one call each, instead of reading IAM's credential
@@ -190,7 +190,7 @@ pub enum Error {
     Diff(#[from] DiffError),
     /// The plan deletes more entities than `--max-deletes` allows.
     #[error(
-        "the plan deletes {count} users, groups and policies, more than --max-deletes {max} allows: check that the spec names everything it should, then raise --max-deletes to go ahead"
+        "the plan deletes {count} users, groups, policies, roles, instance profiles and providers, more than --max-deletes {max} allows: check that the spec names everything it should, then raise --max-deletes to go ahead"
     )]
     TooManyDeletes { count: usize, max: usize },
     /// apply would have to ask, but nobody can answer.

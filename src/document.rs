@@ -183,20 +183,36 @@ pub struct Findings {
 /// almost always a mistake.
 pub fn check(document: &Value) -> Findings {
     let mut found = Findings::default();
+    for (index, statement) in statements(document, "policy document", &mut found)
+        .iter()
+        .enumerate()
+    {
+        check_statement(index + 1, statement, &mut found);
+    }
+    found
+}
+
+/// The checks every document's top level gets (`Version`, known keys, `Statement`): its
+/// statements, or none when there is nothing to check further. `kind` names the document in
+/// the messages ("policy document", "trust policy").
+fn statements(document: &Value, kind: &str, found: &mut Findings) -> Vec<Value> {
     let Value::Object(top) = document else {
-        found
-            .errors
-            .push("a policy document must be a JSON object".to_owned());
-        return found;
+        found.errors.push(format!("a {kind} must be a JSON object"));
+        return Vec::new();
+    };
+    let the = if kind == "policy document" {
+        "the document"
+    } else {
+        "the trust policy"
     };
     match top.get("Version") {
         Some(Value::String(v)) if VERSIONS.contains(&v.as_str()) => {}
         Some(other) => found.errors.push(format!(
             "`Version` is {other}; IAM accepts \"2012-10-17\" (use it) or \"2008-10-17\""
         )),
-        None => found
-            .errors
-            .push("the document has no `Version`: add \"Version\": \"2012-10-17\"".to_owned()),
+        None => found.errors.push(format!(
+            "{the} has no `Version`: add \"Version\": \"2012-10-17\""
+        )),
     }
     if let Some(key) = top
         .keys()
@@ -206,20 +222,16 @@ pub fn check(document: &Value) -> Findings {
             "unknown top-level key `{key}` (allowed: Version, Id, Statement)"
         ));
     }
-    let statements = match top.get("Statement") {
+    match top.get("Statement") {
         Some(Value::Array(list)) if !list.is_empty() => list.clone(),
         Some(object @ Value::Object(_)) => vec![object.clone()],
         _ => {
             found
                 .errors
-                .push("the document has no `Statement`: add at least one".to_owned());
-            return found;
+                .push(format!("{the} has no `Statement`: add at least one"));
+            Vec::new()
         }
-    };
-    for (index, statement) in statements.iter().enumerate() {
-        check_statement(index + 1, statement, &mut found);
     }
-    found
 }
 
 fn check_statement(number: usize, statement: &Value, found: &mut Findings) {

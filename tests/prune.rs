@@ -226,7 +226,7 @@ async fn max_deletes_refuses_a_mass_deletion() {
     );
     assert_eq!(
         run.stderr,
-        "error: the plan deletes 2 users, groups and policies, more than --max-deletes 1 allows: check that the spec names everything it should, then raise --max-deletes to go ahead\n"
+        "error: the plan deletes 2 users, groups, policies, roles, instance profiles and providers, more than --max-deletes 1 allows: check that the spec names everything it should, then raise --max-deletes to go ahead\n"
     );
     assert_eq!(proxy.mutating(), Vec::<String>::new());
     assert_eq!(users(&account).await, ["koding-user", "leaver"]);

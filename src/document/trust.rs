@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Findings, VERSIONS, is_string_or_strings, strings};
+use super::{Findings, is_string_or_strings, strings};
 
 /// The actions a trust policy can allow.
 pub const TRUST_ACTIONS: [&str; 6] = [
@@ -35,40 +35,10 @@ const COGNITO: &str = "cognito-identity.amazonaws.com";
 /// GitHub, every repository on GitHub) without a condition on the token's subject.
 pub fn check_trust(document: &Value) -> Findings {
     let mut found = Findings::default();
-    let Value::Object(top) = document else {
-        found
-            .errors
-            .push("a trust policy must be a JSON object".to_owned());
-        return found;
-    };
-    match top.get("Version") {
-        Some(Value::String(v)) if VERSIONS.contains(&v.as_str()) => {}
-        Some(other) => found.errors.push(format!(
-            "`Version` is {other}; IAM accepts \"2012-10-17\" (use it) or \"2008-10-17\""
-        )),
-        None => found
-            .errors
-            .push("the trust policy has no `Version`: add \"Version\": \"2012-10-17\"".to_owned()),
-    }
-    if let Some(key) = top
-        .keys()
-        .find(|k| !["Version", "Id", "Statement"].contains(&k.as_str()))
+    for (index, statement) in super::statements(document, "trust policy", &mut found)
+        .iter()
+        .enumerate()
     {
-        found.errors.push(format!(
-            "unknown top-level key `{key}` (allowed: Version, Id, Statement)"
-        ));
-    }
-    let statements = match top.get("Statement") {
-        Some(Value::Array(list)) if !list.is_empty() => list.clone(),
-        Some(object @ Value::Object(_)) => vec![object.clone()],
-        _ => {
-            found
-                .errors
-                .push("the trust policy has no `Statement`: add at least one".to_owned());
-            return found;
-        }
-    };
-    for (index, statement) in statements.iter().enumerate() {
         check_statement(index + 1, statement, &mut found);
     }
     found
