@@ -397,9 +397,10 @@ impl<A: IamApi> Runner<'_, A> {
         };
         err.code.as_deref() == Some("MalformedPolicyDocument")
             && crate::document::oidc_providers(trust).iter().any(|arn| {
-                let url = arn.split_once(":oidc-provider/").map_or("", |(_, url)| url);
-                self.created
-                    .contains(&(EntityKind::OidcProvider, url.to_lowercase()))
+                crate::document::provider_url(arn).is_some_and(|url| {
+                    self.created
+                        .contains(&(EntityKind::OidcProvider, url.to_lowercase()))
+                })
             })
     }
 

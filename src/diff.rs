@@ -502,7 +502,8 @@ impl<'a> Differ<'a> {
     }
 
     /// Tags a user or role lacks, and drift for the ones it has beyond the spec. The owner tag
-    /// is among the desired ones wherever the entity will be outside the scope.
+    /// is among the desired ones wherever the entity will be outside the scope. False when the
+    /// entity is another owner's: then nothing else is planned for it (a problem says why).
     fn tags(
         &mut self,
         kind: EntityKind,
@@ -510,9 +511,9 @@ impl<'a> Differ<'a> {
         path: &str,
         tags: &BTreeMap<String, String>,
         live: &BTreeMap<String, String>,
-    ) {
+    ) -> bool {
         if !self.claim(kind, name, live.get(OWNER_TAG)) {
-            return;
+            return false;
         }
         // Under the spec's scope an entity is owned already; only outside it does the tag
         // have to say so. Where it will be after the apply decides: a user moved out of the
@@ -563,6 +564,7 @@ impl<'a> Differ<'a> {
                 });
             }
         }
+        true
     }
 
     /// The spec's tags plus the owner tag that marks the entity as this spec's.

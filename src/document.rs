@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 mod trust;
 
 pub use trust::{
-    TRUST_ACTIONS, check_trust, oidc_providers, trusts_ec2, unique_ids, web_identity_host,
+    TRUST_ACTIONS, check_trust, oidc_providers, provider_url, trusts_ec2, unique_ids,
+    web_identity_host,
 };
 
 /// The host of GitHub Actions' OIDC tokens.

@@ -126,18 +126,14 @@ impl Differ<'_> {
             ));
             return;
         }
-        self.tags(
+        let ours = self.tags(
             EntityKind::Role,
             &role.name,
             &role.path,
             &role.tags,
             &live.tags,
         );
-        if live
-            .tags
-            .get(OWNER_TAG)
-            .is_some_and(|o| *o != self.spec.ownership.owner)
-        {
+        if !ours {
             return;
         }
         self.trust(role, live, &trust);
@@ -194,7 +190,7 @@ impl Differ<'_> {
     fn trusted_providers(&mut self, role: &spec::Role, trust: &Document) {
         let caller = &self.live.caller;
         for arn in document::oidc_providers(&trust.json) {
-            let url = arn.split_once(":oidc-provider/").map_or("", |(_, url)| url);
+            let url = document::provider_url(&arn).unwrap_or_default();
             let ours = spec::provider_arn(caller.partition, &caller.account, url);
             let declared =
                 arn.eq_ignore_ascii_case(&ours) && self.spec.provider_by_url(url).is_some();

@@ -222,11 +222,7 @@ pub fn web_identity_host(federated: &str) -> Option<String> {
 
 /// The OIDC provider ARNs a trust policy's web identity statements name.
 pub fn oidc_providers(document: &Value) -> Vec<String> {
-    let statements = match document.get("Statement") {
-        Some(Value::Array(list)) => list.clone(),
-        Some(other) => vec![other.clone()],
-        None => Vec::new(),
-    };
+    let statements = statement_list(document);
     let mut found: Vec<String> = statements
         .iter()
         .filter_map(|s| s.get("Principal"))
@@ -238,14 +234,24 @@ pub fn oidc_providers(document: &Value) -> Vec<String> {
     found
 }
 
-/// Whether any statement lets an EC2 service principal assume the role: what an instance
-/// profile needs to be of use.
-pub fn trusts_ec2(document: &Value) -> bool {
-    let statements = match document.get("Statement") {
+/// A document's statements, a single one as a list of one.
+fn statement_list(document: &Value) -> Vec<Value> {
+    match document.get("Statement") {
         Some(Value::Array(list)) => list.clone(),
         Some(other) => vec![other.clone()],
         None => Vec::new(),
-    };
+    }
+}
+
+/// The provider URL (without `https://`) of an OIDC provider ARN.
+pub fn provider_url(arn: &str) -> Option<&str> {
+    arn.split_once(":oidc-provider/").map(|(_, url)| url)
+}
+
+/// Whether any statement lets an EC2 service principal assume the role: what an instance
+/// profile needs to be of use.
+pub fn trusts_ec2(document: &Value) -> bool {
+    let statements = statement_list(document);
     statements.iter().any(|s| {
         s.get("Effect") == Some(&Value::String("Allow".into()))
             && s.get("Principal")
@@ -261,11 +267,7 @@ pub fn trusts_ec2(document: &Value) -> bool {
 /// The unique ids (`AROA…` for a role, `AIDA…` for a user) among a trust policy's AWS
 /// principals: what IAM shows in place of a principal that was deleted.
 pub fn unique_ids(document: &Value) -> Vec<String> {
-    let statements = match document.get("Statement") {
-        Some(Value::Array(list)) => list.clone(),
-        Some(other) => vec![other.clone()],
-        None => Vec::new(),
-    };
+    let statements = statement_list(document);
     let mut ids: Vec<String> = statements
         .iter()
         .filter_map(|s| s.get("Principal").or_else(|| s.get("NotPrincipal")))

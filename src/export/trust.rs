@@ -147,7 +147,7 @@ fn read_statement(statement: &Value) -> Option<Grant> {
             let [provider] = &who[..] else {
                 return None;
             };
-            let url = provider.split_once(":oidc-provider/")?.1;
+            let url = crate::document::provider_url(provider)?;
             Some(Grant::WebIdentity {
                 provider: url.to_owned(),
                 conditions: condition,

@@ -249,8 +249,7 @@ fn bounds(account: &MemoryAccount, arn: &PolicyArn) -> bool {
 
 /// The provider an ARN names.
 fn provider_url(arn: &str) -> &str {
-    arn.split_once(":oidc-provider/")
-        .map_or(arn, |(_, url)| url)
+    document::provider_url(arn).unwrap_or(arn)
 }
 
 fn conflict(message: &str) -> ApiError {

@@ -670,9 +670,12 @@ fn the_issues_roles_load_with_their_trusts_and_settings() {
     .unwrap();
     let role = &spec.roles["r"];
     assert_eq!(role.max_session, 7200);
-    assert_eq!(
-        role.trust.providers(),
-        ["token.actions.githubusercontent.com"]
+    let Trust::Shorthand(grants) = &role.trust else {
+        panic!("a shorthand trust");
+    };
+    assert!(
+        matches!(&grants[..], [Grant::WebIdentity { provider, .. }] if provider == "token.actions.githubusercontent.com"),
+        "{grants:?}"
     );
     assert_eq!(
         role.boundary.as_ref().map(|b| b.policy.to_string()),

@@ -52,20 +52,6 @@ impl Trust {
             }
         }
     }
-
-    /// The URLs (without `https://`) of the spec's providers the shorthands name.
-    pub fn providers(&self) -> Vec<&str> {
-        match self {
-            Trust::Document(_) => Vec::new(),
-            Trust::Shorthand(grants) => grants
-                .iter()
-                .filter_map(|g| match g {
-                    Grant::WebIdentity { provider, .. } => Some(provider.as_str()),
-                    _ => None,
-                })
-                .collect(),
-        }
-    }
 }
 
 impl Grant {
