@@ -17,7 +17,9 @@ use serde_json::{Value, json};
 use crate::apply::{self, ApplyOptions, RetryPolicy};
 use crate::diff;
 use crate::iam::{OWNER_TAG, Partition, PolicyArn};
-use crate::live::memory::{MemoryAccount, MemoryGroup, MemoryIam, MemoryPolicy, MemoryUser};
+use crate::live::memory::{
+    MemoryAccount, MemoryGroup, MemoryIam, MemoryPolicy, MemoryProfile, MemoryRole, MemoryUser,
+};
 use crate::live::{self, AccessKey, KeyReading};
 use crate::secrets::SecretsDir;
 use crate::spec::{self, Spec};
@@ -32,6 +34,14 @@ const AWS: [(&str, &str); 3] = [
 ];
 const ACTIONS: [&str; 3] = ["s3:GetObject", "sqs:SendMessage", "logs:GetLogEvents"];
 const PATHS: [&str; 2] = ["/", "/team/"];
+/// Roles and the one path each has, in the spec and the account alike: IAM cannot move a
+/// role, and a plan that refuses the account tests nothing.
+const ROLES: [(&str, &str); 3] = [("r1", "/"), ("r2", "/team/"), ("r3", "/team/")];
+const SERVICES: [&str; 2] = ["ec2.amazonaws.com", "lambda.amazonaws.com"];
+
+fn trust(service: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
+}
 
 /// Each of `items` with probability `p`.
 fn some<T: Clone>(rng: &mut StdRng, items: &[T], p: f64) -> Vec<T> {
@@ -102,6 +112,25 @@ fn generate_spec(rng: &mut StdRng, prune: bool) -> String {
             member.join(", "),
             rng.random_bool(0.5)
         );
+        if rng.random_bool(0.5) {
+            text.push_str("tags = { team = \"platform\" }\n");
+        }
+        attach(rng, &mut text);
+    }
+    for (role, path) in some(rng, &ROLES, 0.5) {
+        let service = SERVICES[rng.random_range(0..2)];
+        let _ = writeln!(
+            text,
+            "[roles.{role}]\npath = \"{path}\"\ntrust = {{ services = [\"{service}\"] }}\ninstance_profile = {}\nmax_session = \"{}h\"",
+            rng.random_bool(0.5),
+            rng.random_range(1..=2)
+        );
+        if rng.random_bool(0.3) {
+            text.push_str("description = \"described\"\n");
+        }
+        if rng.random_bool(0.3) {
+            text.push_str("boundary = \"AmazonS3ReadOnlyAccess\"\n");
+        }
         if rng.random_bool(0.5) {
             text.push_str("tags = { team = \"platform\" }\n");
         }
@@ -202,7 +231,54 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
         };
         account.users.insert(name.into(), user);
     }
+    add_roles(rng, &mut account, &attachable);
     account
+}
+
+/// Some of the roles, in any state: owned or not, with drift of every kind, in their own
+/// instance profile, in a stray one, or in none.
+fn add_roles(rng: &mut StdRng, account: &mut MemoryAccount, attachable: &[PolicyArn]) {
+    for (name, path) in some(rng, &ROLES, 0.5) {
+        let mut tags = owner_tag(rng);
+        if rng.random_bool(0.3) {
+            tags.insert("team".into(), "old".into());
+        }
+        let role = MemoryRole {
+            path: path.into(),
+            trust: trust(SERVICES[rng.random_range(0..2)]),
+            description: if rng.random_bool(0.3) {
+                "described"
+            } else {
+                ""
+            }
+            .into(),
+            max_session: 3600 * rng.random_range(1..=2),
+            policies: some(rng, attachable, 0.3).into_iter().collect(),
+            inline: some(rng, &["a", "b", "c"], 0.3)
+                .into_iter()
+                .map(|n| (n.to_owned(), document(rng.random_range(0..3))))
+                .collect(),
+            boundary: rng
+                .random_bool(0.3)
+                .then(|| PolicyArn::aws_managed(Partition::Aws, "/", "AmazonS3ReadOnlyAccess")),
+            tags,
+        };
+        account.roles.insert(name.into(), role);
+        // Its own instance profile, or another's, or none.
+        let profile = match rng.random_range(0..3) {
+            0 => Some(name.to_owned()),
+            1 => Some(format!("stray-{name}")),
+            _ => None,
+        };
+        if let Some(profile) = profile {
+            let held = MemoryProfile {
+                path: path.into(),
+                roles: vec![name.into()],
+                tags: BTreeMap::new(),
+            };
+            account.instance_profiles.insert(profile, held);
+        }
+    }
 }
 
 /// What the spec's ownership says of each entity of `account`: (kind, name) of those it
@@ -222,6 +298,18 @@ fn theirs(spec: &Spec, account: &MemoryAccount) -> MemoryAccount {
     outside
         .policies
         .retain(|arn, p| !owned(&arn.path, &p.tags) && !spec.policies.contains_key(&arn.name));
+    outside
+        .roles
+        .retain(|name, r| !owned(&r.path, &r.tags) && !spec.roles.contains_key(name));
+    // An instance profile goes with the role of its name.
+    let theirs_roles: BTreeSet<String> = outside.roles.keys().cloned().collect();
+    outside.instance_profiles.retain(|name, _| {
+        !spec.roles.contains_key(name)
+            && (theirs_roles.contains(name) || !account.roles.contains_key(name))
+    });
+    for profile in outside.instance_profiles.values_mut() {
+        profile.roles.retain(|r| theirs_roles.contains(r));
+    }
     // What a spec's own group or policy holds of an outsider is the group's or the policy's.
     let kept_groups: BTreeSet<String> = outside.groups.keys().cloned().collect();
     let kept_policies: BTreeSet<PolicyArn> = outside
@@ -236,6 +324,9 @@ fn theirs(spec: &Spec, account: &MemoryAccount) -> MemoryAccount {
     }
     for group in outside.groups.values_mut() {
         group.policies.retain(|p| kept_policies.contains(p));
+    }
+    for role in outside.roles.values_mut() {
+        role.policies.retain(|p| kept_policies.contains(p));
     }
     outside.counter = 0;
     outside
