@@ -120,7 +120,8 @@ pub fn applied(spec: &Spec) -> LiveState {
                         vec![AccessKey {
                             id: format!("AKIA{}", u.name),
                             active: true,
-                            created: String::new(),
+                            created: 0,
+                            last_used: None,
                         }]
                     } else {
                         Vec::new()
@@ -131,6 +132,8 @@ pub fn applied(spec: &Spec) -> LiveState {
             })
             .collect(),
         pending_keys: BTreeMap::new(),
+        account: iamspec::live::LiveAccount::default(),
+        now: 0,
         roles: BTreeMap::new(),
         oidc_providers: Vec::new(),
         warnings: Vec::new(),

@@ -181,7 +181,28 @@ impl<A: IamApi> Runner<'_, A> {
         }
         let mut retries = 0;
         let result = match &change.op {
-            Op::CreateAccessKey { user } => self.create_access_key(user, &mut retries).await,
+            Op::CreateAccessKey { user, rotates } => {
+                self.create_access_key(user, rotates.as_deref(), &mut retries)
+                    .await
+            }
+            Op::CreateLoginProfile {
+                user,
+                min_length,
+                sign_in_url,
+            } => {
+                self.create_login_profile(user, *min_length, sign_in_url, &mut retries)
+                    .await
+            }
+            Op::DeleteAccessKey {
+                user,
+                access_key_id,
+            } => {
+                let done = self.call(&change.op, &mut retries).await;
+                match done {
+                    Ok(note) => self.forget_key(user, access_key_id, note),
+                    err => err,
+                }
+            }
             op => self.call(op, &mut retries).await,
         };
         let outcome = match result {
@@ -224,20 +245,27 @@ impl<A: IamApi> Runner<'_, A> {
     async fn create_access_key(
         &self,
         user: &str,
+        rotates: Option<&str>,
         retries: &mut u64,
     ) -> Result<Option<String>, String> {
         let op = Op::CreateAccessKey {
             user: user.to_owned(),
+            rotates: rotates.map(str::to_owned),
         };
         let keys = self
             .keys_of(&op, retries)
             .await
             .map_err(|e| self.explain(&op, &e))?;
         // Another apply, or a person, may have made one since the plan was read: a user who
-        // has an active key never gets a second one.
-        if let Some(key) = keys.iter().find(|k| k.active) {
+        // has an active key never gets a second one, and a rotation never a third.
+        let other = match rotates {
+            None => keys.iter().find(|k| k.active),
+            Some(old) => keys.iter().find(|k| k.id != old),
+        };
+        if let Some(key) = other {
             return Ok(Some(format!(
-                "it has an active key already ({}, made since the plan was read), so none was made",
+                "it has {} key already ({}, made since the plan was read), so none was made",
+                if rotates.is_some() { "a second" } else { "an active" },
                 key.id
             )));
         }
@@ -299,7 +327,7 @@ impl<A: IamApi> Runner<'_, A> {
         before: &[String],
         retries: &mut u64,
     ) -> Result<(String, Secret), String> {
-        let Op::CreateAccessKey { user } = op else {
+        let Op::CreateAccessKey { user, .. } = op else {
             unreachable!("make_key makes keys");
         };
         let mut backoff = Backoff::new(self.options.retry);
@@ -339,9 +367,88 @@ impl<A: IamApi> Runner<'_, A> {
         }
     }
 
+    /// A console password: generated here (never in a plan), on disk before IAM is given it,
+    /// and kept only if IAM took it. A retry after a lost answer finds the password already
+    /// set: the one on disk, so it is kept.
+    async fn create_login_profile(
+        &self,
+        user: &str,
+        min_length: u32,
+        sign_in_url: &str,
+        retries: &mut u64,
+    ) -> Result<Option<String>, String> {
+        let op = Op::CreateLoginProfile {
+            user: user.to_owned(),
+            min_length,
+            sign_in_url: sign_in_url.to_owned(),
+        };
+        let secrets = &self.options.secrets;
+        let password = crate::secrets::generate_password(min_length);
+        let path = secrets
+            .write_password(user, self.target.account, &password, sign_in_url)
+            .map_err(|io| {
+                format!(
+                    "could not write to the secrets directory {} ({io}), so user {user} was given no console password: make it writable (or pass --secrets-dir) and run apply again",
+                    secrets.dir().display()
+                )
+            })?;
+        let mut backoff = Backoff::new(self.options.retry);
+        let mut answer_lost = false;
+        let result = loop {
+            match self.api.create_login_profile(user, &password).await {
+                Ok(()) => break Ok(true),
+                Err(err) if err.kind == ErrorKind::AlreadyExists => break Ok(answer_lost),
+                Err(err) if self.may_retry(&op, &err) => {
+                    answer_lost |= err.kind.is_retryable();
+                    if !backoff.wait().await {
+                        break Err(self.explain(&op, &err));
+                    }
+                    *retries += 1;
+                }
+                Err(err) => break Err(self.explain(&op, &err)),
+            }
+        };
+        let taken = matches!(result, Ok(true));
+        secrets.settle_password(user, taken).map_err(|io| {
+            format!("could not tidy the secrets directory after user {user}'s console password ({io}): the password IAM has is in {}", path.display())
+        })?;
+        match result {
+            Ok(true) => Ok(Some(format!("password saved to {}", path.display()))),
+            Ok(false) => Ok(Some(
+                "it had a console password already (made since the plan was read), so none was made".to_owned(),
+            )),
+            Err(reason) => Err(reason),
+        }
+    }
+
+    /// A deleted key's secret file goes too.
+    fn forget_key(
+        &self,
+        user: &str,
+        access_key_id: &str,
+        note: Option<String>,
+    ) -> Result<Option<String>, String> {
+        let removed = self
+            .options
+            .secrets
+            .forget_key(user, access_key_id)
+            .map_err(|io| {
+                format!(
+                    "access key {access_key_id} of user {user} is deleted, but its secret file in {} could not be removed ({io}): remove it by hand",
+                    self.options.secrets.dir().display()
+                )
+            })?;
+        let files: Vec<String> = removed.iter().map(|p| p.display().to_string()).collect();
+        Ok(match (note, files.is_empty()) {
+            (note, true) => note,
+            (Some(note), false) => Some(format!("{note}; removed {}", files.join(", "))),
+            (None, false) => Some(format!("removed {}", files.join(", "))),
+        })
+    }
+
     /// The access keys of the user `op` names.
     async fn keys_of(&self, op: &Op, retries: &mut u64) -> Result<Vec<AccessKey>, ApiError> {
-        let Op::CreateAccessKey { user } = op else {
+        let Op::CreateAccessKey { user, .. } = op else {
             return Ok(Vec::new());
         };
         let mut delay = Backoff::new(self.options.retry);
@@ -433,10 +540,11 @@ impl<A: IamApi> Runner<'_, A> {
                     self.target.partition, self.target.account
                 )
             }
-            _ => {
-                let (kind, name) = op.entities()[0];
-                arn(kind, name)
-            }
+            _ => match op.entities().first() {
+                Some((kind, name)) => arn(*kind, name),
+                // Account settings: IAM authorises them on no resource of their own.
+                None => "*".to_owned(),
+            },
         }
     }
 
@@ -448,7 +556,11 @@ impl<A: IamApi> Runner<'_, A> {
             .iter()
             .map(|(kind, name)| format!("{} {name}", kind.as_str()))
             .collect();
-        let on = entities.join(" and ");
+        let on = if entities.is_empty() {
+            "the account".to_owned()
+        } else {
+            entities.join(" and ")
+        };
         let seconds = self.options.retry.deadline.as_secs();
         match err.kind {
             ErrorKind::AccessDenied => format!(

@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use crate::document::Document;
 use crate::iam::{EntityKind, OWNER_TAG, Owned, PolicyArn};
-use crate::live::{AccessKey, LiveGroup, LivePolicy, LiveState, LiveUser};
-use crate::plan::{Cause, Change, Drift, Immutable, KeyStatus, LostSecret, Op, Plan};
+use crate::live::{LiveGroup, LivePolicy, LiveState, LiveUser};
+use crate::plan::{Cause, Change, Drift, Immutable, LostSecret, Op, Plan};
 use crate::spec::{self, PolicyUse, Spec};
 
 use resolve::Resolver;
@@ -37,6 +37,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         problems: Vec::new(),
         replacements: Vec::new(),
         removed_memberships: BTreeSet::new(),
+        warnings: Vec::new(),
     };
     let policies = index(&live.local_policies);
     for policy in spec.policies.values() {
@@ -61,6 +62,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         let existing = differ.find(EntityKind::Role, &role.name, &roles);
         differ.role(role, existing);
     }
+    differ.account_settings();
     differ.reattach_replaced();
     differ.not_in_spec();
     differ.drift.sort();
@@ -84,6 +86,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     );
     plan.protected = protected;
     plan.warnings.clone_from(&live.warnings);
+    plan.warnings.append(&mut differ.warnings);
     plan.lost_secrets = lost_secrets(live)
         .into_iter()
         .filter(|lost| !(spec.replace_lost_keys && is_declared(spec, &lost.user)))
@@ -145,6 +148,9 @@ struct Differ<'a> {
     /// Memberships a prune removes, by lower-case user and group: a user and a group that
     /// both leave the spec share one.
     removed_memberships: BTreeSet<(String, String)>,
+    /// What the plan should say though it changes nothing: credentials the spec keeps
+    /// against a rule, the root user signing.
+    warnings: Vec<String>,
 }
 
 impl<'a> Differ<'a> {
@@ -383,8 +389,10 @@ impl<'a> Differ<'a> {
             if user.access_key {
                 self.plan(Op::CreateAccessKey {
                     user: user.name.clone(),
+                    rotates: None,
                 });
             }
+            self.console(user, None);
             return;
         };
         if live.path != user.path {
@@ -404,6 +412,7 @@ impl<'a> Differ<'a> {
         );
         self.memberships(user, live);
         self.access_keys(user, live);
+        self.console(user, Some(live));
         self.boundary(
             EntityKind::User,
             &user.name,
@@ -727,65 +736,6 @@ impl<'a> Differ<'a> {
         }
     }
 
-    /// `access_key = true` asks for one active key: the newest active key is the declared one,
-    /// every other key is drift. Without it, every key is drift.
-    fn access_keys(&mut self, user: &spec::User, live: &LiveUser) {
-        if live.keys_settled {
-            return;
-        }
-        // `--replace-lost-keys`: a key nobody has the secret of goes, and counts for nothing.
-        let lost = if self.spec.replace_lost_keys {
-            lost_keys(self.live, &live.name)
-        } else {
-            Vec::new()
-        };
-        for id in &lost {
-            let delete = Op::DeleteAccessKey {
-                user: user.name.clone(),
-                access_key_id: (*id).to_owned(),
-            };
-            self.changes
-                .push(Change::from(delete).because(Cause::LostSecret));
-        }
-        let keys: Vec<&AccessKey> = live
-            .access_keys
-            .iter()
-            .filter(|k| !lost.contains(&k.id.as_str()))
-            .collect();
-        let declared = if user.access_key {
-            keys.iter().rev().find(|k| k.active).copied()
-        } else {
-            None
-        };
-        if user.access_key && declared.is_none() {
-            if keys.len() >= 2 {
-                self.problems.push(format!(
-                    "user `{}` must have an active access key, but has {} inactive keys, the most IAM allows: activate one (aws iam update-access-key --status Active) or delete one, then run iamspec again",
-                    user.name,
-                    keys.len()
-                ));
-            } else {
-                self.plan(Op::CreateAccessKey {
-                    user: user.name.clone(),
-                });
-            }
-        }
-        for key in &keys {
-            if declared.is_some_and(|d| d.id == key.id) {
-                continue;
-            }
-            self.drift.push(Drift::ExtraAccessKey {
-                user: user.name.clone(),
-                access_key_id: key.id.clone(),
-                status: if key.active {
-                    KeyStatus::Active
-                } else {
-                    KeyStatus::Inactive
-                },
-            });
-        }
-    }
-
     fn resolve_all(&mut self, uses: &[PolicyUse]) -> BTreeSet<PolicyArn> {
         let mut arns = BTreeSet::new();
         for policy_use in uses {
@@ -871,6 +821,7 @@ fn index<K, T: Owned>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
         .collect()
 }
 
+mod credentials;
 mod prune;
 mod resolve;
 mod roles;

@@ -216,7 +216,8 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
             .map(|i| AccessKey {
                 id: format!("AKIAOLD{name}{i}"),
                 active: rng.random_bool(0.7),
-                created: format!("0000{i}"),
+                created: i64::from(i),
+                last_used: None,
             })
             .collect();
         let user = MemoryUser {
@@ -228,6 +229,7 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
             tags,
             keys,
             boundary: None,
+            ..MemoryUser::default()
         };
         account.users.insert(name.into(), user);
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::iam::{EntityKind, Partition, PolicyArn};
+use crate::spec::PasswordPolicy;
 
 /// The version of the JSON plan format (`iamspec plan --json`).
 pub const PLAN_FORMAT_VERSION: u32 = 1;
@@ -156,6 +157,42 @@ pub enum Cause {
     PruneEntity { entity: EntityKind, name: String },
     /// `--replace-lost-keys`: a key whose secret an interrupted apply lost.
     LostSecret,
+    /// A step of an access key's rotation (`access_key = { max_age, overlap }`), with the
+    /// age of the key that decides it (seconds) and the step after it.
+    Rotation {
+        step: RotationStep,
+        /// The key the step is about: the one rotated, deactivated or deleted.
+        access_key_id: String,
+        age: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        next: Option<NextStep>,
+    },
+    /// `[account] disable_unused`: a credential unused this long (seconds), last used at
+    /// `last_used` (seconds since 1970), or never.
+    Unused {
+        idle: u64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        last_used: Option<i64>,
+    },
+}
+
+/// The steps of an access key's rotation, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RotationStep {
+    /// A new key beside the old one.
+    Rotate,
+    /// The old key stops working, an overlap after the new one was made.
+    Deactivate,
+    /// The old key and its secret file go, another overlap later.
+    Delete,
+}
+
+/// When the step after this one is due, in seconds since 1970.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct NextStep {
+    pub step: RotationStep,
+    pub due: i64,
 }
 
 /// What IAM cannot update on a managed policy.
@@ -182,7 +219,10 @@ impl From<Op> for Change {
             | Op::TagOpenIdConnectProvider { .. }
             | Op::AddClientIdToOpenIdConnectProvider { .. }
             | Op::RemoveClientIdFromOpenIdConnectProvider { .. }
-            | Op::UpdateOpenIdConnectProviderThumbprint { .. } => Action::Update,
+            | Op::UpdateOpenIdConnectProviderThumbprint { .. }
+            | Op::UpdateAccessKey { .. } => Action::Update,
+            Op::CreateAccountAlias { before, .. } if before.is_some() => Action::Update,
+            Op::UpdateAccountPasswordPolicy { before, .. } if before.is_some() => Action::Update,
             Op::PutUserPolicy { before, .. }
             | Op::PutGroupPolicy { before, .. }
             | Op::PutRolePolicy { before, .. }
@@ -271,6 +311,39 @@ pub enum Op {
     /// Creates a key whose secret is written to the secrets directory before success is reported.
     CreateAccessKey {
         user: String,
+        /// The key this one replaces in a rotation: it stays active for the overlap.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rotates: Option<String>,
+    },
+    /// Deactivates (or activates) an access key.
+    UpdateAccessKey {
+        user: String,
+        access_key_id: String,
+        status: KeyStatus,
+    },
+    /// A console password, generated when applied to satisfy the account's password policy
+    /// (`min_length` and every character class), saved like a key's secret, and to be changed
+    /// at first sign-in. The password is never in the plan.
+    CreateLoginProfile {
+        user: String,
+        min_length: u32,
+        /// Where the user signs in: the account alias's URL, or the account id's.
+        sign_in_url: String,
+    },
+    /// Sets the account alias; IAM keeps one, so a new one replaces `before`.
+    CreateAccountAlias {
+        alias: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<String>,
+    },
+    DeleteAccountAlias {
+        alias: String,
+    },
+    /// Sets every field of the account password policy.
+    UpdateAccountPasswordPolicy {
+        policy: PasswordPolicy,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        before: Option<PasswordPolicy>,
     },
     /// A customer-managed policy; `document` is sent as written.
     CreatePolicy {
@@ -549,8 +622,12 @@ impl Op {
             | Op::DeleteGroup { .. }
             | Op::DeleteRole { .. }
             | Op::DeleteInstanceProfile { .. }
-            | Op::DeleteOpenIdConnectProvider { .. } => Stage::Delete,
-            Op::CreatePolicy { .. } | Op::CreateOpenIdConnectProvider { .. } => Stage::Define,
+            | Op::DeleteOpenIdConnectProvider { .. }
+            | Op::DeleteAccountAlias { .. } => Stage::Delete,
+            Op::CreatePolicy { .. }
+            | Op::CreateOpenIdConnectProvider { .. }
+            | Op::CreateAccountAlias { .. }
+            | Op::UpdateAccountPasswordPolicy { .. } => Stage::Define,
             Op::CreateGroup { .. }
             | Op::CreateUser { .. }
             | Op::CreateRole { .. }
@@ -577,6 +654,11 @@ impl Op {
             Op::AttachUserPolicy { .. } => "AttachUserPolicy",
             Op::AddUserToGroup { .. } => "AddUserToGroup",
             Op::CreateAccessKey { .. } => "CreateAccessKey",
+            Op::UpdateAccessKey { .. } => "UpdateAccessKey",
+            Op::CreateLoginProfile { .. } => "CreateLoginProfile",
+            Op::CreateAccountAlias { .. } => "CreateAccountAlias",
+            Op::DeleteAccountAlias { .. } => "DeleteAccountAlias",
+            Op::UpdateAccountPasswordPolicy { .. } => "UpdateAccountPasswordPolicy",
             Op::CreatePolicy { .. } => "CreatePolicy",
             Op::TagPolicy { .. } => "TagPolicy",
             Op::CreatePolicyVersion { .. } => "CreatePolicyVersion",
@@ -653,7 +735,9 @@ impl Op {
             | Op::UpdateUserPath { user, .. }
             | Op::TagUser { user, .. }
             | Op::PutUserPolicy { user, .. }
-            | Op::CreateAccessKey { user }
+            | Op::CreateAccessKey { user, .. }
+            | Op::UpdateAccessKey { user, .. }
+            | Op::CreateLoginProfile { user, .. }
             | Op::UntagUser { user, .. }
             | Op::DeleteUserPolicy { user, .. }
             | Op::DeleteAccessKey { user, .. }
@@ -709,6 +793,9 @@ impl Op {
                 vec![(EntityKind::User, user), (EntityKind::Group, group)]
             }
             Op::CreatePolicy { policy, .. } => vec![(EntityKind::Policy, policy)],
+            Op::CreateAccountAlias { .. }
+            | Op::DeleteAccountAlias { .. }
+            | Op::UpdateAccountPasswordPolicy { .. } => Vec::new(),
             Op::CreatePolicyVersion { policy, .. }
             | Op::TagPolicy { policy, .. }
             | Op::DeletePolicyVersion { policy, .. }
@@ -781,6 +868,18 @@ pub enum Drift {
     ExtraInstanceProfile { role: String, profile: String },
     /// Another role in the instance profile of a spec role (a profile holds one role).
     ExtraProfileRole { profile: String, role: String },
+    /// A console password of a user whose spec says `console = false`.
+    ConsolePassword { user: String },
+    /// A key older than its `max_age` that cannot be rotated yet: the user has a second key
+    /// that is not part of a rotation (IAM allows two).
+    StaleAccessKey {
+        user: String,
+        access_key_id: String,
+        age: u64,
+        max_age: u64,
+    },
+    /// The account alias, where the spec sets none (read only with `--prune`).
+    AccountAlias { alias: String },
 }
 
 /// Whether an access key can be used.
@@ -815,12 +914,15 @@ impl Drift {
                 (*entity == EntityKind::User).then_some(name.as_str())
             }
             Drift::NotInSpec { .. }
+            | Drift::AccountAlias { .. }
             | Drift::ExtraRoleTag { .. }
             | Drift::ExtraInstanceProfile { .. }
             | Drift::ExtraProfileRole { .. } => None,
             Drift::ExtraMembership { user, .. }
             | Drift::ExtraTag { user, .. }
-            | Drift::ExtraAccessKey { user, .. } => Some(user),
+            | Drift::ExtraAccessKey { user, .. }
+            | Drift::ConsolePassword { user }
+            | Drift::StaleAccessKey { user, .. } => Some(user),
         }
     }
 }

@@ -9,7 +9,8 @@ use crate::document;
 use crate::iam::{OWNER_TAG, PolicyArn};
 use anstyle::AnsiColor;
 
-use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan};
+use crate::plan::{Action, Cause, Change, Drift, Immutable, KeyStatus, Op, Plan, RotationStep};
+use crate::spec::PasswordPolicy;
 
 /// How to render text.
 #[derive(Debug, Clone, Copy)]
@@ -57,9 +58,13 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
             };
             let symbol = paint(color, &change.action.symbol().to_string());
             let mut line = describe(change);
-            if let Op::CreateAccessKey { user } = &change.op {
+            if let Op::CreateAccessKey { user, .. } = &change.op {
                 let file = style.secrets_dir.join(format!("{user}.csv"));
                 let _ = write!(line, " (secret to be saved in {})", file.display());
+            }
+            if let Op::CreateLoginProfile { user, .. } = &change.op {
+                let file = style.secrets_dir.join(format!("{user}.password.csv"));
+                let _ = write!(line, " (password to be saved in {})", file.display());
             }
             if let Some(cause) = &change.cause {
                 let _ = write!(line, " ({})", reason(cause));
@@ -140,7 +145,67 @@ pub fn reason(cause: &Cause) -> String {
             format!("prune: {} {name} is no longer in the spec", entity.as_str())
         }
         Cause::LostSecret => "replace: its secret was lost by an interrupted apply".to_owned(),
+        Cause::Rotation {
+            step,
+            access_key_id,
+            age,
+            next,
+        } => {
+            let now = match step {
+                RotationStep::Rotate => {
+                    format!("rotation: key {access_key_id} is {} old", age_words(*age))
+                }
+                RotationStep::Deactivate => format!(
+                    "rotation: the new key has been active for {}, so {access_key_id} stops",
+                    age_words(*age)
+                ),
+                RotationStep::Delete => format!(
+                    "rotation: {access_key_id} has been inactive long enough; its secret file goes too"
+                ),
+            };
+            match next {
+                Some(next) => format!(
+                    "{now}; next: {} on {}",
+                    match next.step {
+                        RotationStep::Rotate => "the next rotation",
+                        RotationStep::Deactivate => "deactivate the old key",
+                        RotationStep::Delete => "delete the old key",
+                    },
+                    date(next.due)
+                ),
+                None => now,
+            }
+        }
+        Cause::Unused { idle, last_used } => match last_used {
+            Some(at) => format!(
+                "unused for {} (last used {}), [account] disable_unused",
+                age_words(*idle),
+                date(*at)
+            ),
+            None => format!(
+                "never used in the {} since it was made, [account] disable_unused",
+                age_words(*idle)
+            ),
+        },
     }
+}
+
+/// A length of time as people say it: days, or hours, minutes or seconds when shorter.
+pub fn age_words(seconds: u64) -> String {
+    let (n, unit) = match seconds {
+        s if s >= 2 * 86_400 => (s / 86_400, "days"),
+        s if s >= 2 * 3600 => (s / 3600, "hours"),
+        s if s >= 120 => (s / 60, "minutes"),
+        s => (s, "seconds"),
+    };
+    format!("{n} {unit}")
+}
+
+/// A moment, in seconds since 1970, as an RFC 3339 time (UTC, to the second).
+pub fn date(seconds: i64) -> String {
+    let secs = u64::try_from(seconds).unwrap_or(0);
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// What changes on a policy that IAM cannot update in place, in words.
@@ -246,7 +311,48 @@ pub fn describe(change: &Change) -> String {
             format!("attach policy {} to user {user}", policy.short())
         }
         Op::AddUserToGroup { user, group } => format!("add user {user} to group {group}"),
-        Op::CreateAccessKey { user } => format!("create access key for user {user}"),
+        Op::CreateAccessKey {
+            user,
+            rotates: None,
+        } => format!("create access key for user {user}"),
+        Op::CreateAccessKey {
+            user,
+            rotates: Some(old),
+        } => format!("create access key for user {user}, to replace {old}"),
+        Op::UpdateAccessKey {
+            user,
+            access_key_id,
+            status,
+        } => match status {
+            KeyStatus::Active => format!("activate access key {access_key_id} of user {user}"),
+            KeyStatus::Inactive => {
+                format!("deactivate access key {access_key_id} of user {user}")
+            }
+        },
+        Op::CreateLoginProfile {
+            user, sign_in_url, ..
+        } => format!(
+            "create console password for user {user}, to be changed at first sign-in at {sign_in_url}"
+        ),
+        Op::CreateAccountAlias {
+            alias,
+            before: None,
+        } => format!("set account alias {alias}"),
+        Op::CreateAccountAlias {
+            alias,
+            before: Some(before),
+        } => format!("change account alias from {before} to {alias}"),
+        Op::DeleteAccountAlias { alias } => format!("delete account alias {alias}"),
+        Op::UpdateAccountPasswordPolicy { policy, before } => {
+            let now = password_policy_words(policy);
+            match before {
+                Some(before) => format!(
+                    "change the account password policy from {} to {now}",
+                    password_policy_words(before)
+                ),
+                None => format!("set the account password policy: {now}"),
+            }
+        }
         Op::CreatePolicy {
             policy,
             path,
@@ -600,7 +706,51 @@ fn describe_drift(drift: &Drift) -> String {
         Drift::ExtraProfileRole { profile, role } => {
             format!("instance profile {profile} holds role {role}")
         }
+        Drift::ConsolePassword { user } => {
+            format!("user {user} has a console password, and the spec says console = false")
+        }
+        Drift::StaleAccessKey {
+            user,
+            access_key_id,
+            age,
+            max_age,
+        } => format!(
+            "user {user}'s access key {access_key_id} is {} old, past its max_age of {}, and cannot be rotated while the user has another key (IAM allows two): delete the other key",
+            age_words(*age),
+            age_words(*max_age)
+        ),
+        Drift::AccountAlias { alias } => {
+            format!("the account has alias {alias}, and the spec sets none")
+        }
     }
+}
+
+/// A password policy in a line.
+fn password_policy_words(policy: &PasswordPolicy) -> String {
+    let mut words = vec![format!("at least {} characters", policy.min_length)];
+    for (on, what) in [
+        (policy.require_uppercase, "an upper-case letter"),
+        (policy.require_lowercase, "a lower-case letter"),
+        (policy.require_numbers, "a number"),
+        (policy.require_symbols, "a symbol"),
+    ] {
+        if on {
+            words.push(format!("with {what}"));
+        }
+    }
+    if let Some(days) = policy.max_age_days {
+        words.push(format!("expiring after {days} days"));
+    }
+    if let Some(n) = policy.reuse_prevention {
+        words.push(format!("not reusing the last {n}"));
+    }
+    if policy.allow_users_to_change {
+        words.push("users may change their own".to_owned());
+    }
+    if policy.hard_expiry {
+        words.push("an expired password needs an administrator".to_owned());
+    }
+    words.join(", ")
 }
 
 fn at_path(path: &str) -> String {

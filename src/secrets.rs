@@ -19,8 +19,8 @@ impl Secret {
         Self(secret)
     }
 
-    /// The secret itself; only for writing it to its file.
-    fn expose(&self) -> &str {
+    /// The secret itself; only for writing it to its file and sending it to IAM.
+    pub(crate) fn expose(&self) -> &str {
         &self.0
     }
 }
@@ -229,6 +229,74 @@ impl SecretsDir {
         ))
     }
 
+    /// Where `user`'s console password is (or will be) written.
+    pub fn password_path(&self, user: &str) -> PathBuf {
+        self.dir.join(format!("{user}.password.csv"))
+    }
+
+    /// Writes `user`'s new console password durably to `<user>.password.csv`, before IAM is
+    /// given it: a file that is there already (a password that no longer works, or one about
+    /// to be refused) is kept as `<user>.password.previous.csv` until `settle_password`.
+    pub fn write_password(
+        &self,
+        user: &str,
+        account: &str,
+        password: &Secret,
+        sign_in_url: &str,
+    ) -> io::Result<PathBuf> {
+        self.ensure()?;
+        let path = self.password_path(user);
+        let previous = self.dir.join(format!("{user}.password.previous.csv"));
+        if fs::symlink_metadata(&path).is_ok() {
+            fs::rename(&path, &previous)?;
+        }
+        let mut file = tempfile::Builder::new()
+            .prefix(".iamspec-")
+            .tempfile_in(&self.dir)?;
+        writeln!(file, "{PASSWORD_HEADER}")?;
+        writeln!(file, "{user},{},{sign_in_url},{account}", password.expose())?;
+        file.as_file().sync_all()?;
+        file.persist(&path).map_err(|e| e.error)?;
+        fs::File::open(&self.dir)?.sync_all()?;
+        Ok(path)
+    }
+
+    /// After IAM answered: a password it took replaces the previous file for good; one it
+    /// refused is removed and the previous file, if any, comes back.
+    pub fn settle_password(&self, user: &str, taken: bool) -> io::Result<()> {
+        let path = self.password_path(user);
+        let previous = self.dir.join(format!("{user}.password.previous.csv"));
+        if taken {
+            remove_if_there(&previous)?;
+        } else {
+            remove_if_there(&path)?;
+            if fs::symlink_metadata(&previous).is_ok() {
+                fs::rename(&previous, &path)?;
+            }
+        }
+        fs::File::open(&self.dir)?.sync_all()
+    }
+
+    /// A deleted key's secret is of no use to anyone: its file goes, whether it is kept under
+    /// the key's id or is still the user's current file. Returns the files removed.
+    pub fn forget_key(&self, user: &str, access_key_id: &str) -> io::Result<Vec<PathBuf>> {
+        let mut removed = Vec::new();
+        if is_key_id(access_key_id) {
+            let aside = self.dir.join(format!("{user}.{access_key_id}.csv"));
+            if remove_if_there(&aside)? {
+                removed.push(aside);
+            }
+        }
+        let current = self.path_for(user);
+        if self.saved_key(user).as_deref() == Some(access_key_id) && remove_if_there(&current)? {
+            removed.push(current);
+        }
+        if !removed.is_empty() {
+            fs::File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(removed)
+    }
+
     /// Creates the directory if it went missing since `check`.
     fn ensure(&self) -> io::Result<()> {
         if fs::symlink_metadata(&self.dir).is_err() {
@@ -310,6 +378,47 @@ impl SecretsDir {
     fn pending_path(&self, user: &str) -> PathBuf {
         self.dir.join(format!("{PENDING_PREFIX}{user}"))
     }
+}
+
+/// Removes a file; whether it was there.
+fn remove_if_there(path: &Path) -> io::Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(err),
+    }
+}
+
+/// The header of a console password's file: the columns of the CSV the AWS console offers
+/// for a new console user, and the account.
+pub const PASSWORD_HEADER: &str = "User name,Password,Console sign-in URL,Account ID";
+
+/// The symbols IAM's password policy counts as symbols (a comma would break the CSV).
+const SYMBOLS: &[u8] = b"!@#$%^&*()_+-=[]{}|";
+
+/// A random console password of `length` characters (at least 4) with an upper-case and a
+/// lower-case letter, a digit and a symbol: whatever the account's policy requires, it passes.
+pub fn generate_password(length: u32) -> Secret {
+    use rand::Rng;
+    use rand::seq::SliceRandom;
+    let classes: [&[u8]; 4] = [
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        b"abcdefghijklmnopqrstuvwxyz",
+        b"0123456789",
+        SYMBOLS,
+    ];
+    let all: Vec<u8> = classes.concat();
+    let mut rng = rand::rng();
+    let length = usize::try_from(length.max(4)).unwrap_or(128);
+    let mut chars: Vec<u8> = classes
+        .iter()
+        .map(|class| class[rng.random_range(0..class.len())])
+        .collect();
+    while chars.len() < length {
+        chars.push(all[rng.random_range(0..all.len())]);
+    }
+    chars.shuffle(&mut rng);
+    Secret::new(chars.into_iter().map(char::from).collect())
 }
 
 /// The access key id in a secret's file, found by its column (files of older iamspec
@@ -519,6 +628,49 @@ mod tests {
         dir.end("u").unwrap();
         assert!(dir.pending().unwrap().is_empty());
         dir.end("u").unwrap();
+    }
+
+    #[test]
+    fn passwords_have_every_class_and_the_length_asked() {
+        for length in [4, 20, 128] {
+            let password = generate_password(length);
+            let text = password.expose();
+            assert_eq!(text.len(), length as usize);
+            assert!(text.bytes().any(|b| b.is_ascii_uppercase()));
+            assert!(text.bytes().any(|b| b.is_ascii_lowercase()));
+            assert!(text.bytes().any(|b| b.is_ascii_digit()));
+            assert!(text.bytes().any(|b| SYMBOLS.contains(&b)));
+            assert!(!text.contains(','));
+        }
+        assert_ne!(generate_password(20).expose(), generate_password(20).expose());
+    }
+
+    #[test]
+    fn a_refused_password_gives_back_the_previous_file_and_a_deleted_key_its_secret() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
+        let url = "https://koding.signin.aws.amazon.com/console";
+        let first = dir
+            .write_password("u", "123456789012", &Secret::new("one".into()), url)
+            .unwrap();
+        assert_eq!(mode(&first), 0o600);
+        dir.settle_password("u", true).unwrap();
+        dir.write_password("u", "123456789012", &Secret::new("two".into()), url)
+            .unwrap();
+        dir.settle_password("u", false).unwrap();
+        let text = fs::read_to_string(&first).unwrap();
+        assert!(text.starts_with(PASSWORD_HEADER) && text.contains("u,one,"), "{text}");
+        assert!(!root.path().join("secrets/u.password.previous.csv").exists());
+
+        let secret = |s: &str| Secret::new(s.to_owned());
+        dir.write("u", "1", "AKIAFIRST0000000", &secret("a")).unwrap();
+        dir.write("u", "1", "AKIASECOND000000", &secret("b")).unwrap();
+        let removed = dir.forget_key("u", "AKIAFIRST0000000").unwrap();
+        assert_eq!(removed, vec![dir.dir().join("u.AKIAFIRST0000000.csv")]);
+        assert!(dir.path_for("u").exists(), "the live key's secret stays");
+        let removed = dir.forget_key("u", "AKIASECOND000000").unwrap();
+        assert_eq!(removed, vec![dir.path_for("u")]);
     }
 
     #[test]

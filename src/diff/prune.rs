@@ -18,6 +18,7 @@ impl Differ<'_> {
         let mut untag_roles: BTreeMap<String, Vec<String>> = BTreeMap::new();
         let caller = &self.live.caller;
         let mut kept = Vec::new();
+        let mut kept_as_is = Vec::new();
         for drift in std::mem::take(&mut self.drift) {
             // The caller's own user is never changed: what it has beyond the spec stays drift.
             if drift.user().is_some_and(|user| self.is_caller(user))
@@ -61,6 +62,14 @@ impl Differ<'_> {
                         );
                     }
                 }
+                Drift::ConsolePassword { user } => {
+                    self.remove(Op::DeleteLoginProfile { user }, because);
+                }
+                Drift::AccountAlias { alias } => {
+                    self.remove(Op::DeleteAccountAlias { alias }, because);
+                }
+                // The key the spec declares: it is rotated once the other key is gone.
+                stale @ Drift::StaleAccessKey { .. } => kept_as_is.push(stale),
                 Drift::ExtraRoleTag { role, key, .. } => {
                     untag_roles.entry(role).or_default().push(key);
                 }
@@ -92,6 +101,7 @@ impl Differ<'_> {
             ));
         }
         self.drift.extend(kept);
+        self.drift.extend(kept_as_is);
         for (user, keys) in untag {
             self.changes
                 .push(Change::from(Op::UntagUser { user, keys }).because(Cause::PruneDrift));

@@ -103,7 +103,8 @@ fn key(id: &str, active: bool) -> AccessKey {
     AccessKey {
         id: id.into(),
         active,
-        created: format!("2026-01-01T00:00:0{}Z", id.len()),
+        created: 1_767_225_600 + i64::try_from(id.len()).unwrap(),
+        last_used: None,
     }
 }
 
@@ -177,7 +178,8 @@ fn what_is_missing_is_planned_back_exactly() {
                 group: "Developers".into(),
             },
             &Op::CreateAccessKey {
-                user: "koding-user".into()
+                user: "koding-user".into(),
+                rotates: None
             },
         ]
     );
@@ -255,7 +257,8 @@ fn an_inactive_key_is_not_the_active_key_the_spec_asks_for() {
     assert_eq!(
         ops(&plan),
         [&Op::CreateAccessKey {
-            user: "koding-user".into()
+            user: "koding-user".into(),
+                rotates: None
         }]
     );
     live.users.get_mut("koding-user").unwrap().access_keys =

@@ -13,6 +13,7 @@ use super::state::{
     UserCredentials,
 };
 use crate::iam::{Partition, PolicyArn};
+use crate::spec::PasswordPolicy;
 
 /// What IAM offers iamspec. Reads never change anything; `call` makes exactly one mutating call.
 pub trait IamApi: Sync {
@@ -68,6 +69,34 @@ pub trait IamApi: Sync {
     /// The account's OIDC providers (`ListOpenIDConnectProviders`, then
     /// `GetOpenIDConnectProvider` for each: the list names only their ARNs).
     fn oidc_providers(&self) -> impl Future<Output = Result<Vec<LiveProvider>, ApiError>> + Send;
+
+    /// When a user's console password was set, or `None` when it has none (`GetLoginProfile`).
+    fn login_profile(
+        &self,
+        user: &str,
+    ) -> impl Future<Output = Result<Option<i64>, ApiError>> + Send;
+
+    /// The account alias, if it has one (`ListAccountAliases`).
+    fn account_alias(&self) -> impl Future<Output = Result<Option<String>, ApiError>> + Send;
+
+    /// The account password policy, if it has one (`GetAccountPasswordPolicy`).
+    fn password_policy(
+        &self,
+    ) -> impl Future<Output = Result<Option<PasswordPolicy>, ApiError>> + Send;
+
+    /// Gives a user a console password that must be changed at first sign-in
+    /// (`CreateLoginProfile`): the password is not in any `Op`, so it has a call of its own.
+    fn create_login_profile(
+        &self,
+        user: &str,
+        password: &Secret,
+    ) -> impl Future<Output = Result<(), ApiError>> + Send;
+
+    /// The account's clock, in seconds since 1970: credentials age against it.
+    fn now(&self) -> i64 {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        since.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    }
 
     /// Makes the one IAM call that `op` names.
     fn call(&self, op: &Op) -> impl Future<Output = Result<Outcome, ApiError>> + Send;

@@ -11,12 +11,13 @@ use serde_json::Value;
 
 use super::{
     AccessKey, AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveGroup,
-    LiveInstanceProfile, LivePolicy, LiveProvider, LiveRole, LiveUser, Outcome, PolicyVersion,
-    ReportedUser, RoleSettings, UserCredentials,
+    LiveInstanceProfile, LivePolicy, LiveProvider, LiveRole, LiveUser, Login, Outcome,
+    PolicyVersion, ReportedKey, ReportedUser, RoleSettings, UserCredentials,
 };
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
-use crate::plan::Op;
+use crate::plan::{KeyStatus, Op};
+use crate::spec::PasswordPolicy;
 use crate::secrets::Secret;
 
 /// The account behind a `MemoryIam`, open to tests to set up and to inspect.
@@ -34,6 +35,11 @@ pub struct MemoryAccount {
     pub aws_policies: Vec<PolicyArn>,
     /// For key ids and creation times.
     pub counter: u64,
+    /// The account's clock, in seconds since 1970, which tests move; keys made at 0 are
+    /// dated by the counter instead.
+    pub now: i64,
+    pub alias: Option<String>,
+    pub password_policy: Option<PasswordPolicy>,
 }
 
 impl MemoryAccount {
@@ -43,14 +49,21 @@ impl MemoryAccount {
             .users
             .iter()
             .map(|(name, u)| {
+                let keys = u.keys.iter().map(|k| ReportedKey {
+                    active: k.active,
+                    created: k.created,
+                    last_used: k.last_used.clone(),
+                });
                 let row = ReportedUser {
                     created: u.created,
-                    keys: u.keys.iter().map(|k| k.active).collect(),
+                    keys: keys.collect(),
+                    login: u.login,
+                    mfa: u.mfa,
                 };
                 (name.clone(), row)
             })
             .collect();
-        CredentialReport { users }
+        CredentialReport { users, root: None }
     }
 }
 
@@ -64,6 +77,8 @@ pub struct MemoryUser {
     pub tags: BTreeMap<String, String>,
     pub keys: Vec<AccessKey>,
     pub boundary: Option<PolicyArn>,
+    pub login: Option<Login>,
+    pub mfa: bool,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -440,6 +455,56 @@ impl IamApi for MemoryIam {
             .collect())
     }
 
+    async fn login_profile(&self, user: &str) -> Result<Option<i64>, ApiError> {
+        self.record_on("GetLoginProfile", Some(user));
+        let a = self.state.lock().unwrap();
+        let u = a.users.get(user).ok_or_else(|| missing(user))?;
+        Ok(u.login.map(|l| l.created))
+    }
+
+    async fn account_alias(&self) -> Result<Option<String>, ApiError> {
+        self.record("ListAccountAliases");
+        Ok(self.state.lock().unwrap().alias.clone())
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordPolicy>, ApiError> {
+        self.record("GetAccountPasswordPolicy");
+        Ok(self.state.lock().unwrap().password_policy)
+    }
+
+    async fn create_login_profile(&self, user: &str, password: &Secret) -> Result<(), ApiError> {
+        let fault = self.record_on("CreateLoginProfile", Some(user));
+        let mut a = self.state.lock().unwrap();
+        let now = a.now;
+        let policy = a.password_policy.unwrap_or_default();
+        if password.expose().len() < policy.min_length as usize {
+            return Err(ApiError::new(
+                ErrorKind::Other,
+                Some("PasswordPolicyViolation".into()),
+                "the password is shorter than the policy allows",
+            ));
+        }
+        let u = a.users.get_mut(user).ok_or_else(|| missing(user))?;
+        if let Some((kind, after_effect)) = fault {
+            if after_effect && u.login.is_none() {
+                u.login = Some(Login { created: now, last_used: None });
+            }
+            return Err(ApiError::new(kind, Some(format!("{kind}")), "injected"));
+        }
+        if u.login.is_some() {
+            return Err(exists(user));
+        }
+        u.login = Some(Login {
+            created: now,
+            last_used: None,
+        });
+        Ok(())
+    }
+
+    fn now(&self) -> i64 {
+        self.state.lock().unwrap().now
+    }
+
     async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {
         if let Some((kind, after_effect)) = self.record(op.api_name()) {
             if after_effect {
@@ -572,7 +637,7 @@ impl MemoryIam {
                     return Err(missing(group));
                 }
             }
-            Op::CreateAccessKey { user } => {
+            Op::CreateAccessKey { user, .. } => {
                 a.counter += 1;
                 let id = format!("AKIAMEMORY{:010}", a.counter);
                 let u = user_mut!(user);
@@ -583,10 +648,17 @@ impl MemoryIam {
                         "two access keys at most",
                     ));
                 }
+                let created = if a.now > 0 {
+                    a.now
+                } else {
+                    i64::try_from(a.counter).unwrap_or_default()
+                };
+                let u = user_mut!(user);
                 u.keys.push(AccessKey {
                     id: id.clone(),
                     active: true,
-                    created: format!("{:020}", a.counter),
+                    created,
+                    last_used: None,
                 });
                 return Ok(Outcome::NewAccessKey {
                     secret: Secret::new(format!("secret-of-{id}")),
@@ -686,8 +758,28 @@ impl MemoryIam {
                     return Err(missing(policy_name));
                 }
             }
-            Op::DeleteLoginProfile { user }
-            | Op::DeactivateMfaDevice { user, .. }
+            Op::UpdateAccessKey {
+                user,
+                access_key_id,
+                status,
+            } => {
+                let key = user_mut!(user).keys.iter_mut().find(|k| k.id == *access_key_id);
+                key.ok_or_else(|| missing(access_key_id))?.active = *status == KeyStatus::Active;
+            }
+            Op::DeleteLoginProfile { user } => {
+                if user_mut!(user).login.take().is_none() {
+                    return Err(missing(user));
+                }
+            }
+            Op::CreateAccountAlias { alias, .. } => a.alias = Some(alias.clone()),
+            Op::DeleteAccountAlias { alias } => {
+                if a.alias.as_ref() != Some(alias) {
+                    return Err(missing(alias));
+                }
+                a.alias = None;
+            }
+            Op::UpdateAccountPasswordPolicy { policy, .. } => a.password_policy = Some(*policy),
+            Op::DeactivateMfaDevice { user, .. }
             | Op::DeleteSigningCertificate { user, .. }
             | Op::DeleteSshPublicKey { user, .. }
             | Op::DeleteServiceSpecificCredential { user, .. } => return Err(missing(user)),

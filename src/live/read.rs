@@ -6,9 +6,13 @@ use std::future::Future;
 
 use futures::{StreamExt, TryStreamExt};
 
+mod credentials;
+
+pub use credentials::{idle, parse_credential_report};
+
 use super::{
-    AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LivePolicy,
-    LiveProvider, LiveState, LiveUser, ReportedUser, RoleSettings,
+    AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveAccount, LivePolicy,
+    LiveProvider, LiveState, LiveUser, RoleSettings,
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
 use crate::secrets::PendingKey;
@@ -70,9 +74,10 @@ pub async fn read(
         });
     }
 
+    let now = api.now();
     // The account-wide reads are independent: in flight together, the slowest sets the pace.
     let report = async {
-        if keys == KeyReading::Report && !spec.users.is_empty() {
+        if needs_report(spec, keys) {
             read_report(api).await
         } else {
             Ok((None, None))
@@ -92,9 +97,14 @@ pub async fn read(
             read_providers(api).await
         }
     };
-    let (mut details, (report, report_warning), settings, providers) =
-        futures::try_join!(read_details(api), report, settings, providers)?;
-    let warnings = report_warning.into_iter().collect();
+    let (mut details, (report, report_warning), settings, providers, account) = futures::try_join!(
+        read_details(api),
+        report,
+        settings,
+        providers,
+        read_account_settings(api, spec)
+    )?;
+    let mut warnings: Vec<String> = report_warning.into_iter().collect();
     for role in &mut details.roles {
         role.settings = settings.get(&role.name).cloned();
     }
@@ -105,7 +115,13 @@ pub async fn read(
         .into_iter()
         .map(|u| (u.name.clone(), u))
         .collect();
-    read_spec_keys(api, spec, &mut users, &pending, report.as_ref()).await?;
+    let settle_with = report.as_ref().filter(|_| keys == KeyReading::Report);
+    read_spec_keys(api, spec, &mut users, &pending, settle_with, now).await?;
+    credentials::from_report(spec, &mut users, report.as_ref());
+    credentials::read_logins(api, spec, &mut users).await?;
+    if spec.settings.disable_unused.is_some() && report.is_none() {
+        warnings.push("could not read the credential report, so credentials unused for [account] disable_unused were not looked for: allow iam:GenerateCredentialReport and iam:GetCredentialReport".to_owned());
+    }
 
     if spec.prune {
         read_for_prune(api, spec, &mut users).await?;
@@ -131,6 +147,9 @@ pub async fn read(
     );
     live.oidc_providers = providers;
     live.pending_keys = pending;
+    live.account = account;
+    live.account.report_read = report.is_some();
+    live.now = now;
     live.warnings = warnings;
     Ok(live)
 }
@@ -272,20 +291,29 @@ async fn read_spec_keys(
     users: &mut BTreeMap<String, LiveUser>,
     pending: &BTreeMap<String, PendingKey>,
     report: Option<&CredentialReport>,
+    now: i64,
 ) -> Result<(), ReadError> {
     // IAM names ignore case: a spec user matches a live one of any spelling.
-    let wanted: BTreeMap<String, bool> = spec
+    let wanted: BTreeMap<String, &crate::spec::User> = spec
         .users
         .values()
-        .map(|u| (u.name.to_lowercase(), u.access_key))
+        .map(|u| (u.name.to_lowercase(), u))
         .collect();
     let mut to_list = Vec::new();
     for user in users.values_mut() {
-        let Some(&wants_key) = wanted.get(&user.name.to_lowercase()) else {
+        let Some(&spec_user) = wanted.get(&user.name.to_lowercase()) else {
             continue;
         };
         let row = report.and_then(|r| r.users.get(&user.name));
-        if !pending.contains_key(&user.name) && row.is_some_and(|r| r.settles(user, wants_key)) {
+        let settles = row.is_some_and(|r| {
+            r.settles(
+                user,
+                spec_user.access_key,
+                spec_user.rotation.map(|r| r.max_age),
+                now,
+            ) && !credentials::unused_key(r, spec.settings.disable_unused, now)
+        });
+        if !pending.contains_key(&user.name) && settles {
             user.keys_settled = true;
         } else {
             to_list.push(user.name.clone());
@@ -372,6 +400,49 @@ async fn read_for_prune(
         }
     }
     Ok(())
+}
+
+/// Whether the credential report is worth reading: it shows every user's keys at once, and
+/// it alone tells when a credential was last used and whether a user has MFA.
+fn needs_report(spec: &Spec, keys: KeyReading) -> bool {
+    !spec.users.is_empty()
+        && (keys == KeyReading::Report
+            || spec.settings.disable_unused.is_some()
+            || spec.users.values().any(|u| u.console.is_some()))
+}
+
+/// The account alias and password policy, where the spec needs them: to set them, to name
+/// the sign-in URL and satisfy the policy in a new console password, and (the alias) to
+/// prune one the spec does not set.
+async fn read_account_settings(api: &impl IamApi, spec: &Spec) -> Result<LiveAccount, ReadError> {
+    let console = spec.users.values().any(|u| u.console == Some(true));
+    let alias = async {
+        if spec.settings.alias.is_some() || spec.prune || console {
+            let alias = api
+                .account_alias()
+                .await
+                .map_err(failed("read the account alias (iam:ListAccountAliases)"))?;
+            Ok(Some(alias))
+        } else {
+            Ok(None)
+        }
+    };
+    let policy = async {
+        if spec.settings.password_policy.is_some() || console {
+            let policy = api.password_policy().await.map_err(failed(
+                "read the account password policy (iam:GetAccountPasswordPolicy)",
+            ))?;
+            Ok(Some(policy))
+        } else {
+            Ok(None)
+        }
+    };
+    let (alias, password_policy) = futures::try_join!(alias, policy)?;
+    Ok(LiveAccount {
+        alias,
+        password_policy,
+        report_read: false,
+    })
 }
 
 /// What to do about a failed read, by how it failed.
@@ -466,55 +537,3 @@ async fn read_aws_policies(
     }
 }
 
-/// IAM's credential report, as far as access keys go, from its CSV, read by column names.
-pub fn parse_credential_report(csv: &[u8]) -> Result<CredentialReport, String> {
-    let mut reader = csv::Reader::from_reader(csv);
-    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-    let column = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h == name)
-            .ok_or_else(|| format!("it has no column `{name}`"))
-    };
-    let user = column("user")?;
-    let created = column("user_creation_time")?;
-    let slots = [
-        (
-            column("access_key_1_active")?,
-            column("access_key_1_last_rotated")?,
-        ),
-        (
-            column("access_key_2_active")?,
-            column("access_key_2_last_rotated")?,
-        ),
-    ];
-    let mut report = CredentialReport::default();
-    for row in reader.records() {
-        let row = row.map_err(|e| e.to_string())?;
-        let field = |index: usize| row.get(index).unwrap_or_default();
-        let Some(created) = report_time(field(created)) else {
-            // The account's root user has no creation time there, and is no IAM user.
-            continue;
-        };
-        let keys = slots
-            .iter()
-            .filter(|(_, rotated)| !matches!(field(*rotated), "N/A" | ""))
-            .map(|(active, _)| field(*active) == "true")
-            .collect();
-        report
-            .users
-            .insert(field(user).to_owned(), ReportedUser { created, keys });
-    }
-    Ok(report)
-}
-
-/// A time of the credential report (`2026-11-01T10:00:00+00:00`, always UTC), in seconds
-/// since 1970; nothing for anything else (the root user's `not_supported`).
-fn report_time(text: &str) -> Option<i64> {
-    let utc = text
-        .strip_suffix("+00:00")
-        .map_or_else(|| text.to_owned(), |t| format!("{t}Z"));
-    let time = humantime::parse_rfc3339(&utc).ok()?;
-    let secs = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs();
-    i64::try_from(secs).ok()
-}

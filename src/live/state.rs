@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use crate::iam::{EntityKind, OWNER_TAG, Owned, Partition, PolicyArn};
 use crate::secrets::PendingKey;
+use crate::spec::PasswordPolicy;
 
 /// The account as IAM reports it, for the entities a spec can name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,8 +25,24 @@ pub struct LiveState {
     /// Key creations an earlier apply did not see through, by user, from the secrets
     /// directory: the one piece of state that is not in IAM.
     pub pending_keys: BTreeMap<String, PendingKey>,
+    /// The account-wide settings, as far as the spec needs them read.
+    pub account: LiveAccount,
+    /// When the account was read, in seconds since 1970: credentials age against it, so the
+    /// differ itself never looks at a clock.
+    pub now: i64,
     /// What the reader could not do the best way, and what it did instead.
     pub warnings: Vec<String>,
+}
+
+/// Account settings; `None` where they were not read (the spec does not need them).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveAccount {
+    /// The account alias (IAM allows one), or `Some(None)` when there is none.
+    pub alias: Option<Option<String>>,
+    /// The account password policy, or `Some(None)` when there is none.
+    pub password_policy: Option<Option<PasswordPolicy>>,
+    /// Whether the credential report could be read: without it, last use is unknown.
+    pub report_read: bool,
 }
 
 impl LiveState {
@@ -50,6 +67,8 @@ impl LiveState {
                 .collect(),
             aws_policies,
             pending_keys: BTreeMap::new(),
+            account: LiveAccount::default(),
+            now: 0,
             warnings: Vec::new(),
         }
     }
@@ -316,6 +335,20 @@ pub struct LiveUser {
     pub keys_settled: bool,
     /// What must go before the user can be deleted; read only for users a prune deletes.
     pub credentials: Option<UserCredentials>,
+    /// Its console password: `None` when it was not read (the spec says nothing of `console`
+    /// and sets no `disable_unused`), `Some(None)` when it has none.
+    pub login: Option<Option<Login>>,
+    /// Whether it has an MFA device, from the credential report.
+    pub mfa: Option<bool>,
+}
+
+/// A console password.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Login {
+    /// When it was set, in seconds since 1970.
+    pub created: i64,
+    /// When it was last used to sign in, from the credential report.
+    pub last_used: Option<i64>,
 }
 
 /// A user's sign-in credentials other than access keys, by their ids.
@@ -342,32 +375,72 @@ pub struct LiveGroup {
 pub struct AccessKey {
     pub id: String,
     pub active: bool,
-    /// ISO 8601, for ordering and display.
-    pub created: String,
+    /// When it was made, in seconds since 1970.
+    pub created: i64,
+    /// When it was last used, from the credential report; `None` if never or not known.
+    pub last_used: Option<KeyUse>,
 }
 
-/// IAM's credential report, as far as access keys go.
+/// An access key's last use.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyUse {
+    /// In seconds since 1970.
+    pub at: i64,
+    pub service: Option<String>,
+    pub region: Option<String>,
+}
+
+/// IAM's credential report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CredentialReport {
     /// By user name.
     pub users: BTreeMap<String, ReportedUser>,
+    /// The account's root user's row.
+    pub root: Option<ReportedUser>,
 }
 
 /// A user's row in the credential report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReportedUser {
     /// When the user was created, in seconds since 1970.
     pub created: i64,
-    /// Whether each of its access keys is active.
-    pub keys: Vec<bool>,
+    /// Its access keys, first and second slot (without ids: the report has none).
+    pub keys: Vec<ReportedKey>,
+    /// Its console password, if it has one.
+    pub login: Option<Login>,
+    pub mfa: bool,
+}
+
+/// An access key in the credential report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportedKey {
+    pub active: bool,
+    /// When it was made (the report's `last_rotated`), in seconds since 1970.
+    pub created: i64,
+    pub last_used: Option<KeyUse>,
 }
 
 impl ReportedUser {
     /// Whether this row shows `user` with the keys the spec asks for and no other: one active
-    /// key when `wants_key`, none otherwise. A row of an earlier user of the same name settles
-    /// nothing.
-    pub(super) fn settles(&self, user: &LiveUser, wants_key: bool) -> bool {
-        let expected: &[bool] = if wants_key { &[true] } else { &[] };
-        user.created == Some(self.created) && self.keys == expected
+    /// key when `wants_key`, none otherwise; with a `max_age`, one that is not due for
+    /// rotation at `now`. A row of an earlier user of the same name settles nothing.
+    pub(super) fn settles(
+        &self,
+        user: &LiveUser,
+        wants_key: bool,
+        max_age: Option<u64>,
+        now: i64,
+    ) -> bool {
+        let keys_match = match (wants_key, self.keys.as_slice()) {
+            (false, []) => true,
+            (true, [key]) => {
+                key.active
+                    && max_age.is_none_or(|max| {
+                        now.saturating_sub(key.created) < i64::try_from(max).unwrap_or(i64::MAX)
+                    })
+            }
+            _ => false,
+        };
+        user.created == Some(self.created) && keys_match
     }
 }

@@ -61,7 +61,8 @@ fn base() -> MemoryAccount {
     let key = |id: &str| AccessKey {
         id: id.into(),
         active: true,
-        created: "2026-11-01T00:00:00Z".into(),
+        created: 1_793_491_200,
+        last_used: None,
     };
     let user = |keys: Vec<AccessKey>| MemoryUser {
         path: "/".into(),
@@ -181,9 +182,14 @@ async fn users_the_report_leaves_in_doubt_are_listed() {
     // The report says: alice has a second key the plan must name; bob's row is of an earlier
     // bob; carol has a key the spec does not ask for.
     let mut report = account.snapshot().credential_report();
-    report.users.get_mut("alice").unwrap().keys = vec![true, false];
+    let key = |active| crate::live::ReportedKey {
+        active,
+        created: 1000,
+        last_used: None,
+    };
+    report.users.get_mut("alice").unwrap().keys = vec![key(true), key(false)];
     report.users.get_mut("bob").unwrap().created = 900;
-    report.users.get_mut("carol").unwrap().keys = vec![true];
+    report.users.get_mut("carol").unwrap().keys = vec![key(true)];
     account.set_report(Ok(report));
     let live = read_with(&account, KeyReading::Report).await;
     let mut listed: Vec<String> = targeted(&account)
@@ -350,18 +356,30 @@ alice,arn:aws:iam::123456789012:user/alice,2026-11-01T10:00:00+00:00,false,true,
 carol,arn:aws:iam::123456789012:user/carol,2026-11-01T10:00:02+00:00,false,false,N/A,false,N/A\n";
     let report = parse_credential_report(csv.as_bytes()).unwrap();
     let created = 1_793_527_200; // 2026-11-01T10:00:00Z
-    let row = |keys: &[bool], after: i64| ReportedUser {
+    let day: i64 = 86_400;
+    let key = |active, days| crate::live::ReportedKey {
+        active,
+        created: created + days * day,
+        last_used: None,
+    };
+    let row = |keys: Vec<crate::live::ReportedKey>, after: i64, login: bool| ReportedUser {
         created: created + after,
-        keys: keys.to_vec(),
+        keys,
+        login: login.then_some(crate::live::Login {
+            created: created + after,
+            last_used: None,
+        }),
+        mfa: false,
     };
     assert_eq!(
         report.users,
         BTreeMap::from([
-            ("alice".to_owned(), row(&[true], 0)),
-            ("b,ob".to_owned(), row(&[false, true], 1)),
-            ("carol".to_owned(), row(&[], 2)),
+            ("alice".to_owned(), row(vec![key(true, 1)], 0, false)),
+            ("b,ob".to_owned(), row(vec![key(false, 1), key(true, 2)], 1, true)),
+            ("carol".to_owned(), row(vec![], 2, false)),
         ])
     );
+    assert!(report.root.is_some(), "the root user's row is kept apart");
 }
 
 #[test]

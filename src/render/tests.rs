@@ -92,7 +92,8 @@ fn an_account_that_matches_plans_nothing() {
             keys: vec![AccessKey {
                 id: "AKIAEXAMPLE".into(),
                 active: true,
-                created: "2026-11-01T00:00:00Z".into(),
+                created: 1_793_491_200,
+                last_used: None,
             }],
             ..MemoryUser::default()
         },
@@ -166,7 +167,8 @@ access_key = true
             keys: vec![AccessKey {
                 id: "AKIALOST".into(),
                 active: true,
-                created: "2026-11-01T00:00:00Z".into(),
+                created: 1_793_491_200,
+                last_used: None,
             }],
             ..MemoryUser::default()
         },

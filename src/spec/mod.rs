@@ -14,10 +14,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use serde::Serialize;
+
 pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
 pub use policy::PolicyRef;
 pub(crate) use policy::check_spec_path;
 pub use trust::{Grant, Trust, provider_arn};
+pub use validate::{MFA_POLICY, mfa_document, parse_duration};
 
 use crate::document::Document;
 use crate::iam::{EntityKind, Names, Ownership};
@@ -90,8 +93,63 @@ pub struct Spec {
     pub roles: BTreeMap<String, Role>,
     /// OIDC identity providers, by the name the spec gives them.
     pub oidc_providers: BTreeMap<String, OidcProvider>,
+    /// `[account]` settings around people's credentials.
+    pub settings: AccountSettings,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
+}
+
+/// An access key's lifecycle, in seconds: rotated at `max_age`, the old key deactivated
+/// `overlap` after the new one was made, and deleted another `overlap` later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    pub max_age: u64,
+    pub overlap: u64,
+}
+
+/// `[account]` settings that surround people's credentials.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccountSettings {
+    /// The account alias, which names the console sign-in URL.
+    pub alias: Option<String>,
+    /// Keys and console passwords of the spec's users unused this long (seconds) are disabled.
+    pub disable_unused: Option<u64>,
+    pub password_policy: Option<PasswordPolicy>,
+    /// The managed policy `require_mfa` attaches, when any group or user asks for it.
+    pub mfa_policy: Option<String>,
+}
+
+/// `[account.password_policy]`, with IAM's defaults for what the spec leaves out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PasswordPolicy {
+    pub min_length: u32,
+    pub require_symbols: bool,
+    pub require_numbers: bool,
+    pub require_uppercase: bool,
+    pub require_lowercase: bool,
+    pub allow_users_to_change: bool,
+    /// Days a password lasts; `None`: it never expires.
+    pub max_age_days: Option<u32>,
+    /// How many earlier passwords cannot be used again; `None`: any can.
+    pub reuse_prevention: Option<u32>,
+    pub hard_expiry: bool,
+}
+
+impl Default for PasswordPolicy {
+    /// What IAM applies without a policy.
+    fn default() -> Self {
+        Self {
+            min_length: 8,
+            require_symbols: false,
+            require_numbers: false,
+            require_uppercase: false,
+            require_lowercase: false,
+            allow_users_to_change: false,
+            max_age_days: None,
+            reuse_prevention: None,
+            hard_expiry: false,
+        }
+    }
 }
 
 /// `[policies.NAME]`: a customer-managed policy.
@@ -127,6 +185,10 @@ pub struct User {
     pub inline: BTreeMap<String, Document>,
     /// The user must have an active access key.
     pub access_key: bool,
+    /// `access_key = { max_age, overlap }`: the key is rotated when it is this old.
+    pub rotation: Option<Rotation>,
+    /// `console = true`: a password to sign in to the console; `false`: none; unset: left alone.
+    pub console: Option<bool>,
     /// A managed policy that bounds what the user's policies can grant.
     pub boundary: Option<PolicyUse>,
     pub tags: BTreeMap<String, String>,

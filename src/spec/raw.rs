@@ -38,6 +38,30 @@ pub struct RawAccount {
     pub scope: Option<Spanned<String>>,
     #[serde(default)]
     pub prune: bool,
+    pub alias: Option<Spanned<String>>,
+    pub disable_unused: Option<Spanned<String>>,
+    pub password_policy: Option<Spanned<RawPasswordPolicy>>,
+}
+
+/// `[account.password_policy]`: every field IAM's account password policy has.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPasswordPolicy {
+    pub min_length: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub require_symbols: bool,
+    #[serde(default)]
+    pub require_numbers: bool,
+    #[serde(default)]
+    pub require_uppercase: bool,
+    #[serde(default)]
+    pub require_lowercase: bool,
+    #[serde(default)]
+    pub allow_users_to_change: bool,
+    pub max_age_days: Option<Spanned<i64>>,
+    pub reuse_prevention: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub hard_expiry: bool,
 }
 
 /// `[policies.NAME]`: a customer-managed policy.
@@ -68,6 +92,8 @@ pub struct RawGroup {
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
     pub inline: RawInline,
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// `[users.NAME]`
@@ -79,8 +105,11 @@ pub struct RawUser {
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
     pub inline: RawInline,
+    /// `true`, `false`, or a table `{ max_age, overlap }`: checked by `validate`.
+    pub access_key: Option<Spanned<toml::Value>>,
+    pub console: Option<bool>,
     #[serde(default)]
-    pub access_key: bool,
+    pub require_mfa: bool,
     pub boundary: Option<Spanned<String>>,
     pub tags: RawTags,
 }

@@ -112,7 +112,7 @@ fn syntax_errors_name_the_place() {
 fn unknown_keys_suggest_the_nearest_allowed_one() {
     assert_eq!(
         one_error("version = 1\n[users.a]\npolices = []\n"),
-        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, boundary, tags)"
+        "spec.toml:3:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, console, require_mfa, boundary, tags)"
     );
     assert_eq!(
         one_error("version = 1\n[user.a]\n"),
@@ -124,7 +124,7 @@ fn unknown_keys_suggest_the_nearest_allowed_one() {
 fn wrong_types_say_what_was_expected() {
     assert_eq!(
         one_error("version = 1\n[users.a]\naccess_key = \"yes\"\n"),
-        "spec.toml:3:14: wrong type: string \"yes\", expected a boolean"
+        "spec.toml:3:14: the access_key of user `a` is the string \"yes\": write true, false, or a table like { max_age = \"90d\", overlap = \"7d\" }"
     );
     assert_eq!(
         one_error("version = 1\n[groups.g]\npolicies = \"AmazonEC2FullAccess\"\n"),

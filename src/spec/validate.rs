@@ -14,11 +14,15 @@ use super::raw::{
     RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust, RawUser,
 };
 use super::{
-    BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider, PolicyRef, PolicyUse,
+    AccountSettings, BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider, PolicyRef, PolicyUse,
     Role, Source, Spec, Trust, User, did_you_mean,
 };
 use crate::document::Document;
 use crate::iam::{DEFAULT_OWNER, OWNER_TAG, Ownership, check_name, is_account_id};
+
+mod credentials;
+
+pub use credentials::{MFA_POLICY, mfa_document, parse_duration};
 
 /// The spec format version this build reads.
 pub const SPEC_VERSION: i64 = 1;
@@ -101,9 +105,18 @@ impl Checker<'_> {
             ),
             Some(_) => {}
         }
-        let (id, owner, scope, prune) = raw.account.map_or((None, None, None, false), |a| {
-            (a.id, a.owner, a.scope, a.prune)
-        });
+        let mut settings = AccountSettings::default();
+        let (id, owner, scope, prune) = match &raw.account {
+            Some(a) => {
+                settings = self.account_settings(
+                    a.alias.as_ref(),
+                    a.disable_unused.as_ref(),
+                    a.password_policy.as_ref(),
+                );
+                (a.id.clone(), a.owner.clone(), a.scope.clone(), a.prune)
+            }
+            None => (None, None, None, false),
+        };
         let owner = owner.map_or_else(
             || DEFAULT_OWNER.to_owned(),
             |owner| {
@@ -148,7 +161,7 @@ impl Checker<'_> {
         self.unique_ignoring_case("user", raw.users.keys());
         self.unique_ignoring_case("group", raw.groups.keys());
         self.unique_ignoring_case("policy", raw.policies.keys());
-        let policies = raw
+        let mut policies: BTreeMap<String, ManagedPolicy> = raw
             .policies
             .iter()
             .filter_map(|(name, policy)| {
@@ -159,12 +172,12 @@ impl Checker<'_> {
         let addons = self.addons(&raw.addons);
         let group_names: BTreeSet<&str> = raw.groups.keys().map(|k| k.get_ref().as_str()).collect();
 
-        let groups = raw
+        let mut groups: BTreeMap<String, Group> = raw
             .groups
             .iter()
             .map(|(name, group)| (name.get_ref().clone(), self.group(name, group, &addons)))
             .collect();
-        let users = raw
+        let mut users: BTreeMap<String, User> = raw
             .users
             .iter()
             .map(|(name, user)| {
@@ -172,6 +185,35 @@ impl Checker<'_> {
                 (name.get_ref().clone(), user)
             })
             .collect();
+        let wants_mfa: Vec<(bool, &Spanned<String>)> = raw
+            .groups
+            .iter()
+            .filter(|(_, g)| g.require_mfa)
+            .map(|(name, _)| (true, name))
+            .chain(
+                raw.users
+                    .iter()
+                    .filter(|(_, u)| u.require_mfa)
+                    .map(|(name, _)| (false, name)),
+            )
+            .collect();
+        if !wants_mfa.is_empty() {
+            let defined: Vec<String> = policies.keys().cloned().collect();
+            let policy = self.mfa_policy(&owner, &defined);
+            for (is_group, name) in wants_mfa {
+                let policy_use = self.mfa_use(&policy.name, name.span().start);
+                let uses = if is_group {
+                    groups.get_mut(name.get_ref()).map(|g| &mut g.policies)
+                } else {
+                    users.get_mut(name.get_ref()).map(|u| &mut u.policies)
+                };
+                if let Some(uses) = uses {
+                    uses.push(policy_use);
+                }
+            }
+            settings.mfa_policy = Some(policy.name.clone());
+            policies.insert(policy.name.clone(), policy);
+        }
         let oidc_providers = self.providers(&raw.oidc_providers);
         let roles = self.roles(&raw.roles, &addons, &oidc_providers);
         Spec {
@@ -185,6 +227,7 @@ impl Checker<'_> {
             users,
             roles,
             oidc_providers,
+            settings,
             warnings: Vec::new(),
         }
     }
@@ -504,13 +547,16 @@ impl Checker<'_> {
                 ),
             );
         }
+        let (access_key, rotation) = self.access_key(name.get_ref(), raw.access_key.as_ref());
         User {
             name: name.get_ref().clone(),
             path: self.path(raw.path.as_ref()),
             groups,
             policies,
             inline: self.inline("user", name.get_ref(), &raw.inline, MAX_USER_INLINE),
-            access_key: raw.access_key,
+            access_key,
+            rotation,
+            console: raw.console,
             boundary: self.boundary("user", name.get_ref(), raw.boundary.as_ref()),
             tags: self.tags(raw.tags.as_ref()),
         }

@@ -64,7 +64,7 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             let call = iam.add_user_to_group().user_name(user).group_name(group);
             call.send().await.map_err(classify)?;
         }
-        Op::CreateAccessKey { user } => {
+        Op::CreateAccessKey { user, .. } => {
             // Never retried below this seam: a retry after a lost answer would make a
             // second key. `apply` decides what to do instead.
             let no_retries =
@@ -271,7 +271,13 @@ pub(super) async fn call(api: &AwsIam, op: &Op) -> Result<Outcome, ApiError> {
             let call = iam.delete_group().group_name(group);
             call.send().await.map_err(classify)?;
         }
-        other => return super::role_calls::call(api, other).await,
+        other => {
+            if let Some(result) = super::credential_calls::call(iam, other).await {
+                result?;
+            } else {
+                return super::role_calls::call(api, other).await;
+            }
+        }
     }
     Ok(Outcome::Done)
 }

@@ -6,6 +6,7 @@
 //! `ApiError`s (`errors.rs`) each have a file of their own.
 
 mod calls;
+mod credential_calls;
 mod errors;
 mod reads;
 mod role_calls;
@@ -31,6 +32,8 @@ use crate::live::{
 };
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::Op;
+use crate::secrets::Secret;
+use crate::spec::PasswordPolicy;
 use errors::{HopelessConnections, innermost, is_loopback};
 
 /// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
@@ -246,6 +249,22 @@ impl IamApi for AwsIam {
 
     async fn access_keys(&self, user: &str) -> Result<Vec<AccessKey>, ApiError> {
         reads::access_keys(self, user).await
+    }
+
+    async fn login_profile(&self, user: &str) -> Result<Option<i64>, ApiError> {
+        credential_calls::login_profile(self, user).await
+    }
+
+    async fn account_alias(&self) -> Result<Option<String>, ApiError> {
+        credential_calls::account_alias(self).await
+    }
+
+    async fn password_policy(&self) -> Result<Option<PasswordPolicy>, ApiError> {
+        credential_calls::password_policy(self).await
+    }
+
+    async fn create_login_profile(&self, user: &str, password: &Secret) -> Result<(), ApiError> {
+        credential_calls::create_login_profile(self, user, password).await
     }
 
     async fn call(&self, op: &Op) -> Result<Outcome, ApiError> {

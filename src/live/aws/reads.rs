@@ -66,8 +66,7 @@ pub(super) async fn account_details(api: &AwsIam) -> Result<AccountDetails, ApiE
                 tags: tags(user.tags()),
                 boundary: boundary(user.permissions_boundary())?,
                 access_keys: Vec::new(),
-                keys_settled: false,
-                credentials: None,
+                ..LiveUser::default()
             });
         }
         for group in page.group_detail_list() {
@@ -338,10 +337,8 @@ pub(super) async fn access_keys(api: &AwsIam, user: &str) -> Result<Vec<AccessKe
             keys.push(AccessKey {
                 id: key.access_key_id().unwrap_or_default().to_owned(),
                 active: key.status() == Some(&StatusType::Active),
-                created: key
-                    .create_date()
-                    .map(ToString::to_string)
-                    .unwrap_or_default(),
+                created: key.create_date().map_or(0, DateTime::secs),
+                last_used: None,
             });
         }
     }
