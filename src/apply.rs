@@ -265,7 +265,11 @@ impl<A: IamApi> Runner<'_, A> {
         if let Some(key) = other {
             return Ok(Some(format!(
                 "it has {} key already ({}, made since the plan was read), so none was made",
-                if rotates.is_some() { "a second" } else { "an active" },
+                if rotates.is_some() {
+                    "a second"
+                } else {
+                    "an active"
+                },
                 key.id
             )));
         }

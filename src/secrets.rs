@@ -642,7 +642,10 @@ mod tests {
             assert!(text.bytes().any(|b| SYMBOLS.contains(&b)));
             assert!(!text.contains(','));
         }
-        assert_ne!(generate_password(20).expose(), generate_password(20).expose());
+        assert_ne!(
+            generate_password(20).expose(),
+            generate_password(20).expose()
+        );
     }
 
     #[test]
@@ -660,12 +663,17 @@ mod tests {
             .unwrap();
         dir.settle_password("u", false).unwrap();
         let text = fs::read_to_string(&first).unwrap();
-        assert!(text.starts_with(PASSWORD_HEADER) && text.contains("u,one,"), "{text}");
+        assert!(
+            text.starts_with(PASSWORD_HEADER) && text.contains("u,one,"),
+            "{text}"
+        );
         assert!(!root.path().join("secrets/u.password.previous.csv").exists());
 
         let secret = |s: &str| Secret::new(s.to_owned());
-        dir.write("u", "1", "AKIAFIRST0000000", &secret("a")).unwrap();
-        dir.write("u", "1", "AKIASECOND000000", &secret("b")).unwrap();
+        dir.write("u", "1", "AKIAFIRST0000000", &secret("a"))
+            .unwrap();
+        dir.write("u", "1", "AKIASECOND000000", &secret("b"))
+            .unwrap();
         let removed = dir.forget_key("u", "AKIAFIRST0000000").unwrap();
         assert_eq!(removed, vec![dir.dir().join("u.AKIAFIRST0000000.csv")]);
         assert!(dir.path_for("u").exists(), "the live key's secret stays");

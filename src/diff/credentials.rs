@@ -98,7 +98,11 @@ impl Differ<'_> {
     ) -> Option<&'k String> {
         let now = self.live.now;
         let age = idle(declared.created, now);
-        let due = |after: u64| declared.created.saturating_add(i64::try_from(after).unwrap_or(i64::MAX));
+        let due = |after: u64| {
+            declared
+                .created
+                .saturating_add(i64::try_from(after).unwrap_or(i64::MAX))
+        };
         let others: Vec<&'k AccessKey> = keys.iter().filter(|k| k.id != declared.id).collect();
         let cause = |step, key: &str, age, next: Option<NextStep>| Cause::Rotation {
             step,
@@ -238,7 +242,8 @@ impl Differ<'_> {
             }
             (_, None) => {}
         }
-        let has_console = user.console == Some(true) || (user.console.is_none() && login.is_some() && unused.is_none());
+        let has_console = user.console == Some(true)
+            || (user.console.is_none() && login.is_some() && unused.is_none());
         if has_console && live.and_then(|l| l.mfa) != Some(true) && !self.is_caller(&user.name) {
             self.warnings.push(format!(
                 "user {} can sign in to the console with a password alone: it has no MFA device (set require_mfa = true to keep it out of everything until it has one)",
@@ -292,8 +297,11 @@ impl Differ<'_> {
             (None, Some(Some(alias))) => self.drift.push(Drift::AccountAlias { alias }),
             _ => {}
         }
-        if let (Some(policy), Some(live)) = (settings.password_policy, self.live.account.password_policy) {
-            if live != Some(policy) {
+        if let (Some(policy), Some(live)) =
+            (settings.password_policy, self.live.account.password_policy)
+            && live != Some(policy)
+        {
+            {
                 self.plan(Op::UpdateAccountPasswordPolicy {
                     policy,
                     before: live,
@@ -308,3 +316,6 @@ impl Differ<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

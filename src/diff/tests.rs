@@ -258,7 +258,7 @@ fn an_inactive_key_is_not_the_active_key_the_spec_asks_for() {
         ops(&plan),
         [&Op::CreateAccessKey {
             user: "koding-user".into(),
-                rotates: None
+            rotates: None
         }]
     );
     live.users.get_mut("koding-user").unwrap().access_keys =

@@ -17,8 +17,8 @@ use super::{
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
 use crate::plan::{KeyStatus, Op};
-use crate::spec::PasswordPolicy;
 use crate::secrets::Secret;
+use crate::spec::PasswordPolicy;
 
 /// The account behind a `MemoryIam`, open to tests to set up and to inspect.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -487,7 +487,10 @@ impl IamApi for MemoryIam {
         let u = a.users.get_mut(user).ok_or_else(|| missing(user))?;
         if let Some((kind, after_effect)) = fault {
             if after_effect && u.login.is_none() {
-                u.login = Some(Login { created: now, last_used: None });
+                u.login = Some(Login {
+                    created: now,
+                    last_used: None,
+                });
             }
             return Err(ApiError::new(kind, Some(format!("{kind}")), "injected"));
         }
@@ -763,7 +766,10 @@ impl MemoryIam {
                 access_key_id,
                 status,
             } => {
-                let key = user_mut!(user).keys.iter_mut().find(|k| k.id == *access_key_id);
+                let key = user_mut!(user)
+                    .keys
+                    .iter_mut()
+                    .find(|k| k.id == *access_key_id);
                 key.ok_or_else(|| missing(access_key_id))?.active = *status == KeyStatus::Active;
             }
             Op::DeleteLoginProfile { user } => {

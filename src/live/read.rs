@@ -97,12 +97,13 @@ pub async fn read(
             read_providers(api).await
         }
     };
+    // Boxed: five reads side by side make a future too large to move around on the stack.
     let (mut details, (report, report_warning), settings, providers, account) = futures::try_join!(
-        read_details(api),
-        report,
-        settings,
-        providers,
-        read_account_settings(api, spec)
+        Box::pin(read_details(api)),
+        Box::pin(report),
+        Box::pin(settings),
+        Box::pin(providers),
+        Box::pin(read_account_settings(api, spec))
     )?;
     let mut warnings: Vec<String> = report_warning.into_iter().collect();
     for role in &mut details.roles {
@@ -536,4 +537,3 @@ async fn read_aws_policies(
         _ => list_all().await,
     }
 }
-

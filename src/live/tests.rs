@@ -375,7 +375,10 @@ carol,arn:aws:iam::123456789012:user/carol,2026-11-01T10:00:02+00:00,false,false
         report.users,
         BTreeMap::from([
             ("alice".to_owned(), row(vec![key(true, 1)], 0, false)),
-            ("b,ob".to_owned(), row(vec![key(false, 1), key(true, 2)], 1, true)),
+            (
+                "b,ob".to_owned(),
+                row(vec![key(false, 1), key(true, 2)], 1, true)
+            ),
             ("carol".to_owned(), row(vec![], 2, false)),
         ])
     );

@@ -120,6 +120,7 @@ pub struct AccountSettings {
 }
 
 /// `[account.password_policy]`, with IAM's defaults for what the spec leaves out.
+#[allow(clippy::struct_excessive_bools)] // IAM's fields, one for one
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct PasswordPolicy {
     pub min_length: u32,
@@ -311,7 +312,7 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
     let source = Source::new(text, file);
     let raw: raw::RawSpec = toml::from_str(text)
         .map_err(|err| SpecError::Invalid(vec![source.toml_diagnostic(&err)]))?;
-    validate::validate(raw, &source).map_err(SpecError::Invalid)
+    validate::validate(&raw, &source).map_err(SpecError::Invalid)
 }
 
 /// The spec text, for turning byte spans into lines and columns.

@@ -44,6 +44,7 @@ pub struct RawAccount {
 }
 
 /// `[account.password_policy]`: every field IAM's account password policy has.
+#[allow(clippy::struct_excessive_bools)] // IAM's fields, one for one
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawPasswordPolicy {

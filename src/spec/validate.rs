@@ -11,11 +11,12 @@ use super::files::{self, FileError};
 
 use super::policy::check_spec_path;
 use super::raw::{
-    RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust, RawUser,
+    RawAccount, RawAddon, RawGroup, RawInline, RawPolicy, RawProvider, RawRole, RawSpec, RawTrust,
+    RawUser,
 };
 use super::{
-    AccountSettings, BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider, PolicyRef, PolicyUse,
-    Role, Source, Spec, Trust, User, did_you_mean,
+    AccountSettings, BUILTIN_ADDONS, Diagnostic, Grant, Group, ManagedPolicy, OidcProvider,
+    PolicyRef, PolicyUse, Role, Source, Spec, Trust, User, did_you_mean,
 };
 use crate::document::Document;
 use crate::iam::{DEFAULT_OWNER, OWNER_TAG, Ownership, check_name, is_account_id};
@@ -64,7 +65,7 @@ struct Checker<'a> {
     policy_names: BTreeSet<String>,
 }
 
-pub(super) fn validate(raw: RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
+pub(super) fn validate(raw: &RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
     let mut checker = Checker {
         source,
         problems: Vec::new(),
@@ -90,7 +91,7 @@ impl Checker<'_> {
         self.warnings.push(self.source.diagnostic(offset, message));
     }
 
-    fn spec(&mut self, raw: RawSpec) -> Spec {
+    fn spec(&mut self, raw: &RawSpec) -> Spec {
         match &raw.version {
             None => self.error(
                 0,
@@ -105,8 +106,66 @@ impl Checker<'_> {
             ),
             Some(_) => {}
         }
+        let (account_id, ownership, prune, mut settings) = self.account(raw.account.as_ref());
+        self.unique_ignoring_case("user", raw.users.keys());
+        self.unique_ignoring_case("group", raw.groups.keys());
+        self.unique_ignoring_case("policy", raw.policies.keys());
+        let mut policies: BTreeMap<String, ManagedPolicy> = raw
+            .policies
+            .iter()
+            .filter_map(|(name, policy)| {
+                let policy = self.managed_policy(name, policy)?;
+                Some((name.get_ref().clone(), policy))
+            })
+            .collect();
+        let addons = self.addons(&raw.addons);
+        let group_names: BTreeSet<&str> = raw.groups.keys().map(|k| k.get_ref().as_str()).collect();
+
+        let mut groups: BTreeMap<String, Group> = raw
+            .groups
+            .iter()
+            .map(|(name, group)| (name.get_ref().clone(), self.group(name, group, &addons)))
+            .collect();
+        let mut users: BTreeMap<String, User> = raw
+            .users
+            .iter()
+            .map(|(name, user)| {
+                let user = self.user(name, user, &addons, &group_names);
+                (name.get_ref().clone(), user)
+            })
+            .collect();
+        settings.mfa_policy = self.require_mfa(
+            raw,
+            &ownership.owner,
+            &mut policies,
+            &mut groups,
+            &mut users,
+        );
+        let oidc_providers = self.providers(&raw.oidc_providers);
+        let roles = self.roles(&raw.roles, &addons, &oidc_providers);
+        Spec {
+            file: self.source.file.to_owned(),
+            account_id,
+            ownership,
+            prune,
+            replace_lost_keys: false,
+            policies,
+            groups,
+            users,
+            roles,
+            oidc_providers,
+            settings,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// `[account]`: the account id, who the spec is and what it owns, and the settings.
+    fn account(
+        &mut self,
+        raw: Option<&RawAccount>,
+    ) -> (Option<String>, Ownership, bool, AccountSettings) {
         let mut settings = AccountSettings::default();
-        let (id, owner, scope, prune) = match &raw.account {
+        let (id, owner, scope, prune) = match raw {
             Some(a) => {
                 settings = self.account_settings(
                     a.alias.as_ref(),
@@ -158,78 +217,7 @@ impl Checker<'_> {
             }
         });
 
-        self.unique_ignoring_case("user", raw.users.keys());
-        self.unique_ignoring_case("group", raw.groups.keys());
-        self.unique_ignoring_case("policy", raw.policies.keys());
-        let mut policies: BTreeMap<String, ManagedPolicy> = raw
-            .policies
-            .iter()
-            .filter_map(|(name, policy)| {
-                let policy = self.managed_policy(name, policy)?;
-                Some((name.get_ref().clone(), policy))
-            })
-            .collect();
-        let addons = self.addons(&raw.addons);
-        let group_names: BTreeSet<&str> = raw.groups.keys().map(|k| k.get_ref().as_str()).collect();
-
-        let mut groups: BTreeMap<String, Group> = raw
-            .groups
-            .iter()
-            .map(|(name, group)| (name.get_ref().clone(), self.group(name, group, &addons)))
-            .collect();
-        let mut users: BTreeMap<String, User> = raw
-            .users
-            .iter()
-            .map(|(name, user)| {
-                let user = self.user(name, user, &addons, &group_names);
-                (name.get_ref().clone(), user)
-            })
-            .collect();
-        let wants_mfa: Vec<(bool, &Spanned<String>)> = raw
-            .groups
-            .iter()
-            .filter(|(_, g)| g.require_mfa)
-            .map(|(name, _)| (true, name))
-            .chain(
-                raw.users
-                    .iter()
-                    .filter(|(_, u)| u.require_mfa)
-                    .map(|(name, _)| (false, name)),
-            )
-            .collect();
-        if !wants_mfa.is_empty() {
-            let defined: Vec<String> = policies.keys().cloned().collect();
-            let policy = self.mfa_policy(&owner, &defined);
-            for (is_group, name) in wants_mfa {
-                let policy_use = self.mfa_use(&policy.name, name.span().start);
-                let uses = if is_group {
-                    groups.get_mut(name.get_ref()).map(|g| &mut g.policies)
-                } else {
-                    users.get_mut(name.get_ref()).map(|u| &mut u.policies)
-                };
-                if let Some(uses) = uses {
-                    uses.push(policy_use);
-                }
-            }
-            settings.mfa_policy = Some(policy.name.clone());
-            policies.insert(policy.name.clone(), policy);
-        }
-        let oidc_providers = self.providers(&raw.oidc_providers);
-        let roles = self.roles(&raw.roles, &addons, &oidc_providers);
-        Spec {
-            file: self.source.file.to_owned(),
-            account_id,
-            ownership: Ownership { owner, scope },
-            prune,
-            replace_lost_keys: false,
-            policies,
-            groups,
-            users,
-            roles,
-            oidc_providers,
-            settings,
-            warnings: Vec::new(),
-        }
+        (account_id, Ownership { owner, scope }, prune, settings)
     }
 
     fn managed_policy(&mut self, name: &Spanned<String>, raw: &RawPolicy) -> Option<ManagedPolicy> {

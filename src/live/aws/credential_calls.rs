@@ -14,8 +14,7 @@ pub(super) async fn login_profile(api: &AwsIam, user: &str) -> Result<Option<i64
     api.count("GetLoginProfile");
     match api.iam.get_login_profile().user_name(user).send().await {
         Ok(out) => Ok(Some(
-            out.login_profile()
-                .map_or(0, |p| p.create_date().secs()),
+            out.login_profile().map_or(0, |p| p.create_date().secs()),
         )),
         Err(err) => match classify(err) {
             e if e.kind == ErrorKind::NoSuchEntity => Ok(None),

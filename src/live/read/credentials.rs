@@ -4,9 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::{ReadError, read_each};
-use crate::live::{
-    CredentialReport, IamApi, KeyUse, Login, LiveUser, ReportedKey, ReportedUser,
-};
+use crate::live::{CredentialReport, IamApi, KeyUse, LiveUser, Login, ReportedKey, ReportedUser};
 use crate::spec::Spec;
 
 /// The root user's row in the credential report.
@@ -74,9 +72,10 @@ pub(super) async fn read_logins(
     let doubtful: Vec<String> = users
         .values()
         .filter(|u| {
-            spec.users.get(&u.name).and_then(|s| s.console).is_some_and(|wanted| {
-                u.login.is_none_or(|login| login.is_some() != wanted)
-            })
+            spec.users
+                .get(&u.name)
+                .and_then(|s| s.console)
+                .is_some_and(|wanted| u.login.is_none_or(|login| login.is_some() != wanted))
         })
         .map(|u| u.name.clone())
         .collect();

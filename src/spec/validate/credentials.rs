@@ -1,11 +1,15 @@
 //! Credentials over time: `access_key` lifecycles, `console`, `require_mfa` and the `[account]`
 //! settings around them (alias, `disable_unused`, password policy), checked against IAM's rules.
 
+use std::collections::BTreeMap;
+
 use serde_json::{Value, json};
 use toml::Spanned;
 
-use super::super::raw::RawPasswordPolicy;
-use super::super::{AccountSettings, ManagedPolicy, PasswordPolicy, PolicyRef, PolicyUse, Rotation};
+use super::super::raw::{RawPasswordPolicy, RawSpec};
+use super::super::{
+    AccountSettings, Group, ManagedPolicy, PasswordPolicy, PolicyRef, PolicyUse, Rotation, User,
+};
 use super::Checker;
 use crate::document::Document;
 use crate::iam::DEFAULT_OWNER;
@@ -174,15 +178,58 @@ impl Checker<'_> {
         policy
     }
 
+    /// `require_mfa = true` on groups and users: the spec's MFA policy joins its policies and
+    /// is attached to each of them. Its name, if any asks for it.
+    pub(super) fn require_mfa(
+        &mut self,
+        raw: &RawSpec,
+        owner: &str,
+        policies: &mut BTreeMap<String, ManagedPolicy>,
+        groups: &mut BTreeMap<String, Group>,
+        users: &mut BTreeMap<String, User>,
+    ) -> Option<String> {
+        let groups_asking = raw.groups.iter().filter(|(_, g)| g.require_mfa);
+        let users_asking = raw.users.iter().filter(|(_, u)| u.require_mfa);
+        let asking: Vec<(bool, &Spanned<String>)> = groups_asking
+            .map(|(name, _)| (true, name))
+            .chain(users_asking.map(|(name, _)| (false, name)))
+            .collect();
+        if asking.is_empty() {
+            return None;
+        }
+        let defined: Vec<String> = policies.keys().cloned().collect();
+        let policy = self.mfa_policy(owner, &defined);
+        for (is_group, name) in asking {
+            let policy_use = self.mfa_use(&policy.name, name.span().start);
+            let attached = if is_group {
+                groups.get_mut(name.get_ref()).map(|g| &mut g.policies)
+            } else {
+                users.get_mut(name.get_ref()).map(|u| &mut u.policies)
+            };
+            if let Some(attached) = attached {
+                attached.push(policy_use);
+            }
+        }
+        let name = policy.name.clone();
+        policies.insert(name.clone(), policy);
+        Some(name)
+    }
+
     /// The policy `require_mfa` attaches: one per spec, named after its owner, and refused
     /// when the spec defines a policy of that name itself.
-    pub(super) fn mfa_policy(&mut self, owner: &str, defined: &[String]) -> ManagedPolicy {
+    fn mfa_policy(&mut self, owner: &str, defined: &[String]) -> ManagedPolicy {
         let name = if owner == DEFAULT_OWNER {
             MFA_POLICY.to_owned()
         } else {
             let suffix: String = owner
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) { c } else { '-' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
                 .collect();
             format!("{MFA_POLICY}-{suffix}").chars().take(128).collect()
         };
@@ -201,7 +248,7 @@ impl Checker<'_> {
     }
 
     /// The use of the MFA policy by a group or user that sets `require_mfa`.
-    pub(super) fn mfa_use(&self, policy: &str, at: usize) -> PolicyUse {
+    fn mfa_use(&self, policy: &str, at: usize) -> PolicyUse {
         PolicyUse {
             policy: PolicyRef::Customer {
                 name: policy.to_owned(),
@@ -294,7 +341,16 @@ mod tests {
         assert_eq!(parse_duration("90m"), Some(5400));
         assert_eq!(parse_duration("12h"), Some(43_200));
         assert_eq!(parse_duration("90d"), Some(7_776_000));
-        for bad in ["", "d", "90", "1.5d", "-1d", "90 d", "1w", "99999999999999999999d"] {
+        for bad in [
+            "",
+            "d",
+            "90",
+            "1.5d",
+            "-1d",
+            "90 d",
+            "1w",
+            "99999999999999999999d",
+        ] {
             assert_eq!(parse_duration(bad), None, "{bad}");
         }
     }
