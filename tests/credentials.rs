@@ -1,0 +1,249 @@
+//! Credentials over time on the local endpoint: a key with `max_age = "2s", overlap = "2s"`
+//! goes through create, rotate, deactivate and delete over successive applies, one step a
+//! plan, with exactly one secret file per live key and never three keys; console passwords,
+//! the MFA policy, the account alias and the password policy are created, shown and
+//! idempotent; `iamspec credentials` reads the endpoint's credential report.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use support::Account;
+
+async fn keys(account: &Account, user: &str) -> Vec<(String, bool)> {
+    let out = account
+        .iam()
+        .list_access_keys()
+        .user_name(user)
+        .send()
+        .await
+        .unwrap();
+    out.access_key_metadata()
+        .iter()
+        .map(|k| {
+            let active = k.status() == Some(&aws_sdk_iam::types::StatusType::Active);
+            (k.access_key_id().unwrap().to_owned(), active)
+        })
+        .collect()
+}
+
+/// The key ids the secret files in `secrets/` hold, one per file.
+fn secret_files(account: &Account) -> Vec<String> {
+    let dir = account.dir.path().join("secrets");
+    let mut ids: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "csv"))
+        .map(|p| {
+            let text = std::fs::read_to_string(p).unwrap();
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .split(',')
+                .nth(1)
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Plans, expects exactly one change and that it says `step`, applies it, and checks the
+/// promises: at most two keys, one secret file per live key.
+async fn step(account: &Account, spec: &str, step: &str) -> Vec<(String, bool)> {
+    let plan = account.run(&["plan", spec, "--json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    let changes: Vec<&serde_json::Value> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["op"] != "create_user")
+        .collect();
+    assert_eq!(changes.len(), 1, "one step a plan: {}", plan.stdout);
+    assert_eq!(changes[0]["op"], step, "{}", plan.stdout);
+    if step != "create_access_key" || changes[0]["rotates"].is_string() {
+        assert!(
+            changes[0]["reason"].as_str().unwrap().contains("next:"),
+            "{}",
+            plan.stdout
+        );
+    }
+    account.run(&["apply", spec, "--yes"]).expect(0);
+    let live = keys(account, "koding-user").await;
+    assert!(live.len() <= 2, "{live:?}");
+    let mut ids: Vec<String> = live.iter().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    assert_eq!(secret_files(account), ids, "one secret file per live key");
+    live
+}
+
+#[tokio::test]
+async fn a_key_goes_through_rotation_over_successive_applies() {
+    let account = Account::new().await;
+    let spec = account.spec(
+        "rotating.toml",
+        "version = 1\n[users.koding-user]\naccess_key = { max_age = \"2s\", overlap = \"2s\" }\n",
+    );
+    let spec = spec.to_str().unwrap();
+    let wait = || tokio::time::sleep(Duration::from_millis(2500));
+
+    let created = step(&account, spec, "create_access_key").await;
+    let [(first, true)] = created.as_slice() else {
+        panic!("{created:?}");
+    };
+    wait().await;
+    let rotated = step(&account, spec, "create_access_key").await;
+    assert_eq!(rotated.len(), 2);
+    assert!(
+        rotated.iter().all(|(_, active)| *active),
+        "both work in the overlap"
+    );
+    let second = rotated
+        .iter()
+        .find(|(id, _)| id != first)
+        .unwrap()
+        .0
+        .clone();
+    wait().await;
+    let deactivated = step(&account, spec, "update_access_key").await;
+    assert!(
+        deactivated.contains(&(first.clone(), false)),
+        "{deactivated:?}"
+    );
+    assert!(deactivated.contains(&(second.clone(), true)));
+    wait().await;
+    let deleted = step(&account, spec, "delete_access_key").await;
+    assert_eq!(deleted, [(second.clone(), true)]);
+    // And round again: the second key is due now.
+    let again = account.run(&["plan", spec]).expect(0);
+    assert!(
+        again.stdout.contains(&format!("to replace {second}")),
+        "{}",
+        again.stdout
+    );
+}
+
+const SETTINGS: &str = r#"version = 1
+
+[account]
+alias = "koding-iamspec"
+
+[account.password_policy]
+min_length = 16
+require_symbols = true
+require_numbers = true
+require_uppercase = true
+require_lowercase = true
+allow_users_to_change = true
+max_age_days = 90
+reuse_prevention = 24
+
+[groups.Developers]
+policies = ["AmazonEC2FullAccess", "IAMReadOnlyAccess"]
+require_mfa = true
+
+[users.koding-user]
+groups = ["Developers"]
+access_key = true
+console = true
+"#;
+
+#[tokio::test]
+async fn console_mfa_alias_and_password_policy_are_made_shown_and_idempotent() {
+    let account = Account::new().await;
+    let spec = account.spec("settings.toml", SETTINGS);
+    let spec = spec.to_str().unwrap();
+    let plan = account.run(&["plan", spec]).expect(0);
+    for shown in [
+        "set account alias koding-iamspec",
+        "set the account password policy: at least 16 characters",
+        "create policy iamspec-require-mfa",
+        "aws:MultiFactorAuthPresent",
+        "create console password for user koding-user, to be changed at first sign-in at https://koding-iamspec.signin.aws.amazon.com/console",
+        "user koding-user can sign in to the console with a password alone",
+    ] {
+        assert!(
+            plan.stdout.contains(shown) || plan.stderr.contains(shown),
+            "{shown}:\n{}\n{}",
+            plan.stdout,
+            plan.stderr
+        );
+    }
+    let applied = account.run(&["apply", spec, "--yes"]).expect(0);
+    assert!(
+        applied.stdout.contains("password saved to"),
+        "{}",
+        applied.stdout
+    );
+    let again = account
+        .run(&["plan", spec, "--detailed-exitcode"])
+        .expect(0);
+    assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
+
+    let file = account.dir.path().join("secrets/koding-user.password.csv");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!(row[0], "koding-user");
+    assert!(row[1].len() >= 20, "{}", row[1].len());
+    assert_eq!(
+        row[2],
+        "https://koding-iamspec.signin.aws.amazon.com/console"
+    );
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for output in [&plan.stdout, &plan.stderr, &applied.stdout, &applied.stderr] {
+        assert!(!output.contains(row[1]), "the password is never printed");
+    }
+
+    let iam = account.iam();
+    iam.get_login_profile()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    let aliases = iam.list_account_aliases().send().await.unwrap();
+    assert_eq!(aliases.account_aliases(), ["koding-iamspec"]);
+    let policy = iam.get_account_password_policy().send().await.unwrap();
+    let policy = policy.password_policy().unwrap();
+    assert_eq!(policy.minimum_password_length(), Some(16));
+    assert_eq!(policy.password_reuse_prevention(), Some(24));
+    let attached = iam
+        .list_attached_group_policies()
+        .group_name("Developers")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        attached
+            .attached_policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("iamspec-require-mfa"))
+    );
+
+    // console = false: the password is drift, and a prune removes it.
+    let off = account.spec(
+        "off.toml",
+        &SETTINGS.replace("console = true", "console = false"),
+    );
+    let off = off.to_str().unwrap();
+    let drift = account.run(&["plan", off]).expect(0);
+    assert!(
+        drift
+            .stdout
+            .contains("user koding-user has a console password, and the spec says console = false"),
+        "{}",
+        drift.stdout
+    );
+    account.run(&["apply", off, "--prune", "--yes"]).expect(0);
+    assert!(
+        iam.get_login_profile()
+            .user_name("koding-user")
+            .send()
+            .await
+            .is_err()
+    );
+}
