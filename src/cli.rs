@@ -21,7 +21,7 @@ use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
 use crate::live::aws::{AwsIam, Connection, Timeouts};
-use crate::live::{self, ApiError, Caller, KeyReading, ReadError};
+use crate::live::{self, ApiError, Caller, IamApi, KeyReading, ReadError};
 use crate::lock::{self, Holder, Lock, LockError};
 use crate::plan::{Op, Plan};
 use crate::render::{self, Style};
@@ -69,6 +69,26 @@ enum Command {
     Validate {
         /// The spec file (- for standard input).
         spec: PathBuf,
+    },
+    /// Show every user's credentials, marked where they break a rule.
+    ///
+    /// From IAM's credential report: access keys with age, status and last use, the console
+    /// password and its last use, MFA; marked where they break the spec's rules (max_age,
+    /// disable_unused) or the ones every account should keep (MFA beside a console password,
+    /// no root access keys, MFA on the root user).
+    #[allow(clippy::doc_markdown)] // --help text, not Markdown
+    Credentials {
+        /// A spec whose rules to check (access_key max_age, [account] disable_unused); without
+        /// one, only MFA and the root user's credentials are checked.
+        spec: Option<PathBuf>,
+        #[command(flatten)]
+        aws: Aws,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Exit 2 when anything breaks a rule, 0 when nothing does, 1 on error.
+        #[arg(long)]
+        detailed_exitcode: bool,
     },
     /// Write a spec for the live account, with policy documents as JSON files beside it.
     Export {
@@ -342,6 +362,12 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             ))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Credentials {
+            spec,
+            aws,
+            json,
+            detailed_exitcode,
+        } => credentials(spec.as_deref(), &aws, json, detailed_exitcode).await,
         Command::Plan {
             common,
             json,
@@ -368,6 +394,39 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             lock_timeout,
         } => apply(&common, yes, concurrency, lock_timeout).await,
     }
+}
+
+/// `iamspec credentials`: the credential report, assessed against the spec's rules. The spec
+/// is checked before anything is connected.
+async fn credentials(
+    spec: Option<&Path>,
+    aws: &Aws,
+    json: bool,
+    detailed_exitcode: bool,
+) -> Result<ExitCode, Error> {
+    let spec = spec.map(load).transpose()?;
+    let api = aws.connect().await?;
+    let report = api
+        .credential_report()
+        .await
+        .map_err(|source| ReadError::Api {
+            what:
+                "read the credential report (iam:GenerateCredentialReport, iam:GetCredentialReport)"
+                    .to_owned(),
+            source,
+        })?;
+    let assessment = crate::credentials::assess(&report, spec.as_ref(), api.now());
+    if json {
+        emit(&crate::credentials::json(&assessment))?;
+    } else {
+        emit(&crate::credentials::text(&assessment))?;
+    }
+    aws.print_stats(&api);
+    Ok(if detailed_exitcode && assessment.breaks_rules() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `iamspec apply`: plan, confirm, take the lock, plan again under it, apply, give it back.

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod cli;
+pub mod credentials;
 pub mod diff;
 pub mod document;
 pub mod export;

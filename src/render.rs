@@ -193,12 +193,16 @@ pub fn reason(cause: &Cause) -> String {
 /// A length of time as people say it: days, or hours, minutes or seconds when shorter.
 pub fn age_words(seconds: u64) -> String {
     let (n, unit) = match seconds {
-        s if s >= 2 * 86_400 => (s / 86_400, "days"),
-        s if s >= 2 * 3600 => (s / 3600, "hours"),
-        s if s >= 120 => (s / 60, "minutes"),
-        s => (s, "seconds"),
+        s if s >= 2 * 86_400 => (s / 86_400, "day"),
+        s if s >= 2 * 3600 => (s / 3600, "hour"),
+        s if s >= 120 => (s / 60, "minute"),
+        s => (s, "second"),
     };
-    format!("{n} {unit}")
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
 }
 
 /// A moment, in seconds since 1970, as an RFC 3339 time (UTC, to the second).

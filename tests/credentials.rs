@@ -247,3 +247,50 @@ async fn console_mfa_alias_and_password_policy_are_made_shown_and_idempotent() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_credentials_report_reads_the_endpoints_report_and_marks_broken_rules() {
+    let account = Account::new().await;
+    let spec = account.spec(
+        "aging.toml",
+        "version = 1\n[users.koding-user]\naccess_key = { max_age = \"1s\" }\nconsole = true\n",
+    );
+    let spec = spec.to_str().unwrap();
+    account.run(&["apply", spec, "--yes"]).expect(0);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+
+    let table = account.run(&["credentials", spec]).expect(0);
+    assert!(table.stdout.starts_with("USER"), "{}", table.stdout);
+    assert!(table.stdout.contains("koding-user"), "{}", table.stdout);
+    assert!(table.stdout.contains("active,"), "{}", table.stdout);
+    assert!(
+        table.stdout.contains("past its max_age of 1 second"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        table.stdout.contains("console password without MFA"),
+        "{}",
+        table.stdout
+    );
+
+    let json = account
+        .run(&["credentials", spec, "--json", "--detailed-exitcode"])
+        .expect(2);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let row = report["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["user"] == "koding-user")
+        .unwrap();
+    assert_eq!(row["keys"][0]["active"], true);
+    assert!(row["password"].is_object(), "{row}");
+    assert_eq!(row["mfa"], false);
+
+    // Without a spec, only the rules every account keeps: the password still lacks MFA.
+    let bare = account
+        .run(&["credentials", "--detailed-exitcode"])
+        .expect(2);
+    assert!(!bare.stdout.contains("max_age"), "{}", bare.stdout);
+}

@@ -240,7 +240,14 @@ fn validate_works_offline_and_reports_every_problem() {
 #[test]
 fn every_help_text_is_as_documented() {
     let dir = tempfile::tempdir().unwrap();
-    for command in [&[][..], &["plan"], &["apply"], &["validate"], &["export"]] {
+    for command in [
+        &[][..],
+        &["plan"],
+        &["apply"],
+        &["validate"],
+        &["export"],
+        &["credentials"],
+    ] {
         let mut args = command.to_vec();
         args.push("--help");
         let run = Run::from(iamspec(&args, dir.path()).output().unwrap()).expect(0);
