@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::document;
 use crate::iam::{OWNER_TAG, Owned, Ownership, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveProvider, LiveRole, LiveState, LiveUser};
-use crate::spec::BUILTIN_ADDONS;
+use crate::spec::{BUILTIN_ADDONS, PasswordPolicy};
 
 mod trust;
 
@@ -97,11 +97,7 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
     };
     let file = SpecFile {
         version: 1,
-        account: AccountSection {
-            id: live.caller.account.clone(),
-            owner: filter.owner.clone(),
-            scope: filter.scope.clone(),
-        },
+        account: account_section(live, filter),
         policies: policies
             .iter()
             .map(|p| (p.arn.name.clone(), writer.policy(p)))
@@ -139,6 +135,19 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
     Export {
         spec: format!("{header}{body}"),
         files: writer.files,
+    }
+}
+
+/// `[account]`: the id, owner and scope, and the account settings, which are the whole
+/// account's: an export of a part leaves them out.
+fn account_section(live: &LiveState, filter: &Filter) -> AccountSection {
+    let whole = filter.scope.is_none() && filter.owner.is_none();
+    AccountSection {
+        id: live.caller.account.clone(),
+        owner: filter.owner.clone(),
+        scope: filter.scope.clone(),
+        alias: live.account.alias.clone().flatten().filter(|_| whole),
+        password_policy: live.account.password_policy.flatten().filter(|_| whole),
     }
 }
 
@@ -240,6 +249,10 @@ struct AccountSection {
     owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password_policy: Option<PasswordPolicy>,
 }
 
 #[derive(Serialize)]
@@ -280,6 +293,8 @@ struct UserSection {
     attached: Attached,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     access_key: bool,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    console: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     boundary: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -345,6 +360,7 @@ impl Writer<'_> {
             groups: user.groups.iter().cloned().collect(),
             attached: self.attached(&user.policies, "user", &user.name, &user.inline_policies),
             access_key: user.access_keys.iter().any(|k| k.active),
+            console: user.login.flatten().is_some(),
             boundary: user.boundary.as_ref().map(|b| self.name_of(b)),
             tags: without_owner(&user.tags),
         }

@@ -224,6 +224,29 @@ async fn console_mfa_alias_and_password_policy_are_made_shown_and_idempotent() {
             .any(|p| p.policy_name() == Some("iamspec-require-mfa"))
     );
 
+    // Export writes the console password and the account settings, and plans nothing.
+    account.run(&["export", "--out", "exported"]).expect(0);
+    let exported = account.dir.path().join("exported/spec.toml");
+    let text = std::fs::read_to_string(&exported).unwrap();
+    for line in [
+        "console = true",
+        "access_key = true",
+        "alias = \"koding-iamspec\"",
+        "[account.password_policy]",
+        "min_length = 16",
+        "reuse_prevention = 24",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let replan = account
+        .run(&["plan", exported.to_str().unwrap(), "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        replan.stdout.starts_with("No changes."),
+        "{}",
+        replan.stdout
+    );
+
     // console = false: the password is drift, and a prune removes it.
     let off = account.spec(
         "off.toml",

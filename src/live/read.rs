@@ -171,9 +171,26 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
         .collect();
     let names = users.keys().cloned().collect();
     read_keys(api, &mut users, names).await?;
+    // Console passwords are in the report alone; without it they are not exported.
+    if let Ok(report) = api.credential_report().await {
+        credentials::logins_from_report(&mut users, &report);
+    }
     let mut local_policies = details.local_policies;
     read_policy_tags(api, &mut local_policies, |_| true).await?;
-    let (settings, providers) = futures::try_join!(read_role_settings(api), read_providers(api))?;
+    let (settings, providers, alias, password_policy) = futures::try_join!(
+        read_role_settings(api),
+        read_providers(api),
+        async {
+            api.account_alias()
+                .await
+                .map_err(failed("read the account alias (iam:ListAccountAliases)"))
+        },
+        async {
+            api.password_policy().await.map_err(failed(
+                "read the account password policy (iam:GetAccountPasswordPolicy)",
+            ))
+        }
+    )?;
     let mut roles = details.roles;
     for role in &mut roles {
         role.settings = settings.get(&role.name).cloned();
@@ -187,6 +204,8 @@ pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
         aws_policies,
     );
     live.oidc_providers = providers;
+    live.account.alias = Some(alias);
+    live.account.password_policy = Some(password_policy);
     Ok(live)
 }
 

@@ -130,8 +130,10 @@ pub struct PasswordPolicy {
     pub require_lowercase: bool,
     pub allow_users_to_change: bool,
     /// Days a password lasts; `None`: it never expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_age_days: Option<u32>,
     /// How many earlier passwords cannot be used again; `None`: any can.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub reuse_prevention: Option<u32>,
     pub hard_expiry: bool,
 }

@@ -62,6 +62,23 @@ pub(super) fn from_report(
     }
 }
 
+/// Every user's console password and MFA, where the report's row is of that user.
+pub(super) fn logins_from_report(
+    users: &mut BTreeMap<String, LiveUser>,
+    report: &CredentialReport,
+) {
+    for user in users.values_mut() {
+        if let Some(row) = report
+            .users
+            .get(&user.name)
+            .filter(|r| user.created == Some(r.created))
+        {
+            user.login = Some(row.login);
+            user.mfa = Some(row.mfa);
+        }
+    }
+}
+
 /// The console passwords of the spec's users that say `console`, where the report does not
 /// already show what the spec asks (it can be hours old): one `GetLoginProfile` each.
 pub(super) async fn read_logins(
