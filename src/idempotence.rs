@@ -62,6 +62,9 @@ fn generate_spec(rng: &mut StdRng, prune: bool) -> String {
     if prune {
         text.push_str("prune = true\n");
     }
+    if rng.random_bool(0.3) {
+        text.push_str("alias = \"koding\"\n");
+    }
     let policies = some(rng, &POLICIES[..2], 0.5);
     for policy in &policies {
         let path = PATHS[rng.random_range(0..2)];
@@ -98,6 +101,9 @@ fn generate_spec(rng: &mut StdRng, prune: bool) -> String {
     for group in &groups {
         let path = PATHS[rng.random_range(0..2)];
         let _ = writeln!(text, "[groups.{group}]\npath = \"{path}\"");
+        if rng.random_bool(0.2) {
+            text.push_str("require_mfa = true\n");
+        }
         attach(rng, &mut text);
     }
     for user in some(rng, &USERS, 0.5) {
@@ -114,6 +120,14 @@ fn generate_spec(rng: &mut StdRng, prune: bool) -> String {
         );
         if rng.random_bool(0.5) {
             text.push_str("tags = { team = \"platform\" }\n");
+        }
+        match rng.random_range(0..3) {
+            0 => text.push_str("console = true\n"),
+            1 => text.push_str("console = false\n"),
+            _ => {}
+        }
+        if rng.random_bool(0.2) {
+            text.push_str("require_mfa = true\n");
         }
         attach(rng, &mut text);
     }
@@ -156,6 +170,7 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
         .collect();
     let mut account = MemoryAccount {
         aws_policies: aws.clone(),
+        alias: rng.random_bool(0.3).then(|| "old-alias".to_owned()),
         ..MemoryAccount::default()
     };
     for name in some(rng, &POLICIES, 0.5) {
@@ -229,6 +244,7 @@ fn generate_account(rng: &mut StdRng) -> MemoryAccount {
             tags,
             keys,
             boundary: None,
+            login: rng.random_bool(0.4).then(crate::live::Login::default),
             ..MemoryUser::default()
         };
         account.users.insert(name.into(), user);
@@ -291,6 +307,10 @@ fn theirs(spec: &Spec, account: &MemoryAccount) -> MemoryAccount {
         ours.owns(path, tags.get(OWNER_TAG).map(String::as_str))
     };
     let mut outside = account.clone();
+    // The alias is the spec's when it sets one, or when it prunes: the whole account's.
+    if spec.settings.alias.is_some() || spec.prune {
+        outside.alias = None;
+    }
     outside
         .users
         .retain(|name, u| !owned(&u.path, &u.tags) && !spec.users.contains_key(name));

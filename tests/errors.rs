@@ -23,7 +23,7 @@ async fn an_invalid_spec_makes_no_call_at_all() {
         assert_eq!(
             run.stderr,
             format!(
-                "error: {spec}:4:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, boundary, tags)\n"
+                "error: {spec}:4:1: unknown key `polices`; did you mean `policies`? (allowed here: path, groups, policies, addons, inline, access_key, console, require_mfa, boundary, tags)\n"
             )
         );
         assert!(run.stdout.is_empty());
