@@ -223,52 +223,6 @@ async fn console_mfa_alias_and_password_policy_are_made_shown_and_idempotent() {
             .iter()
             .any(|p| p.policy_name() == Some("iamspec-require-mfa"))
     );
-
-    // Export writes the console password and the account settings, and plans nothing.
-    account.run(&["export", "--out", "exported"]).expect(0);
-    let exported = account.dir.path().join("exported/spec.toml");
-    let text = std::fs::read_to_string(&exported).unwrap();
-    for line in [
-        "console = true",
-        "access_key = true",
-        "alias = \"koding-iamspec\"",
-        "[account.password_policy]",
-        "min_length = 16",
-        "reuse_prevention = 24",
-    ] {
-        assert!(text.contains(line), "{line}:\n{text}");
-    }
-    let replan = account
-        .run(&["plan", exported.to_str().unwrap(), "--detailed-exitcode"])
-        .expect(0);
-    assert!(
-        replan.stdout.starts_with("No changes."),
-        "{}",
-        replan.stdout
-    );
-
-    // console = false: the password is drift, and a prune removes it.
-    let off = account.spec(
-        "off.toml",
-        &SETTINGS.replace("console = true", "console = false"),
-    );
-    let off = off.to_str().unwrap();
-    let drift = account.run(&["plan", off]).expect(0);
-    assert!(
-        drift
-            .stdout
-            .contains("user koding-user has a console password, and the spec says console = false"),
-        "{}",
-        drift.stdout
-    );
-    account.run(&["apply", off, "--prune", "--yes"]).expect(0);
-    assert!(
-        iam.get_login_profile()
-            .user_name("koding-user")
-            .send()
-            .await
-            .is_err()
-    );
 }
 
 #[tokio::test]
@@ -316,4 +270,59 @@ async fn the_credentials_report_reads_the_endpoints_report_and_marks_broken_rule
         .run(&["credentials", "--detailed-exitcode"])
         .expect(2);
     assert!(!bare.stdout.contains("max_age"), "{}", bare.stdout);
+}
+
+#[tokio::test]
+async fn export_writes_the_settings_and_console_false_is_pruned() {
+    let account = Account::new().await;
+    let spec = account.spec("settings.toml", SETTINGS);
+    account
+        .run(&["apply", spec.to_str().unwrap(), "--yes"])
+        .expect(0);
+    let iam = account.iam();
+    // Export writes the console password and the account settings, and plans nothing.
+    account.run(&["export", "--out", "exported"]).expect(0);
+    let exported = account.dir.path().join("exported/spec.toml");
+    let text = std::fs::read_to_string(&exported).unwrap();
+    for line in [
+        "console = true",
+        "access_key = true",
+        "alias = \"koding-iamspec\"",
+        "[account.password_policy]",
+        "min_length = 16",
+        "reuse_prevention = 24",
+    ] {
+        assert!(text.contains(line), "{line}:\n{text}");
+    }
+    let replan = account
+        .run(&["plan", exported.to_str().unwrap(), "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        replan.stdout.starts_with("No changes."),
+        "{}",
+        replan.stdout
+    );
+
+    // console = false: the password is drift, and a prune removes it.
+    let off = account.spec(
+        "off.toml",
+        &SETTINGS.replace("console = true", "console = false"),
+    );
+    let off = off.to_str().unwrap();
+    let drift = account.run(&["plan", off]).expect(0);
+    assert!(
+        drift
+            .stdout
+            .contains("user koding-user has a console password, and the spec says console = false"),
+        "{}",
+        drift.stdout
+    );
+    account.run(&["apply", off, "--prune", "--yes"]).expect(0);
+    assert!(
+        iam.get_login_profile()
+            .user_name("koding-user")
+            .send()
+            .await
+            .is_err()
+    );
 }
