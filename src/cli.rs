@@ -606,15 +606,16 @@ impl Signals {
     }
 }
 
-/// What must hold before a plan is applied: not too many deletions, and, when keys are made,
-/// a secrets directory that can take their secrets safely.
+/// What must hold before a plan is applied: not too many deletions, and, when keys or console
+/// passwords are made, a secrets directory that can take them safely.
 fn check_before_apply(plan: &Plan, common: &Common, secrets: &SecretsDir) -> Result<(), Error> {
     check_deletions(plan, common)?;
-    if plan
-        .changes
-        .iter()
-        .any(|c| matches!(c.op, Op::CreateAccessKey { .. }))
-    {
+    if plan.changes.iter().any(|c| {
+        matches!(
+            c.op,
+            Op::CreateAccessKey { .. } | Op::CreateLoginProfile { .. }
+        )
+    }) {
         secrets.check()?;
     }
     Ok(())

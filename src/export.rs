@@ -16,9 +16,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::document;
+use crate::iam::DEFAULT_OWNER;
 use crate::iam::{OWNER_TAG, Owned, Ownership, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveProvider, LiveRole, LiveState, LiveUser};
-use crate::spec::{BUILTIN_ADDONS, PasswordPolicy};
+use crate::spec::{self, BUILTIN_ADDONS, PasswordPolicy};
 
 mod trust;
 
@@ -51,10 +52,18 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
             && (filter.owner.is_none() || entity.owner_tag() == Some(ownership.owner.as_str()))
     };
     let users: Vec<&LiveUser> = live.users.values().filter(|u| selected(*u)).collect();
+    // The policy `require_mfa` makes, exactly as iamspec makes it, is written as that key.
+    let mfa_name = spec::mfa_policy_name(filter.owner.as_deref().unwrap_or(DEFAULT_OWNER));
+    let mfa_document = document::canonical(&spec::mfa_document());
+    let mfa = live
+        .local_policies
+        .values()
+        .find(|p| p.arn.name == mfa_name && p.arn.path == "/" && p.document == mfa_document)
+        .map(|p| p.arn.clone());
     let policies: Vec<&LivePolicy> = live
         .local_policies
         .values()
-        .filter(|p| selected(*p))
+        .filter(|p| selected(*p) && Some(&p.arn) != mfa.as_ref())
         .collect();
     // Groups cannot be tagged: with an owner, the groups its users are in.
     let member_of: BTreeSet<&str> = users
@@ -91,6 +100,7 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
 
     let mut writer = Writer {
         live,
+        mfa,
         exported: policies.iter().map(|p| &p.arn).collect(),
         files: BTreeMap::new(),
         provider_names: provider_names(&providers),
@@ -273,6 +283,8 @@ struct Attached {
     addons: Vec<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     inline: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    require_mfa: bool,
 }
 
 #[derive(Serialize)]
@@ -308,6 +320,8 @@ fn path(path: &str) -> Option<String> {
 
 struct Writer<'a> {
     live: &'a LiveState,
+    /// The policy `require_mfa` attaches, if the account has it as iamspec makes it.
+    mfa: Option<PolicyArn>,
     /// Customer-managed policies the spec defines, and so names by name.
     exported: BTreeSet<&'a PolicyArn>,
     /// The documents, by path relative to the spec.
@@ -422,6 +436,8 @@ impl Writer<'_> {
         inline: &BTreeMap<String, Value>,
     ) -> Attached {
         let mut remaining: Vec<&PolicyArn> = attached.iter().collect();
+        let require_mfa = remaining.iter().any(|arn| Some(*arn) == self.mfa.as_ref());
+        remaining.retain(|arn| Some(*arn) != self.mfa.as_ref());
         let mut addons = Vec::new();
         for (addon, names) in BUILTIN_ADDONS {
             let members: Vec<&PolicyArn> = remaining
@@ -450,6 +466,7 @@ impl Writer<'_> {
             policies,
             addons,
             inline,
+            require_mfa,
         }
     }
 }

@@ -11,23 +11,6 @@ use std::time::Duration;
 
 use support::Account;
 
-async fn keys(account: &Account, user: &str) -> Vec<(String, bool)> {
-    let out = account
-        .iam()
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    out.access_key_metadata()
-        .iter()
-        .map(|k| {
-            let active = k.status() == Some(&aws_sdk_iam::types::StatusType::Active);
-            (k.access_key_id().unwrap().to_owned(), active)
-        })
-        .collect()
-}
-
 /// The key ids the secret files in `secrets/` hold, one per file.
 fn secret_files(account: &Account) -> Vec<String> {
     let dir = account.dir.path().join("secrets");
@@ -71,7 +54,7 @@ async fn step(account: &Account, spec: &str, step: &str) -> Vec<(String, bool)> 
         );
     }
     account.run(&["apply", spec, "--yes"]).expect(0);
-    let live = keys(account, "koding-user").await;
+    let live = account.keys("koding-user").await;
     assert!(live.len() <= 2, "{live:?}");
     let mut ids: Vec<String> = live.iter().map(|(id, _)| id.clone()).collect();
     ids.sort();
@@ -291,9 +274,14 @@ async fn export_writes_the_settings_and_console_false_is_pruned() {
         "[account.password_policy]",
         "min_length = 16",
         "reuse_prevention = 24",
+        "require_mfa = true",
     ] {
         assert!(text.contains(line), "{line}:\n{text}");
     }
+    assert!(
+        !text.contains("[policies."),
+        "the MFA policy is require_mfa: {text}"
+    );
     let replan = account
         .run(&["plan", exported.to_str().unwrap(), "--detailed-exitcode"])
         .expect(0);
@@ -325,4 +313,32 @@ async fn export_writes_the_settings_and_console_false_is_pruned() {
             .await
             .is_err()
     );
+}
+
+#[tokio::test]
+async fn a_console_password_needs_a_private_secrets_directory_before_any_change() {
+    let account = Account::new().await;
+    let spec = account.spec(
+        "console.toml",
+        "version = 1\n[users.koding-user]\nconsole = true\n",
+    );
+    let open = account.dir.path().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let refused = account
+        .run(&[
+            "apply",
+            spec.to_str().unwrap(),
+            "--yes",
+            "--secrets-dir",
+            open.to_str().unwrap(),
+        ])
+        .expect(1);
+    assert!(
+        refused.stderr.contains("can be read by others"),
+        "{}",
+        refused.stderr
+    );
+    let users = account.iam().list_users().send().await.unwrap();
+    assert!(users.users().is_empty(), "nothing was changed");
 }

@@ -7,7 +7,6 @@ mod support;
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
-use aws_sdk_iam::types::StatusType;
 use support::proxy::{Behaviour, Proxy};
 use support::{Account, Run};
 
@@ -40,17 +39,10 @@ async fn group_policies(account: &Account, group: &str) -> BTreeSet<String> {
 }
 
 async fn active_keys(account: &Account, user: &str) -> Vec<String> {
-    let keys = account
-        .iam()
-        .list_access_keys()
-        .user_name(user)
-        .send()
-        .await
-        .unwrap();
-    keys.access_key_metadata()
-        .iter()
-        .filter(|k| k.status() == Some(&StatusType::Active))
-        .map(|k| k.access_key_id().unwrap().to_owned())
+    let keys = account.keys(user).await;
+    keys.into_iter()
+        .filter(|(_, active)| *active)
+        .map(|(id, _)| id)
         .collect()
 }
 

@@ -244,7 +244,9 @@ impl Differ<'_> {
         }
         let has_console = user.console == Some(true)
             || (user.console.is_none() && login.is_some() && unused.is_none());
-        if has_console && live.and_then(|l| l.mfa) != Some(true) && !self.is_caller(&user.name) {
+        // A new user has no device yet; a live one's is known only from the report.
+        let no_mfa = live.is_none_or(|l| l.mfa == Some(false));
+        if has_console && no_mfa && !self.is_caller(&user.name) {
             self.warnings.push(format!(
                 "user {} can sign in to the console with a password alone: it has no MFA device (set require_mfa = true to keep it out of everything until it has one)",
                 user.name

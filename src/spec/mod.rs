@@ -20,7 +20,7 @@ pub use files::{MAX_DOCUMENT_BYTES, MAX_SPEC_BYTES};
 pub use policy::PolicyRef;
 pub(crate) use policy::check_spec_path;
 pub use trust::{Grant, Trust, provider_arn};
-pub use validate::{MFA_POLICY, mfa_document, parse_duration};
+pub use validate::{MFA_POLICY, mfa_document, mfa_policy_name, parse_duration};
 
 use crate::document::Document;
 use crate::iam::{EntityKind, Names, Ownership};
@@ -115,8 +115,6 @@ pub struct AccountSettings {
     /// Keys and console passwords of the spec's users unused this long (seconds) are disabled.
     pub disable_unused: Option<u64>,
     pub password_policy: Option<PasswordPolicy>,
-    /// The managed policy `require_mfa` attaches, when any group or user asks for it.
-    pub mfa_policy: Option<String>,
 }
 
 /// `[account.password_policy]`, with IAM's defaults for what the spec leaves out.

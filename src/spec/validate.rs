@@ -23,7 +23,7 @@ use crate::iam::{DEFAULT_OWNER, OWNER_TAG, Ownership, check_name, is_account_id}
 
 mod credentials;
 
-pub use credentials::{MFA_POLICY, mfa_document, parse_duration};
+pub use credentials::{MFA_POLICY, mfa_document, mfa_policy_name, parse_duration};
 
 /// The spec format version this build reads.
 pub const SPEC_VERSION: i64 = 1;
@@ -106,7 +106,7 @@ impl Checker<'_> {
             ),
             Some(_) => {}
         }
-        let (account_id, ownership, prune, mut settings) = self.account(raw.account.as_ref());
+        let (account_id, ownership, prune, settings) = self.account(raw.account.as_ref());
         self.unique_ignoring_case("user", raw.users.keys());
         self.unique_ignoring_case("group", raw.groups.keys());
         self.unique_ignoring_case("policy", raw.policies.keys());
@@ -134,7 +134,7 @@ impl Checker<'_> {
                 (name.get_ref().clone(), user)
             })
             .collect();
-        settings.mfa_policy = self.require_mfa(
+        self.require_mfa(
             raw,
             &ownership.owner,
             &mut policies,

@@ -131,6 +131,24 @@ impl Account {
         )
     }
 
+    /// `user`'s access keys: each id, and whether it is active.
+    pub async fn keys(&self, user: &str) -> Vec<(String, bool)> {
+        let out = self
+            .iam()
+            .list_access_keys()
+            .user_name(user)
+            .send()
+            .await
+            .unwrap();
+        out.access_key_metadata()
+            .iter()
+            .map(|k| {
+                let active = k.status() == Some(&aws_sdk_iam::types::StatusType::Active);
+                (k.access_key_id().unwrap().to_owned(), active)
+            })
+            .collect()
+    }
+
     /// The id of `user`'s one access key, and whether its secret is saved in `secrets/`.
     /// Panics when the user has no key or more than one.
     pub async fn only_key(&self, user: &str) -> (String, bool) {

@@ -132,7 +132,6 @@ impl Checker<'_> {
             alias,
             disable_unused,
             password_policy: password_policy.map(|p| self.password_policy(p)),
-            mfa_policy: None,
         }
     }
 
@@ -179,7 +178,7 @@ impl Checker<'_> {
     }
 
     /// `require_mfa = true` on groups and users: the spec's MFA policy joins its policies and
-    /// is attached to each of them. Its name, if any asks for it.
+    /// is attached to each of them.
     pub(super) fn require_mfa(
         &mut self,
         raw: &RawSpec,
@@ -187,7 +186,7 @@ impl Checker<'_> {
         policies: &mut BTreeMap<String, ManagedPolicy>,
         groups: &mut BTreeMap<String, Group>,
         users: &mut BTreeMap<String, User>,
-    ) -> Option<String> {
+    ) {
         let groups_asking = raw.groups.iter().filter(|(_, g)| g.require_mfa);
         let users_asking = raw.users.iter().filter(|(_, u)| u.require_mfa);
         let asking: Vec<(bool, &Spanned<String>)> = groups_asking
@@ -195,7 +194,7 @@ impl Checker<'_> {
             .chain(users_asking.map(|(name, _)| (false, name)))
             .collect();
         if asking.is_empty() {
-            return None;
+            return;
         }
         let defined: Vec<String> = policies.keys().cloned().collect();
         let policy = self.mfa_policy(owner, &defined);
@@ -210,29 +209,13 @@ impl Checker<'_> {
                 attached.push(policy_use);
             }
         }
-        let name = policy.name.clone();
-        policies.insert(name.clone(), policy);
-        Some(name)
+        policies.insert(policy.name.clone(), policy);
     }
 
     /// The policy `require_mfa` attaches: one per spec, named after its owner, and refused
     /// when the spec defines a policy of that name itself.
     fn mfa_policy(&mut self, owner: &str, defined: &[String]) -> ManagedPolicy {
-        let name = if owner == DEFAULT_OWNER {
-            MFA_POLICY.to_owned()
-        } else {
-            let suffix: String = owner
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
-                        c
-                    } else {
-                        '-'
-                    }
-                })
-                .collect();
-            format!("{MFA_POLICY}-{suffix}").chars().take(128).collect()
-        };
+        let name = mfa_policy_name(owner);
         if defined.iter().any(|d| d.eq_ignore_ascii_case(&name)) {
             self.error(
                 0,
@@ -257,6 +240,24 @@ impl Checker<'_> {
             via: None,
         }
     }
+}
+
+/// The name of the policy `require_mfa` attaches for a spec of this owner.
+pub fn mfa_policy_name(owner: &str) -> String {
+    if owner == DEFAULT_OWNER {
+        return MFA_POLICY.to_owned();
+    }
+    let suffix: String = owner
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "+=,.@_-".contains(c) {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    format!("{MFA_POLICY}-{suffix}").chars().take(128).collect()
 }
 
 /// IAM's rule for account aliases: `^[a-z0-9]([a-z0-9]|-(?!-)){1,61}[a-z0-9]$`.
