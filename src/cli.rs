@@ -6,6 +6,7 @@
 //! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
 use std::ffi::OsString;
+use std::fmt::Write as _;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -20,6 +21,7 @@ use tokio::signal::unix::{Signal, SignalKind, signal};
 use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
+use crate::lint::{self, Severity};
 use crate::live::aws::{AwsIam, Connection, Timeouts};
 use crate::live::{self, ApiError, Caller, IamApi, KeyReading, ReadError};
 use crate::lock::{self, Holder, Lock, LockError};
@@ -69,6 +71,12 @@ enum Command {
     Validate {
         /// The spec file (- for standard input).
         spec: PathBuf,
+        /// Fail (exit 1) on warnings too: the spec's and the policy linter's.
+        #[arg(long)]
+        strict: bool,
+        /// Print the result and every finding as JSON.
+        #[arg(long)]
+        json: bool,
     },
     /// Show every user's credentials, marked where they break a rule.
     ///
@@ -213,6 +221,11 @@ pub enum Error {
         "the plan deletes {count} users, groups, policies, roles, instance profiles and providers, more than --max-deletes {max} allows: check that the spec names everything it should, then raise --max-deletes to go ahead"
     )]
     TooManyDeletes { count: usize, max: usize },
+    /// The policy linter found something at level error; nothing was called.
+    #[error(
+        "{count} policy finding(s) at level error (above): fix them, or set their level in [lint]; nothing was changed"
+    )]
+    Lint { count: usize },
     /// apply would have to ask, but nobody can answer.
     #[error(
         "apply needs a confirmation but standard input is not a terminal: review the changes with `iamspec plan`, then run `iamspec apply --yes`"
@@ -317,31 +330,7 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
-        Command::Validate { spec } => {
-            let spec = load(&spec)?;
-            let count = |n: usize, one: &str, many: &str| {
-                format!("{n} {}", if n == 1 { one } else { many })
-            };
-            let mut parts = vec![
-                count(spec.users.len(), "user", "users"),
-                count(spec.groups.len(), "group", "groups"),
-                count(spec.policies.len(), "policy", "policies"),
-            ];
-            if !spec.roles.is_empty() || !spec.oidc_providers.is_empty() {
-                parts.push(count(spec.roles.len(), "role", "roles"));
-                parts.push(count(
-                    spec.oidc_providers.len(),
-                    "OIDC provider",
-                    "OIDC providers",
-                ));
-            }
-            emit(&format!(
-                "{} is valid: {}.\n",
-                spec.file.display(),
-                parts.join(", ")
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Validate { spec, strict, json } => validate(&spec, strict, json),
         Command::Export {
             aws,
             scope,
@@ -394,6 +383,85 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             lock_timeout,
         } => apply(&common, yes, concurrency, lock_timeout).await,
     }
+}
+
+/// `iamspec validate`: every offline check, the policy linter's findings with them. Exit 1
+/// when the spec is invalid, a finding is at level error, or (`--strict`) anything warns.
+fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
+    let spec = spec::load(path)?;
+    let findings = lint::lint(&spec);
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let warnings = spec.warnings.len()
+        + findings
+            .iter()
+            .filter(|f| f.severity == Severity::Warning)
+            .count();
+    let passes = errors == 0 && !(strict && warnings > 0);
+    if json {
+        let data = &lint::ActionDb::get().source;
+        let report = serde_json::json!({
+            "file": spec.file.display().to_string(),
+            "valid": passes,
+            "warnings": spec.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "findings": findings,
+            "action_data": data,
+        });
+        let mut text = serde_json::to_string_pretty(&report).expect("a report serialises");
+        text.push('\n');
+        emit(&text)?;
+    } else {
+        let mut text = String::new();
+        for warning in &spec.warnings {
+            let _ = writeln!(text, "warning: {warning}");
+        }
+        for finding in &findings {
+            let _ = writeln!(text, "{finding}");
+        }
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut parts = vec![
+            count(spec.users.len(), "user", "users"),
+            count(spec.groups.len(), "group", "groups"),
+            count(spec.policies.len(), "policy", "policies"),
+        ];
+        if !spec.roles.is_empty() || !spec.oidc_providers.is_empty() {
+            parts.push(count(spec.roles.len(), "role", "roles"));
+            parts.push(count(
+                spec.oidc_providers.len(),
+                "OIDC provider",
+                "OIDC providers",
+            ));
+        }
+        let verdict = if passes { "is valid" } else { "is not valid" };
+        let _ = writeln!(
+            text,
+            "{} {verdict}: {}.",
+            spec.file.display(),
+            parts.join(", ")
+        );
+        if errors > 0 {
+            let _ = writeln!(
+                text,
+                "{errors} finding{} at level error: fix them, or set their level in [lint].",
+                if errors == 1 { "" } else { "s" }
+            );
+        } else if !passes {
+            let _ = writeln!(
+                text,
+                "--strict: {warnings} warning{} fail the check.",
+                if warnings == 1 { "" } else { "s" }
+            );
+        }
+        emit(&text)?;
+    }
+    Ok(if passes {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `iamspec credentials`: the credential report, assessed against the spec's rules. The spec
@@ -707,11 +775,23 @@ fn check_deletions(plan: &Plan, common: &Common) -> Result<(), Error> {
     Ok(())
 }
 
-/// Loads the spec and shows its warnings, which never stop anything.
+/// Loads the spec and shows its warnings and the linter's, which never stop anything; a
+/// finding at level error does, before any call.
 fn load(path: &Path) -> Result<Spec, Error> {
     let spec = spec::load(path)?;
     for warning in &spec.warnings {
         eprintln!("warning: {warning}");
+    }
+    let findings = lint::lint(&spec);
+    for finding in findings.iter().filter(|f| f.severity >= Severity::Warning) {
+        eprintln!("{finding}");
+    }
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(Error::Lint { count: errors });
     }
     Ok(spec)
 }

@@ -11,6 +11,7 @@ pub mod diff;
 pub mod document;
 pub mod export;
 pub mod iam;
+pub mod lint;
 pub mod live;
 pub mod lock;
 pub mod plan;

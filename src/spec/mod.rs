@@ -57,12 +57,89 @@ impl Spec {
         groups.chain(users).chain(roles)
     }
 
+    /// Every identity-based policy document of the spec: customer-managed and inline, with
+    /// what it is (for messages) and where the spec names it.
+    pub fn documents(&self) -> Vec<SpecDocument<'_>> {
+        let at = |what: &str| self.document_at.get(what).copied().unwrap_or_default();
+        let mut documents = Vec::new();
+        for policy in self.policies.values() {
+            let what = format!("policy `{}`", policy.name);
+            documents.push(SpecDocument {
+                at: at(&what),
+                what,
+                owner: DocumentOwner::Managed(&policy.name),
+                document: &policy.document,
+            });
+        }
+        let inline = self
+            .groups
+            .values()
+            .map(|g| (EntityKind::Group, &g.name, &g.inline))
+            .chain(
+                self.users
+                    .values()
+                    .map(|u| (EntityKind::User, &u.name, &u.inline)),
+            )
+            .chain(
+                self.roles
+                    .values()
+                    .map(|r| (EntityKind::Role, &r.name, &r.inline)),
+            );
+        for (kind, owner, policies) in inline {
+            for (name, document) in policies {
+                let what = format!("inline policy `{name}` of {} `{owner}`", kind.as_str());
+                documents.push(SpecDocument {
+                    at: at(&what),
+                    what,
+                    owner: DocumentOwner::Inline(kind, owner),
+                    document,
+                });
+            }
+        }
+        documents
+    }
+
     /// The spec's OIDC provider with this URL (without `https://`), if it declares one.
     pub fn provider_by_url(&self, url: &str) -> Option<&OidcProvider> {
         self.oidc_providers
             .values()
             .find(|p| p.url.eq_ignore_ascii_case(url))
     }
+}
+
+/// A policy document of the spec and whose it is.
+#[derive(Debug, Clone)]
+pub struct SpecDocument<'a> {
+    /// `policy `X`` or `inline policy `p` of user `u``.
+    pub what: String,
+    pub at: Location,
+    pub owner: DocumentOwner<'a>,
+    pub document: &'a Document,
+}
+
+/// Whose a document is: a customer-managed policy, or an entity's inline policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentOwner<'a> {
+    Managed(&'a str),
+    Inline(EntityKind, &'a str),
+}
+
+/// `[lint]`: the level of each finding code, and exceptions for named policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LintConfig {
+    /// Code to level: `error`, `warning`, `info` or `off`.
+    pub levels: BTreeMap<String, String>,
+    pub exceptions: Vec<LintException>,
+}
+
+/// `[[lint.exceptions]]`: a code that does not apply to a policy, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LintException {
+    pub code: String,
+    /// The policy's name: a customer-managed policy, or an inline policy's name.
+    pub policy: String,
+    pub reason: String,
+    pub at: Location,
 }
 
 /// The add-ons every spec knows without defining them.
@@ -95,6 +172,11 @@ pub struct Spec {
     pub oidc_providers: BTreeMap<String, OidcProvider>,
     /// `[account]` settings around people's credentials.
     pub settings: AccountSettings,
+    /// `[lint]`: the level of each finding code, and exceptions.
+    pub lint: LintConfig,
+    /// Where each policy document is named in the spec, by what it is (`policy `X``,
+    /// `inline policy `p` of user `u``).
+    pub document_at: BTreeMap<String, Location>,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
 }
@@ -242,7 +324,7 @@ pub struct PolicyUse {
 }
 
 /// A place in the spec file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {
     pub line: usize,
     pub column: usize,

@@ -27,6 +27,26 @@ pub struct RawSpec {
     pub roles: BTreeMap<Spanned<String>, RawRole>,
     #[serde(default)]
     pub oidc_providers: BTreeMap<Spanned<String>, RawProvider>,
+    pub lint: Option<RawLint>,
+}
+
+/// `[lint]`: levels by finding code, and exceptions for named policies.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLint {
+    #[serde(default)]
+    pub levels: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    pub exceptions: Vec<Spanned<RawException>>,
+}
+
+/// `[[lint.exceptions]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawException {
+    pub code: Spanned<String>,
+    pub policy: Spanned<String>,
+    pub reason: Spanned<String>,
 }
 
 /// `[account]`

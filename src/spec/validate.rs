@@ -63,6 +63,8 @@ struct Checker<'a> {
     warnings: Vec<Diagnostic>,
     /// Names under `[policies]`: a bare name in a `policies` list means one of these first.
     policy_names: BTreeSet<String>,
+    /// Where each policy document is named, by what it is ("policy `X`").
+    document_at: BTreeMap<String, super::Location>,
 }
 
 pub(super) fn validate(raw: &RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
@@ -71,10 +73,12 @@ pub(super) fn validate(raw: &RawSpec, source: &Source<'_>) -> Result<Spec, Vec<D
         problems: Vec::new(),
         warnings: Vec::new(),
         policy_names: raw.policies.keys().map(|k| k.get_ref().clone()).collect(),
+        document_at: BTreeMap::new(),
     };
     let mut spec = checker.spec(raw);
     if checker.problems.is_empty() {
         spec.warnings = checker.warnings;
+        spec.document_at = checker.document_at;
         Ok(spec)
     } else {
         checker.problems.sort_by_key(|d| d.at);
@@ -155,8 +159,65 @@ impl Checker<'_> {
             roles,
             oidc_providers,
             settings,
+            lint: self.lint(raw.lint.as_ref()),
+            document_at: BTreeMap::new(),
             warnings: Vec::new(),
         }
+    }
+
+    /// `[lint]`: each code and level known, each exception with a reason.
+    fn lint(&mut self, raw: Option<&super::raw::RawLint>) -> super::LintConfig {
+        let mut config = super::LintConfig::default();
+        let Some(raw) = raw else {
+            return config;
+        };
+        let codes = || crate::lint::CODES.iter().map(|(code, ..)| *code);
+        let known = |this: &mut Self, code: &Spanned<String>| {
+            let ok = codes().any(|c| c == code.get_ref());
+            if !ok {
+                let hint = did_you_mean(code.get_ref(), codes());
+                this.error(
+                    code.span().start,
+                    format!(
+                        "`{}` is no finding code{hint} (codes: {})",
+                        code.get_ref(),
+                        codes().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+            ok
+        };
+        for (code, level) in &raw.levels {
+            if !known(self, code) {
+                continue;
+            }
+            if !crate::lint::is_level(level.get_ref()) {
+                self.error(
+                    level.span().start,
+                    format!("the level of {} is `{}`: write \"error\", \"warning\", \"info\" or \"off\"", code.get_ref(), level.get_ref()),
+                );
+            }
+            config
+                .levels
+                .insert(code.get_ref().clone(), level.get_ref().clone());
+        }
+        for exception in &raw.exceptions {
+            let e = exception.get_ref();
+            known(self, &e.code);
+            if e.reason.get_ref().trim().is_empty() {
+                self.error(
+                    e.reason.span().start,
+                    "an exception needs a reason: say why the finding does not apply",
+                );
+            }
+            config.exceptions.push(super::LintException {
+                code: e.code.get_ref().clone(),
+                policy: e.policy.get_ref().clone(),
+                reason: e.reason.get_ref().clone(),
+                at: self.source.locate(exception.span().start),
+            });
+        }
+        config
     }
 
     /// `[account]`: the account id, who the spec is and what it owns, and the settings.
@@ -292,6 +353,8 @@ impl Checker<'_> {
     /// A policy document, from a JSON file beside the spec or an inline table, checked as IAM
     /// would check it.
     fn document(&mut self, value: &Spanned<toml::Value>, what: &str) -> Option<Document> {
+        let at = self.source.locate(value.span().start);
+        self.document_at.insert(what.to_owned(), at);
         let json = self.json(value, what)?;
         let findings = crate::document::check(&json);
         self.findings(

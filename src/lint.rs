@@ -1,0 +1,332 @@
+//! Stage 1c: what the spec's policy documents mean, checked offline against the embedded IAM
+//! action table (`data`): unknown services and actions, resources and condition keys that do
+//! not fit the actions, operators that do not fit a key, `Allow` with `NotAction`, redundant
+//! statements, privilege-escalation paths within one principal's policies, and credentials or
+//! permissions management granted on everything. Each finding has a stable code, a level the
+//! spec's `[lint]` table can change, and the place to fix it.
+//!
+//! `grants` expands what a document allows, for the plan's "what a change grants".
+
+mod checks;
+pub mod data;
+mod escalation;
+pub mod grants;
+
+use std::fmt::{self, Write as _};
+
+use serde::Serialize;
+
+use crate::spec::{DocumentOwner, Location, Spec};
+
+pub use data::{ActionDb, Level};
+
+/// How much a finding matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Warning,
+    Error,
+}
+
+/// A level `[lint] levels` gives a code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LevelSetting {
+    At(Severity),
+    Off,
+}
+
+impl LevelSetting {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "error" => LevelSetting::At(Severity::Error),
+            "warning" => LevelSetting::At(Severity::Warning),
+            "info" => LevelSetting::At(Severity::Info),
+            "off" => LevelSetting::Off,
+            _ => return None,
+        })
+    }
+}
+
+/// Every finding code, its default level, and what it means.
+pub const CODES: &[(&str, Severity, &str)] = &[
+    (
+        "unknown-service",
+        Severity::Warning,
+        "an action's service prefix is not one AWS has",
+    ),
+    (
+        "unknown-action",
+        Severity::Warning,
+        "an action the service does not have",
+    ),
+    (
+        "wildcard-matches-nothing",
+        Severity::Warning,
+        "an action wildcard that matches no action",
+    ),
+    (
+        "resource-mismatch",
+        Severity::Warning,
+        "a resource ARN that matches no resource type of the statement's actions",
+    ),
+    (
+        "unknown-condition-key",
+        Severity::Warning,
+        "a condition key AWS does not have",
+    ),
+    (
+        "condition-key-mismatch",
+        Severity::Warning,
+        "a condition key that none of the statement's actions supports",
+    ),
+    (
+        "operator-mismatch",
+        Severity::Warning,
+        "a condition operator that does not fit the key's type",
+    ),
+    (
+        "allow-not-action",
+        Severity::Warning,
+        "Allow with NotAction grants everything else, now and in future services",
+    ),
+    (
+        "allow-not-resource",
+        Severity::Warning,
+        "Allow with NotResource grants on everything else",
+    ),
+    (
+        "redundant-statement",
+        Severity::Info,
+        "a statement another statement of the policy already covers",
+    ),
+    (
+        "redundant-action",
+        Severity::Info,
+        "an action a wildcard in the same statement already covers",
+    ),
+    (
+        "privilege-escalation",
+        Severity::Warning,
+        "a principal's policies together let it give itself more permissions",
+    ),
+    (
+        "credentials-exposure",
+        Severity::Warning,
+        "an action that returns or creates credentials, allowed on every resource",
+    ),
+    (
+        "permissions-management",
+        Severity::Warning,
+        "a Permissions management action allowed on every resource",
+    ),
+    (
+        "unused-exception",
+        Severity::Warning,
+        "a [lint] exception that matches no finding",
+    ),
+];
+
+/// One finding.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// `policy `X`` or `inline policy `p` of user `u``; for escalation, the principal.
+    pub policy: String,
+    /// The statement's Sid, or its index from 0 (`#2`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub statement: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let statement = self
+            .statement
+            .as_ref()
+            .map(|s| format!(", statement {s}"))
+            .unwrap_or_default();
+        write!(
+            f,
+            "{}:{}:{}: {} [{}] {}{statement}: {}",
+            self.file,
+            self.line,
+            self.column,
+            match self.severity {
+                Severity::Error => "error",
+                Severity::Warning => "warning",
+                Severity::Info => "info",
+            },
+            self.code,
+            self.policy,
+            self.message
+        )
+    }
+}
+
+/// A finding before the spec's `[lint]` levels and exceptions are applied.
+pub(crate) struct Raw {
+    pub code: &'static str,
+    pub what: String,
+    /// The policy's own name, which exceptions name.
+    pub name: String,
+    pub at: Location,
+    pub statement: Option<String>,
+    pub message: String,
+}
+
+/// Every finding of the spec's documents, with the spec's levels and exceptions applied, in
+/// the order of the spec.
+pub fn lint(spec: &Spec) -> Vec<Finding> {
+    let documents = spec.documents();
+    if documents.is_empty() {
+        return Vec::new();
+    }
+    let db = ActionDb::get();
+    // Policies named only as boundaries: what they allow is a limit, not a grant.
+    let attached: Vec<&str> = spec
+        .groups
+        .values()
+        .flat_map(|g| &g.policies)
+        .chain(spec.users.values().flat_map(|u| &u.policies))
+        .chain(spec.roles.values().flat_map(|r| &r.policies))
+        .map(|u| u.policy.name())
+        .collect();
+    let bounds: Vec<&str> = spec
+        .users
+        .values()
+        .filter_map(|u| u.boundary.as_ref())
+        .chain(spec.roles.values().filter_map(|r| r.boundary.as_ref()))
+        .map(|u| u.policy.name())
+        .filter(|name| !attached.contains(name))
+        .collect();
+    let mut raw = Vec::new();
+    for document in &documents {
+        let boundary =
+            matches!(document.owner, DocumentOwner::Managed(name) if bounds.contains(&name));
+        checks::document(db, document, boundary, &mut raw);
+    }
+    escalation::principals(spec, &mut raw);
+    finish(spec, raw, db)
+}
+
+/// Applies `[lint]`: levels by code, exceptions by code and policy (each unused exception is a
+/// finding of its own); the data's date goes with unknown actions, since the data can lag a
+/// new service by days.
+fn finish(spec: &Spec, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
+    let file = spec.file.display().to_string();
+    let mut used = vec![false; spec.lint.exceptions.len()];
+    let mut findings = Vec::new();
+    for finding in raw {
+        let excepted = spec
+            .lint
+            .exceptions
+            .iter()
+            .position(|e| e.code == finding.code && e.policy == finding.name);
+        if let Some(i) = excepted {
+            used[i] = true;
+            continue;
+        }
+        let Some(severity) = level(spec, finding.code) else {
+            continue;
+        };
+        let mut message = finding.message;
+        if matches!(finding.code, "unknown-action" | "unknown-service") {
+            let _ = write!(
+                message,
+                " (action data of {}; newer services may be missing)",
+                db.source.date
+            );
+        }
+        findings.push(Finding {
+            code: finding.code,
+            severity,
+            file: file.clone(),
+            line: finding.at.line,
+            column: finding.at.column,
+            policy: finding.what,
+            statement: finding.statement,
+            message,
+        });
+    }
+    for (exception, used) in spec.lint.exceptions.iter().zip(used) {
+        if used {
+            continue;
+        }
+        if let Some(severity) = level(spec, "unused-exception") {
+            findings.push(Finding {
+                code: "unused-exception",
+                severity,
+                file: file.clone(),
+                line: exception.at.line,
+                column: exception.at.column,
+                policy: format!("policy `{}`", exception.policy),
+                statement: None,
+                message: format!(
+                    "the exception for {} matches no finding: remove it",
+                    exception.code
+                ),
+            });
+        }
+    }
+    findings.sort_by_key(|f| (f.line, f.column));
+    findings
+}
+
+/// A code's level in this spec: `[lint] levels`, else its default; `None` when off.
+fn level(spec: &Spec, code: &str) -> Option<Severity> {
+    match spec.lint.levels.get(code) {
+        Some(level) => match LevelSetting::parse(level) {
+            Some(LevelSetting::At(severity)) => Some(severity),
+            _ => None,
+        },
+        None => CODES
+            .iter()
+            .find(|(c, ..)| *c == code)
+            .map(|(_, severity, _)| *severity),
+    }
+}
+
+/// Whether `text` is a level `[lint] levels` takes.
+pub fn is_level(text: &str) -> bool {
+    LevelSetting::parse(text).is_some()
+}
+
+/// The statements of a document with their names (Sid, or `#index`).
+pub(crate) fn statements(document: &serde_json::Value) -> Vec<(String, &serde_json::Value)> {
+    let statements: Vec<&serde_json::Value> = match document.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.iter().collect(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one],
+        _ => Vec::new(),
+    };
+    statements
+        .into_iter()
+        .enumerate()
+        .map(|(i, statement)| {
+            let name = statement
+                .get("Sid")
+                .and_then(|s| s.as_str())
+                .filter(|s| !s.is_empty())
+                .map_or_else(|| format!("#{i}"), str::to_owned);
+            (name, statement)
+        })
+        .collect()
+}
+
+/// A document's string or list of strings under `key`.
+pub(crate) fn strings<'a>(value: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    match value.get(key) {
+        Some(serde_json::Value::String(s)) => vec![s.as_str()],
+        Some(serde_json::Value::Array(items)) => {
+            items.iter().filter_map(serde_json::Value::as_str).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

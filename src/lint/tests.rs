@@ -1,0 +1,140 @@
+//! The linter on specs written to break it: one precise finding each, with suggestions, and
+//! none on the README's and the shipped specs' policies.
+
+use std::path::Path;
+
+use super::*;
+use crate::spec;
+
+fn lint_text(text: &str) -> Vec<Finding> {
+    lint(&spec::parse(text, Path::new("spec.toml")).unwrap())
+}
+
+fn codes(findings: &[Finding]) -> Vec<&str> {
+    findings.iter().map(|f| f.code).collect()
+}
+
+const BROKEN: &str = r#"version = 1
+[policies.Typos]
+document = { Version = "2012-10-17", Statement = [
+  { Sid = "Read", Effect = "Allow", Action = ["s3:GetObjcet", "ec2:DescribeInstance", "s4:GetObject", "s3:Fly*"], Resource = "*" },
+] }
+[policies.WrongResource]
+document = { Version = "2012-10-17", Statement = [
+  { Effect = "Allow", Action = "s3:GetObject", Resource = "arn:aws:s3:::my-bucket" },
+] }
+[policies.WrongCondition]
+document = { Version = "2012-10-17", Statement = [
+  { Effect = "Allow", Action = "ec2:DescribeInstances", Resource = "*", Condition = { StringEquals = { "s3:prefix" = "home/" } } },
+  { Effect = "Allow", Action = "s3:ListBucket", Resource = "arn:aws:s3:::b", Condition = { NumericLessThan = { "s3:prefix" = "1" }, StringEquals = { "s3:prefx" = "a" } } },
+] }
+[policies.PassAndRun]
+document = { Version = "2012-10-17", Statement = [
+  { Effect = "Allow", Action = "iam:PassRole", Resource = "arn:aws:iam::123456789012:role/app" },
+  { Effect = "Allow", Action = "ec2:RunInstances", Resource = "*" },
+] }
+[roles.ci]
+trust = { services = ["ec2.amazonaws.com"] }
+policies = ["PassAndRun"]
+"#;
+
+#[test]
+fn each_mistake_gets_one_precise_finding_with_a_suggestion() {
+    let findings = lint_text(BROKEN);
+    let messages: Vec<String> = findings.iter().map(ToString::to_string).collect();
+    let has = |code: &str, text: &str| {
+        assert!(
+            findings
+                .iter()
+                .any(|f| f.code == code && f.message.contains(text)),
+            "{code} with {text:?} in:\n{}",
+            messages.join("\n")
+        );
+    };
+    has("unknown-action", "did you mean `s3:GetObject`?");
+    has("unknown-action", "did you mean `ec2:DescribeInstances`?");
+    has("unknown-action", "action data of 2026-09-23");
+    has("unknown-service", "no service prefix `s4`");
+    has("wildcard-matches-nothing", "`s3:Fly*`");
+    has(
+        "resource-mismatch",
+        "`arn:aws:s3:::my-bucket` is no resource",
+    );
+    has("condition-key-mismatch", "`s3:prefix`");
+    has(
+        "operator-mismatch",
+        "`NumericLessThan` does not fit `s3:prefix`",
+    );
+    has("unknown-condition-key", "did you mean `s3:prefix`?");
+    has("privilege-escalation", "iam:PassRole + ec2:RunInstances");
+    let typo = findings
+        .iter()
+        .find(|f| f.code == "unknown-action")
+        .unwrap();
+    assert_eq!((typo.line, typo.statement.as_deref()), (3, Some("Read")));
+    assert_eq!(typo.policy, "policy `Typos`");
+    assert_eq!(
+        codes(&findings)
+            .iter()
+            .filter(|c| **c == "unknown-action")
+            .count(),
+        2,
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn levels_and_exceptions_come_from_the_spec() {
+    let text = format!(
+        "{BROKEN}[lint]\nlevels = {{ unknown-action = \"error\", wildcard-matches-nothing = \"off\" }}\n[[lint.exceptions]]\ncode = \"privilege-escalation\"\npolicy = \"ci\"\nreason = \"the CI role starts build instances\"\n[[lint.exceptions]]\ncode = \"resource-mismatch\"\npolicy = \"Nowhere\"\nreason = \"stale\"\n"
+    );
+    let findings = lint_text(&text);
+    let typo = findings
+        .iter()
+        .find(|f| f.code == "unknown-action")
+        .unwrap();
+    assert_eq!(typo.severity, Severity::Error);
+    assert!(!codes(&findings).contains(&"wildcard-matches-nothing"));
+    assert!(!codes(&findings).contains(&"privilege-escalation"));
+    let unused = findings
+        .iter()
+        .find(|f| f.code == "unused-exception")
+        .unwrap();
+    assert!(unused.message.contains("resource-mismatch"), "{unused}");
+}
+
+#[test]
+fn the_shipped_specs_and_the_mfa_policy_lint_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let spec = spec::load(&path).unwrap();
+        let findings: Vec<String> = lint(&spec)
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            findings.is_empty(),
+            "{}:\n{}",
+            path.display(),
+            findings.join("\n")
+        );
+    }
+}
+
+#[test]
+fn arns_match_resource_types_as_globs_do() {
+    use super::checks::arn_may_match;
+    let object = "arn:${Partition}:s3:::${BucketName}/${ObjectName}";
+    assert!(arn_may_match(object, "arn:aws:s3:::b/key"));
+    assert!(arn_may_match(object, "arn:aws:s3:::b/*"));
+    assert!(arn_may_match(object, "arn:aws:s3:::*"));
+    assert!(!arn_may_match(object, "arn:aws:s3:::my-bucket"));
+    let user = "arn:${Partition}:iam::${Account}:user/${UserNameWithPath}";
+    assert!(arn_may_match(user, "arn:aws:iam::*:user/${aws:username}"));
+    assert!(!arn_may_match(user, "arn:aws:iam::*:role/x"));
+}
