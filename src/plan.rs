@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::iam::{EntityKind, Partition, PolicyArn};
+use crate::lint::grants::Grants;
 use crate::spec::PasswordPolicy;
 
 /// The version of the JSON plan format (`iamspec plan --json`).
@@ -128,6 +129,10 @@ pub struct Change {
     /// Why the change is needed beyond "the spec says so"; `render` puts it into words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cause: Option<Cause>,
+    /// For a new or changed policy document: the actions it grants that were not granted, and
+    /// those it no longer grants, wildcards expanded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grants: Option<Grants>,
 }
 
 impl Change {
@@ -239,12 +244,27 @@ impl From<Op> for Change {
             _ if op.removes() => Action::Delete,
             _ => Action::Create,
         };
+        let grants = grants_of(&op);
         Change {
             action,
             op,
             cause: None,
+            grants,
         }
     }
+}
+
+/// What a document an op sends grants and takes away, when the op sends one.
+fn grants_of(op: &Op) -> Option<Grants> {
+    let (before, after) = match op {
+        Op::CreatePolicyVersion { before, after, .. } => (Some(before), after),
+        Op::PutUserPolicy { before, after, .. }
+        | Op::PutGroupPolicy { before, after, .. }
+        | Op::PutRolePolicy { before, after, .. } => (before.as_ref(), after),
+        Op::CreatePolicy { document, .. } => (None, document),
+        _ => return None,
+    };
+    Some(crate::lint::grants::change(before, after))
 }
 
 /// Terraform's symbols: `+` create, `~` update, `-` delete.

@@ -70,6 +70,11 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
                 let _ = write!(line, " ({})", reason(cause));
             }
             let _ = writeln!(out, "  {symbol} {line}");
+            if let Some(grants) = &change.grants {
+                for line in crate::lint::grants::words(grants) {
+                    let _ = writeln!(out, "      {line}");
+                }
+            }
             out.push_str(&document_block(&change.op, style.color));
         }
         let summary = format!(

