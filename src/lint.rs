@@ -16,7 +16,7 @@ use std::fmt::{self, Write as _};
 
 use serde::Serialize;
 
-use crate::spec::{DocumentOwner, Location, Spec};
+use crate::spec::{DocumentOwner, LintConfig, Location, Spec};
 
 pub use data::{ActionDb, Level};
 
@@ -211,19 +211,33 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         checks::document(db, document, boundary, &mut raw);
     }
     escalation::principals(spec, &mut raw);
-    finish(spec, raw, db)
+    finish(&spec.file.display().to_string(), &spec.lint, raw, db)
+}
+
+/// The findings of one document alone, at their default levels (no escalation: that takes a
+/// principal): for checking documents that are not in a spec, AWS's managed policies say.
+pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
+    let document = crate::document::Document::new(json.clone());
+    let spec_document = crate::spec::SpecDocument {
+        what: what.to_owned(),
+        at: Location::default(),
+        owner: DocumentOwner::Managed(what),
+        document: &document,
+    };
+    let mut raw = Vec::new();
+    checks::document(ActionDb::get(), &spec_document, false, &mut raw);
+    finish("", &LintConfig::default(), raw, ActionDb::get())
 }
 
 /// Applies `[lint]`: levels by code, exceptions by code and policy (each unused exception is a
 /// finding of its own); the data's date goes with unknown actions, since the data can lag a
 /// new service by days.
-fn finish(spec: &Spec, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
-    let file = spec.file.display().to_string();
-    let mut used = vec![false; spec.lint.exceptions.len()];
+fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
+    let file = file.to_owned();
+    let mut used = vec![false; config.exceptions.len()];
     let mut findings = Vec::new();
     for finding in raw {
-        let excepted = spec
-            .lint
+        let excepted = config
             .exceptions
             .iter()
             .position(|e| e.code == finding.code && e.policy == finding.name);
@@ -231,7 +245,7 @@ fn finish(spec: &Spec, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
             used[i] = true;
             continue;
         }
-        let Some(severity) = level(spec, finding.code) else {
+        let Some(severity) = level(config, finding.code) else {
             continue;
         };
         let mut message = finding.message;
@@ -253,11 +267,11 @@ fn finish(spec: &Spec, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
             message,
         });
     }
-    for (exception, used) in spec.lint.exceptions.iter().zip(used) {
+    for (exception, used) in config.exceptions.iter().zip(used) {
         if used {
             continue;
         }
-        if let Some(severity) = level(spec, "unused-exception") {
+        if let Some(severity) = level(config, "unused-exception") {
             findings.push(Finding {
                 code: "unused-exception",
                 severity,
@@ -278,8 +292,8 @@ fn finish(spec: &Spec, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
 }
 
 /// A code's level in this spec: `[lint] levels`, else its default; `None` when off.
-fn level(spec: &Spec, code: &str) -> Option<Severity> {
-    match spec.lint.levels.get(code) {
+fn level(config: &LintConfig, code: &str) -> Option<Severity> {
+    match config.levels.get(code) {
         Some(level) => match LevelSetting::parse(level) {
             Some(LevelSetting::At(severity)) => Some(severity),
             _ => None,

@@ -97,3 +97,37 @@ async fn a_plan_of_a_changed_policy_lists_what_it_newly_grants() {
     assert_eq!(added.as_array().unwrap().len(), 3, "{json}");
     assert_eq!(added[0]["level"], "permissions_management");
 }
+
+/// AWS's managed policies as the local endpoint carries them (moto's copy, made from AWS):
+/// the action data knows every action and service they name.
+#[test]
+fn awss_managed_policies_name_no_unknown_action_or_service() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv");
+    let file = std::fs::read_dir(root.join("lib"))
+        .expect("the local endpoint is installed: run scripts/setup-moto.sh")
+        .map(|e| {
+            e.unwrap()
+                .path()
+                .join("site-packages/moto/iam/aws_managed_policies.py")
+        })
+        .find(|p| p.exists())
+        .expect("moto carries AWS's managed policies");
+    let text = std::fs::read_to_string(file).unwrap();
+    let json = text.split("\"\"\"").nth(1).unwrap();
+    let policies: serde_json::Map<String, serde_json::Value> = serde_json::from_str(json).unwrap();
+    assert!(policies.len() > 1000, "{}", policies.len());
+    let mut unknown = Vec::new();
+    for (name, policy) in &policies {
+        for finding in iamspec::lint::document(name, &policy["Document"]) {
+            if matches!(finding.code, "unknown-action" | "unknown-service") {
+                unknown.push(format!("{name}: {}", finding.message));
+            }
+        }
+    }
+    assert!(
+        unknown.is_empty(),
+        "{} findings:\n{}",
+        unknown.len(),
+        unknown.join("\n")
+    );
+}

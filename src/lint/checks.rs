@@ -171,6 +171,9 @@ fn resolve<'d>(
     let Some((prefix, name)) = pattern.split_once(':') else {
         return Ok(Vec::new());
     };
+    if db.named_by_aws(pattern) {
+        return Ok(db.expand(pattern));
+    }
     let Some(service) = db.service(prefix) else {
         let hint = nearest(prefix, db.services().map(|s| s.prefix.as_str()))
             .map(|n| format!("; did you mean `{n}`?"))

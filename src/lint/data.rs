@@ -113,6 +113,9 @@ pub struct ActionDb {
     pub source: Source,
     /// By lower-case prefix.
     services: HashMap<String, Service>,
+    /// Actions (and wildcards) AWS's own managed policies name that the data does not have,
+    /// lower case: a retired service, or one the reference lags on. Never reported.
+    named_by_aws: Vec<String>,
 }
 
 impl ActionDb {
@@ -120,6 +123,15 @@ impl ActionDb {
     pub fn get() -> &'static ActionDb {
         static DB: OnceLock<ActionDb> = OnceLock::new();
         DB.get_or_init(|| Self::parse(TABLE).expect("the embedded action table is well formed"))
+    }
+
+    /// Whether AWS's own managed policies name this action or pattern, though the data does
+    /// not list it.
+    pub fn named_by_aws(&self, pattern: &str) -> bool {
+        let pattern = pattern.to_lowercase();
+        self.named_by_aws
+            .iter()
+            .any(|known| *known == pattern || glob(&pattern, known) || glob(known, &pattern))
     }
 
     pub fn service(&self, prefix: &str) -> Option<&Service> {
@@ -165,6 +177,7 @@ impl ActionDb {
         let mut source = None;
         let mut services: HashMap<String, Service> = HashMap::new();
         let mut current = String::new();
+        let mut named_by_aws = Vec::new();
         let list = |s: &str| -> Vec<String> {
             s.split(',')
                 .filter(|k| !k.is_empty())
@@ -228,12 +241,14 @@ impl ActionDb {
                         condition_keys: list(keys),
                     });
                 }
+                ["X", action] => named_by_aws.push(action.to_lowercase()),
                 _ => return Err(bad()),
             }
         }
         Ok(Self {
             source: source.ok_or("the action table names no source")?,
             services,
+            named_by_aws,
         })
     }
 }
