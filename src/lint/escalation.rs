@@ -164,26 +164,27 @@ fn check(
     docs: &[(String, &Document)],
     out: &mut Vec<Raw>,
 ) -> bool {
-    let allowed: Vec<(&str, &Value)> = docs
+    // Each Allow statement once: what it is from, its actions (lower case) and whether
+    // they are a NotAction.
+    let allowed: Vec<(&str, Vec<String>, bool)> = docs
         .iter()
         .flat_map(|(what, d)| {
             statements(&d.json)
                 .into_iter()
                 .filter(|(_, s)| s.get("Effect").and_then(Value::as_str) == Some("Allow"))
-                .map(move |(_, s)| (what.as_str(), s))
+                .map(move |(_, s)| {
+                    let negated = s.get("NotAction").is_some();
+                    let key = if negated { "NotAction" } else { "Action" };
+                    let patterns = strings(s, key).iter().map(|p| p.to_lowercase()).collect();
+                    (what.as_str(), patterns, negated)
+                })
         })
         .collect();
     let allows = |action: &str| -> Option<&str> {
         let action = action.to_lowercase();
-        allowed.iter().find_map(|(what, s)| {
-            let by_action = strings(s, "Action")
-                .iter()
-                .any(|p| glob(&p.to_lowercase(), &action));
-            let by_not_action = s.get("NotAction").is_some()
-                && !strings(s, "NotAction")
-                    .iter()
-                    .any(|p| glob(&p.to_lowercase(), &action));
-            (by_action || by_not_action).then_some(*what)
+        allowed.iter().find_map(|(what, patterns, negated)| {
+            let named = patterns.iter().any(|p| glob(p, &action));
+            (named != *negated).then_some(*what)
         })
     };
     let mut any = false;
