@@ -413,13 +413,15 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
         text.push('\n');
         emit(&text)?;
     } else {
-        let mut text = String::new();
+        // Warnings and findings on standard error, as plan and apply show them; the verdict
+        // on standard output.
         for warning in &spec.warnings {
-            let _ = writeln!(text, "warning: {warning}");
+            eprintln!("warning: {warning}");
         }
         for finding in &findings {
-            let _ = writeln!(text, "{finding}");
+            eprintln!("{finding}");
         }
+        let mut text = String::new();
         let count =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let mut parts = vec![

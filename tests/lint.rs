@@ -23,12 +23,19 @@ fn validate_reports_findings_and_strict_fails_on_them() {
     let plain =
         support::Run::from(iamspec(&["validate", spec], dir.path()).output().unwrap()).expect(0);
     assert!(
-        plain.stdout.contains("warning [unknown-action] policy `Deploy`, statement Read: `s3:GetObjcet` is not an action of Amazon S3"),
+        plain.stderr.contains("warning [unknown-action] policy `Deploy`, statement Read: `s3:GetObjcet` is not an action of Amazon S3"),
         "{}",
-        plain.stdout
+        plain.stderr
     );
     assert!(
-        plain.stdout.contains("did you mean `s3:GetObject`?"),
+        plain.stderr.contains("did you mean `s3:GetObject`?"),
+        "{}",
+        plain.stderr
+    );
+    assert!(
+        plain
+            .stdout
+            .ends_with("is valid: 1 user, 0 groups, 1 policy.\n"),
         "{}",
         plain.stdout
     );

@@ -152,17 +152,11 @@ impl Account {
     /// The id of `user`'s one access key, and whether its secret is saved in `secrets/`.
     /// Panics when the user has no key or more than one.
     pub async fn only_key(&self, user: &str) -> (String, bool) {
-        let keys = self
-            .iam()
-            .list_access_keys()
-            .user_name(user)
-            .send()
-            .await
-            .unwrap();
-        let [key] = keys.access_key_metadata() else {
+        let keys = self.keys(user).await;
+        let [(id, _)] = keys.as_slice() else {
             panic!("{user} must have exactly one key: {keys:?}");
         };
-        let id = key.access_key_id().unwrap().to_owned();
+        let id = id.clone();
         let saved = std::fs::read_to_string(self.dir.path().join(format!("secrets/{user}.csv")))
             .is_ok_and(|csv| csv.contains(&id));
         (id, saved)
