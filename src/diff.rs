@@ -77,6 +77,11 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
             problems: differ.problems,
         });
     }
+    let principals = if differ.changes.is_empty() {
+        Vec::new()
+    } else {
+        differ.effective()
+    };
     let mut plan = Plan::new(
         live.caller.account.clone(),
         live.caller.arn.clone(),
@@ -85,6 +90,7 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
         differ.drift,
     );
     plan.protected = protected;
+    plan.principals = principals;
     plan.warnings.clone_from(&live.warnings);
     plan.warnings.append(&mut differ.warnings);
     plan.lost_secrets = lost_secrets(live)
@@ -822,6 +828,7 @@ fn index<K, T: Owned>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
 }
 
 mod credentials;
+mod effective;
 mod prune;
 mod resolve;
 mod roles;

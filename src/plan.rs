@@ -35,7 +35,19 @@ pub struct Plan {
     pub lost_secrets: Vec<LostSecret>,
     /// What the reader could not do the best way, and what it did instead.
     pub warnings: Vec<String>,
+    /// What each principal whose policies change gains and loses, across its own and its
+    /// groups' customer-managed and inline policies (AWS-managed ones are not read).
+    pub principals: Vec<PrincipalGrants>,
     pub summary: Summary,
+}
+
+/// What a group, user or role gains and loses through the plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PrincipalGrants {
+    pub entity: EntityKind,
+    pub name: String,
+    #[serde(flatten)]
+    pub grants: Grants,
 }
 
 impl Plan {
@@ -58,6 +70,7 @@ impl Plan {
             protected: Vec::new(),
             lost_secrets: Vec::new(),
             warnings: Vec::new(),
+            principals: Vec::new(),
             summary,
         }
     }

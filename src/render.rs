@@ -83,6 +83,22 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
         );
         let _ = writeln!(out, "\n{}", paint(BOLD, &summary));
     }
+    if !plan.principals.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nWhat each principal gains and loses, across its own and its groups' customer-managed and inline policies:\n"
+        );
+        for principal in &plan.principals {
+            for line in crate::lint::grants::words(&principal.grants) {
+                let _ = writeln!(
+                    out,
+                    "  {} {}: {line}",
+                    principal.entity.as_str(),
+                    principal.name
+                );
+            }
+        }
+    }
     for lost in &plan.lost_secrets {
         let _ = writeln!(
             out,

@@ -84,7 +84,7 @@ async fn an_error_level_finding_stops_plan_and_apply_before_any_call() {
 #[tokio::test]
 async fn a_plan_of_a_changed_policy_lists_what_it_newly_grants() {
     let account = Account::new().await;
-    let read = "version = 1\n[policies.Deploy]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = [\"s3:GetObject\"], Resource = \"*\" }] }\n";
+    let read = "version = 1\n[policies.Deploy]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = [\"s3:GetObject\"], Resource = \"*\" }] }\n[groups.deployers]\npolicies = [\"Deploy\"]\n[users.ci]\ngroups = [\"deployers\"]\n";
     let spec = account.spec("spec.toml", read);
     let spec = spec.to_str().unwrap();
     account.run(&["apply", spec, "--yes"]).expect(0);
@@ -103,6 +103,24 @@ async fn a_plan_of_a_changed_policy_lists_what_it_newly_grants() {
     let added = &json["changes"][0]["grants"]["added"];
     assert_eq!(added.as_array().unwrap().len(), 3, "{json}");
     assert_eq!(added[0]["level"], "permissions_management");
+    // And for each principal that has it, through its group too.
+    let principals: Vec<(&str, usize)> = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["name"].as_str().unwrap(),
+                p["added"].as_array().unwrap().len(),
+            )
+        })
+        .collect();
+    assert_eq!(principals, [("deployers", 3), ("ci", 3)]);
+    assert!(
+        plan.stdout.contains("user ci: grants 3 actions"),
+        "{}",
+        plan.stdout
+    );
 }
 
 /// AWS's managed policies as the local endpoint carries them (moto's copy, made from AWS):
