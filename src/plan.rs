@@ -275,6 +275,12 @@ fn grants_of(op: &Op) -> Option<Grants> {
         | Op::PutGroupPolicy { before, after, .. }
         | Op::PutRolePolicy { before, after, .. } => (before.as_ref(), after),
         Op::CreatePolicy { document, .. } => (None, document),
+        Op::UpdateAssumeRolePolicy { before, after, .. } => {
+            return Some(crate::lint::grants::trust_change(Some(before), after));
+        }
+        Op::CreateRole { trust, .. } => {
+            return Some(crate::lint::grants::trust_change(None, trust));
+        }
         _ => return None,
     };
     Some(crate::lint::grants::change(before, after))

@@ -78,8 +78,11 @@ pub fn allowed(document: &Value) -> BTreeMap<String, Level> {
 
 /// What changing `before` (none: a new document) into `after` grants and takes away.
 pub fn change(before: Option<&Value>, after: &Value) -> Grants {
-    let before = before.map(allowed).unwrap_or_default();
-    let after = allowed(after);
+    compare(&before.map(allowed).unwrap_or_default(), &allowed(after))
+}
+
+/// What `after` has that `before` has not, and the reverse.
+pub fn compare(before: &BTreeMap<String, Level>, after: &BTreeMap<String, Level>) -> Grants {
     let diff = |a: &BTreeMap<String, Level>, b: &BTreeMap<String, Level>| {
         a.iter()
             .filter(|(name, _)| !b.contains_key(*name))
@@ -90,9 +93,74 @@ pub fn change(before: Option<&Value>, after: &Value) -> Grants {
             .collect()
     };
     Grants {
-        added: diff(&after, &before),
-        removed: diff(&before, &after),
+        added: diff(after, before),
+        removed: diff(before, after),
     }
+}
+
+/// Who a trust policy lets assume the role: each allowed action with the principal it is
+/// granted to and the condition keys it depends on, as `sts:AssumeRole by AWS
+/// arn:aws:iam::111111111111:root (conditions on sts:ExternalId)`.
+pub fn trusted(document: &Value) -> BTreeMap<String, Level> {
+    let db = ActionDb::get();
+    let mut trusted = BTreeMap::new();
+    for (_, statement) in statements(document) {
+        if statement.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let mut principals = Vec::new();
+        match statement.get("Principal") {
+            Some(Value::String(any)) => principals.push(format!("anyone ({any})")),
+            Some(Value::Object(kinds)) => {
+                for (kind, values) in kinds {
+                    let values = match values {
+                        Value::String(one) => vec![one.as_str()],
+                        Value::Array(many) => many.iter().filter_map(Value::as_str).collect(),
+                        _ => Vec::new(),
+                    };
+                    principals.extend(values.into_iter().map(|v| format!("{kind} {v}")));
+                }
+            }
+            _ => {}
+        }
+        let mut keys: Vec<&str> = statement
+            .get("Condition")
+            .and_then(Value::as_object)
+            .map(|ops| {
+                ops.values()
+                    .filter_map(Value::as_object)
+                    .flat_map(|k| k.keys().map(String::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        keys.sort_unstable();
+        keys.dedup();
+        let conditions = if keys.is_empty() {
+            String::new()
+        } else {
+            format!(" (conditions on {})", keys.join(", "))
+        };
+        for pattern in strings(statement, "Action") {
+            for (service, action) in db.expand(pattern) {
+                for principal in &principals {
+                    trusted.insert(
+                        format!(
+                            "{}:{} by {principal}{conditions}",
+                            service.prefix, action.name
+                        ),
+                        action.level,
+                    );
+                }
+            }
+        }
+    }
+    trusted
+}
+
+/// What changing a trust policy `before` (none: a new role) into `after` lets assume the
+/// role, and what it no longer does.
+pub fn trust_change(before: Option<&Value>, after: &Value) -> Grants {
+    compare(&before.map(trusted).unwrap_or_default(), &trusted(after))
 }
 
 /// "grants 12 new actions, 3 of them Permissions management: iam:AttachRolePolicy, ...", and
@@ -161,6 +229,26 @@ mod tests {
                 "grants 3 actions, all Permissions management: iam:AttachGroupPolicy, iam:AttachRolePolicy, iam:AttachUserPolicy",
                 "no longer grants 1 action, all List: iam:ListUsers"
             ]
+        );
+    }
+
+    #[test]
+    fn a_trust_change_says_who_may_assume_the_role_now() {
+        let before = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]});
+        let after = json!({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111111111111:root"]}, "Action": "sts:AssumeRole",
+             "Condition": {"StringEquals": {"sts:ExternalId": "x"}}}
+        ]});
+        let grants = trust_change(Some(&before), &after);
+        assert_eq!(
+            grants.added[0].action,
+            "sts:AssumeRole by AWS arn:aws:iam::111111111111:root (conditions on sts:ExternalId)"
+        );
+        assert_eq!(
+            grants.removed[0].action,
+            "sts:AssumeRole by Service ec2.amazonaws.com"
         );
     }
 
