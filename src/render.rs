@@ -63,7 +63,7 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
                 let _ = write!(line, " (secret to be saved in {})", file.display());
             }
             if let Op::CreateLoginProfile { user, .. } = &change.op {
-                let file = style.secrets_dir.join(format!("{user}.password.csv"));
+                let file = style.secrets_dir.join(format!("passwords/{user}.csv"));
                 let _ = write!(line, " (password to be saved in {})", file.display());
             }
             if let Some(cause) = &change.cause {

@@ -229,14 +229,24 @@ impl SecretsDir {
         ))
     }
 
-    /// Where `user`'s console password is (or will be) written.
+    /// Where `user`'s console password is (or will be) written: `passwords/<user>.csv`. A
+    /// directory of their own, since IAM names may hold dots: no suffix beside the keys'
+    /// `<user>.csv` could keep user `a.password`'s key from user `a`'s password.
     pub fn password_path(&self, user: &str) -> PathBuf {
-        self.dir.join(format!("{user}.password.csv"))
+        self.dir.join(PASSWORDS).join(format!("{user}.csv"))
     }
 
-    /// Writes `user`'s new console password durably to `<user>.password.csv`, before IAM is
+    /// Where the file a new password's would replace waits for IAM's answer.
+    fn previous_password_path(&self, user: &str) -> PathBuf {
+        self.dir
+            .join(PASSWORDS)
+            .join(PREVIOUS)
+            .join(format!("{user}.csv"))
+    }
+
+    /// Writes `user`'s new console password durably to `passwords/<user>.csv`, before IAM is
     /// given it: a file that is there already (a password that no longer works, or one about
-    /// to be refused) is kept as `<user>.password.previous.csv` until `settle_password`.
+    /// to be refused) is kept in `passwords/previous/` until `settle_password`.
     pub fn write_password(
         &self,
         user: &str,
@@ -245,27 +255,32 @@ impl SecretsDir {
         sign_in_url: &str,
     ) -> io::Result<PathBuf> {
         self.ensure()?;
-        let path = self.password_path(user);
-        let previous = self.dir.join(format!("{user}.password.previous.csv"));
+        let (path, previous) = (self.password_path(user), self.previous_password_path(user));
+        let passwords = self.dir.join(PASSWORDS);
+        for dir in [&passwords, &passwords.join(PREVIOUS)] {
+            match fs::DirBuilder::new().mode(0o700).create(dir) {
+                Err(err) if err.kind() != io::ErrorKind::AlreadyExists => return Err(err),
+                _ => {}
+            }
+        }
         if fs::symlink_metadata(&path).is_ok() {
             fs::rename(&path, &previous)?;
         }
         let mut file = tempfile::Builder::new()
             .prefix(".iamspec-")
-            .tempfile_in(&self.dir)?;
+            .tempfile_in(&passwords)?;
         writeln!(file, "{PASSWORD_HEADER}")?;
         writeln!(file, "{user},{},{sign_in_url},{account}", password.expose())?;
         file.as_file().sync_all()?;
         file.persist(&path).map_err(|e| e.error)?;
-        fs::File::open(&self.dir)?.sync_all()?;
+        fs::File::open(&passwords)?.sync_all()?;
         Ok(path)
     }
 
     /// After IAM answered: a password it took replaces the previous file for good; one it
     /// refused is removed and the previous file, if any, comes back.
     pub fn settle_password(&self, user: &str, taken: bool) -> io::Result<()> {
-        let path = self.password_path(user);
-        let previous = self.dir.join(format!("{user}.password.previous.csv"));
+        let (path, previous) = (self.password_path(user), self.previous_password_path(user));
         if taken {
             remove_if_there(&previous)?;
         } else {
@@ -274,7 +289,7 @@ impl SecretsDir {
                 fs::rename(&previous, &path)?;
             }
         }
-        fs::File::open(&self.dir)?.sync_all()
+        fs::File::open(self.dir.join(PASSWORDS))?.sync_all()
     }
 
     /// A deleted key's secret is of no use to anyone: its file goes, whether it is kept under
@@ -439,6 +454,10 @@ fn is_key_id(text: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
 }
+
+/// The subdirectory of console passwords, and of the files new ones wait to replace.
+const PASSWORDS: &str = "passwords";
+const PREVIOUS: &str = "previous";
 
 /// The name of a record of a key being created starts with this.
 const PENDING_PREFIX: &str = ".pending-";
@@ -667,7 +686,22 @@ mod tests {
             text.starts_with(PASSWORD_HEADER) && text.contains("u,one,"),
             "{text}"
         );
-        assert!(!root.path().join("secrets/u.password.previous.csv").exists());
+        assert!(
+            !root
+                .path()
+                .join("secrets/passwords/previous/u.csv")
+                .exists()
+        );
+        assert_eq!(mode(&root.path().join("secrets/passwords")), 0o700);
+        // A user whose name ends like a password file's keeps its key apart.
+        dir.write(
+            "u.password",
+            "1",
+            "AKIAHOSTILE00000",
+            &Secret::new("k".into()),
+        )
+        .unwrap();
+        assert!(fs::read_to_string(&first).unwrap().contains("u,one,"));
 
         let secret = |s: &str| Secret::new(s.to_owned());
         dir.write("u", "1", "AKIAFIRST0000000", &secret("a"))

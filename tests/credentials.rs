@@ -165,7 +165,7 @@ async fn console_mfa_alias_and_password_policy_are_made_shown_and_idempotent() {
         .expect(0);
     assert!(again.stdout.starts_with("No changes."), "{}", again.stdout);
 
-    let file = account.dir.path().join("secrets/koding-user.password.csv");
+    let file = account.dir.path().join("secrets/passwords/koding-user.csv");
     let text = std::fs::read_to_string(&file).unwrap();
     let row: Vec<&str> = text.lines().nth(1).unwrap().split(',').collect();
     assert_eq!(row[0], "koding-user");

@@ -403,6 +403,9 @@ fn a_refused_password_leaves_no_file_behind() {
     let report = apply_plan(&planned, &api, &secrets);
     let note = report.done[0].note.as_deref().unwrap();
     assert!(note.contains("had a console password already"), "{note}");
+    assert!(!secrets.password_path("dev").exists(), "the refused password's file is gone");
+    let previous = secrets.dir().join("passwords/previous");
+    assert_eq!(std::fs::read_dir(previous).unwrap().count(), 0);
     assert!(files(&secrets).is_empty(), "{:?}", files(&secrets));
 }
 
