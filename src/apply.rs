@@ -203,6 +203,13 @@ impl<A: IamApi> Runner<'_, A> {
                     err => err,
                 }
             }
+            Op::DeleteLoginProfile { user } => {
+                let done = self.call(&change.op, &mut retries).await;
+                match done {
+                    Ok(note) => self.forget_password(user, note),
+                    err => err,
+                }
+            }
             op => self.call(op, &mut retries).await,
         };
         let outcome = match result {
@@ -448,6 +455,22 @@ impl<A: IamApi> Runner<'_, A> {
             (Some(note), false) => Some(format!("{note}; removed {}", files.join(", "))),
             (None, false) => Some(format!("removed {}", files.join(", "))),
         })
+    }
+
+    /// A deleted console password's file goes too.
+    fn forget_password(&self, user: &str, note: Option<String>) -> Result<Option<String>, String> {
+        let secrets = &self.options.secrets;
+        match secrets.forget_password(user) {
+            Ok(Some(path)) => Ok(Some(match note {
+                Some(note) => format!("{note}; removed {}", path.display()),
+                None => format!("removed {}", path.display()),
+            })),
+            Ok(None) => Ok(note),
+            Err(io) => Err(format!(
+                "user {user}'s console password is deleted, but its file in {} could not be removed ({io}): remove it by hand",
+                secrets.dir().display()
+            )),
+        }
     }
 
     /// The access keys of the user `op` names.

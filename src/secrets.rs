@@ -292,6 +292,12 @@ impl SecretsDir {
         fs::File::open(self.dir.join(PASSWORDS))?.sync_all()
     }
 
+    /// A deleted console password's file goes: the path removed, if there was one.
+    pub fn forget_password(&self, user: &str) -> io::Result<Option<PathBuf>> {
+        let path = self.password_path(user);
+        Ok(remove_if_there(&path)?.then_some(path))
+    }
+
     /// A deleted key's secret is of no use to anyone: its file goes, whether it is kept under
     /// the key's id or is still the user's current file. Returns the files removed.
     pub fn forget_key(&self, user: &str, access_key_id: &str) -> io::Result<Vec<PathBuf>> {

@@ -381,6 +381,11 @@ fn console_passwords_follow_the_spec_and_the_account_policy() {
         ops(&pruned),
         [&Op::DeleteLoginProfile { user: "dev".into() }]
     );
+    apply_plan(&pruned, &api, &secrets);
+    assert!(
+        !secrets.password_path("dev").exists(),
+        "a deleted password's file goes"
+    );
 }
 
 #[test]
@@ -403,7 +408,10 @@ fn a_refused_password_leaves_no_file_behind() {
     let report = apply_plan(&planned, &api, &secrets);
     let note = report.done[0].note.as_deref().unwrap();
     assert!(note.contains("had a console password already"), "{note}");
-    assert!(!secrets.password_path("dev").exists(), "the refused password's file is gone");
+    assert!(
+        !secrets.password_path("dev").exists(),
+        "the refused password's file is gone"
+    );
     let previous = secrets.dir().join("passwords/previous");
     assert_eq!(std::fs::read_dir(previous).unwrap().count(), 0);
     assert!(files(&secrets).is_empty(), "{:?}", files(&secrets));
