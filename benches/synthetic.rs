@@ -133,6 +133,7 @@ pub fn applied(spec: &Spec) -> LiveState {
             .collect(),
         pending_keys: BTreeMap::new(),
         account: iamspec::live::LiveAccount::default(),
+        aws_documents: BTreeMap::new(),
         now: 0,
         roles: BTreeMap::new(),
         oidc_providers: Vec::new(),

@@ -693,9 +693,17 @@ fn check_before_apply(plan: &Plan, common: &Common, secrets: &SecretsDir) -> Res
 
 /// spec -> live -> diff: everything up to the plan. The spec is checked before any
 /// credentials are looked at, so an invalid spec makes no call.
+/// For review, what each changed principal gains and loses counts its AWS-managed policies
+/// too: their documents are read once a first diff says which (none when nothing changes).
 async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
     let (spec, api) = prepare(common).await?;
-    let (plan, _) = plan_with(common, &spec, &api).await?;
+    let mut live = read_live(common, &spec, &api).await?;
+    let (plan, wanted) = diff::diff_with_documents_wanted(&spec, &live)?;
+    if wanted.is_empty() {
+        return Ok((api, plan));
+    }
+    live.aws_documents = Box::pin(live::read_documents(&api, wanted)).await?;
+    let plan = diff::diff(&spec, &live)?;
     Ok((api, plan))
 }
 
@@ -710,6 +718,13 @@ async fn prepare(common: &Common) -> Result<(Spec, AwsIam), Error> {
 
 /// live -> diff: reads the account and plans, returning who the caller is too.
 async fn plan_with(common: &Common, spec: &Spec, api: &AwsIam) -> Result<(Plan, Caller), Error> {
+    let live = read_live(common, spec, api).await?;
+    let plan = diff::diff(spec, &live)?;
+    Ok((plan, live.caller))
+}
+
+/// live: the account as the spec needs it read.
+async fn read_live(common: &Common, spec: &Spec, api: &AwsIam) -> Result<live::LiveState, Error> {
     let pending = SecretsDir::new(&common.secrets_dir)
         .pending()
         .map_err(|source| Error::Secrets {
@@ -721,9 +736,7 @@ async fn plan_with(common: &Common, spec: &Spec, api: &AwsIam) -> Result<(Plan, 
     } else {
         KeyReading::Report
     };
-    let live = live::read(api, spec, pending, keys).await?;
-    let plan = diff::diff(spec, &live)?;
-    Ok((plan, live.caller))
+    Ok(Box::pin(live::read(api, spec, pending, keys)).await?)
 }
 
 /// Writes an export into a directory that does not exist yet, so nothing is overwritten.

@@ -26,8 +26,28 @@ pub struct DiffError {
 /// IAM keeps at most this many versions of a managed policy.
 const MAX_POLICY_VERSIONS: usize = 5;
 
+/// Plans the changes that make the account match `spec`, and says which AWS-managed policies
+/// the principals it changes have or get: with their documents in `live.aws_documents`, a
+/// second `diff` says what those principals gain and lose through them too.
+pub fn diff_with_documents_wanted(
+    spec: &Spec,
+    live: &LiveState,
+) -> Result<(Plan, Vec<PolicyArn>), DiffError> {
+    let mut wanted = Vec::new();
+    let plan = diff_inner(spec, live, Some(&mut wanted))?;
+    Ok((plan, wanted))
+}
+
 /// Plans the changes that make the account match `spec`.
 pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
+    diff_inner(spec, live, None)
+}
+
+fn diff_inner(
+    spec: &Spec,
+    live: &LiveState,
+    wanted: Option<&mut Vec<PolicyArn>>,
+) -> Result<Plan, DiffError> {
     let mut differ = Differ {
         spec,
         live,
@@ -80,6 +100,13 @@ pub fn diff(spec: &Spec, live: &LiveState) -> Result<Plan, DiffError> {
     let principals = if differ.changes.is_empty() {
         Vec::new()
     } else {
+        if let Some(wanted) = wanted {
+            *wanted = differ
+                .aws_policies_of_changed()
+                .into_iter()
+                .filter(|arn| !live.aws_documents.contains_key(arn))
+                .collect();
+        }
         differ.effective()
     };
     let mut plan = Plan::new(

@@ -36,7 +36,7 @@ pub struct Plan {
     /// What the reader could not do the best way, and what it did instead.
     pub warnings: Vec<String>,
     /// What each principal whose policies change gains and loses, across its own and its
-    /// groups' customer-managed and inline policies (AWS-managed ones are not read).
+    /// groups' policies (AWS-managed ones where `live.aws_documents` has them).
     pub principals: Vec<PrincipalGrants>,
     pub summary: Summary,
 }

@@ -121,6 +121,33 @@ async fn a_plan_of_a_changed_policy_lists_what_it_newly_grants() {
         "{}",
         plan.stdout
     );
+
+    // An AWS-managed policy attached to the group counts too: plan reads its document.
+    account.spec(
+        "spec.toml",
+        &read.replace("[\"Deploy\"]", "[\"Deploy\", \"IAMReadOnlyAccess\"]"),
+    );
+    let json = account.run(&["plan", spec, "--json", "--stats"]).expect(0);
+    assert!(
+        json.stderr.contains("GetPolicyVersion 1"),
+        "{}",
+        json.stderr
+    );
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+    let ci = json["principals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "ci")
+        .unwrap();
+    let added: Vec<&str> = ci["added"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(added.contains(&"iam:ListUsers"), "{added:?}");
+    assert!(!added.contains(&"s3:GetObject"), "it had that already");
 }
 
 /// AWS's managed policies as the local endpoint carries them (moto's copy, made from AWS):

@@ -3,7 +3,7 @@
 //! expanded: the plan says what a principal gains and loses. AWS-managed policies are named,
 //! not read, so they are left out of both sides.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -88,6 +88,93 @@ impl Differ<'_> {
         out
     }
 
+    /// The AWS-managed policies the principals the plan changes have or get: their documents
+    /// say what those principals gain and lose.
+    pub(super) fn aws_policies_of_changed(&self) -> BTreeSet<PolicyArn> {
+        let mut touched: BTreeSet<(EntityKind, String)> = self
+            .changes
+            .iter()
+            .flat_map(|c| c.op.entities())
+            .filter(|(kind, _)| {
+                matches!(
+                    kind,
+                    EntityKind::User | EntityKind::Group | EntityKind::Role
+                )
+            })
+            .map(|(kind, name)| (kind, name.to_owned()))
+            .collect();
+        // A group's change reaches its members.
+        for user in self.spec.users.values() {
+            if user
+                .groups
+                .iter()
+                .any(|g| touched.contains(&(EntityKind::Group, g.clone())))
+            {
+                touched.insert((EntityKind::User, user.name.clone()));
+            }
+        }
+        let mut arns = BTreeSet::new();
+        for (kind, name) in &touched {
+            let (mut uses, mut attached): (Vec<&PolicyUse>, Vec<&PolicyArn>) =
+                (Vec::new(), Vec::new());
+            match kind {
+                EntityKind::Group => {
+                    uses.extend(
+                        self.spec
+                            .groups
+                            .get(name)
+                            .into_iter()
+                            .flat_map(|g| &g.policies),
+                    );
+                    attached.extend(
+                        self.live
+                            .groups
+                            .get(name)
+                            .into_iter()
+                            .flat_map(|g| &g.policies),
+                    );
+                }
+                EntityKind::User => {
+                    if let Some(user) = self.spec.users.get(name) {
+                        uses.extend(&user.policies);
+                        let groups = user.groups.iter().filter_map(|g| self.spec.groups.get(g));
+                        uses.extend(groups.flat_map(|g| &g.policies));
+                    }
+                    if let Some(user) = self.live.users.get(name) {
+                        attached.extend(&user.policies);
+                        let groups = user.groups.iter().filter_map(|g| self.live.groups.get(g));
+                        attached.extend(groups.flat_map(|g| &g.policies));
+                    }
+                }
+                _ => {
+                    uses.extend(
+                        self.spec
+                            .roles
+                            .get(name)
+                            .into_iter()
+                            .flat_map(|r| &r.policies),
+                    );
+                    attached.extend(
+                        self.live
+                            .roles
+                            .get(name)
+                            .into_iter()
+                            .flat_map(|r| &r.policies),
+                    );
+                }
+            }
+            let desired = uses
+                .iter()
+                .filter_map(|u| self.resolver.resolve(&u.policy).ok());
+            arns.extend(
+                desired
+                    .chain(attached.into_iter().cloned())
+                    .filter(PolicyArn::is_aws_managed),
+            );
+        }
+        arns
+    }
+
     /// The documents the spec gives: its own policies by name, customer-managed ones by ARN
     /// as the account has them, and inline ones.
     fn spec_documents<'v>(
@@ -104,7 +191,10 @@ impl Differ<'_> {
                 PolicyRef::Arn(arn) if !arn.is_aws_managed() => {
                     self.live.local_policies.get(arn).map(|p| &p.document)
                 }
-                _ => None,
+                aws => {
+                    let arn = self.resolver.resolve(aws).ok()?;
+                    self.live.aws_documents.get(&arn)
+                }
             })
             .collect();
         documents.extend(inline);
@@ -119,7 +209,10 @@ impl Differ<'_> {
     ) -> Vec<&'v Value> {
         let mut documents: Vec<&Value> = attached
             .iter()
-            .filter_map(|arn| self.live.local_policies.get(arn).map(|p| &p.document))
+            .filter_map(|arn| {
+                let local = self.live.local_policies.get(arn).map(|p| &p.document);
+                local.or_else(|| self.live.aws_documents.get(arn))
+            })
             .collect();
         documents.extend(inline);
         documents

@@ -36,6 +36,12 @@ pub trait IamApi: Sync {
         policy: &PolicyArn,
     ) -> impl Future<Output = Result<bool, ApiError>> + Send;
 
+    /// A managed policy's default document, canonical (`GetPolicy`, `GetPolicyVersion`).
+    fn policy_document(
+        &self,
+        policy: &PolicyArn,
+    ) -> impl Future<Output = Result<serde_json::Value, ApiError>> + Send;
+
     /// A customer-managed policy's tags (`ListPolicyTags`): account details leave them out.
     fn policy_tags(
         &self,

@@ -40,6 +40,8 @@ pub struct MemoryAccount {
     pub now: i64,
     pub alias: Option<String>,
     pub password_policy: Option<PasswordPolicy>,
+    /// The documents of AWS-managed policies a test gives.
+    pub aws_documents: BTreeMap<PolicyArn, Value>,
 }
 
 impl MemoryAccount {
@@ -393,6 +395,24 @@ impl IamApi for MemoryIam {
     async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
         self.record_on("GetPolicy", Some(&policy.name));
         Ok(self.state.lock().unwrap().aws_policies.contains(policy))
+    }
+
+    async fn policy_document(&self, policy: &PolicyArn) -> Result<Value, ApiError> {
+        self.record_on("GetPolicyVersion", Some(&policy.name));
+        let a = self.state.lock().unwrap();
+        if let Some(document) = a.aws_documents.get(policy) {
+            return Ok(document::canonical(document));
+        }
+        let local = a
+            .policies
+            .get(policy)
+            .ok_or_else(|| missing(&policy.to_string()))?;
+        let (_, document, _) = local
+            .versions
+            .iter()
+            .find(|(_, _, d)| *d)
+            .expect("a default");
+        Ok(document::canonical(document))
     }
 
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {

@@ -13,7 +13,9 @@ mod read;
 mod state;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
-pub use read::{KeyReading, ReadError, idle, parse_credential_report, read, read_account};
+pub use read::{
+    KeyReading, ReadError, idle, parse_credential_report, read, read_account, read_documents,
+};
 pub use state::*;
 
 #[cfg(test)]

@@ -465,6 +465,25 @@ async fn read_account_settings(api: &impl IamApi, spec: &Spec) -> Result<LiveAcc
     })
 }
 
+/// The default documents of these AWS-managed policies, two calls each.
+pub async fn read_documents(
+    api: &impl IamApi,
+    policies: Vec<PolicyArn>,
+) -> Result<BTreeMap<PolicyArn, serde_json::Value>, ReadError> {
+    let documents = read_each(policies, |arn| async move {
+        api.policy_document(&arn)
+            .await
+            .map_err(|source| ReadError::Api {
+                what: format!(
+                    "read the document of policy {arn} (iam:GetPolicy, iam:GetPolicyVersion)"
+                ),
+                source,
+            })
+    })
+    .await?;
+    Ok(documents.into_iter().collect())
+}
+
 /// What to do about a failed read, by how it failed.
 fn advice(kind: ErrorKind) -> &'static str {
     match kind {

@@ -22,6 +22,9 @@ pub struct LiveState {
     pub local_policies: BTreeMap<PolicyArn, LivePolicy>,
     /// Every AWS-managed policy; empty when the spec names none, as it then need not be read.
     pub aws_policies: Vec<PolicyArn>,
+    /// The documents of the AWS-managed policies a plan's principals have or get, canonical:
+    /// read by `plan` (after a first diff says which), to say what the principals gain.
+    pub aws_documents: BTreeMap<PolicyArn, Value>,
     /// Key creations an earlier apply did not see through, by user, from the secrets
     /// directory: the one piece of state that is not in IAM.
     pub pending_keys: BTreeMap<String, PendingKey>,
@@ -66,6 +69,7 @@ impl LiveState {
                 .map(|p| (p.arn.clone(), p))
                 .collect(),
             aws_policies,
+            aws_documents: BTreeMap::new(),
             pending_keys: BTreeMap::new(),
             account: LiveAccount::default(),
             now: 0,

@@ -227,6 +227,10 @@ impl IamApi for AwsIam {
         reads::aws_policy_exists(self, policy).await
     }
 
+    async fn policy_document(&self, policy: &PolicyArn) -> Result<serde_json::Value, ApiError> {
+        reads::policy_document(self, policy).await
+    }
+
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {
         reads::policy_tags(self, policy).await
     }

@@ -428,6 +428,40 @@ pub(super) fn live_policy(
 }
 
 /// A document as IAM returns it, decoded and canonical: normalised once, when read.
+pub(super) async fn policy_document(
+    api: &AwsIam,
+    policy: &PolicyArn,
+) -> Result<serde_json::Value, ApiError> {
+    api.count("GetPolicy");
+    let arn = policy.to_string();
+    let got = api
+        .iam
+        .get_policy()
+        .policy_arn(&arn)
+        .send()
+        .await
+        .map_err(classify)?;
+    let version = got
+        .policy()
+        .and_then(|p| p.default_version_id())
+        .unwrap_or("v1")
+        .to_owned();
+    api.count("GetPolicyVersion");
+    let out = api
+        .iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(classify)?;
+    let text = out
+        .policy_version()
+        .and_then(|v| v.document())
+        .unwrap_or_default();
+    live_document(text)
+}
+
 pub(super) fn live_document(text: &str) -> Result<serde_json::Value, ApiError> {
     document::decode(text)
         .map(|v| document::canonical(&v))
