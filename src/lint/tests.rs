@@ -138,3 +138,26 @@ fn arns_match_resource_types_as_globs_do() {
     assert!(arn_may_match(user, "arn:aws:iam::*:user/${aws:username}"));
     assert!(!arn_may_match(user, "arn:aws:iam::*:role/x"));
 }
+
+/// The README's complete specs (its ```toml blocks that start a spec and name no file) lint
+/// without a warning; its fragments are checked where they are complete enough to load.
+#[test]
+fn the_readmes_specs_lint_clean() {
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let mut checked = 0;
+    for block in readme.split("```toml\n").skip(1) {
+        let text = block.split("```").next().unwrap();
+        let Ok(spec) = spec::parse(text, Path::new("README.md")) else {
+            continue;
+        };
+        checked += 1;
+        let findings: Vec<String> = lint(&spec)
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(ToString::to_string)
+            .collect();
+        assert!(findings.is_empty(), "{text}\n{}", findings.join("\n"));
+    }
+    assert!(checked >= 2, "only {checked} README specs load");
+}
