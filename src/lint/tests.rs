@@ -139,7 +139,7 @@ fn arns_match_resource_types_as_globs_do() {
     assert!(!arn_may_match(user, "arn:aws:iam::*:role/x"));
 }
 
-/// The README's complete specs (its ```toml blocks that start a spec and name no file) lint
+/// The README's specs (its TOML blocks that load alone: a whole spec naming no file) lint
 /// without a warning; its fragments are checked where they are complete enough to load.
 #[test]
 fn the_readmes_specs_lint_clean() {
