@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::data::glob;
 use super::{Raw, statements, strings};
 use crate::document::Document;
-use crate::spec::{Location, PolicyRef, PolicyUse, Spec};
+use crate::spec::{self, Location, PolicyRef, PolicyUse, Spec};
 
 /// Each path: the actions that together make it, and what they let the principal do.
 const PATHS: &[(&[&str], &str)] = &[
@@ -113,7 +113,7 @@ pub(super) fn principals(spec: &Spec, out: &mut Vec<Raw>) {
                 PolicyRef::Customer { name } => spec
                     .policies
                     .get(name)
-                    .map(|p| (format!("policy `{name}`"), &p.document)),
+                    .map(|p| (spec::policy_label(name), &p.document)),
                 _ => None,
             })
             .collect()
@@ -152,7 +152,7 @@ fn inline<'d>(
     docs: &'d std::collections::BTreeMap<String, Document>,
 ) -> Vec<(String, &'d Document)> {
     docs.iter()
-        .map(|(name, d)| (format!("inline policy `{name}` of {kind} `{owner}`"), d))
+        .map(|(name, d)| (spec::inline_label(kind, owner, name), d))
         .collect()
 }
 

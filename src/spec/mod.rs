@@ -63,7 +63,7 @@ impl Spec {
         let at = |what: &str| self.document_at.get(what).copied().unwrap_or_default();
         let mut documents = Vec::new();
         for policy in self.policies.values() {
-            let what = format!("policy `{}`", policy.name);
+            let what = policy_label(&policy.name);
             documents.push(SpecDocument {
                 at: at(&what),
                 what,
@@ -87,7 +87,7 @@ impl Spec {
             );
         for (kind, owner, policies) in inline {
             for (name, document) in policies {
-                let what = format!("inline policy `{name}` of {} `{owner}`", kind.as_str());
+                let what = inline_label(kind.as_str(), owner, name);
                 documents.push(SpecDocument {
                     at: at(&what),
                     what,
@@ -105,6 +105,16 @@ impl Spec {
             .values()
             .find(|p| p.url.eq_ignore_ascii_case(url))
     }
+}
+
+/// How messages name a customer-managed policy of the spec.
+pub fn policy_label(name: &str) -> String {
+    format!("policy `{name}`")
+}
+
+/// How messages name an inline policy of a group, user or role (`kind`).
+pub fn inline_label(kind: &str, owner: &str, name: &str) -> String {
+    format!("inline policy `{name}` of {kind} `{owner}`")
 }
 
 /// A policy document of the spec and whose it is.

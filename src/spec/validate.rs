@@ -298,7 +298,7 @@ impl Checker<'_> {
             }
             d.get_ref().clone()
         });
-        let what = format!("policy `{}`", name.get_ref());
+        let what = super::policy_label(name.get_ref());
         let document = self.document(&raw.document, &what)?;
         if document.size() > MAX_MANAGED_DOCUMENT {
             self.error(
@@ -333,7 +333,7 @@ impl Checker<'_> {
             if let Err(why) = check_name("policy", name.get_ref(), MAX_POLICY_NAME) {
                 self.error(name.span().start, why);
             }
-            let what = format!("inline policy `{}` of {kind} `{owner}`", name.get_ref());
+            let what = super::inline_label(kind, owner, name.get_ref());
             if let Some(document) = self.document(document, &what) {
                 inline.insert(name.get_ref().clone(), document);
             }
