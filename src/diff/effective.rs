@@ -10,7 +10,7 @@ use serde_json::Value;
 use super::Differ;
 use crate::iam::{EntityKind, PolicyArn};
 use crate::lint::Level;
-use crate::lint::grants::{self, Granted, Grants};
+use crate::lint::grants;
 use crate::plan::PrincipalGrants;
 use crate::spec::{PolicyRef, PolicyUse};
 
@@ -247,19 +247,7 @@ fn push(
         all
     };
     let (before, after) = (union(before), union(after));
-    let diff = |a: &BTreeMap<String, Level>, b: &BTreeMap<String, Level>| -> Vec<Granted> {
-        a.iter()
-            .filter(|(name, _)| !b.contains_key(*name))
-            .map(|(name, level)| Granted {
-                action: name.clone(),
-                level: *level,
-            })
-            .collect()
-    };
-    let grants = Grants {
-        added: diff(&after, &before),
-        removed: diff(&before, &after),
-    };
+    let grants = grants::compare(&before, &after);
     if !grants.is_empty() {
         out.push(PrincipalGrants {
             entity,
