@@ -25,6 +25,7 @@ use crate::lint::{self, Severity};
 use crate::live::aws::{AwsIam, Connection, Timeouts};
 use crate::live::{self, ApiError, Caller, IamApi, KeyReading, ReadError};
 use crate::lock::{self, Holder, Lock, LockError};
+use crate::plan::saved::{self, SavedError, SavedOptions, SavedPlan};
 use crate::plan::{Op, Plan};
 use crate::render::{self, Style};
 use crate::secrets::{DirError, SecretsDir};
@@ -42,6 +43,8 @@ struct Cli {
 enum Command {
     /// Show what apply would change; changes nothing.
     Plan {
+        /// The spec file (- for standard input).
+        spec: PathBuf,
         #[command(flatten)]
         common: Common,
         /// Print the plan as one JSON object (schema: docs/plan-json.md).
@@ -51,12 +54,25 @@ enum Command {
         /// replace, 1 on error.
         #[arg(long)]
         detailed_exitcode: bool,
+        /// Also save the plan to FILE, for `iamspec apply FILE` to apply exactly it (not with a
+        /// spec read from standard input).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
-    /// Make the changes the plan shows, after asking (or with --yes).
+    /// Make the changes the plan shows, after asking (or with --yes); or apply a saved plan.
+    ///
+    /// Given a spec, apply plans, shows the plan and asks. Given a plan saved by `iamspec plan
+    /// --out FILE`, it applies exactly that plan without asking, after reading the account
+    /// again: if the spec or anything the plan's changes touch changed since, it refuses and
+    /// names what changed.
     Apply {
+        /// The spec file (- for standard input), or a plan saved by `iamspec plan --out`.
+        #[arg(value_name = "SPEC|PLAN")]
+        target: PathBuf,
         #[command(flatten)]
         common: Common,
-        /// Apply without asking; required when standard input is not a terminal.
+        /// Apply without asking; required when standard input is not a terminal (a saved plan
+        /// never asks: it was reviewed when it was made).
         #[arg(long, short = 'y')]
         yes: bool,
         /// How many IAM calls may be in flight at once.
@@ -173,12 +189,10 @@ impl Aws {
     }
 }
 
-/// What plan and apply share: the spec and how to reach AWS.
+/// What plan and apply share: how to reach AWS and how to read the account.
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
 struct Common {
-    /// The spec file (- for standard input).
-    spec: PathBuf,
     #[command(flatten)]
     aws: Aws,
     /// Where the secrets of new access keys are written, one <user>.csv each.
@@ -251,6 +265,13 @@ pub enum Error {
         "the account changed while apply waited for the lock, and the plan you confirmed is no longer what apply would do: run apply again to review the new plan"
     )]
     Stale,
+    /// A saved plan cannot be applied: it is not one, or the spec, account or what it
+    /// depends on changed.
+    #[error(transparent)]
+    Saved(#[from] SavedError),
+    /// The command line asks for something that cannot be done.
+    #[error("{0}")]
+    Usage(String),
     /// The environment sets something iamspec cannot use.
     #[error("{0}")]
     Environment(String),
@@ -358,31 +379,69 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             detailed_exitcode,
         } => credentials(spec.as_deref(), &aws, json, detailed_exitcode).await,
         Command::Plan {
+            spec,
             common,
             json,
             detailed_exitcode,
-        } => {
-            let (api, plan) = make_plan(&common).await?;
-            if json {
-                emit(&render::json(&plan))?;
-            } else {
-                emit(&render::text(&plan, style(&common.secrets_dir)))?;
-            }
-            common.aws.print_stats(&api);
-            check_deletions(&plan, &common)?;
-            Ok(if detailed_exitcode && plan.needs_attention() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            })
-        }
+            out,
+        } => plan(&spec, &common, json, detailed_exitcode, out.as_deref()).await,
         Command::Apply {
+            target,
             common,
             yes,
             concurrency,
             lock_timeout,
-        } => apply(&common, yes, concurrency, lock_timeout).await,
+        } => {
+            let run = Run {
+                concurrency,
+                lock_timeout,
+            };
+            if saved::is_saved_plan(&target) {
+                apply_saved(&target, &common, run).await
+            } else {
+                apply(&target, &common, yes, run).await
+            }
+        }
     }
+}
+
+/// `iamspec plan`: shows the plan, and with `--out` saves it for `apply FILE`.
+async fn plan(
+    path: &Path,
+    common: &Common,
+    json: bool,
+    detailed_exitcode: bool,
+    out: Option<&Path>,
+) -> Result<ExitCode, Error> {
+    if out.is_some() && path == Path::new("-") {
+        return Err(Error::Usage(
+            "--out needs a spec file: applying a saved plan reads its spec again, which standard input cannot give"
+                .to_owned(),
+        ));
+    }
+    let planned = make_plan(path, common).await?;
+    let plan = &planned.plan;
+    if json {
+        emit(&render::json(plan))?;
+    } else {
+        emit(&render::text(plan, style(&common.secrets_dir)))?;
+    }
+    common.aws.print_stats(&planned.api);
+    check_deletions(plan, common)?;
+    if let Some(out) = out {
+        let saved = SavedPlan::new(plan, &planned.spec, &planned.live, common.saved_options());
+        write_new_file(out, &saved.to_json())?;
+        eprintln!(
+            "Saved the plan to {}: `iamspec apply {}` applies exactly it, and refuses if the spec or anything it changes has changed meanwhile.",
+            out.display(),
+            out.display()
+        );
+    }
+    Ok(if detailed_exitcode && plan.needs_attention() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `iamspec validate`: every offline check, the policy linter's findings with them. Exit 1
@@ -499,15 +558,17 @@ async fn credentials(
     })
 }
 
-/// `iamspec apply`: plan, confirm, take the lock, plan again under it, apply, give it back.
-async fn apply(
-    common: &Common,
-    yes: bool,
+/// How apply runs its calls.
+#[derive(Debug, Clone, Copy)]
+struct Run {
     concurrency: u16,
     lock_timeout: Duration,
-) -> Result<ExitCode, Error> {
-    let (spec, api) = prepare(common).await?;
-    let (plan, caller) = plan_with(common, &spec, &api).await?;
+}
+
+/// `iamspec apply SPEC`: plan, confirm, take the lock, plan again under it, apply, give it back.
+async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<ExitCode, Error> {
+    let (spec, api) = prepare(path, common).await?;
+    let (plan, caller) = plan_with(common.reading(), &spec, &api).await?;
     let style = style(&common.secrets_dir);
     emit(&render::text(&plan, style))?;
     if plan.is_empty() {
@@ -519,47 +580,123 @@ async fn apply(
     if !yes {
         confirm(&plan)?;
     }
+    let options = run.options(secrets);
+    let locked = async |lock: &Lock, signals: &mut Signals| {
+        let locked = Locked {
+            common,
+            reading: common.reading(),
+            spec: &spec,
+            api: &api,
+            lock,
+            options: &options,
+        };
+        locked.apply(&plan, yes, signals).await
+    };
+    let applied = with_lock(&api, &caller, &spec, run.lock_timeout, locked).await;
+    common.aws.print_stats(&api);
+    applied
+}
+
+/// `iamspec apply FILE`: check the saved plan against the spec and the account (under the
+/// lock), then apply exactly its changes. Nothing is asked: the plan was reviewed when it was
+/// made, and anything that changed since refuses it.
+async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode, Error> {
+    for (given, flag) in [
+        (common.prune, "--prune"),
+        (common.list_keys, "--list-keys"),
+        (common.replace_lost_keys, "--replace-lost-keys"),
+    ] {
+        if given {
+            return Err(Error::Usage(format!(
+                "{flag} shapes a plan, so a saved plan has it or not already: give it to `iamspec plan --out`, not to apply"
+            )));
+        }
+    }
+    let saved = SavedPlan::read(file)?;
+    let mut spec = load(&saved.spec.path)?;
+    saved.check_spec(&spec)?;
+    spec.prune |= saved.options.prune;
+    spec.replace_lost_keys = saved.options.replace_lost_keys;
+    let api = common.aws.connect().await?;
+    let caller = live::read_caller(&api).await?;
+    saved.check_account(&caller.account)?;
+    eprintln!(
+        "Applying the plan saved in {} (made by {} at {}).",
+        file.display(),
+        saved.caller,
+        humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(saved.made).unwrap_or(0))
+        )
+    );
+    let secrets = SecretsDir::new(common.secrets_dir.clone());
+    let options = run.options(secrets);
+    let locked = async |lock: &Lock, signals: &mut Signals| {
+        let locked = Locked {
+            common,
+            reading: Reading {
+                secrets_dir: &common.secrets_dir,
+                list_keys: saved.options.list_keys,
+            },
+            spec: &spec,
+            api: &api,
+            lock,
+            options: &options,
+        };
+        locked.apply_saved(&saved, signals).await
+    };
+    let applied = with_lock(&api, &caller, &spec, run.lock_timeout, locked).await;
+    common.aws.print_stats(&api);
+    applied
+}
+
+impl Run {
+    fn options(self, secrets: SecretsDir) -> ApplyOptions {
+        ApplyOptions {
+            concurrency: usize::from(self.concurrency),
+            retry: RetryPolicy::default(),
+            secrets,
+        }
+    }
+}
+
+/// Takes the apply lock of the spec's owner in the account, runs `body` while holding it (a
+/// signal while waiting stops before any change), and gives it back.
+async fn with_lock(
+    api: &AwsIam,
+    caller: &Caller,
+    spec: &Spec,
+    timeout: Duration,
+    body: impl AsyncFnOnce(&Lock, &mut Signals) -> Result<ExitCode, Error>,
+) -> Result<ExitCode, Error> {
     let mut signals = Signals::new()?;
-    let arn = lock::arn(&caller, &spec.ownership.owner);
+    let arn = lock::arn(caller, &spec.ownership.owner);
     let waiting = |holder: &Holder| {
         eprintln!(
             "waiting for the apply lock, held by {} since {} (at most {})",
             holder.who,
             holder.since,
-            humantime::format_duration(lock_timeout)
+            humantime::format_duration(timeout)
         );
     };
-    let taking = lock::acquire(&api, arn, lock::holder(&caller), lock_timeout, waiting);
+    let taking = lock::acquire(api, arn, lock::holder(caller), timeout, waiting);
     let held = tokio::select! {
         held = taking => held?,
         code = signals.next() => return Err(Error::Stopped { code }),
     };
-    let options = ApplyOptions {
-        concurrency: usize::from(concurrency),
-        retry: RetryPolicy::default(),
-        secrets,
-    };
-    let locked = Locked {
-        common,
-        spec: &spec,
-        api: &api,
-        lock: &held,
-        options: &options,
-    };
-    let applied = locked.apply(&plan, yes, &mut signals).await;
-    if let Err(err) = held.release(&api).await {
+    let applied = body(&held, &mut signals).await;
+    if let Err(err) = held.release(api).await {
         eprintln!(
             "warning: {err}; it expires by itself within {}",
             humantime::format_duration(lock::LEASE)
         );
     }
-    common.aws.print_stats(&api);
     applied
 }
 
 /// What an apply does while it holds the lock.
 struct Locked<'a> {
     common: &'a Common,
+    reading: Reading<'a>,
     spec: &'a Spec,
     api: &'a AwsIam,
     lock: &'a Lock,
@@ -575,7 +712,7 @@ impl Locked<'_> {
         yes: bool,
         signals: &mut Signals,
     ) -> Result<ExitCode, Error> {
-        let (plan, _) = plan_with(self.common, self.spec, self.api).await?;
+        let (plan, _) = plan_with(self.reading, self.spec, self.api).await?;
         if plan.changes != confirmed.changes {
             let confirmed_all = plan.changes.iter().all(|c| confirmed.changes.contains(c));
             if !yes && !confirmed_all {
@@ -589,7 +726,36 @@ impl Locked<'_> {
             emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
             check_before_apply(&plan, self.common, &self.options.secrets)?;
         }
-        let report = self.run(&plan, signals).await?;
+        self.finish(&plan, signals).await
+    }
+
+    /// Reads the account and applies the saved plan's changes, if nothing they depend on
+    /// changed since it was made.
+    async fn apply_saved(
+        &self,
+        saved: &SavedPlan,
+        signals: &mut Signals,
+    ) -> Result<ExitCode, Error> {
+        let live = read_live(self.reading, self.spec, self.api).await?;
+        saved.check_live(&live)?;
+        let (plan, extra) = saved.select(diff::diff(self.spec, &live)?)?;
+        emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
+        if extra > 0 {
+            eprintln!(
+                "note: the account now needs {extra} more change{} that the saved plan does not have (a credential came due meanwhile, say): plan again after this apply",
+                if extra == 1 { "" } else { "s" }
+            );
+        }
+        if plan.is_empty() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        check_before_apply(&plan, self.common, &self.options.secrets)?;
+        self.finish(&plan, signals).await
+    }
+
+    /// Applies the plan and reports: exit 0 when all of it was made.
+    async fn finish(&self, plan: &Plan, signals: &mut Signals) -> Result<ExitCode, Error> {
+        let report = self.run(plan, signals).await?;
         emit(&render::report(&report))?;
         Ok(if let Some(code) = report.stopped_by {
             ExitCode::from(code)
@@ -691,25 +857,37 @@ fn check_before_apply(plan: &Plan, common: &Common, secrets: &SecretsDir) -> Res
     Ok(())
 }
 
+/// A plan and what it was made from.
+struct Planned {
+    api: AwsIam,
+    spec: Spec,
+    live: live::LiveState,
+    plan: Plan,
+}
+
 /// spec -> live -> diff: everything up to the plan. The spec is checked before any
 /// credentials are looked at, so an invalid spec makes no call.
 /// For review, what each changed principal gains and loses counts its AWS-managed policies
 /// too: their documents are read once a first diff says which (none when nothing changes).
-async fn make_plan(common: &Common) -> Result<(AwsIam, Plan), Error> {
-    let (spec, api) = prepare(common).await?;
-    let mut live = read_live(common, &spec, &api).await?;
-    let (plan, wanted) = diff::diff_with_documents_wanted(&spec, &live)?;
-    if wanted.is_empty() {
-        return Ok((api, plan));
+async fn make_plan(path: &Path, common: &Common) -> Result<Planned, Error> {
+    let (spec, api) = prepare(path, common).await?;
+    let mut live = read_live(common.reading(), &spec, &api).await?;
+    let (mut plan, wanted) = diff::diff_with_documents_wanted(&spec, &live)?;
+    if !wanted.is_empty() {
+        live.aws_documents = Box::pin(live::read_documents(&api, wanted)).await?;
+        plan = diff::diff(&spec, &live)?;
     }
-    live.aws_documents = Box::pin(live::read_documents(&api, wanted)).await?;
-    let plan = diff::diff(&spec, &live)?;
-    Ok((api, plan))
+    Ok(Planned {
+        api,
+        spec,
+        live,
+        plan,
+    })
 }
 
 /// The spec, checked, and a connection: nothing is connected for an invalid spec.
-async fn prepare(common: &Common) -> Result<(Spec, AwsIam), Error> {
-    let mut spec = load(&common.spec)?;
+async fn prepare(path: &Path, common: &Common) -> Result<(Spec, AwsIam), Error> {
+    let mut spec = load(path)?;
     spec.prune |= common.prune;
     spec.replace_lost_keys = common.replace_lost_keys;
     let api = common.aws.connect().await?;
@@ -717,26 +895,79 @@ async fn prepare(common: &Common) -> Result<(Spec, AwsIam), Error> {
 }
 
 /// live -> diff: reads the account and plans, returning who the caller is too.
-async fn plan_with(common: &Common, spec: &Spec, api: &AwsIam) -> Result<(Plan, Caller), Error> {
-    let live = read_live(common, spec, api).await?;
+async fn plan_with(
+    reading: Reading<'_>,
+    spec: &Spec,
+    api: &AwsIam,
+) -> Result<(Plan, Caller), Error> {
+    let live = read_live(reading, spec, api).await?;
     let plan = diff::diff(spec, &live)?;
     Ok((plan, live.caller))
 }
 
+/// How the account is read: what the secrets directory says of interrupted applies, and
+/// whether keys are listed or taken from the credential report.
+#[derive(Debug, Clone, Copy)]
+struct Reading<'a> {
+    secrets_dir: &'a Path,
+    list_keys: bool,
+}
+
+impl Common {
+    fn reading(&self) -> Reading<'_> {
+        Reading {
+            secrets_dir: &self.secrets_dir,
+            list_keys: self.list_keys,
+        }
+    }
+
+    /// What a saved plan must remember of how it was made.
+    fn saved_options(&self) -> SavedOptions {
+        SavedOptions {
+            prune: self.prune,
+            replace_lost_keys: self.replace_lost_keys,
+            list_keys: self.list_keys,
+        }
+    }
+}
+
 /// live: the account as the spec needs it read.
-async fn read_live(common: &Common, spec: &Spec, api: &AwsIam) -> Result<live::LiveState, Error> {
-    let pending = SecretsDir::new(&common.secrets_dir)
+async fn read_live(
+    reading: Reading<'_>,
+    spec: &Spec,
+    api: &AwsIam,
+) -> Result<live::LiveState, Error> {
+    let pending = SecretsDir::new(reading.secrets_dir)
         .pending()
         .map_err(|source| Error::Secrets {
-            path: common.secrets_dir.clone(),
+            path: reading.secrets_dir.to_owned(),
             source,
         })?;
-    let keys = if common.list_keys {
+    let keys = if reading.list_keys {
         KeyReading::ListEach
     } else {
         KeyReading::Report
     };
     Ok(Box::pin(live::read(api, spec, pending, keys)).await?)
+}
+
+/// Writes a file in one piece: the text goes to a temporary file beside it, which then takes
+/// its name, so a reader never sees half a file and a failed write leaves none.
+fn write_new_file(path: &Path, text: &str) -> Result<(), Error> {
+    let failed = |source| Error::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(failed)?;
+    file.write_all(text.as_bytes())
+        .and_then(|()| file.as_file().sync_all())
+        .map_err(failed)?;
+    file.persist(path).map_err(|err| failed(err.error))?;
+    Ok(())
 }
 
 /// Writes an export into a directory that does not exist yet, so nothing is overwritten.

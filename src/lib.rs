@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod credentials;
 pub mod diff;
+pub mod digest;
 pub mod document;
 pub mod export;
 pub mod iam;

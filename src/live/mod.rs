@@ -7,6 +7,7 @@
 
 mod api;
 pub mod aws;
+pub mod fingerprint;
 #[cfg(test)]
 pub mod memory;
 mod read;
@@ -14,7 +15,8 @@ mod state;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 pub use read::{
-    KeyReading, ReadError, idle, parse_credential_report, read, read_account, read_documents,
+    KeyReading, ReadError, idle, parse_credential_report, read, read_account, read_caller,
+    read_documents,
 };
 pub use state::*;
 

@@ -263,7 +263,8 @@ where
         .await
 }
 
-async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
+/// Who the credentials are (`sts:GetCallerIdentity`).
+pub async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
     api.caller()
         .await
         .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))

@@ -4,7 +4,7 @@
 //! Everything here is offline: an invalid spec is rejected before any credentials are looked
 //! at or any API call is made.
 
-mod files;
+pub(crate) mod files;
 mod policy;
 mod raw;
 mod trust;
@@ -99,6 +99,29 @@ impl Spec {
         documents
     }
 
+    /// What the spec is made of, each with its digest: the spec's text and every policy and
+    /// trust document (those read from files included). A saved plan records them, so that
+    /// applying it against another version of the spec names what changed.
+    pub fn sources(&self) -> BTreeMap<String, String> {
+        let of = |document: &Document| crate::digest::of_json(&document.json);
+        let mut sources = BTreeMap::from([("the spec's text".to_owned(), self.digest.clone())]);
+        for document in self.documents() {
+            sources.insert(
+                format!("the document of {}", document.what),
+                of(document.document),
+            );
+        }
+        for role in self.roles.values() {
+            if let Trust::Document(document) = &role.trust {
+                sources.insert(
+                    format!("the trust document of role `{}`", role.name),
+                    of(document),
+                );
+            }
+        }
+        sources
+    }
+
     /// The spec's OIDC provider with this URL (without `https://`), if it declares one.
     pub fn provider_by_url(&self, url: &str) -> Option<&OidcProvider> {
         self.oidc_providers
@@ -189,6 +212,8 @@ pub struct Spec {
     pub document_at: BTreeMap<String, Location>,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
+    /// The SHA-256 of the spec's text, which a saved plan records.
+    pub digest: String,
 }
 
 /// An access key's lifecycle, in seconds: rotated at `max_age`, the old key deactivated

@@ -162,6 +162,7 @@ impl Checker<'_> {
             lint: self.lint(raw.lint.as_ref()),
             document_at: BTreeMap::new(),
             warnings: Vec::new(),
+            digest: crate::digest::of(self.source.text.as_bytes()),
         }
     }
 

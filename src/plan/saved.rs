@@ -1,0 +1,334 @@
+//! A plan saved for later: `plan --out FILE` writes it, `apply FILE` applies exactly its
+//! changes, or refuses.
+//!
+//! The file holds the plan (as `plan --json` prints it) and what it was made from: the digest
+//! of the spec's text and of each of its documents, the account and caller, the options that
+//! shape a plan, and a fingerprint of each entity a change names, part by part. Before
+//! applying, the account is read again: a part that changed, a spec that changed, another
+//! account, or a change the spec no longer needs, and nothing is applied. The file holds no
+//! secret: plans never do (secrets are made by apply and go to the secrets directory).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::{Plan, Summary};
+use crate::live::LiveState;
+use crate::live::fingerprint::{self, Fingerprint};
+use crate::spec::Spec;
+
+/// The version of the saved plan format; the key that holds it marks a file as a saved plan.
+pub const FORMAT: u32 = 1;
+
+/// The largest saved plan iamspec reads: a plan for an account at IAM's limits is tens of
+/// megabytes.
+const MAX_BYTES: u64 = 512 << 20;
+
+/// A plan and what it was made from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedPlan {
+    /// The format of the file.
+    pub iamspec_saved_plan: u32,
+    /// The iamspec that made it: only the same version applies it, as another may plan
+    /// differently.
+    pub iamspec_version: String,
+    /// When the account was read, in seconds since 1970.
+    pub made: i64,
+    pub spec: SavedSpec,
+    pub options: SavedOptions,
+    /// The account the plan is for.
+    pub account: String,
+    /// Who made the plan (applying it may take other credentials of the same account).
+    pub caller: String,
+    /// The state of every entity a change names, when the plan was made.
+    pub depends_on: Vec<Fingerprint>,
+    /// The plan, as `iamspec plan --json` prints it.
+    pub plan: Value,
+}
+
+/// The spec a plan was made from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedSpec {
+    /// As given to `plan`: `apply` reads it from there, relative to where it runs.
+    pub path: PathBuf,
+    /// What the spec is made of, each with its SHA-256 (`Spec::sources`).
+    pub sources: BTreeMap<String, String>,
+}
+
+/// The options that shape a plan: `apply FILE` reads the account as `plan` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedOptions {
+    pub prune: bool,
+    pub replace_lost_keys: bool,
+    pub list_keys: bool,
+}
+
+/// Why a saved plan is not applied. Each says what to do; nothing was changed.
+#[derive(Debug, thiserror::Error)]
+pub enum SavedError {
+    #[error("could not read the saved plan {}: {reason}", path.display())]
+    Read { path: PathBuf, reason: String },
+    #[error(
+        "{} is not a plan saved by `iamspec plan --out` ({reason}): give apply a spec, or a saved plan",
+        path.display()
+    )]
+    NotAPlan { path: PathBuf, reason: String },
+    #[error(
+        "{} was saved by iamspec {made_by} (format {format}), and this is iamspec {ours}: make the plan again with this version",
+        path.display(),
+        ours = env!("CARGO_PKG_VERSION")
+    )]
+    Version {
+        path: PathBuf,
+        made_by: String,
+        format: u32,
+    },
+    #[error(
+        "the spec {} changed since the plan was saved ({}): make the plan again from this spec and review it; nothing was changed",
+        spec.display(),
+        changed.join("; ")
+    )]
+    SpecChanged { spec: PathBuf, changed: Vec<String> },
+    #[error(
+        "the plan was made for account {planned}, but these credentials are for account {now}: apply it with credentials for {planned}, or make a plan for {now}; nothing was changed"
+    )]
+    Account { planned: String, now: String },
+    #[error(
+        "the account changed since the plan was saved: {}. Nothing was changed: make the plan again and review it",
+        changed.join("; ")
+    )]
+    Stale { changed: Vec<String> },
+    #[error(
+        "the spec no longer needs {} of the saved plan's changes ({}), though what they touch is as it was: make the plan again and review it; nothing was changed",
+        changes.len(),
+        changes.join("; ")
+    )]
+    Obsolete { changes: Vec<String> },
+}
+
+/// Whether the file at `path` is a saved plan rather than a spec: a saved plan is a JSON
+/// object, and no TOML file begins with `{`. Standard input is always a spec.
+pub fn is_saved_plan(path: &Path) -> bool {
+    use std::io::Read as _;
+    if path == Path::new("-") {
+        return false;
+    }
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    let mut head = [0u8; 256];
+    let read = meta
+        .is_file()
+        .then(|| std::fs::File::open(path).and_then(|mut f| f.read(&mut head)))
+        .and_then(Result::ok)
+        .unwrap_or(0);
+    head[..read]
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{')
+}
+
+impl SavedPlan {
+    /// The plan `plan` made of `spec` against `live`, with what it depends on.
+    pub fn new(plan: &Plan, spec: &Spec, live: &LiveState, options: SavedOptions) -> Self {
+        let mut named = BTreeSet::new();
+        let mut account = false;
+        for change in &plan.changes {
+            let entities = change.op.entities();
+            account |= entities.is_empty();
+            named.extend(entities);
+        }
+        let mut depends_on: Vec<Fingerprint> = named
+            .into_iter()
+            .map(|(kind, name)| fingerprint::of(live, kind, name))
+            .collect();
+        if account {
+            depends_on.push(fingerprint::of_account(live));
+        }
+        Self {
+            iamspec_saved_plan: FORMAT,
+            iamspec_version: env!("CARGO_PKG_VERSION").to_owned(),
+            made: live.now,
+            spec: SavedSpec {
+                path: spec.file.clone(),
+                sources: spec.sources(),
+            },
+            options,
+            account: plan.account.clone(),
+            caller: plan.caller.clone(),
+            depends_on,
+            plan: serde_json::to_value(plan).expect("a plan serialises"),
+        }
+    }
+
+    /// The file's text: JSON, one key a line at the top level.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).expect("a saved plan serialises");
+        text.push('\n');
+        text
+    }
+
+    /// Reads a saved plan, refusing one another version of iamspec made.
+    pub fn read(path: &Path) -> Result<Self, SavedError> {
+        let text =
+            crate::spec::files::read_text(path, MAX_BYTES).map_err(|err| SavedError::Read {
+                path: path.to_owned(),
+                reason: err.to_string(),
+            })?;
+        let not_a_plan = |reason: String| SavedError::NotAPlan {
+            path: path.to_owned(),
+            reason,
+        };
+        let value: Value =
+            serde_json::from_str(&text).map_err(|err| not_a_plan(err.to_string()))?;
+        let format = value
+            .get("iamspec_saved_plan")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| not_a_plan("it has no `iamspec_saved_plan` format".to_owned()))?;
+        let made_by = value
+            .get("iamspec_version")
+            .and_then(Value::as_str)
+            .unwrap_or("of an unknown version");
+        if format != u64::from(FORMAT) || made_by != env!("CARGO_PKG_VERSION") {
+            return Err(SavedError::Version {
+                path: path.to_owned(),
+                made_by: made_by.to_owned(),
+                format: u32::try_from(format).unwrap_or(u32::MAX),
+            });
+        }
+        serde_json::from_value(value).map_err(|err| not_a_plan(err.to_string()))
+    }
+
+    /// Refuses a spec that is not the one the plan was made from, naming what differs.
+    pub fn check_spec(&self, spec: &Spec) -> Result<(), SavedError> {
+        let now = spec.sources();
+        let before = &self.spec.sources;
+        let mut changed = Vec::new();
+        for (what, digest) in before {
+            match now.get(what) {
+                None => changed.push(format!("{what} is gone")),
+                Some(d) if d != digest => changed.push(format!("{what} changed")),
+                Some(_) => {}
+            }
+        }
+        changed.extend(
+            now.keys()
+                .filter(|what| !before.contains_key(*what))
+                .map(|what| format!("{what} is new")),
+        );
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(SavedError::SpecChanged {
+                spec: self.spec.path.clone(),
+                changed,
+            })
+        }
+    }
+
+    /// Refuses credentials for another account.
+    pub fn check_account(&self, account: &str) -> Result<(), SavedError> {
+        if account == self.account {
+            Ok(())
+        } else {
+            Err(SavedError::Account {
+                planned: self.account.clone(),
+                now: account.to_owned(),
+            })
+        }
+    }
+
+    /// Refuses an account in which anything the plan depends on changed, naming each change.
+    pub fn check_live(&self, live: &LiveState) -> Result<(), SavedError> {
+        let changed: Vec<String> = self
+            .depends_on
+            .iter()
+            .filter_map(|before| fingerprint::compare(before, &fingerprint::again(before, live)))
+            .collect();
+        if changed.is_empty() {
+            Ok(())
+        } else {
+            Err(SavedError::Stale { changed })
+        }
+    }
+
+    /// The saved changes, taken from `plan` (the plan made again of the same spec against the
+    /// account as it is now): exactly those, in `plan`'s order. A saved change the new plan
+    /// no longer has is refused; what the new plan has beyond the saved one (a key come due
+    /// for rotation meanwhile) is left for the next plan, and counted in the second value.
+    pub fn select(&self, mut plan: Plan) -> Result<(Plan, usize), SavedError> {
+        let mut wanted: HashMap<String, (usize, &Value)> = HashMap::new();
+        for change in self.changes() {
+            let key = crate::digest::canonical_text(&op_of(change));
+            wanted.entry(key).or_insert((0, change)).0 += 1;
+        }
+        let mut extra = 0;
+        plan.changes.retain(|change| {
+            let op = serde_json::to_value(&change.op).expect("an op serialises");
+            match wanted.get_mut(&crate::digest::canonical_text(&op)) {
+                Some((count, _)) if *count > 0 => {
+                    *count -= 1;
+                    true
+                }
+                _ => {
+                    extra += 1;
+                    false
+                }
+            }
+        });
+        let missing: Vec<String> = wanted
+            .values()
+            .filter(|(count, _)| *count > 0)
+            .map(|(_, change)| describe(change))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if !missing.is_empty() {
+            return Err(SavedError::Obsolete { changes: missing });
+        }
+        plan.summary = Summary::of(&plan.changes);
+        Ok((plan, extra))
+    }
+
+    fn changes(&self) -> &[Value] {
+        self.plan
+            .get("changes")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// A change as saved, without what the plan says about it: the IAM call alone, as
+/// `serde_json::to_value(&change.op)` gives it.
+fn op_of(change: &Value) -> Value {
+    let mut op = change.clone();
+    if let Some(fields) = op.as_object_mut() {
+        for key in ["action", "cause", "grants"] {
+            fields.remove(key);
+        }
+    }
+    op
+}
+
+/// A saved change in words: its call and what it names (`attach_group_policy group
+/// Developers, policy arn:aws:iam::aws:policy/IAMReadOnlyAccess`).
+fn describe(change: &Value) -> String {
+    let call = change.get("op").and_then(Value::as_str).unwrap_or("change");
+    let names: Vec<String> = ["user", "group", "role", "policy", "profile", "url", "alias"]
+        .into_iter()
+        .filter_map(|key| Some(format!("{key} {}", change.get(key)?.as_str()?)))
+        .collect();
+    if names.is_empty() {
+        call.to_owned()
+    } else {
+        format!("{call} {}", names.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests;

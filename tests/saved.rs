@@ -1,0 +1,226 @@
+//! Saved plans against the local IAM endpoint: `plan --out FILE` then `apply FILE` applies
+//! exactly what was reviewed, and refuses (exit 1, nothing changed) when the account, the
+//! spec or the credentials' account are not what the plan was made for.
+
+mod support;
+
+use support::Account;
+use support::proxy::Proxy;
+
+const GUIDE: &str = include_str!("../specs/koding.toml");
+const ROUTE53: &str = include_str!("../specs/koding-route53.toml");
+
+/// The IAM calls a saved plan holds, in its order.
+fn saved_calls(account: &Account, file: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(account.dir.path().join(file)).unwrap();
+    let saved: serde_json::Value = serde_json::from_str(&text).unwrap();
+    saved["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|change| {
+            change["op"]
+                .as_str()
+                .unwrap()
+                .split('_')
+                .map(|word| {
+                    let mut chars = word.chars();
+                    let first = chars.next().unwrap().to_ascii_uppercase();
+                    std::iter::once(first).chain(chars).collect::<String>()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_saved_plan_applies_exactly_its_changes_and_holds_no_secret() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    let run = account
+        .run(&["plan", "spec.toml", "--out", "reviewed.plan"])
+        .expect(0);
+    assert!(run.stdout.contains("Plan: 6 to add"), "{}", run.stdout);
+    assert!(
+        run.stderr.contains("Saved the plan to reviewed.plan"),
+        "{}",
+        run.stderr
+    );
+    let text = std::fs::read_to_string(account.dir.path().join("reviewed.plan")).unwrap();
+    let credentials = account.credentials();
+    assert!(!text.contains(credentials.secret_access_key()));
+    assert!(!text.contains(credentials.session_token().unwrap()));
+    let planned = saved_calls(&account, "reviewed.plan");
+    assert_eq!(
+        planned,
+        [
+            "CreateGroup",
+            "CreateUser",
+            "AttachGroupPolicy",
+            "AttachGroupPolicy",
+            "AddUserToGroup",
+            "CreateAccessKey"
+        ]
+    );
+
+    let proxy = Proxy::start(&account.endpoint);
+    // No --yes and no terminal: a saved plan was reviewed when it was made.
+    let run = account
+        .run_via(&proxy.url, &["apply", "reviewed.plan"])
+        .expect(0);
+    assert!(
+        run.stdout.contains("Apply complete: 6 changes made."),
+        "{}",
+        run.stdout
+    );
+    // The saved calls, between taking the apply lock (CreatePolicy) and giving it back.
+    let mut made = proxy.mutating();
+    assert_eq!(made.first().map(String::as_str), Some("CreatePolicy"));
+    assert_eq!(made.pop().as_deref(), Some("DeletePolicy"));
+    made.remove(0);
+    made.sort();
+    let mut planned = planned;
+    planned.sort();
+    assert_eq!(made, planned);
+    assert!(
+        account.only_key("koding-user").await.1,
+        "the key's secret is saved"
+    );
+
+    account
+        .run(&["plan", "spec.toml", "--detailed-exitcode"])
+        .expect(0);
+    // Applied twice, it refuses: what it created exists now.
+    let run = account.run(&["apply", "reviewed.plan"]).expect(1);
+    assert!(
+        run.stderr
+            .contains("the account changed since the plan was saved: user koding-user was created"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[tokio::test]
+async fn a_hand_change_after_the_plan_refuses_it_naming_the_change() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account.run(&["apply", "spec.toml", "--yes"]).expect(0);
+    account.spec("spec.toml", ROUTE53);
+    account
+        .run(&["plan", "spec.toml", "--out", "route53.plan"])
+        .expect(0);
+
+    // Someone attaches a policy to the group by hand before the plan is applied.
+    account
+        .iam()
+        .attach_group_policy()
+        .group_name("Developers")
+        .policy_arn("arn:aws:iam::aws:policy/ReadOnlyAccess")
+        .send()
+        .await
+        .unwrap();
+
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", "route53.plan"])
+        .expect(1);
+    assert!(
+        run.stderr.contains(
+            "the account changed since the plan was saved: group Developers: its managed policies changed. Nothing was changed: make the plan again and review it"
+        ),
+        "{}",
+        run.stderr
+    );
+    // Only the apply lock was taken and given back.
+    assert_eq!(proxy.mutating(), ["CreatePolicy", "DeletePolicy"]);
+    assert!(!account.lock_held().await);
+
+    // A new plan, made after the change, applies.
+    account
+        .run(&["plan", "spec.toml", "--out", "route53.plan"])
+        .expect(0);
+    account.run(&["apply", "route53.plan"]).expect(0);
+    account
+        .run(&["plan", "spec.toml", "--detailed-exitcode"])
+        .expect(0);
+}
+
+#[tokio::test]
+async fn a_changed_spec_refuses_the_plan_before_any_call() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account
+        .run(&["plan", "spec.toml", "--out", "guide.plan"])
+        .expect(0);
+    account.spec("spec.toml", ROUTE53);
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", "guide.plan"])
+        .expect(1);
+    assert!(
+        run.stderr.contains(
+            "the spec spec.toml changed since the plan was saved (the spec's text changed)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.actions(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_plan_for_another_account_is_refused() {
+    let planned = Account::new().await;
+    let spec = planned.spec("spec.toml", GUIDE);
+    let file = planned.dir.path().join("guide.plan");
+    planned
+        .run(&[
+            "plan",
+            spec.to_str().unwrap(),
+            "--out",
+            file.to_str().unwrap(),
+        ])
+        .expect(0);
+    let other = Account::new().await;
+    let proxy = Proxy::start(&other.endpoint);
+    let run = other
+        .run_via(&proxy.url, &["apply", file.to_str().unwrap()])
+        .expect(1);
+    assert!(
+        run.stderr.contains(&format!(
+            "the plan was made for account {}, but these credentials are for account {}",
+            planned.id, other.id
+        )),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.mutating(), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn what_a_saved_plan_cannot_take_is_refused_before_any_call() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    let unreachable = "http://127.0.0.1:9";
+    let run = account
+        .run_via(unreachable, &["plan", "-", "--out", "x.plan"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("--out needs a spec file"),
+        "{}",
+        run.stderr
+    );
+    assert!(!account.dir.path().join("x.plan").exists());
+
+    account
+        .run(&["plan", "spec.toml", "--out", "guide.plan"])
+        .expect(0);
+    let run = account
+        .run_via(unreachable, &["apply", "guide.plan", "--prune"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("--prune shapes a plan, so a saved plan has it or not already"),
+        "{}",
+        run.stderr
+    );
+}
