@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Runs a command with a fresh local IAM endpoint: installs moto if needed, starts it on a free
 # loopback port, points the AWS SDK at it (AWS_ENDPOINT_URL and test credentials) and stops it
-# when the command ends.
+# when the command ends. Installs taplo too, for the schema tests.
 #   scripts/with-moto.sh COMMAND [ARGS...]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 "$root/scripts/setup-moto.sh"
+"$root/scripts/setup-taplo.sh"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp -t moto.XXXXXX.log)

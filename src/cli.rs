@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use std::time::Duration;
 
@@ -127,6 +127,29 @@ enum Command {
         /// The directory to write spec.toml and its documents into; it must not exist yet.
         #[arg(long, value_name = "DIR", default_value = "exported")]
         out: PathBuf,
+    },
+    /// Print the JSON Schema of a spec, for editors to complete and check keys as you type.
+    ///
+    /// Save it beside your specs and start a spec with `#:schema ./iamspec.schema.json`:
+    /// taplo and Even Better TOML then check the spec against it.
+    Schema,
+    /// Print a shell's completion script for iamspec.
+    ///
+    /// bash: `source <(iamspec completions bash)` in ~/.bashrc; zsh: `iamspec completions zsh >
+    /// "${fpath[1]}/_iamspec"`; fish: `iamspec completions fish >
+    /// ~/.config/fish/completions/iamspec.fish`; PowerShell: `iamspec completions powershell |
+    /// Out-String | Invoke-Expression` in your profile.
+    Completions {
+        /// The shell to complete in.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print iamspec's man page, or write one page for iamspec and each command into a
+    /// directory.
+    Man {
+        /// Write iamspec.1 and iamspec-COMMAND.1 into this directory (made if missing) instead.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
     },
 }
 
@@ -352,6 +375,20 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
         Command::Validate { spec, strict, json } => validate(&spec, strict, json),
+        Command::Completions { shell } => {
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "iamspec", &mut script);
+            emit(&String::from_utf8_lossy(&script))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Man { out } => man(out.as_deref()),
+        Command::Schema => {
+            let mut text =
+                serde_json::to_string_pretty(&spec::schema()).expect("a schema serialises");
+            text.push('\n');
+            emit(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Export {
             aws,
             scope,
@@ -442,6 +479,44 @@ async fn plan(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `iamspec man`: roff pages from the same definitions as `--help`.
+fn man(out: Option<&Path>) -> Result<ExitCode, Error> {
+    let render = |command: clap::Command| {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut page)
+            .expect("writing to memory cannot fail");
+        page
+    };
+    let mut iamspec = Cli::command();
+    iamspec.build();
+    let Some(dir) = out else {
+        emit(&String::from_utf8_lossy(&render(iamspec)))?;
+        return Ok(ExitCode::SUCCESS);
+    };
+    let failed = |path: &Path| {
+        let path = path.to_owned();
+        move |source| Error::Write { path, source }
+    };
+    std::fs::create_dir_all(dir).map_err(failed(dir))?;
+    let mut pages = vec![("iamspec.1".to_owned(), render(iamspec.clone()))];
+    // Built, each command's display name is `iamspec-COMMAND`, which titles its page.
+    for command in iamspec.get_subcommands().filter(|c| c.get_name() != "help") {
+        let name = format!("iamspec-{}.1", command.get_name());
+        pages.push((name, render(command.clone())));
+    }
+    for (file, page) in &pages {
+        let path = dir.join(file);
+        std::fs::write(&path, page).map_err(failed(&path))?;
+    }
+    emit(&format!(
+        "Wrote {} man pages to {}.\n",
+        pages.len(),
+        dir.display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `iamspec validate`: every offline check, the policy linter's findings with them. Exit 1

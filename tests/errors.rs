@@ -247,6 +247,9 @@ fn every_help_text_is_as_documented() {
         &["validate"],
         &["export"],
         &["credentials"],
+        &["schema"],
+        &["completions"],
+        &["man"],
     ] {
         let mut args = command.to_vec();
         args.push("--help");

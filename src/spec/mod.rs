@@ -424,6 +424,47 @@ pub fn load(path: &Path) -> Result<Spec, SpecError> {
     parse(&text, path)
 }
 
+/// The JSON Schema of a spec (draft-07, which editors read), made from the types the loader
+/// reads a spec into, their doc comments its descriptions.
+pub fn schema() -> serde_json::Value {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .into_generator()
+        .into_root_schema_for::<raw::RawSpec>();
+    let mut schema = serde_json::to_value(schema).expect("a schema serialises");
+    without_null(&mut schema);
+    schema
+}
+
+/// TOML has no null: a key that may be left out is simply not required, so the `null` that
+/// an `Option` adds to a schema only clutters an editor's hints.
+fn without_null(schema: &mut serde_json::Value) {
+    use serde_json::Value;
+    let Value::Object(fields) = schema else {
+        if let Value::Array(items) = schema {
+            items.iter_mut().for_each(without_null);
+        }
+        return;
+    };
+    if let Some(Value::Array(types)) = fields.get_mut("type") {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            fields.insert("type".to_owned(), only);
+        }
+    }
+    if let Some(Value::Array(choices)) = fields.get_mut("anyOf") {
+        choices.retain(|c| c.get("type").is_none_or(|t| t != "null"));
+        if let [only] = choices.as_slice() {
+            let Value::Object(only) = only.clone() else {
+                unreachable!("a schema is an object")
+            };
+            fields.remove("anyOf");
+            fields.extend(only);
+        }
+    }
+    fields.values_mut().for_each(without_null);
+}
+
 /// Validates spec text; `file` is only used in messages.
 pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
     let source = Source::new(text, file);

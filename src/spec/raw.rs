@@ -3,135 +3,224 @@
 //! Nothing here is checked beyond what serde checks (keys and types); `validate` turns a
 //! `RawSpec` into a `Spec` and is the only consumer. Spans let every later error point at the
 //! line and column the user has to change.
+//!
+//! The same types make the spec's JSON Schema (`iamspec schema`): their doc comments are the
+//! descriptions an editor shows, so they speak to the person writing the spec.
 
+use std::borrow::{Borrow, Cow};
 use std::collections::BTreeMap;
+use std::ops::Range;
 
-use serde::Deserialize;
-use toml::Spanned;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Deserializer};
 
-/// The whole file.
-#[derive(Debug, Deserialize)]
+/// An iamspec spec: users, groups, policies and roles to keep an AWS account's IAM as
+/// declared. Unknown keys are errors.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "iamspec spec")]
 pub struct RawSpec {
+    /// The spec format version: 1.
+    #[schemars(required, range(min = 1, max = 1))]
     pub version: Option<Spanned<i64>>,
     pub account: Option<RawAccount>,
+    /// Customer-managed policies, by name; groups, users and roles name them in `policies`.
     #[serde(default)]
     pub policies: BTreeMap<Spanned<String>, RawPolicy>,
+    /// Named bundles of policies; `route53` (`AmazonRoute53FullAccess` and
+    /// `AmazonRoute53DomainsFullAccess`) is built in.
     #[serde(default)]
     pub addons: BTreeMap<Spanned<String>, RawAddon>,
+    /// IAM groups, by name.
     #[serde(default)]
     pub groups: BTreeMap<Spanned<String>, RawGroup>,
+    /// IAM users, by name.
     #[serde(default)]
     pub users: BTreeMap<Spanned<String>, RawUser>,
+    /// IAM roles, by name.
     #[serde(default)]
     pub roles: BTreeMap<Spanned<String>, RawRole>,
+    /// OIDC identity providers, by a name the roles' `trust` uses.
     #[serde(default)]
     pub oidc_providers: BTreeMap<Spanned<String>, RawProvider>,
     pub lint: Option<RawLint>,
 }
 
-/// `[lint]`: levels by finding code, and exceptions for named policies.
-#[derive(Debug, Deserialize)]
+/// The policy linter: the level of each finding code, and exceptions for named policies.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Lint")]
 pub struct RawLint {
+    /// A finding code (such as `resource-mismatch`) to its level: `error`, `warning`, `info`
+    /// or `off`.
     #[serde(default)]
+    #[schemars(with = "BTreeMap<String, LintLevel>")]
     pub levels: BTreeMap<Spanned<String>, Spanned<String>>,
+    /// Findings accepted for one policy, each with the reason why.
     #[serde(default)]
     pub exceptions: Vec<Spanned<RawException>>,
 }
 
-/// `[[lint.exceptions]]`
-#[derive(Debug, Deserialize)]
+/// A level the linter reports a finding at.
+#[derive(JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // describes the schema only: `validate` reads levels as strings
+enum LintLevel {
+    Error,
+    Warning,
+    Info,
+    Off,
+}
+
+/// A finding accepted for one policy.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Exception")]
 pub struct RawException {
+    /// The finding code, such as `privilege-escalation`.
     pub code: Spanned<String>,
+    /// A policy's name, or the group, user or role of an escalation.
     pub policy: Spanned<String>,
+    /// Why the finding is accepted, for the next reviewer.
     pub reason: Spanned<String>,
 }
 
-/// `[account]`
-#[derive(Debug, Deserialize)]
+/// The account: whose it is, what the spec owns in it, and account-wide settings.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Account")]
 pub struct RawAccount {
+    /// The 12-digit account id: plan and apply refuse credentials of any other account.
+    #[schemars(regex(pattern = r"^[0-9]{12}$"))]
     pub id: Option<Spanned<String>>,
+    /// The value of the `iamspec:owner` tag on what this spec owns (default `iamspec`).
     pub owner: Option<Spanned<String>>,
+    /// A path (`/a/b/`): every user, group and policy under it is this spec's.
     pub scope: Option<Spanned<String>>,
+    /// As `--prune` on every plan and apply: remove what the spec no longer declares.
     #[serde(default)]
     pub prune: bool,
+    /// The account alias (its sign-in URL's name).
     pub alias: Option<Spanned<String>>,
+    /// Disable spec users' access keys and passwords unused this long, like `90d`.
     pub disable_unused: Option<Spanned<String>>,
     pub password_policy: Option<Spanned<RawPasswordPolicy>>,
 }
 
-/// `[account.password_policy]`: every field IAM's account password policy has.
+/// The account password policy: every field IAM's has.
 #[allow(clippy::struct_excessive_bools)] // IAM's fields, one for one
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "PasswordPolicy")]
 pub struct RawPasswordPolicy {
+    /// The shortest password, 6 to 128 characters (default 8).
+    #[schemars(range(min = 6, max = 128))]
     pub min_length: Option<Spanned<i64>>,
+    /// A password needs a symbol.
     #[serde(default)]
     pub require_symbols: bool,
+    /// A password needs a digit.
     #[serde(default)]
     pub require_numbers: bool,
+    /// A password needs an uppercase letter.
     #[serde(default)]
     pub require_uppercase: bool,
+    /// A password needs a lowercase letter.
     #[serde(default)]
     pub require_lowercase: bool,
+    /// Users may change their own password.
     #[serde(default)]
     pub allow_users_to_change: bool,
+    /// Days a password lasts, 1 to 1095 (unset: forever).
+    #[schemars(range(min = 1, max = 1095))]
     pub max_age_days: Option<Spanned<i64>>,
+    /// How many earlier passwords cannot be used again, 1 to 24.
+    #[schemars(range(min = 1, max = 24))]
     pub reuse_prevention: Option<Spanned<i64>>,
+    /// An expired password can only be reset by an administrator.
     #[serde(default)]
     pub hard_expiry: bool,
 }
 
-/// `[policies.NAME]`: a customer-managed policy.
-#[derive(Debug, Deserialize)]
+/// A customer-managed policy.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Policy")]
 pub struct RawPolicy {
+    /// What the policy is for (IAM cannot change it later: a change replaces the policy).
     pub description: Option<Spanned<String>>,
+    /// Its path, `/` (the default) or `/a/b/`.
     pub path: Option<Spanned<String>>,
-    /// A JSON file's path, relative to the spec, or an inline table.
+    /// The policy document: a JSON file's path, relative to the spec, or an inline table.
+    #[schemars(schema_with = "document_schema")]
     pub document: Spanned<toml::Value>,
 }
 
-/// `inline = { NAME = document, ... }` on a group or user; each document as in `RawPolicy`.
+/// `inline = { NAME = document, ... }` on a group, user or role.
 pub type RawInline = Option<Spanned<BTreeMap<Spanned<String>, Spanned<toml::Value>>>>;
 
-/// `[addons.NAME]`: a named bundle of policies.
-#[derive(Debug, Deserialize)]
+/// A named bundle of policies.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Addon")]
 pub struct RawAddon {
+    /// The policies it adds, by name or ARN.
     pub policies: Spanned<Vec<Spanned<String>>>,
 }
 
-/// `[groups.NAME]`
-#[derive(Debug, Deserialize)]
+/// An IAM group.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Group")]
 pub struct RawGroup {
+    /// Its path, `/` (the default) or `/a/b/`.
     pub path: Option<Spanned<String>>,
+    /// Managed policies to attach: the spec's by name, AWS-managed by name, or ARNs (at most
+    /// 10 with add-ons).
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Add-ons whose policies to attach, such as `route53`.
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Inline policies, by name: each a JSON file's path or an inline table.
+    #[serde(default)]
+    #[schemars(schema_with = "inline_schema")]
     pub inline: RawInline,
+    /// Members can do nothing but set up MFA until they sign in with it.
     #[serde(default)]
     pub require_mfa: bool,
 }
 
-/// `[users.NAME]`
-#[derive(Debug, Deserialize)]
+/// An IAM user.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "User")]
 pub struct RawUser {
+    /// Its path, `/` (the default) or `/a/b/`.
     pub path: Option<Spanned<String>>,
+    /// Groups of this spec the user is in (at most 10).
     pub groups: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Managed policies attached to the user directly (at most 20 with add-ons).
     pub policies: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Add-ons whose policies to attach, such as `route53`.
     pub addons: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Inline policies, by name: each a JSON file's path or an inline table.
+    #[serde(default)]
+    #[schemars(schema_with = "inline_schema")]
     pub inline: RawInline,
-    /// `true`, `false`, or a table `{ max_age, overlap }`: checked by `validate`.
+    /// `true`: the user has an active access key (its secret saved to the secrets directory);
+    /// `false`: none; or a table `{ max_age = "90d", overlap = "7d" }` to rotate it.
+    #[serde(default)]
+    #[schemars(schema_with = "access_key_schema")]
     pub access_key: Option<Spanned<toml::Value>>,
+    /// `true`: a console password (generated, saved to the secrets directory); `false`: none;
+    /// unset: left alone.
     pub console: Option<bool>,
+    /// The user can do nothing but set up MFA until they sign in with it.
     #[serde(default)]
     pub require_mfa: bool,
+    /// A permissions boundary: a managed policy, named as in `policies`.
     pub boundary: Option<Spanned<String>>,
+    /// Tags, key to value (at most 50; no `aws:` keys).
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: RawTags,
 }
 
@@ -141,64 +230,195 @@ pub type RawTags = Option<Spanned<BTreeMap<Spanned<String>, Spanned<String>>>>;
 /// A list of strings, each with its place.
 pub type RawList = Option<Spanned<Vec<Spanned<String>>>>;
 
-/// `[roles.NAME]`
-#[derive(Debug, Deserialize)]
+/// An IAM role.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Role")]
 pub struct RawRole {
+    /// Its path, `/` (the default) or `/a/b/`; IAM cannot move a role later.
     pub path: Option<Spanned<String>>,
+    /// What the role is for.
     pub description: Option<Spanned<String>>,
+    /// Who may assume the role, in shorthands; a role has this or `trust_document`.
     pub trust: Option<Spanned<RawTrust>>,
-    /// A JSON file's path, relative to the spec, or an inline table.
+    /// A whole trust policy: a JSON file's path, relative to the spec, or an inline table.
+    #[serde(default)]
+    #[schemars(schema_with = "document_schema")]
     pub trust_document: Option<Spanned<toml::Value>>,
+    /// Managed policies to attach, as for groups (at most 20 with add-ons).
     pub policies: RawList,
+    /// Add-ons whose policies to attach, such as `route53`.
     pub addons: RawList,
+    /// Inline policies, by name: each a JSON file's path or an inline table.
+    #[serde(default)]
+    #[schemars(schema_with = "inline_schema")]
     pub inline: RawInline,
+    /// A permissions boundary: a managed policy, named as in `policies`.
     pub boundary: Option<Spanned<String>>,
+    /// The longest session, `1h` to `12h` (default 1h).
     pub max_session: Option<Spanned<String>>,
+    /// An instance profile of the role's name holds the role, for EC2.
     #[serde(default)]
     pub instance_profile: bool,
+    /// Tags, key to value (at most 50; no `aws:` keys).
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: RawTags,
 }
 
-/// `trust = { ... }`: who may assume a role, in shorthands that combine.
-#[derive(Debug, Deserialize)]
+/// Who may assume a role, in shorthands that combine (one trust statement each).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Trust")]
 pub struct RawTrust {
+    /// AWS services that assume the role, like `ec2.amazonaws.com`.
     pub services: RawList,
+    /// Accounts (12-digit ids) whose principals may assume it, as their own policies allow.
     pub accounts: RawList,
+    /// With `accounts`: the external id they must give.
     pub external_id: Option<Spanned<String>>,
+    /// With `accounts`: only with MFA.
     pub mfa: Option<Spanned<bool>>,
+    /// GitHub Actions workflows, through the spec's OIDC provider for GitHub.
     pub github: Option<Spanned<RawGithub>>,
+    /// Tokens of another OIDC provider of the spec, with conditions as written.
     pub oidc: Option<Spanned<RawOidc>>,
 }
 
-/// `github = { provider, repo, refs, environments, pull_request, audience }`
-#[derive(Debug, Deserialize)]
+/// GitHub Actions workflows that may assume a role (at least one of `refs`, `environments`
+/// or `pull_request`).
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Github")]
 pub struct RawGithub {
+    /// The spec's name of its GitHub OIDC provider.
     pub provider: Spanned<String>,
+    /// The repository, `owner/name`.
     pub repo: Spanned<String>,
+    /// Git refs whose workflows may assume it, like `refs/heads/main` (wildcards allowed).
     pub refs: RawList,
+    /// GitHub deployment environments whose jobs may assume it.
     pub environments: RawList,
+    /// Workflows run for pull requests may assume it.
     #[serde(default)]
     pub pull_request: bool,
+    /// The token's audience (default `sts.amazonaws.com`).
     pub audience: Option<Spanned<String>>,
 }
 
-/// `oidc = { provider, conditions = { OPERATOR = { KEY = value or [values] } } }`
-#[derive(Debug, Deserialize)]
+/// Tokens of an OIDC provider that may assume a role.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Oidc")]
 pub struct RawOidc {
+    /// The spec's name of the provider.
     pub provider: Spanned<String>,
+    /// Condition operators to keys to a value or list of values, as in a policy; one must be
+    /// on the token's subject, `HOST:sub`.
+    #[schemars(with = "BTreeMap<String, BTreeMap<String, serde_json::Value>>")]
     pub conditions: Spanned<toml::Table>,
 }
 
-/// `[oidc_providers.NAME]`
-#[derive(Debug, Deserialize)]
+/// An OIDC identity provider.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Provider")]
 pub struct RawProvider {
+    /// Its URL, `https://` and a host (and path), no query.
     pub url: Spanned<String>,
+    /// Client ids its tokens may carry (default `["sts.amazonaws.com"]`).
     pub audiences: RawList,
+    /// Certificate thumbprints, 40 hex digits each; unset leaves what IAM has.
     pub thumbprints: RawList,
+    /// Tags, key to value (at most 50; no `aws:` keys).
+    #[schemars(with = "Option<BTreeMap<String, String>>")]
     pub tags: RawTags,
+}
+
+/// A value and where it is in the spec's text. In the JSON Schema it is the value alone.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Spanned<T>(toml::Spanned<T>);
+
+impl<T> Spanned<T> {
+    /// The byte range of the value in the spec's text.
+    pub fn span(&self) -> Range<usize> {
+        self.0.span()
+    }
+
+    pub fn get_ref(&self) -> &T {
+        self.0.get_ref()
+    }
+
+    pub fn into_inner(self) -> T {
+        self.0.into_inner()
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        toml::Spanned::deserialize(deserializer).map(Spanned)
+    }
+}
+
+impl Borrow<str> for Spanned<String> {
+    fn borrow(&self) -> &str {
+        self.get_ref()
+    }
+}
+
+impl<T: JsonSchema> JsonSchema for Spanned<T> {
+    fn inline_schema() -> bool {
+        T::inline_schema()
+    }
+
+    fn schema_name() -> Cow<'static, str> {
+        T::schema_name()
+    }
+
+    fn schema_id() -> Cow<'static, str> {
+        T::schema_id()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        T::json_schema(generator)
+    }
+}
+
+/// A policy document: a JSON file's path, relative to the spec, or an inline table.
+fn document_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "description": "A JSON file's path, relative to the spec, or an inline table with `Version` and `Statement`.",
+        "anyOf": [
+            { "type": "string", "minLength": 1 },
+            { "type": "object", "required": ["Statement"] }
+        ]
+    })
+}
+
+fn inline_schema(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "additionalProperties": document_schema(generator),
+    })
+}
+
+fn access_key_schema(_: &mut SchemaGenerator) -> Schema {
+    let duration = json_schema!({
+        "type": "string",
+        "pattern": "^[0-9]+[smhd]$",
+        "description": "A duration: a number and s, m, h or d, like `90d`."
+    });
+    json_schema!({
+        "anyOf": [
+            { "type": "boolean" },
+            {
+                "type": "object",
+                "properties": {
+                    "max_age": duration,
+                    "overlap": duration,
+                },
+                "required": ["max_age"],
+                "additionalProperties": false
+            }
+        ]
+    })
 }

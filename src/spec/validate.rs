@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use std::path::PathBuf;
 
-use toml::Spanned;
+use super::raw::Spanned;
 
 use super::files::{self, FileError};
 

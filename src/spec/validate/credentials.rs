@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::spec::raw::Spanned;
 use serde_json::{Value, json};
-use toml::Spanned;
 
 use super::super::raw::{RawPasswordPolicy, RawSpec};
 use super::super::{
