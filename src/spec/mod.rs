@@ -5,6 +5,7 @@
 //! at or any API call is made.
 
 pub(crate) mod files;
+mod keys;
 mod policy;
 mod raw;
 mod trust;
@@ -525,7 +526,9 @@ impl<'a> Source<'a> {
 
     fn toml_diagnostic(&self, err: &toml::de::Error) -> Diagnostic {
         let offset = err.span().map_or(0, |span| span.start);
-        self.diagnostic(offset, explain_toml_error(err.message()))
+        let message = keys::wrong_type(self.text, offset, err.message())
+            .unwrap_or_else(|| explain_toml_error(err.message()));
+        self.diagnostic(offset, message)
     }
 }
 

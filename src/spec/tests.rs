@@ -124,11 +124,19 @@ fn unknown_keys_suggest_the_nearest_allowed_one() {
 fn wrong_types_say_what_was_expected() {
     assert_eq!(
         one_error("version = 1\n[users.a]\naccess_key = \"yes\"\n"),
-        "spec.toml:3:14: the access_key of user `a` is the string \"yes\": write true, false, or a table like { max_age = \"90d\", overlap = \"7d\" }"
+        "spec.toml:3:14: `access_key` of user `a` must be true, false or a table like { max_age = \"90d\", overlap = \"7d\" }, not the string \"yes\""
     );
     assert_eq!(
         one_error("version = 1\n[groups.g]\npolicies = \"AmazonEC2FullAccess\"\n"),
-        "spec.toml:3:12: wrong type: string \"AmazonEC2FullAccess\", expected a sequence"
+        "spec.toml:3:12: `policies` of group `g` must be a list, like [\"a\", \"b\"], not the string \"AmazonEC2FullAccess\""
+    );
+    assert_eq!(
+        one_error("version = 1\n[users.a]\nconsole = \"yes\"\n"),
+        "spec.toml:3:11: `console` of user `a` must be true or false, not the string \"yes\""
+    );
+    assert_eq!(
+        one_error("version = 1\n[users.a]\ntags = { team = 7 }\n"),
+        "spec.toml:3:17: `tags.team` of user `a` must be a string in quotes, not the number 7"
     );
 }
 
@@ -240,14 +248,14 @@ fn policy_limits_count_add_ons() {
         one_error(&format!(
             "version = 1\n[groups.g]\npolicies = {nine:?}\naddons = [\"route53\"]\n"
         )),
-        "spec.toml:2:9: group `g` has 11 managed policies (add-ons included); IAM attaches at most 10 to a group"
+        "spec.toml:3:12: group `g` has 11 managed policies (add-ons included); IAM attaches at most 10 to a group"
     );
     let nineteen: Vec<String> = (0..19).map(|i| format!("P{i}")).collect();
     assert_eq!(
         one_error(&format!(
             "version = 1\n[users.u]\npolicies = {nineteen:?}\naddons = [\"route53\"]\n"
         )),
-        "spec.toml:2:8: user `u` has 21 managed policies (add-ons included); IAM attaches at most 20 to a user"
+        "spec.toml:3:12: user `u` has 21 managed policies (add-ons included); IAM attaches at most 20 to a user"
     );
 }
 
@@ -397,7 +405,7 @@ fn every_document_check_names_the_spec_line() {
         ),
         (
             "document = 5",
-            "spec.toml:3:12: the document of policy `P` is a integer; give the path of a JSON file (a string) or an inline table",
+            "spec.toml:3:12: the document of policy `P` must be the path of a JSON file (a string) or an inline table, not the integer 5",
         ),
         (
             "document = { Statement = [{ Effect = \"Allow\", Action = \"s3:*\", Resource = \"*\" }] }",

@@ -438,7 +438,7 @@ impl Checker<'_> {
                 self.error(
                     at,
                     format!(
-                        "the document of {what} is a {}; give the path of a JSON file (a string) or an inline table",
+                        "the document of {what} must be the path of a JSON file (a string) or an inline table, not the {} {other}",
                         other.type_str()
                     ),
                 );
@@ -532,7 +532,7 @@ impl Checker<'_> {
         let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_GROUP {
             self.error(
-                name.span().start,
+                policies_at(name, &raw.policies, &raw.addons),
                 format!(
                     "group `{}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_GROUP} to a group",
                     name.get_ref(),
@@ -591,7 +591,7 @@ impl Checker<'_> {
         let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_USER {
             self.error(
-                name.span().start,
+                policies_at(name, &raw.policies, &raw.addons),
                 format!(
                     "user `{}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_USER} to a user",
                     name.get_ref(),
@@ -836,12 +836,8 @@ impl Checker<'_> {
         }
         let policies = self.policies(raw.policies.as_ref(), raw.addons.as_ref(), addons);
         if policies.len() > MAX_POLICIES_PER_ROLE {
-            let at = raw
-                .policies
-                .as_ref()
-                .map_or(name.span().start, |p| p.span().start);
             self.error(
-                at,
+                policies_at(name, &raw.policies, &raw.addons),
                 format!(
                     "role `{role}` has {} managed policies (add-ons included); IAM attaches at most {MAX_POLICIES_PER_ROLE} to a role",
                     policies.len()
@@ -1235,4 +1231,17 @@ fn list<T>(items: Option<&Spanned<Vec<Spanned<T>>>>) -> &[Spanned<T>] {
 /// IAM's tag characters: `[\p{L}\p{Z}\p{N}_.:/=+\-@]`.
 fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "_.:/=+-@".contains(c)
+}
+
+/// Where a limit on attached policies is broken: the `policies` list, else the `addons` list
+/// that brings them, else (neither written) the entity's header.
+fn policies_at(
+    name: &Spanned<String>,
+    policies: &super::raw::RawList,
+    addons: &super::raw::RawList,
+) -> usize {
+    policies
+        .as_ref()
+        .or(addons.as_ref())
+        .map_or(name.span().start, |list| list.span().start)
 }

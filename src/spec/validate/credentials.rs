@@ -88,7 +88,7 @@ impl Checker<'_> {
                 self.error(
                     at,
                     format!(
-                        "the access_key of user `{user}` is the {} {other}: write true, false, or a table like {{ max_age = \"90d\", overlap = \"7d\" }}",
+                        "`access_key` of user `{user}` must be true, false or a table like {{ max_age = \"90d\", overlap = \"7d\" }}, not the {} {other}",
                         other.type_str()
                     ),
                 );
