@@ -91,9 +91,25 @@ enum Outcome1 {
     NotRun(Change),
 }
 
+/// What an apply tells as it goes, for a live progress line; the report says it all at the end.
+pub trait Progress: Sync {
+    /// A change is done with: made, failed, or not run.
+    fn finished(&self);
+    /// A call is made again after a retryable failure (throttling, IAM catching up).
+    fn retried(&self);
+}
+
+/// No progress to show.
+pub struct Quiet;
+
+impl Progress for Quiet {
+    fn finished(&self) {}
+    fn retried(&self) {}
+}
+
 /// Executes `plan` against `api`.
 pub async fn apply(plan: &Plan, api: &impl IamApi, options: &ApplyOptions) -> Report {
-    apply_until(plan, api, options, &AtomicBool::new(false)).await
+    apply_until(plan, api, options, &AtomicBool::new(false), &Quiet).await
 }
 
 /// Executes `plan` against `api` until `interrupt` is set: from then on no new change starts,
@@ -103,6 +119,7 @@ pub async fn apply_until(
     api: &impl IamApi,
     options: &ApplyOptions,
     interrupt: &AtomicBool,
+    progress: &dyn Progress,
 ) -> Report {
     let created: BTreeSet<(EntityKind, String)> = plan
         .changes
@@ -121,6 +138,7 @@ pub async fn apply_until(
         },
         failed: AtomicBool::new(false),
         interrupt,
+        progress,
     };
     let runner = &runner;
     let mut report = Report::default();
@@ -134,6 +152,7 @@ pub async fn apply_until(
         let mut results: Vec<(usize, Outcome1, u64)> = futures::stream::iter(changes)
             .map(|(index, change)| async move {
                 let (outcome, retries) = runner.run(change).await;
+                progress.finished();
                 (index, outcome, retries)
             })
             .buffer_unordered(options.concurrency.max(1))
@@ -172,6 +191,7 @@ struct Runner<'a, A> {
     /// Set by the first failure: nothing new starts after it.
     failed: AtomicBool,
     interrupt: &'a AtomicBool,
+    progress: &'a dyn Progress,
 }
 
 impl<A: IamApi> Runner<'_, A> {
@@ -366,6 +386,7 @@ impl<A: IamApi> Runner<'_, A> {
                 return Err(self.explain(op, &err));
             }
             *retries += 1;
+            self.progress.retried();
         };
         match outcome {
             Outcome::NewAccessKey {
@@ -415,6 +436,7 @@ impl<A: IamApi> Runner<'_, A> {
                         break Err(self.explain(&op, &err));
                     }
                     *retries += 1;
+                    self.progress.retried();
                 }
                 Err(err) => break Err(self.explain(&op, &err)),
             }
@@ -487,6 +509,7 @@ impl<A: IamApi> Runner<'_, A> {
                         return Err(err);
                     }
                     *retries += 1;
+                    self.progress.retried();
                 }
                 Err(err) => return Err(err),
             }
@@ -503,6 +526,7 @@ impl<A: IamApi> Runner<'_, A> {
                         return Err(err);
                     }
                     *retries += 1;
+                    self.progress.retried();
                 }
                 Err(err) => return Err(err),
             }

@@ -18,7 +18,9 @@ use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
 
-use crate::apply::{self, ApplyOptions, Report, RetryPolicy};
+mod progress;
+
+use crate::apply::{self, ApplyOptions, Quiet, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
 use crate::export;
 use crate::lint::{self, Severity};
@@ -831,7 +833,7 @@ impl Locked<'_> {
     /// Applies the plan and reports: exit 0 when all of it was made.
     async fn finish(&self, plan: &Plan, signals: &mut Signals) -> Result<ExitCode, Error> {
         let report = self.run(plan, signals).await?;
-        emit(&render::report(&report))?;
+        emit(&render::report(&report, !progress::on_terminal()))?;
         Ok(if let Some(code) = report.stopped_by {
             ExitCode::from(code)
         } else if report.succeeded() {
@@ -846,7 +848,12 @@ impl Locked<'_> {
     /// once. The lock is renewed while the apply runs; if it is lost, nothing new starts.
     async fn run(&self, plan: &Plan, signals: &mut Signals) -> Result<Report, Error> {
         let interrupt = AtomicBool::new(false);
-        let run = apply::apply_until(plan, self.api, self.options, &interrupt);
+        let line = progress::ApplyLine::start(plan.changes.len(), self.api);
+        let shown: &dyn apply::Progress = match &line {
+            Some(line) => line,
+            None => &Quiet,
+        };
+        let run = apply::apply_until(plan, self.api, self.options, &interrupt, shown);
         tokio::pin!(run);
         let mut renewals = tokio::time::interval(lock::RENEW_EVERY);
         renewals.reset();
@@ -881,8 +888,11 @@ impl Locked<'_> {
                 }
             }
         };
+        if let Some(line) = &line {
+            line.finish();
+        }
         if let Some(err) = lost {
-            emit(&render::report(&report))?;
+            emit(&render::report(&report, !progress::on_terminal()))?;
             return Err(err.into());
         }
         report.stopped_by = stopped_by.filter(|_| report.interrupted);
@@ -1023,6 +1033,7 @@ async fn read_live(
     } else {
         KeyReading::Report
     };
+    let _spinner = progress::Spinner::start("reading the account");
     Ok(Box::pin(live::read(api, spec, pending, keys)).await?)
 }
 

@@ -241,10 +241,16 @@ pub fn immutable(what: &Immutable) -> String {
     }
 }
 
-/// What an apply did: each change done, the failure and its reason, what did not run.
-pub fn report(report: &Report) -> String {
+/// What an apply did: each change done, the failure and its reason, what did not run. Without
+/// `each_change` (a live line on a terminal counted them), only the changes done with a note
+/// (where a secret was saved, what already existed) are listed.
+pub fn report(report: &Report, each_change: bool) -> String {
     let mut out = String::from("\n");
-    for done in &report.done {
+    for done in report
+        .done
+        .iter()
+        .filter(|d| each_change || d.note.is_some())
+    {
         let note = done
             .note
             .as_ref()

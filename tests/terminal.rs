@@ -1,13 +1,24 @@
-//! iamspec on a terminal: the y/N question and colour. `script` gives the binary a real
-//! pseudo-terminal and types the answer into it.
+//! iamspec on a terminal: the y/N question, colour and progress. `script` gives the binary a
+//! real pseudo-terminal and types the answer into it.
 
 mod support;
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
-use support::proxy::Proxy;
+use support::proxy::{Behaviour, Proxy};
 use support::{Account, Run};
+
+/// Whether `text` sets a colour or a text style (an SGR escape, `ESC [ ... m`).
+fn has_colour(text: &str) -> bool {
+    text.split('\x1b').skip(1).any(|rest| {
+        rest.strip_prefix('[').is_some_and(|codes| {
+            let end = codes.trim_start_matches(|c: char| c.is_ascii_digit() || c == ';');
+            end.starts_with('m')
+        })
+    })
+}
 
 /// Runs `iamspec ARGS` on a pseudo-terminal through `endpoint`, typing `input`.
 fn on_terminal(
@@ -118,7 +129,61 @@ async fn colour_only_on_a_terminal_and_never_with_no_color() {
         "{:?}",
         plain.stdout
     );
-    assert!(!plain.stdout.contains('\x1b'), "{:?}", plain.stdout);
+    // NO_COLOR takes colour away, not the progress line (which moves the cursor).
+    assert!(!has_colour(&plain.stdout), "{:?}", plain.stdout);
     let piped = account.run(&["plan", spec]).expect(0);
     assert!(!piped.stdout.contains('\x1b'));
+}
+
+#[tokio::test]
+async fn apply_on_a_terminal_shows_a_live_line_and_only_what_needs_reading() {
+    let account = Account::new().await;
+    let spec = support::repo_spec("koding.toml");
+    let spec = spec.to_str().unwrap();
+    // A distant endpoint that takes a moment to show what was made: long enough to be drawn.
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            latency: Duration::from_millis(150),
+            invisible_for: Duration::from_millis(600),
+            ..Behaviour::default()
+        },
+    );
+    let run = on_terminal(&account, &proxy.url, &["apply", spec, "--yes"], "", true).expect(0);
+    // script(1) gives both output streams the one terminal.
+    let screen = &run.stdout;
+    assert!(screen.contains("reading the account"), "{screen:?}");
+    assert!(screen.contains("applying: "), "{screen:?}");
+    assert!(screen.contains("/6 changes, "), "{screen:?}");
+    assert!(screen.contains(" calls/s, "), "{screen:?}");
+    assert!(
+        screen.contains(" retries, ") || screen.contains(" retry, "),
+        "{screen:?}"
+    );
+    assert!(screen.contains(" left"), "{screen:?}");
+    // The line counted the changes: the report lists only what has something to say.
+    assert!(!screen.contains("done: add user koding-user"), "{screen:?}");
+    assert!(
+        screen.contains("done: create access key for user koding-user"),
+        "{screen:?}"
+    );
+    assert!(
+        screen.contains("Apply complete: 6 changes made"),
+        "{screen:?}"
+    );
+
+    // Without a terminal, as in a CI log: each change on its line, nothing drawn.
+    let logged = Account::new().await;
+    let run = logged.run(&["apply", spec, "--yes"]).expect(0);
+    assert!(
+        run.stdout
+            .contains("  done: add user koding-user to group Developers"),
+        "{}",
+        run.stdout
+    );
+    for quiet in [&run.stdout, &run.stderr] {
+        assert!(!quiet.contains("applying:"), "{quiet}");
+        assert!(!quiet.contains("reading the account"), "{quiet}");
+        assert!(!quiet.contains('\x1b'), "{quiet:?}");
+    }
 }
