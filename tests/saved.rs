@@ -224,3 +224,38 @@ async fn what_a_saved_plan_cannot_take_is_refused_before_any_call() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn a_change_added_to_the_file_by_hand_is_refused() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account
+        .run(&["plan", "spec.toml", "--out", "guide.plan"])
+        .expect(0);
+    let path = account.dir.path().join("guide.plan");
+    let mut saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    saved["plan"]["changes"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "action": "create",
+            "op": "attach_group_policy",
+            "group": "Developers",
+            "policy": "arn:aws:iam::aws:policy/AdministratorAccess"
+        }));
+    std::fs::write(&path, saved.to_string()).unwrap();
+
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", "guide.plan"])
+        .expect(1);
+    assert!(
+        run.stderr.contains(
+            "1 of the saved plan's changes (attach_group_policy group Developers, policy arn:aws:iam::aws:policy/AdministratorAccess) are not what the spec calls for"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(proxy.mutating(), ["CreatePolicy", "DeletePolicy"]);
+}

@@ -104,7 +104,7 @@ pub enum SavedError {
     )]
     Stale { changed: Vec<String> },
     #[error(
-        "the spec no longer needs {} of the saved plan's changes ({}), though what they touch is as it was: make the plan again and review it; nothing was changed",
+        "{} of the saved plan's changes ({}) are not what the spec calls for against the account as it is (the file was edited, or what they depend on is not what it was): make the plan again and review it; nothing was changed",
         changes.len(),
         changes.join("; ")
     )]

@@ -264,7 +264,7 @@ fn a_saved_change_the_spec_no_longer_needs_is_refused_and_new_ones_are_left_out(
     let err = saved.select(fewer).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the spec no longer needs 1 of the saved plan's changes (add_user_to_group user koding-user, group Developers), though what they touch is as it was: make the plan again and review it; nothing was changed"
+        "1 of the saved plan's changes (add_user_to_group user koding-user, group Developers) are not what the spec calls for against the account as it is (the file was edited, or what they depend on is not what it was): make the plan again and review it; nothing was changed"
     );
 
     let mut more = crate::diff::diff(&guide, &live).unwrap();
