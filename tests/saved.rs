@@ -33,6 +33,15 @@ fn saved_calls(account: &Account, file: &str) -> Vec<String> {
         .collect()
 }
 
+/// Runs `apply FILE` in `account` and checks that it is refused saying `says`, with no call
+/// that changes the account beyond taking the apply lock and giving it back.
+fn refused(account: &Account, file: &str, says: &str) {
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account.run_via(&proxy.url, &["apply", file]).expect(1);
+    assert!(run.stderr.contains(says), "{}", run.stderr);
+    assert_eq!(proxy.mutating(), ["CreatePolicy", "DeletePolicy"]);
+}
+
 #[tokio::test]
 async fn a_saved_plan_applies_exactly_its_changes_and_holds_no_secret() {
     let account = Account::new().await;
@@ -91,12 +100,10 @@ async fn a_saved_plan_applies_exactly_its_changes_and_holds_no_secret() {
         .run(&["plan", "spec.toml", "--detailed-exitcode"])
         .expect(0);
     // Applied twice, it refuses: what it created exists now.
-    let run = account.run(&["apply", "reviewed.plan"]).expect(1);
-    assert!(
-        run.stderr
-            .contains("the account changed since the plan was saved: user koding-user was created"),
-        "{}",
-        run.stderr
+    refused(
+        &account,
+        "reviewed.plan",
+        "the account changed since the plan was saved: user koding-user was created",
     );
 }
 
@@ -120,19 +127,11 @@ async fn a_hand_change_after_the_plan_refuses_it_naming_the_change() {
         .await
         .unwrap();
 
-    let proxy = Proxy::start(&account.endpoint);
-    let run = account
-        .run_via(&proxy.url, &["apply", "route53.plan"])
-        .expect(1);
-    assert!(
-        run.stderr.contains(
-            "the account changed since the plan was saved: group Developers: its managed policies changed. Nothing was changed: make the plan again and review it"
-        ),
-        "{}",
-        run.stderr
+    refused(
+        &account,
+        "route53.plan",
+        "the account changed since the plan was saved: group Developers: its managed policies changed. Nothing was changed: make the plan again and review it",
     );
-    // Only the apply lock was taken and given back.
-    assert_eq!(proxy.mutating(), ["CreatePolicy", "DeletePolicy"]);
     assert!(!account.lock_held().await);
 
     // A new plan, made after the change, applies.
@@ -246,16 +245,9 @@ async fn a_change_added_to_the_file_by_hand_is_refused() {
         }));
     std::fs::write(&path, saved.to_string()).unwrap();
 
-    let proxy = Proxy::start(&account.endpoint);
-    let run = account
-        .run_via(&proxy.url, &["apply", "guide.plan"])
-        .expect(1);
-    assert!(
-        run.stderr.contains(
-            "1 of the saved plan's changes (attach_group_policy group Developers, policy arn:aws:iam::aws:policy/AdministratorAccess) are not what the spec calls for"
-        ),
-        "{}",
-        run.stderr
+    refused(
+        &account,
+        "guide.plan",
+        "1 of the saved plan's changes (attach_group_policy group Developers, policy arn:aws:iam::aws:policy/AdministratorAccess) are not what the spec calls for",
     );
-    assert_eq!(proxy.mutating(), ["CreatePolicy", "DeletePolicy"]);
 }
