@@ -697,6 +697,13 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
     let api = common.aws.connect().await?;
     let caller = live::read_caller(&api).await?;
     saved.check_account(&caller.account)?;
+    if saved.is_empty() {
+        emit(&format!(
+            "The saved plan {} has no changes: nothing to do.\n",
+            file.display()
+        ))?;
+        return Ok(ExitCode::SUCCESS);
+    }
     eprintln!(
         "Applying the plan saved in {} (made by {} at {}).",
         file.display(),

@@ -99,6 +99,20 @@ async fn a_saved_plan_applies_exactly_its_changes_and_holds_no_secret() {
     account
         .run(&["plan", "spec.toml", "--detailed-exitcode"])
         .expect(0);
+    // A plan of nothing applies as nothing, without taking the lock.
+    account
+        .run(&["plan", "spec.toml", "--out", "empty.plan"])
+        .expect(0);
+    let proxy = Proxy::start(&account.endpoint);
+    let run = account
+        .run_via(&proxy.url, &["apply", "empty.plan"])
+        .expect(0);
+    assert!(
+        run.stdout.contains("has no changes: nothing to do"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(proxy.mutating(), Vec::<String>::new());
     // Applied twice, it refuses: what it created exists now.
     refused(
         &account,

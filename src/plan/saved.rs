@@ -295,6 +295,11 @@ impl SavedPlan {
         Ok((plan, extra))
     }
 
+    /// Whether the plan has nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.changes().is_empty()
+    }
+
     fn changes(&self) -> &[Value] {
         self.plan
             .get("changes")
