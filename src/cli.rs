@@ -5,6 +5,8 @@
 //! 2 changes to make or a lost secret to replace (`plan --detailed-exitcode` only); 130, 143
 //! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
+mod progress;
+
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{self, BufRead, IsTerminal, Write};
@@ -17,8 +19,6 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::time::Duration;
 
 use tokio::signal::unix::{Signal, SignalKind, signal};
-
-mod progress;
 
 use crate::apply::{self, ApplyOptions, Quiet, Report, RetryPolicy};
 use crate::diff::{self, DiffError};
