@@ -313,8 +313,8 @@ pub enum Error {
     /// New secrets could not be saved safely; nothing was changed.
     #[error(transparent)]
     SecretsDir(#[from] DirError),
-    /// An export could not be written.
-    #[error("could not write the export to {}: {source}", path.display())]
+    /// An export, a saved plan or a man page could not be written.
+    #[error("could not write {}: {source}", path.display())]
     Write {
         path: PathBuf,
         #[source]

@@ -4,8 +4,11 @@
 
 mod support;
 
-use support::Account;
-use support::proxy::Proxy;
+use std::process::Stdio;
+use std::time::Duration;
+
+use support::proxy::{Behaviour, Proxy};
+use support::{Account, Run};
 
 const GUIDE: &str = include_str!("../specs/koding.toml");
 const ROUTE53: &str = include_str!("../specs/koding-route53.toml");
@@ -264,4 +267,76 @@ async fn a_change_added_to_the_file_by_hand_is_refused() {
         "guide.plan",
         "1 of the saved plan's changes (attach_group_policy group Developers, policy arn:aws:iam::aws:policy/AdministratorAccess) are not what the spec calls for",
     );
+}
+
+#[tokio::test]
+async fn two_applies_of_one_saved_plan_at_once_make_it_once() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account
+        .run(&["plan", "spec.toml", "--out", "guide.plan"])
+        .expect(0);
+    // Latency widens the window in which the two would otherwise interleave.
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            latency: Duration::from_millis(30),
+            ..Behaviour::default()
+        },
+    );
+    let start = || {
+        let mut command = account.command(&["apply", "guide.plan"]);
+        command
+            .env("AWS_ENDPOINT_URL", &proxy.url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().unwrap()
+    };
+    let (first, second) = (start(), start());
+    let runs = [
+        Run::from(first.wait_with_output().unwrap()),
+        Run::from(second.wait_with_output().unwrap()),
+    ];
+    let applied: Vec<&Run> = runs.iter().filter(|r| r.code == 0).collect();
+    let refused: Vec<&Run> = runs.iter().filter(|r| r.code == 1).collect();
+    assert_eq!((applied.len(), refused.len()), (1, 1), "{runs:#?}");
+    // The second read the account under the lock, after the first had made the plan real.
+    assert!(
+        refused[0]
+            .stderr
+            .contains("the account changed since the plan was saved"),
+        "{runs:#?}"
+    );
+    let creates = proxy
+        .mutating()
+        .iter()
+        .filter(|a| a.starts_with("Create") && *a != "CreatePolicy")
+        .count();
+    assert_eq!(creates, 3, "group, user and key made once each");
+    assert!(account.only_key("koding-user").await.1);
+}
+
+#[tokio::test]
+async fn a_plan_that_cannot_be_saved_leaves_no_file() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    let run = account
+        .run(&["plan", "spec.toml", "--out", "missing/dir/guide.plan"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("error: could not write missing/dir/guide.plan: "),
+        "{}",
+        run.stderr
+    );
+    std::fs::create_dir(account.dir.path().join("taken")).unwrap();
+    account
+        .run(&["plan", "spec.toml", "--out", "taken"])
+        .expect(1);
+    let left: Vec<_> = std::fs::read_dir(account.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name != "spec.toml" && name != "taken")
+        .collect();
+    assert_eq!(left, Vec::<String>::new(), "no file, whole or partial");
 }
