@@ -22,3 +22,5 @@ pub mod spec;
 
 #[cfg(test)]
 mod idempotence;
+#[cfg(test)]
+mod testing;

@@ -4,46 +4,22 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::apply::{ApplyOptions, Report, RetryPolicy, apply};
 use crate::live::memory::{MemoryAccount, MemoryIam, MemoryUser};
-use crate::live::{self, AccessKey, KeyReading, KeyUse, LiveState, Login};
+use crate::live::{AccessKey, KeyReading, KeyUse, LiveState, Login};
 use crate::plan::{Cause, Drift, KeyStatus, NextStep, Op, Plan, RotationStep};
 use crate::secrets::SecretsDir;
-use crate::spec::{self, PasswordPolicy, Spec};
+use crate::spec::{PasswordPolicy, Spec};
+use crate::testing::{apply_plan, spec};
 
 const T0: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
 
-fn spec(text: &str) -> Spec {
-    spec::parse(text, Path::new("spec.toml")).unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
 fn read(spec: &Spec, api: &MemoryIam) -> LiveState {
-    runtime()
-        .block_on(live::read(api, spec, BTreeMap::new(), KeyReading::Report))
-        .unwrap()
+    crate::testing::read(spec, api, KeyReading::Report)
 }
 
 fn plan(spec: &Spec, api: &MemoryIam) -> Plan {
     crate::diff::diff(spec, &read(spec, api)).unwrap()
-}
-
-fn apply_plan(plan: &Plan, api: &MemoryIam, secrets: &SecretsDir) -> Report {
-    let options = ApplyOptions {
-        concurrency: 4,
-        retry: RetryPolicy::default(),
-        secrets: secrets.clone(),
-    };
-    let report = runtime().block_on(apply(plan, api, &options));
-    assert!(report.succeeded(), "{report:#?}");
-    report
 }
 
 fn at(api: &MemoryIam, now: i64) {
@@ -483,7 +459,7 @@ fn require_mfa_attaches_one_policy_for_the_spec() {
     else {
         panic!("{first:?}");
     };
-    assert_eq!(policy, spec::MFA_POLICY);
+    assert_eq!(policy, crate::spec::MFA_POLICY);
     assert!(document.to_string().contains("aws:MultiFactorAuthPresent"));
     apply_plan(&first, &api, &SecretsDir::new(root.path().join("s")));
     assert!(plan(&mfa, &api).is_empty());

@@ -2,51 +2,24 @@
 //! what the local endpoint cannot show (user boundaries, principals IAM replaced by unique
 //! ids, the caller's own role).
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use serde_json::json;
 
-use crate::apply::{ApplyOptions, RetryPolicy, apply};
-use crate::iam::{EntityKind, Partition, PolicyArn};
+use crate::iam::{EntityKind, PolicyArn};
+use crate::live::KeyReading;
 use crate::live::memory::{MemoryAccount, MemoryIam, MemoryProvider, MemoryRole};
-use crate::live::{self, KeyReading};
 use crate::plan::{Drift, Op, Plan};
 use crate::secrets::SecretsDir;
-use crate::spec::{self, Spec};
-
-fn spec(text: &str) -> Spec {
-    spec::parse(text, Path::new("spec.toml")).unwrap()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-}
+use crate::spec::Spec;
+use crate::testing::{apply_plan, aws, read, spec};
 
 fn plan(spec: &Spec, api: &MemoryIam) -> Result<Plan, crate::diff::DiffError> {
-    let live = runtime()
-        .block_on(live::read(api, spec, BTreeMap::new(), KeyReading::Report))
-        .unwrap();
-    crate::diff::diff(spec, &live)
+    crate::diff::diff(spec, &read(spec, api, KeyReading::Report))
 }
 
 fn apply_spec(spec: &Spec, api: &MemoryIam) {
     let plan = plan(spec, api).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let options = ApplyOptions {
-        concurrency: 4,
-        retry: RetryPolicy::default(),
-        secrets: SecretsDir::new(dir.path().join("secrets")),
-    };
-    let report = runtime().block_on(apply(&plan, api, &options));
-    assert!(report.succeeded(), "{report:#?}");
-}
-
-fn aws(name: &str) -> PolicyArn {
-    PolicyArn::aws_managed(Partition::Aws, "/", name)
+    apply_plan(&plan, api, &SecretsDir::new(dir.path().join("secrets")));
 }
 
 fn account() -> MemoryIam {

@@ -5,11 +5,11 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{SavedError, SavedOptions, SavedPlan, is_saved_plan};
-use crate::iam::{Partition, PolicyArn};
 use crate::live::memory::{MemoryAccount, MemoryIam};
-use crate::live::{self, IamApi, KeyReading, LiveState};
+use crate::live::{IamApi, KeyReading, LiveState};
 use crate::plan::Op;
-use crate::spec::{self, Spec};
+use crate::spec::Spec;
+use crate::testing::{aws, block_on, spec};
 
 const GUIDE: &str = r#"version = 1
 [groups.Developers]
@@ -18,22 +18,6 @@ policies = ["AmazonEC2FullAccess", "IAMReadOnlyAccess"]
 groups = ["Developers"]
 access_key = true
 "#;
-
-fn spec(text: &str) -> Spec {
-    spec::parse(text, Path::new("spec.toml")).unwrap()
-}
-
-fn block_on<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-fn aws(name: &str) -> PolicyArn {
-    PolicyArn::aws_managed(Partition::Aws, "/", name)
-}
 
 fn account() -> MemoryIam {
     MemoryIam::new(MemoryAccount {
@@ -47,7 +31,7 @@ fn account() -> MemoryIam {
 }
 
 fn read(spec: &Spec, api: &MemoryIam) -> LiveState {
-    block_on(live::read(api, spec, BTreeMap::new(), KeyReading::ListEach)).unwrap()
+    crate::testing::read(spec, api, KeyReading::ListEach)
 }
 
 fn call(api: &MemoryIam, op: &Op) {
