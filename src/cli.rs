@@ -1040,8 +1040,8 @@ async fn read_live(
     } else {
         KeyReading::Report
     };
-    let _spinner = progress::Spinner::start("reading the account");
-    Ok(Box::pin(live::read(api, spec, pending, keys)).await?)
+    let reading = Box::pin(live::read(api, spec, pending, keys));
+    Ok(progress::Spinner::reading(api, reading).await?)
 }
 
 /// Writes a file in one piece: the text goes to a temporary file beside it, which then takes

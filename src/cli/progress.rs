@@ -21,22 +21,39 @@ pub fn on_terminal() -> bool {
         && std::env::var_os("TERM").is_none_or(|term| term != "dumb")
 }
 
-/// A spinner with `message` until it is dropped; nothing off a terminal.
+/// A spinner while the account is read, with the calls made so far; nothing off a terminal.
 pub struct Spinner(Option<ProgressBar>);
 
 impl Spinner {
-    pub fn start(message: &'static str) -> Self {
+    /// Awaits `reading`, turning a spinner meanwhile: a large account takes a while.
+    pub async fn reading<T>(api: &AwsIam, reading: impl Future<Output = T>) -> T {
         if !on_terminal() {
-            return Self(None);
+            return reading.await;
         }
-        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr())
-            .with_style(
-                ProgressStyle::with_template("{spinner} {msg} ({elapsed})")
-                    .expect("a valid template"),
-            )
-            .with_message(message);
+        let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr()).with_style(
+            ProgressStyle::with_template("{spinner} reading the account: {msg} ({elapsed})")
+                .expect("a valid template"),
+        );
         spinner.enable_steady_tick(TICK);
-        Self(Some(spinner))
+        let shown = Self(Some(spinner));
+        let before = calls(api);
+        let mut reading = std::pin::pin!(reading);
+        let mut every = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                read = &mut reading => break read,
+                _ = every.tick() => shown.calls(calls(api).saturating_sub(before)),
+            }
+        }
+    }
+
+    fn calls(&self, made: u64) {
+        if let Some(spinner) = &self.0 {
+            spinner.set_message(match made {
+                1 => "1 call".to_owned(),
+                n => format!("{n} calls"),
+            });
+        }
     }
 }
 
