@@ -28,6 +28,18 @@ fn on_terminal(
     input: &str,
     no_color: bool,
 ) -> Run {
+    on_terminal_of(account, endpoint, args, input, no_color, None)
+}
+
+/// As `on_terminal`, on a terminal of the type `term` (`TERM`), when given.
+fn on_terminal_of(
+    account: &Account,
+    endpoint: &str,
+    args: &[&str],
+    input: &str,
+    no_color: bool,
+    term: Option<&str>,
+) -> Run {
     let inner = account.command(args);
     let line = std::iter::once(inner.get_program())
         .chain(inner.get_args())
@@ -50,6 +62,9 @@ fn on_terminal(
     outer.env("AWS_ENDPOINT_URL", endpoint);
     if !no_color {
         outer.env_remove("NO_COLOR");
+    }
+    if let Some(term) = term {
+        outer.env("TERM", term);
     }
     let mut child = outer.spawn().expect("script(1) runs");
     child
@@ -170,6 +185,25 @@ async fn apply_on_a_terminal_shows_a_live_line_and_only_what_needs_reading() {
     assert!(
         screen.contains("Apply complete: 6 changes made"),
         "{screen:?}"
+    );
+
+    // A terminal that cannot redraw a line gets the plain lines too.
+    let dumb = Account::new().await;
+    let run = on_terminal_of(
+        &dumb,
+        &dumb.endpoint,
+        &["apply", spec, "--yes"],
+        "",
+        true,
+        Some("dumb"),
+    )
+    .expect(0);
+    assert!(!run.stdout.contains("applying:"), "{:?}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("  done: add user koding-user to group Developers"),
+        "{:?}",
+        run.stdout
     );
 
     // Without a terminal, as in a CI log: each change on its line, nothing drawn.
