@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The tag that marks what a spec owns, on users, roles, instance profiles, OIDC providers
 /// and customer-managed policies.
@@ -13,7 +13,7 @@ pub const OWNER_TAG: &str = "iamspec:owner";
 pub const DEFAULT_OWNER: &str = "iamspec";
 
 /// The kinds of IAM entity iamspec manages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntityKind {
     User,

@@ -37,7 +37,7 @@ pub fn of(live: &LiveState, kind: EntityKind, name: &str) -> Fingerprint {
         EntityKind::OidcProvider => provider(live, name),
     };
     Fingerprint {
-        kind: kind_name(kind).to_owned(),
+        kind: kind_name(kind),
         name: name.to_owned(),
         state: parts.map(digests),
     }
@@ -102,28 +102,16 @@ pub fn compare(before: &Fingerprint, now: &Fingerprint) -> Option<String> {
     }
 }
 
-fn kind_name(kind: EntityKind) -> &'static str {
-    match kind {
-        EntityKind::User => "user",
-        EntityKind::Group => "group",
-        EntityKind::Policy => "policy",
-        EntityKind::Role => "role",
-        EntityKind::InstanceProfile => "instance_profile",
-        EntityKind::OidcProvider => "oidc_provider",
+/// A kind as the JSON plan names it (`instance_profile`): its serde name.
+fn kind_name(kind: EntityKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(Value::String(name)) => name,
+        _ => unreachable!("an entity kind serialises as its name"),
     }
 }
 
 fn kind_of(name: &str) -> Option<EntityKind> {
-    [
-        EntityKind::User,
-        EntityKind::Group,
-        EntityKind::Policy,
-        EntityKind::Role,
-        EntityKind::InstanceProfile,
-        EntityKind::OidcProvider,
-    ]
-    .into_iter()
-    .find(|kind| kind_name(*kind) == name)
+    serde_json::from_value(Value::String(name.to_owned())).ok()
 }
 
 fn digests(parts: Vec<(&'static str, Value)>) -> BTreeMap<String, String> {
