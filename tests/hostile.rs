@@ -38,14 +38,7 @@ async fn two_applies_at_once_make_one_key_per_user_and_lose_no_secret() {
             ..Behaviour::default()
         },
     );
-    let start = || {
-        let mut command = account.command(&["apply", spec, "--yes"]);
-        command
-            .env("AWS_ENDPOINT_URL", &proxy.url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.spawn().unwrap()
-    };
+    let start = || account.spawn_via(&proxy.url, &["apply", spec, "--yes"]);
     let (first, second) = (start(), start());
     let first = Run::from(first.wait_with_output().unwrap()).expect(0);
     let second = Run::from(second.wait_with_output().unwrap()).expect(0);

@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use support::proxy::{Behaviour, Proxy};
@@ -284,14 +283,7 @@ async fn two_applies_of_one_saved_plan_at_once_make_it_once() {
             ..Behaviour::default()
         },
     );
-    let start = || {
-        let mut command = account.command(&["apply", "guide.plan"]);
-        command
-            .env("AWS_ENDPOINT_URL", &proxy.url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        command.spawn().unwrap()
-    };
+    let start = || account.spawn_via(&proxy.url, &["apply", "guide.plan"]);
     let (first, second) = (start(), start());
     let runs = [
         Run::from(first.wait_with_output().unwrap()),

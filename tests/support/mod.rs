@@ -199,6 +199,17 @@ impl Account {
         Run::from(command.output().expect("run iamspec"))
     }
 
+    /// Starts `iamspec ARGS` against this account through `endpoint`, its output piped, for
+    /// tests that run two at once.
+    pub fn spawn_via(&self, endpoint: &str, args: &[&str]) -> Child {
+        let mut command = self.command(args);
+        command
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        command.spawn().expect("start iamspec")
+    }
+
     /// The command line, ready to run, with this account's credentials.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = iamspec(args, self.dir.path());
