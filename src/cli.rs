@@ -666,6 +666,7 @@ async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<Exit
             api: &api,
             lock,
             options: &options,
+            next: render::Next::ApplyAgain,
         };
         locked.apply(&plan, yes, signals).await
     };
@@ -725,6 +726,7 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
             api: &api,
             lock,
             options: &options,
+            next: render::Next::PlanAgain,
         };
         locked.apply_saved(&saved, signals).await
     };
@@ -785,6 +787,8 @@ struct Locked<'a> {
     api: &'a AwsIam,
     lock: &'a Lock,
     options: &'a ApplyOptions,
+    /// How an unfinished apply is finished: a saved plan is planned again.
+    next: render::Next,
 }
 
 impl Locked<'_> {
@@ -840,7 +844,11 @@ impl Locked<'_> {
     /// Applies the plan and reports: exit 0 when all of it was made.
     async fn finish(&self, plan: &Plan, signals: &mut Signals) -> Result<ExitCode, Error> {
         let report = self.run(plan, signals).await?;
-        emit(&render::report(&report, !progress::on_terminal()))?;
+        emit(&render::report(
+            &report,
+            !progress::on_terminal(),
+            self.next,
+        ))?;
         Ok(if let Some(code) = report.stopped_by {
             ExitCode::from(code)
         } else if report.succeeded() {
@@ -899,7 +907,11 @@ impl Locked<'_> {
             line.finish();
         }
         if let Some(err) = lost {
-            emit(&render::report(&report, !progress::on_terminal()))?;
+            emit(&render::report(
+                &report,
+                !progress::on_terminal(),
+                self.next,
+            ))?;
             return Err(err.into());
         }
         report.stopped_by = stopped_by.filter(|_| report.interrupted);

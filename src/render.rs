@@ -241,10 +241,19 @@ pub fn immutable(what: &Immutable) -> String {
     }
 }
 
-/// What an apply did: each change done, the failure and its reason, what did not run. Without
-/// `each_change` (a live line on a terminal counted them), only the changes done with a note
-/// (where a secret was saved, what already existed) are listed.
-pub fn report(report: &Report, each_change: bool) -> String {
+/// How the rest of an unfinished apply gets done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// `apply SPEC` again: it plans what is left.
+    ApplyAgain,
+    /// A saved plan applied in part no longer matches the account: a new plan has the rest.
+    PlanAgain,
+}
+
+/// What an apply did: each change done, the failure and its reason, what did not run, and how
+/// to finish (`next`). Without `each_change` (a live line on a terminal counted them), only the
+/// changes done with a note (where a secret was saved, what already existed) are listed.
+pub fn report(report: &Report, each_change: bool, next: Next) -> String {
     let mut out = String::from("\n");
     for done in report
         .done
@@ -272,10 +281,11 @@ pub fn report(report: &Report, each_change: bool) -> String {
         } else {
             "of the failure above"
         };
-        let _ = writeln!(
-            out,
-            "\nNot run, because {why} (the next apply will do them):"
-        );
+        let later = match next {
+            Next::ApplyAgain => "the next apply will do them",
+            Next::PlanAgain => "a new plan will have them",
+        };
+        let _ = writeln!(out, "\nNot run, because {why} ({later}):");
         for change in &report.not_run {
             let _ = writeln!(out, "  {}", describe(change));
         }
@@ -291,10 +301,15 @@ pub fn report(report: &Report, each_change: bool) -> String {
         let _ = writeln!(out, "\nApply complete: {done} change{s} made{retries}.");
     } else {
         let planned = done + report.not_run.len() + usize::from(report.failed.is_some());
-        let next = if report.failed.is_some() {
-            "Fix the cause above and run apply again."
-        } else {
-            "Run apply again to finish."
+        let next = match (report.failed.is_some(), next) {
+            (true, Next::ApplyAgain) => "Fix the cause above and run apply again.",
+            (false, Next::ApplyAgain) => "Run apply again to finish.",
+            (true, Next::PlanAgain) => {
+                "Fix the cause above, then make a new plan (the saved one no longer matches the account) and apply it."
+            }
+            (false, Next::PlanAgain) => {
+                "Make a new plan (the saved one no longer matches the account) and apply it to finish."
+            }
         };
         let _ = writeln!(
             out,

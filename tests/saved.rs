@@ -332,3 +332,67 @@ async fn a_plan_that_cannot_be_saved_leaves_no_file() {
         .collect();
     assert_eq!(left, Vec::<String>::new(), "no file, whole or partial");
 }
+
+#[tokio::test]
+async fn a_saved_plan_stopped_by_a_signal_is_finished_by_a_new_plan() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account
+        .run(&["plan", "spec.toml", "--out", "guide.plan"])
+        .expect(0);
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            latency: Duration::from_millis(150),
+            ..Behaviour::default()
+        },
+    );
+    let child = account.spawn_via(&proxy.url, &["apply", "guide.plan", "--concurrency", "1"]);
+    let started = std::time::Instant::now();
+    while !proxy.mutating().iter().any(|a| a == "CreateGroup") {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "apply never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let run = Run::from(child.wait_with_output().unwrap()).expect(143);
+    assert!(
+        run.stdout
+            .contains("Not run, because apply was interrupted (a new plan will have them):"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "Make a new plan (the saved one no longer matches the account) and apply it to finish."
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(!account.lock_held().await, "the lock is given back");
+
+    // The saved plan is spent: what it made is there now.
+    refused(
+        &account,
+        "guide.plan",
+        "the account changed since the plan was saved",
+    );
+    // A new plan has the rest, and applied, leaves nothing to do.
+    account
+        .run(&["plan", "spec.toml", "--out", "rest.plan"])
+        .expect(0);
+    account.run(&["apply", "rest.plan"]).expect(0);
+    account
+        .run(&["plan", "spec.toml", "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        account.only_key("koding-user").await.1,
+        "the key's secret is saved"
+    );
+}
