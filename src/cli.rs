@@ -458,6 +458,9 @@ async fn plan(
                 .to_owned(),
         ));
     }
+    if let Some(out) = out {
+        saved::check_out(out, path)?;
+    }
     let planned = make_plan(path, common).await?;
     let plan = &planned.plan;
     if json {
@@ -468,7 +471,16 @@ async fn plan(
     common.aws.print_stats(&planned.api);
     check_deletions(plan, common)?;
     if let Some(out) = out {
-        let saved = SavedPlan::new(plan, &planned.spec, &planned.live, common.saved_options());
+        let key = plan_key();
+        let saved = SavedPlan::new(
+            plan,
+            &planned.spec,
+            &planned.live,
+            common.saved_options(),
+            key.as_deref(),
+        );
+        // Again: the path may have been taken while the account was read.
+        saved::check_out(out, path)?;
         write_new_file(out, &saved.to_json())?;
         eprintln!(
             "Saved the plan to {}: `iamspec apply {}` applies exactly it, and refuses if the spec or anything it changes has changed meanwhile.",
@@ -675,6 +687,14 @@ async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<Exit
     applied
 }
 
+/// The key saved plans are sealed under, from `IAMSPEC_PLAN_KEY`, if it is set (and not empty).
+fn plan_key() -> Option<Vec<u8>> {
+    use std::os::unix::ffi::OsStringExt;
+    std::env::var_os("IAMSPEC_PLAN_KEY")
+        .map(OsStringExt::into_vec)
+        .filter(|key| !key.is_empty())
+}
+
 /// `iamspec apply FILE`: check the saved plan against the spec and the account (under the
 /// lock), then apply exactly its changes. Nothing is asked: the plan was reviewed when it was
 /// made, and anything that changed since refuses it.
@@ -690,7 +710,7 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
             )));
         }
     }
-    let saved = SavedPlan::read(file)?;
+    let saved = SavedPlan::read(file, plan_key().as_deref())?;
     let mut spec = load(&saved.spec.path)?;
     saved.check_spec(&spec)?;
     spec.prune |= saved.options.prune;
@@ -827,6 +847,7 @@ impl Locked<'_> {
         let live = read_live(self.reading, self.spec, self.api).await?;
         saved.check_live(&live)?;
         let (plan, extra) = saved.select(diff::diff(self.spec, &live)?)?;
+        saved.check_fingerprinted(&plan)?;
         emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
         if extra > 0 {
             eprintln!(

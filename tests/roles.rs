@@ -214,11 +214,14 @@ async fn trusts_written_in_other_equivalent_forms_plan_nothing() {
 }
 
 #[tokio::test]
-async fn a_github_trust_without_a_subject_condition_is_refused_before_any_call() {
+async fn a_github_trust_that_does_not_pin_the_subject_is_refused_before_any_call() {
     let account = Account::new().await;
-    let spec = account.spec(
-        "open.toml",
-        r#"version = 1
+    // The spellings that once reached the account: no subject condition at all, and the
+    // `oidc` shorthand with one wildcard value beside a real subject.
+    let cases = [
+        (
+            "open.toml",
+            r#"version = 1
 [oidc_providers.github]
 url = "https://token.actions.githubusercontent.com"
 
@@ -228,20 +231,30 @@ policies = ["PowerUserAccess"]
 Version = "2012-10-17"
 Statement = [{ Effect = "Allow", Principal = { Federated = "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com" }, Action = "sts:AssumeRoleWithWebIdentity", Condition = { StringEquals = { "token.actions.githubusercontent.com:aud" = "sts.amazonaws.com" } } }]
 "#,
-    );
+            "open.toml:7:1: the trust policy of role `deploy`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: no StringEquals or StringLike condition pins `token.actions.githubusercontent.com:sub`",
+        ),
+        (
+            "star.toml",
+            r#"version = 1
+[oidc_providers.github]
+url = "https://token.actions.githubusercontent.com"
+
+[roles.deploy]
+policies = ["PowerUserAccess"]
+trust = { oidc = { provider = "github", conditions = { StringLike = { "token.actions.githubusercontent.com:sub" = ["repo:acme/app:ref:refs/heads/main", "*"] } } } }
+"#,
+            "star.toml:7:9: the trust policy of role `deploy`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: its StringLike condition on `token.actions.githubusercontent.com:sub` allows \"*\"",
+        ),
+    ];
     let proxy = Proxy::start(&account.endpoint);
-    for command in ["plan", "apply"] {
-        let run = account
-            .run_via(&proxy.url, &[command, spec.to_str().unwrap()])
-            .expect(1);
-        assert!(
-            run.stderr.contains("open.toml:7:1: the trust policy of role `deploy`: statement 1")
-                && run.stderr.contains(
-                    "lets any identity of provider token.actions.githubusercontent.com assume the role: it has no condition on `token.actions.githubusercontent.com:sub`"
-                ),
-            "{}",
-            run.stderr
-        );
+    for (file, text, expected) in cases {
+        let spec = account.spec(file, text);
+        for command in ["plan", "apply"] {
+            let run = account
+                .run_via(&proxy.url, &[command, spec.to_str().unwrap()])
+                .expect(1);
+            assert!(run.stderr.contains(expected), "{}", run.stderr);
+        }
     }
     assert_eq!(proxy.actions(), Vec::<String>::new(), "no call at all");
     assert_eq!(role_names(&account).await, Vec::<String>::new());

@@ -240,32 +240,185 @@ async fn what_a_saved_plan_cannot_take_is_refused_before_any_call() {
     );
 }
 
+/// The attack that once worked: prune switched on and a deletion appended, to a plan made
+/// against an account that has a user the spec does not name. Refused by the seal before any
+/// call, and so is an appended attach; the user is still there.
 #[tokio::test]
-async fn a_change_added_to_the_file_by_hand_is_refused() {
+async fn an_edited_plan_file_is_refused_before_any_call() {
     let account = Account::new().await;
     account.spec("spec.toml", GUIDE);
+    account.spec("other.toml", "version = 1\n[users.break-glass]\n");
+    account.run(&["apply", "other.toml", "--yes"]).expect(0);
     account
         .run(&["plan", "spec.toml", "--out", "guide.plan"])
         .expect(0);
     let path = account.dir.path().join("guide.plan");
-    let mut saved: serde_json::Value =
+    let original: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    saved["plan"]["changes"]
-        .as_array_mut()
-        .unwrap()
-        .push(serde_json::json!({
-            "action": "create",
-            "op": "attach_group_policy",
-            "group": "Developers",
-            "policy": "arn:aws:iam::aws:policy/AdministratorAccess"
-        }));
-    std::fs::write(&path, saved.to_string()).unwrap();
+    let edits: [(&str, serde_json::Value); 2] = [
+        (
+            "prune and a deletion",
+            serde_json::json!({"action": "delete", "op": "delete_user", "user": "break-glass"}),
+        ),
+        (
+            "an attach",
+            serde_json::json!({
+                "action": "create",
+                "op": "attach_group_policy",
+                "group": "Developers",
+                "policy": "arn:aws:iam::aws:policy/AdministratorAccess"
+            }),
+        ),
+    ];
+    for (what, change) in edits {
+        let mut saved = original.clone();
+        if what.starts_with("prune") {
+            saved["options"]["prune"] = true.into();
+        }
+        saved["plan"]["changes"]
+            .as_array_mut()
+            .unwrap()
+            .push(change);
+        std::fs::write(&path, serde_json::to_string_pretty(&saved).unwrap()).unwrap();
+        let proxy = Proxy::start(&account.endpoint);
+        let run = account
+            .run_via(&proxy.url, &["apply", "guide.plan"])
+            .expect(1);
+        assert!(
+            run.stderr.contains(
+                "guide.plan is not sealed as iamspec seals a plan (its seal does not match its content): it was edited or damaged"
+            ),
+            "{what}: {}",
+            run.stderr
+        );
+        assert_eq!(
+            proxy.actions(),
+            Vec::<String>::new(),
+            "{what}: no call at all"
+        );
+    }
+    assert!(account.user_exists("break-glass").await);
+}
 
-    refused(
-        &account,
-        "guide.plan",
-        "1 of the saved plan's changes (attach_group_policy group Developers, policy arn:aws:iam::aws:policy/AdministratorAccess) are not what the spec calls for",
+/// With `IAMSPEC_PLAN_KEY` the seal is an HMAC: the plan applies where the same key is set, and
+/// is refused where it is not, or where another key is.
+#[tokio::test]
+async fn a_plan_sealed_under_a_key_applies_only_under_that_key() {
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    account
+        .command(&["plan", "spec.toml", "--out", "guide.plan"])
+        .env("IAMSPEC_PLAN_KEY", "ci-secret-1")
+        .output()
+        .map(Run::from)
+        .unwrap()
+        .expect(0);
+    for (key, says) in [
+        (
+            None,
+            "it was sealed with IAMSPEC_PLAN_KEY, which is not set here",
+        ),
+        (
+            Some("ci-secret-2"),
+            "its seal does not match its content under IAMSPEC_PLAN_KEY",
+        ),
+    ] {
+        let mut command = account.command(&["apply", "guide.plan"]);
+        if let Some(key) = key {
+            command.env("IAMSPEC_PLAN_KEY", key);
+        }
+        let run = Run::from(command.output().unwrap()).expect(1);
+        assert!(run.stderr.contains(says), "{}", run.stderr);
+    }
+    assert!(!account.user_exists("koding-user").await);
+    let mut command = account.command(&["apply", "guide.plan"]);
+    command.env("IAMSPEC_PLAN_KEY", "ci-secret-1");
+    Run::from(command.output().unwrap()).expect(0);
+    assert!(account.user_exists("koding-user").await);
+}
+
+/// `--out` writes a new file or over an earlier saved plan, and refuses anything else before
+/// any call, naming what is there: the spec, one of its documents, a directory, a FIFO (not
+/// waited on), a device, a link, another file.
+#[tokio::test]
+async fn out_never_replaces_what_is_not_a_saved_plan() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let account = Account::new().await;
+    let dir = account.dir.path();
+    account.spec("spec.toml", ROUTE53);
+    std::fs::write(dir.join("notes.txt"), "mine").unwrap();
+    std::fs::create_dir(dir.join("plans")).unwrap();
+    let fifo = dir.join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
     );
+    let device = dir.join("null");
+    // A character device of our own (as /dev/null is), made only where we may (root, as CI).
+    let has_device = std::process::Command::new("mknod")
+        .arg(&device)
+        .args(["c", "1", "3"])
+        .status()
+        .is_ok_and(|s| s.success());
+    std::os::unix::fs::symlink(dir.join("notes.txt"), dir.join("link")).unwrap();
+    account.spec(
+        "policy.json",
+        r#"{"Version": "2012-10-17", "Statement": []}"#,
+    );
+    let mut cases = vec![
+        ("spec.toml", "the spec"),
+        ("policy.json", "a file that is not a saved plan"),
+        ("notes.txt", "a file that is not a saved plan"),
+        ("plans", "a directory"),
+        ("pipe", "a FIFO"),
+        ("link", "a symbolic link"),
+    ];
+    if has_device {
+        cases.push(("null", "a device"));
+    }
+    let proxy = Proxy::start(&account.endpoint);
+    for (out, what) in cases {
+        let run = account
+            .run_via(&proxy.url, &["plan", "spec.toml", "--out", out])
+            .expect(1);
+        assert!(
+            run.stderr.contains(&format!("--out {out} is {what}: a plan is saved only to a new path or over an earlier saved plan")),
+            "{}",
+            run.stderr
+        );
+    }
+    assert_eq!(proxy.actions(), Vec::<String>::new(), "no call at all");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("spec.toml")).unwrap(),
+        ROUTE53
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.join("notes.txt")).unwrap(),
+        "mine"
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    if has_device {
+        assert!(
+            std::fs::symlink_metadata(&device)
+                .unwrap()
+                .file_type()
+                .is_char_device()
+        );
+    }
+    // A new path, then the same path again over the earlier saved plan.
+    for _ in 0..2 {
+        account
+            .run(&["plan", "spec.toml", "--out", "plans/guide.plan"])
+            .expect(0);
+    }
 }
 
 #[tokio::test]

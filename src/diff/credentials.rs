@@ -174,6 +174,18 @@ impl Differ<'_> {
             let Some(idle) = self.unused_for(key) else {
                 continue;
             };
+            if self.is_caller(&user.name) {
+                // The caller's keys are never changed (it may be signing with this one), so
+                // the key stays active, and is described so.
+                self.warnings.push(format!(
+                    "user {}'s active access key {} has not been used for {} days ([account] disable_unused), but iamspec is signing as {} and never changes it: deactivate it with other credentials if it is not needed",
+                    user.name,
+                    key.id,
+                    idle / 86_400,
+                    user.name
+                ));
+                continue;
+            }
             let op = Op::UpdateAccessKey {
                 user: user.name.clone(),
                 access_key_id: key.id.clone(),

@@ -121,6 +121,11 @@ fn check_statement(number: usize, statement: &Value, found: &mut Findings) {
     if let Some(principal) = principal {
         check_principal(&name, principal, found);
     }
+    if allow && fields.contains_key("NotPrincipal") {
+        found.errors.push(format!(
+            "{name} allows with `NotPrincipal`: it would let everyone but the principals it names assume the role, and AWS refuses it in a trust policy; name the principals that may in `Principal` instead"
+        ));
+    }
     if !allow || !fields.contains_key("Principal") {
         return;
     }
@@ -131,38 +136,113 @@ fn check_statement(number: usize, statement: &Value, found: &mut Findings) {
             "{name} lets anyone in any AWS account assume the role (`Principal` \"*\" with no `Condition`): name the accounts or roles that may, or add a condition such as aws:PrincipalOrgID or sts:ExternalId"
         ));
     }
-    let web_identity = actions.iter().any(|a| {
-        a == "*" || a == "sts:*" || a.eq_ignore_ascii_case("sts:AssumeRoleWithWebIdentity")
-    });
-    if !web_identity {
+    if !allows_web_identity(fields) {
         return;
     }
     for provider in federated(principal) {
-        let Some(host) = web_identity_host(&provider) else {
-            continue;
-        };
-        let needed = if host == COGNITO { "aud" } else { "sub" };
-        let key = format!("{host}:{needed}");
-        let subjects = condition_values(fields.get("Condition"), &key);
-        if subjects.is_empty() {
-            let example = if host == super::GITHUB_HOST {
-                " (for GitHub: every repository on GitHub could; use `trust = { github = { provider = ..., repo = \"org/repo\", refs = [...] } }`, or a condition like \"StringEquals\": {\"token.actions.githubusercontent.com:sub\": \"repo:org/repo:ref:refs/heads/main\"})"
-            } else {
-                ""
-            };
-            found.errors.push(format!(
-                "{name} lets any identity of provider {host} assume the role: it has no condition on `{key}`, the token's {}{example}",
-                if needed == "sub" { "subject" } else { "audience" }
-            ));
-        } else if subjects
-            .iter()
-            .all(|s| s.chars().all(|c| c == '*' || c == '?'))
-        {
-            found.errors.push(format!(
-                "{name} lets any identity of provider {host} assume the role: its condition on `{key}` matches every value; name the subjects that may"
-            ));
+        if let Some(host) = web_identity_host(&provider) {
+            check_web_identity(&name, &host, fields.get("Condition"), found);
         }
     }
+}
+
+/// Whether a statement's `Action` or `NotAction` lets `sts:AssumeRoleWithWebIdentity` through:
+/// an `Action` pattern that matches it, or a `NotAction` none of whose patterns does.
+fn allows_web_identity(fields: &serde_json::Map<String, Value>) -> bool {
+    let matches = |patterns: Vec<String>| {
+        patterns.iter().any(|p| {
+            crate::lint::data::glob(&p.to_ascii_lowercase(), "sts:assumerolewithwebidentity")
+        })
+    };
+    if let Some(actions) = fields.get("Action") {
+        return matches(strings(Some(actions)));
+    }
+    fields
+        .get("NotAction")
+        .is_some_and(|not| !matches(strings(Some(not))))
+}
+
+/// The operators that pin a token's claim to the values they list. Negated operators,
+/// `Null`, `...IfExists` (true when the claim is missing) and `ForAllValues:` (true for an
+/// empty set) let in tokens the values do not name, so they never count.
+const PINNING_OPERATORS: [&str; 4] = [
+    "StringEquals",
+    "StringLike",
+    "ForAnyValue:StringEquals",
+    "ForAnyValue:StringLike",
+];
+
+/// A web identity provider's tokens may assume the role only under a condition that pins the
+/// token's subject (Cognito: its audience, the identity pool), and only with values that each
+/// pin at least the owner: for GitHub, `repo:OWNER/...` with no wildcard in the owner; for
+/// other providers, no value that is only wildcards. One refusal per value that opens the role.
+fn check_web_identity(name: &str, host: &str, condition: Option<&Value>, found: &mut Findings) {
+    let needed = if host == COGNITO { "aud" } else { "sub" };
+    let claim = if needed == "sub" {
+        "subject"
+    } else {
+        "audience"
+    };
+    let key = format!("{host}:{needed}");
+    let pins: Vec<(String, Vec<String>)> = condition_entries(condition, &key)
+        .into_iter()
+        .filter(|(operator, _)| {
+            PINNING_OPERATORS
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(operator))
+        })
+        .collect();
+    if pins.is_empty() {
+        let example = if host == super::GITHUB_HOST {
+            " (for GitHub: every repository on GitHub could; use `trust = { github = { provider = ..., repo = \"org/repo\", refs = [...] } }`, or a condition like \"StringEquals\": {\"token.actions.githubusercontent.com:sub\": \"repo:org/repo:ref:refs/heads/main\"})"
+        } else {
+            ""
+        };
+        found.errors.push(format!(
+            "{name} lets any identity of provider {host} assume the role: no StringEquals or StringLike condition pins `{key}`, the token's {claim} (negated, Null, IfExists and ForAllValues conditions do not){example}"
+        ));
+        return;
+    }
+    for (operator, values) in pins {
+        for value in values {
+            if let Some(why) = opens_role(host, &value) {
+                found.errors.push(format!(
+                    "{name} lets {why} assume the role: its {operator} condition on `{key}` allows \"{value}\"; name the subjects that may, at least down to the owner (like \"repo:acme/app:ref:refs/heads/main\" or \"repo:acme/*\")"
+                ));
+            }
+        }
+    }
+}
+
+/// Why a subject value opens the role to strangers, if it does: who it lets in.
+fn opens_role(host: &str, value: &str) -> Option<String> {
+    let wild = |text: &str| text.contains(['*', '?']);
+    if value.is_empty() || value.chars().all(|c| c == '*' || c == '?') {
+        return Some(format!("any identity of provider {host}"));
+    }
+    if host != super::GITHUB_HOST {
+        return None;
+    }
+    // GitHub's default subject is `repo:OWNER/REPO:...`; a customised one starts with the
+    // claims the organization chose, of which these pin an owner or a repository.
+    if let Some(rest) = value.strip_prefix("repo:") {
+        return match rest.split_once('/') {
+            Some((owner, _)) if !owner.is_empty() && !wild(owner) => None,
+            _ => Some("every repository on GitHub whose owner matches it".to_owned()),
+        };
+    }
+    for claim in [
+        "repository_owner_id:",
+        "repository_owner:",
+        "repository_id:",
+    ] {
+        if let Some(rest) = value.strip_prefix(claim) {
+            let id = rest.split(':').next().unwrap_or_default();
+            return (id.is_empty() || wild(id))
+                .then(|| "every repository on GitHub whose owner matches it".to_owned());
+        }
+    }
+    Some("workflows of repositories it does not name (it must start with repo:OWNER/, repository_owner:, repository_owner_id: or repository_id: and a value without wildcards)".to_owned())
 }
 
 /// A principal is `"*"` or an object of principal types, each a string or a list of strings.
@@ -302,26 +382,30 @@ fn condition_keys(condition: Option<&Value>) -> Vec<String> {
         .collect()
 }
 
-/// The values a statement's condition tests `key` against, under any operator (condition keys
-/// ignore case).
-fn condition_values(condition: Option<&Value>, key: &str) -> Vec<String> {
+/// The operators a statement's condition tests `key` under (condition keys ignore case), each
+/// with the values it lists.
+fn condition_entries(condition: Option<&Value>, key: &str) -> Vec<(String, Vec<String>)> {
     let Some(Value::Object(operators)) = condition else {
         return Vec::new();
     };
-    operators
-        .values()
-        .filter_map(Value::as_object)
-        .flat_map(|keys| keys.iter())
-        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
-        .flat_map(|(_, v)| match v {
-            Value::Array(items) => items
-                .iter()
-                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
-                .collect(),
-            Value::String(s) => vec![s.clone()],
-            other => vec![other.to_string()],
-        })
-        .collect()
+    let mut entries = Vec::new();
+    for (operator, keys) in operators {
+        let Some(keys) = keys.as_object() else {
+            continue;
+        };
+        for (_, value) in keys.iter().filter(|(k, _)| k.eq_ignore_ascii_case(key)) {
+            let values = match value {
+                Value::Array(items) => items
+                    .iter()
+                    .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                    .collect(),
+                Value::String(s) => vec![s.clone()],
+                other => vec![other.to_string()],
+            };
+            entries.push((operator.clone(), values));
+        }
+    }
+    entries
 }
 
 /// A principal in canonical form: `"*"` is `{"AWS": ["*"]}`, every type's value a sorted list,

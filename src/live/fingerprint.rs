@@ -103,7 +103,7 @@ pub fn compare(before: &Fingerprint, now: &Fingerprint) -> Option<String> {
 }
 
 /// A kind as the JSON plan names it (`instance_profile`): its serde name.
-fn kind_name(kind: EntityKind) -> String {
+pub fn kind_name(kind: EntityKind) -> String {
     match serde_json::to_value(kind) {
         Ok(Value::String(name)) => name,
         _ => unreachable!("an entity kind serialises as its name"),

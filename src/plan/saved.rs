@@ -7,6 +7,13 @@
 //! applying, the account is read again: a part that changed, a spec that changed, another
 //! account, or a change the spec no longer needs, and nothing is applied. The file holds no
 //! secret: plans never do (secrets are made by apply and go to the secrets directory).
+//!
+//! The file is sealed: `seal` is a digest over every other field (the changes, the options
+//! `apply` re-plans with, the fingerprints, the spec's digests, the account), checked before
+//! anything else is. With `IAMSPEC_PLAN_KEY` set it is an HMAC under that key, which nobody
+//! without the key can forge; without one, a SHA-256 that catches every edit made by hand or
+//! by a tool that does not know to seal again. Neither helps against someone who can edit
+//! the spec itself: the spec is what decides, and its review is the guard there.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -47,6 +54,8 @@ pub struct SavedPlan {
     pub depends_on: Vec<Fingerprint>,
     /// The plan, as `iamspec plan --json` prints it.
     pub plan: Value,
+    /// `sha256:HEX` or `hmac-sha256:HEX` over every other field (`seal_of`).
+    pub seal: String,
 }
 
 /// The spec a plan was made from.
@@ -104,6 +113,22 @@ pub enum SavedError {
     )]
     Stale { changed: Vec<String> },
     #[error(
+        "{} is not sealed as iamspec seals a plan ({reason}): it was edited or damaged since `iamspec plan --out` wrote it; make the plan again and review it; nothing was changed",
+        path.display()
+    )]
+    Tampered { path: PathBuf, reason: String },
+    #[error(
+        "a saved plan names {} without its fingerprint of what it was when planned ({}): the file was edited; make the plan again and review it; nothing was changed",
+        missing.len(),
+        missing.join("; ")
+    )]
+    Unfingerprinted { missing: Vec<String> },
+    #[error(
+        "--out {} is {what}: a plan is saved only to a new path or over an earlier saved plan, so choose another path; nothing was written",
+        path.display()
+    )]
+    OutTaken { path: PathBuf, what: String },
+    #[error(
         "{} of the saved plan's changes ({}) are not what the spec calls for against the account as it is (the file was edited, or what they depend on is not what it was): make the plan again and review it; nothing was changed",
         changes.len(),
         changes.join("; ")
@@ -133,9 +158,68 @@ pub fn is_saved_plan(path: &Path) -> bool {
         .is_some_and(|b| *b == b'{')
 }
 
+/// Refuses an `--out` path that holds anything but an earlier saved plan: the spec, one of its
+/// documents, a directory, a device, a FIFO (never opened, so never waited on), a link or any
+/// other file. A missing path is fine. Asked before the account is read, and again just
+/// before the plan is written.
+pub fn check_out(path: &Path, spec: &Path) -> Result<(), SavedError> {
+    use std::os::unix::fs::FileTypeExt as _;
+    let taken = |what: &str| SavedError::OutTaken {
+        path: path.to_owned(),
+        what: what.to_owned(),
+    };
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(meta) => meta,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(taken(&format!("not readable ({err})"))),
+    };
+    let kind = meta.file_type();
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_block_device() || kind.is_char_device() {
+        "a device"
+    } else if kind.is_socket() {
+        "a socket"
+    } else if same_file(path, spec) {
+        "the spec"
+    } else if !holds_saved_plan(path) {
+        "a file that is not a saved plan"
+    } else {
+        return Ok(());
+    };
+    Err(taken(what))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// Whether a regular file is a saved plan: JSON with the format key at its top, not only a
+/// JSON document (a policy beside the spec is JSON too).
+fn holds_saved_plan(path: &Path) -> bool {
+    crate::spec::files::read_text(path, MAX_BYTES)
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok())
+        .is_some_and(|value| value.get("iamspec_saved_plan").is_some())
+}
+
 impl SavedPlan {
     /// The plan `plan` made of `spec` against `live`, with what it depends on.
-    pub fn new(plan: &Plan, spec: &Spec, live: &LiveState, options: SavedOptions) -> Self {
+    /// Sealed under `key` when one is given (`IAMSPEC_PLAN_KEY`).
+    pub fn new(
+        plan: &Plan,
+        spec: &Spec,
+        live: &LiveState,
+        options: SavedOptions,
+        key: Option<&[u8]>,
+    ) -> Self {
         let mut named = BTreeSet::new();
         let mut account = false;
         for change in &plan.changes {
@@ -150,7 +234,7 @@ impl SavedPlan {
         if account {
             depends_on.push(fingerprint::of_account(live));
         }
-        Self {
+        let mut saved = Self {
             iamspec_saved_plan: FORMAT,
             iamspec_version: env!("CARGO_PKG_VERSION").to_owned(),
             made: live.now,
@@ -163,7 +247,11 @@ impl SavedPlan {
             caller: plan.caller.clone(),
             depends_on,
             plan: serde_json::to_value(plan).expect("a plan serialises"),
-        }
+            seal: String::new(),
+        };
+        let mut value = serde_json::to_value(&saved).expect("a saved plan serialises");
+        saved.seal = seal_of(&mut value, key);
+        saved
     }
 
     /// The file's text: JSON, one key a line at the top level.
@@ -173,8 +261,9 @@ impl SavedPlan {
         text
     }
 
-    /// Reads a saved plan, refusing one another version of iamspec made.
-    pub fn read(path: &Path) -> Result<Self, SavedError> {
+    /// Reads a saved plan, refusing one another version of iamspec made and one whose seal
+    /// does not hold under `key` (`IAMSPEC_PLAN_KEY`, if set where it is applied).
+    pub fn read(path: &Path, key: Option<&[u8]>) -> Result<Self, SavedError> {
         let text =
             crate::spec::files::read_text(path, MAX_BYTES).map_err(|err| SavedError::Read {
                 path: path.to_owned(),
@@ -201,7 +290,42 @@ impl SavedPlan {
                 format: u32::try_from(format).unwrap_or(u32::MAX),
             });
         }
+        let mut value = value;
+        check_seal(&mut value, key).map_err(|reason| SavedError::Tampered {
+            path: path.to_owned(),
+            reason,
+        })?;
         serde_json::from_value(value).map_err(|err| not_a_plan(err.to_string()))
+    }
+
+    /// Refuses a plan whose changes name an entity (or the account's settings) it holds no
+    /// fingerprint of: what it was when planned would otherwise go unchecked.
+    pub fn check_fingerprinted(&self, plan: &Plan) -> Result<(), SavedError> {
+        let held: BTreeSet<(&str, &str)> = self
+            .depends_on
+            .iter()
+            .map(|f| (f.kind.as_str(), f.name.as_str()))
+            .collect();
+        let mut missing = BTreeSet::new();
+        for change in &plan.changes {
+            let entities = change.op.entities();
+            if entities.is_empty() && !held.contains(&(fingerprint::ACCOUNT, fingerprint::ACCOUNT))
+            {
+                missing.insert("the account's settings".to_owned());
+            }
+            for (kind, name) in entities {
+                if !held.contains(&(fingerprint::kind_name(kind).as_str(), name)) {
+                    missing.insert(format!("{} {name}", kind.as_str()));
+                }
+            }
+        }
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SavedError::Unfingerprinted {
+                missing: missing.into_iter().collect(),
+            })
+        }
     }
 
     /// Refuses a spec that is not the one the plan was made from, naming what differs.
@@ -305,6 +429,66 @@ impl SavedPlan {
             .get("changes")
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
+    }
+}
+
+/// The seal of a saved plan's JSON: removes any `seal` it has, and digests the rest as
+/// canonical text (keys sorted), under `key` when there is one.
+fn seal_of(value: &mut Value, key: Option<&[u8]>) -> String {
+    use hmac::{KeyInit as _, Mac as _};
+    if let Some(fields) = value.as_object_mut() {
+        fields.remove("seal");
+    }
+    let text = crate::digest::canonical_text(value);
+    match key {
+        Some(key) => {
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
+                .expect("HMAC takes a key of any length");
+            mac.update(text.as_bytes());
+            format!(
+                "hmac-sha256:{}",
+                crate::digest::hex(&mac.finalize().into_bytes())
+            )
+        }
+        None => format!("sha256:{}", crate::digest::of(text.as_bytes())),
+    }
+}
+
+/// Checks the seal of a saved plan's JSON (and takes it off): a missing seal, a seal of the
+/// other kind than `key` calls for (an unkeyed plan where a key is set is one anybody could
+/// have sealed again), and a digest that differs are each refused, saying which.
+fn check_seal(value: &mut Value, key: Option<&[u8]>) -> Result<(), String> {
+    let Some(seal) = value.get("seal").and_then(Value::as_str).map(str::to_owned) else {
+        return Err("it has no seal".to_owned());
+    };
+    let keyed = seal.starts_with("hmac-sha256:");
+    match (keyed, key) {
+        (true, None) => {
+            return Err("it was sealed with IAMSPEC_PLAN_KEY, which is not set here: set it to the key the plan was made with".to_owned());
+        }
+        (false, Some(_)) => {
+            return Err("IAMSPEC_PLAN_KEY is set here, but the plan was sealed without a key, so anybody could have sealed it again".to_owned());
+        }
+        _ => {}
+    }
+    let expected = seal_of(value, key);
+    // Constant time, as digests under a key are compared.
+    let same = expected.len() == seal.len()
+        && expected
+            .bytes()
+            .zip(seal.bytes())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0;
+    if same {
+        value["seal"] = Value::String(seal);
+        Ok(())
+    } else if keyed {
+        Err(
+            "its seal does not match its content under IAMSPEC_PLAN_KEY (an edit, or another key)"
+                .to_owned(),
+        )
+    } else {
+        Err("its seal does not match its content".to_owned())
     }
 }
 

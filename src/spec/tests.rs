@@ -19,6 +19,14 @@ fn errors(text: &str) -> Vec<String> {
     }
 }
 
+/// The error lines of a spec, none when it is valid.
+fn errors_if_any(text: &str) -> Vec<String> {
+    match load_str(text) {
+        Ok(_) => Vec::new(),
+        Err(_) => errors(text),
+    }
+}
+
 fn one_error(text: &str) -> String {
     let errors = errors(text);
     assert_eq!(errors.len(), 1, "{errors:#?}");
@@ -710,11 +718,11 @@ fn trusts_that_let_anyone_in_are_refused_where_they_are_written() {
         ),
         (
             "trust = { oidc = { provider = \"github\", conditions = { StringEquals = { \"token.actions.githubusercontent.com:aud\" = \"sts.amazonaws.com\" } } } }",
-            "spec.toml:5:9: the trust policy of role `r`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: it has no condition on `token.actions.githubusercontent.com:sub`",
+            "spec.toml:5:9: the trust policy of role `r`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: no StringEquals or StringLike condition pins `token.actions.githubusercontent.com:sub`",
         ),
         (
             "trust = { oidc = { provider = \"github\", conditions = { StringLike = { \"token.actions.githubusercontent.com:sub\" = \"*\" } } } }",
-            "its condition on `token.actions.githubusercontent.com:sub` matches every value; name the subjects that may",
+            "spec.toml:5:9: the trust policy of role `r`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: its StringLike condition on `token.actions.githubusercontent.com:sub` allows \"*\"",
         ),
         (
             "trust = { github = { provider = \"github\", repo = \"acme/app\" } }",
@@ -735,6 +743,119 @@ fn trusts_that_let_anyone_in_are_refused_where_they_are_written() {
             errors.iter().any(|e| e.contains(expected)),
             "{role}\n{errors:#?}"
         );
+    }
+}
+
+/// A GitHub trust as `oidc` conditions: the spellings that open a role to strangers, each
+/// refused naming the value, and the near misses that pin the owner, accepted.
+#[test]
+fn a_web_identity_trust_must_pin_the_subject_with_every_value() {
+    const SUB: &str = "\"token.actions.githubusercontent.com:sub\"";
+    let oidc = |conditions: &str| {
+        format!("trust = {{ oidc = {{ provider = \"github\", conditions = {{ {conditions} }} }} }}")
+    };
+    let refused = [
+        (
+            format!("StringLike = {{ {SUB} = [\"repo:acme/app:ref:refs/heads/main\", \"*\"] }}"),
+            "lets any identity of provider token.actions.githubusercontent.com assume the role: its StringLike condition on `token.actions.githubusercontent.com:sub` allows \"*\"",
+        ),
+        (
+            format!("StringLike = {{ {SUB} = \"repo:acme*\" }}"),
+            "lets every repository on GitHub whose owner matches it assume the role: its StringLike condition on `token.actions.githubusercontent.com:sub` allows \"repo:acme*\"",
+        ),
+        (
+            format!("StringLike = {{ {SUB} = \"repo:*\" }}"),
+            "allows \"repo:*\"",
+        ),
+        (
+            format!(
+                "\"ForAnyValue:StringLike\" = {{ {SUB} = [\"repo:acme/app:*\", \"repo:*/app:*\"] }}"
+            ),
+            "its ForAnyValue:StringLike condition on `token.actions.githubusercontent.com:sub` allows \"repo:*/app:*\"",
+        ),
+        (
+            format!("StringLike = {{ {SUB} = \"job_workflow_ref:*\" }}"),
+            "allows \"job_workflow_ref:*\"",
+        ),
+        (
+            format!("Null = {{ {SUB} = \"false\" }}"),
+            "no StringEquals or StringLike condition pins",
+        ),
+        (
+            format!("StringNotEquals = {{ {SUB} = \"repo:evil/app:ref:refs/heads/main\" }}"),
+            "no StringEquals or StringLike condition pins",
+        ),
+        (
+            format!("\"ForAllValues:StringLike\" = {{ {SUB} = \"repo:acme/*\" }}"),
+            "no StringEquals or StringLike condition pins",
+        ),
+        (
+            format!("StringLikeIfExists = {{ {SUB} = \"repo:acme/*\" }}"),
+            "no StringEquals or StringLike condition pins",
+        ),
+    ];
+    for (conditions, expected) in &refused {
+        let role = oidc(conditions);
+        let errors = errors(&with_role(&role));
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.contains(expected) && e.starts_with("spec.toml:5:9: ")),
+            "{role}\n{errors:#?}"
+        );
+    }
+    let accepted = [
+        format!("StringLike = {{ {SUB} = \"repo:acme/*\" }}"),
+        format!(
+            "StringEquals = {{ {SUB} = [\"repo:acme/app:ref:refs/heads/main\", \"repo:acme/app:environment:prod\"] }}"
+        ),
+        format!("\"ForAnyValue:StringLike\" = {{ {SUB} = \"repo:acme/app:*\" }}"),
+        format!("StringLike = {{ {SUB} = \"repository_owner_id:1234:*\" }}"),
+    ];
+    for conditions in &accepted {
+        let role = oidc(conditions);
+        let errors = errors_if_any(&with_role(&role));
+        assert!(errors.is_empty(), "{role}\n{errors:#?}");
+    }
+}
+
+/// Whole trust documents: `NotAction` that lets web identity through is held to the same
+/// rule, and `Allow` with `NotPrincipal` is refused (AWS refuses it too).
+#[test]
+fn a_trust_document_cannot_open_the_role_through_not_action_or_not_principal() {
+    let federated = "Principal = { Federated = \"arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com\" }";
+    let cases = [
+        (
+            format!("trust_document = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", {federated}, NotAction = \"sts:AssumeRole\" }}] }}"),
+            Some("spec.toml:5:18: the trust policy of role `r`: statement 1 lets any identity of provider token.actions.githubusercontent.com assume the role: no StringEquals or StringLike condition pins"),
+        ),
+        (
+            format!("trust_document = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", {federated}, Action = \"sts:AssumeRoleWith*\" }}] }}"),
+            Some("no StringEquals or StringLike condition pins"),
+        ),
+        (
+            "trust_document = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", NotPrincipal = { AWS = \"arn:aws:iam::111111111111:root\" }, Action = \"sts:AssumeRole\" }] }".to_owned(),
+            Some("statement 1 allows with `NotPrincipal`: it would let everyone but the principals it names assume the role"),
+        ),
+        // A near miss: NotAction that leaves web identity out grants it nothing to check.
+        (
+            format!("trust_document = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", {federated}, NotAction = \"sts:AssumeRoleWith*\" }}] }}"),
+            None,
+        ),
+    ];
+    for (role, expected) in cases {
+        let errors = errors_if_any(&with_role(&role));
+        let pinned: Vec<&String> = errors
+            .iter()
+            .filter(|e| e.contains("pins") || e.contains("NotPrincipal"))
+            .collect();
+        match expected {
+            Some(expected) => assert!(
+                errors.iter().any(|e| e.contains(expected)),
+                "{role}\n{errors:#?}"
+            ),
+            None => assert!(pinned.is_empty(), "{role}\n{errors:#?}"),
+        }
     }
 }
 

@@ -131,6 +131,11 @@ impl Account {
         )
     }
 
+    /// Whether `user` exists in this account.
+    pub async fn user_exists(&self, user: &str) -> bool {
+        self.iam().get_user().user_name(user).send().await.is_ok()
+    }
+
     /// `user`'s access keys: each id, and whether it is active.
     pub async fn keys(&self, user: &str) -> Vec<(String, bool)> {
         let out = self
@@ -241,7 +246,7 @@ pub fn iamspec(args: &[&str], dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_iamspec"));
     command.args(args).current_dir(dir).stdin(Stdio::null());
     for (key, _) in std::env::vars() {
-        if key.starts_with("AWS_") {
+        if key.starts_with("AWS_") || key.starts_with("IAMSPEC_") {
             command.env_remove(key);
         }
     }

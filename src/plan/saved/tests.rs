@@ -42,7 +42,7 @@ fn call(api: &MemoryIam, op: &Op) {
 fn saved(spec: &Spec, api: &MemoryIam) -> SavedPlan {
     let live = read(spec, api);
     let plan = crate::diff::diff(spec, &live).unwrap();
-    SavedPlan::new(&plan, spec, &live, SavedOptions::default())
+    SavedPlan::new(&plan, spec, &live, SavedOptions::default(), None)
 }
 
 fn stale(saved: &SavedPlan, spec: &Spec, api: &MemoryIam) -> Vec<String> {
@@ -93,7 +93,7 @@ fn a_file_round_trips_and_is_told_from_a_spec() {
     let file = dir.path().join("plan.json");
     std::fs::write(&file, saved.to_json()).unwrap();
     assert!(is_saved_plan(&file));
-    assert_eq!(SavedPlan::read(&file).unwrap(), saved);
+    assert_eq!(SavedPlan::read(&file, None).unwrap(), saved);
 
     let toml = dir.path().join("spec.toml");
     std::fs::write(&toml, GUIDE).unwrap();
@@ -112,13 +112,115 @@ fn a_plan_of_another_version_or_no_plan_at_all_is_refused() {
     let mut old: serde_json::Value = serde_json::from_str(&saved.to_json()).unwrap();
     old["iamspec_version"] = "0.0.1".into();
     std::fs::write(&file, old.to_string()).unwrap();
-    let err = SavedPlan::read(&file).unwrap_err();
+    let err = SavedPlan::read(&file, None).unwrap_err();
     assert!(matches!(err, SavedError::Version { .. }), "{err}");
     assert!(err.to_string().contains("saved by iamspec 0.0.1"), "{err}");
 
     std::fs::write(&file, r#"{"changes": []}"#).unwrap();
-    let err = SavedPlan::read(&file).unwrap_err();
+    let err = SavedPlan::read(&file, None).unwrap_err();
     assert!(matches!(err, SavedError::NotAPlan { .. }), "{err}");
+}
+
+/// An edit to a saved plan's JSON.
+type Edit = fn(&mut serde_json::Value);
+
+/// Every field of the file is under the seal: an edit anywhere is refused before the plan is
+/// used, and so is a missing seal, a seal of the other kind than the key asks for, and a
+/// plan sealed under another key.
+#[test]
+fn the_seal_refuses_an_edit_to_any_field() {
+    let api = account();
+    let guide = spec(GUIDE);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plan.json");
+    let saved = saved(&guide, &api);
+    let original: serde_json::Value = serde_json::from_str(&saved.to_json()).unwrap();
+    let edits: [(&str, Edit); 7] = [
+        ("options.prune", |v| v["options"]["prune"] = true.into()),
+        ("a change appended", |v| {
+            v["plan"]["changes"]
+                .as_array_mut()
+                .unwrap()
+                .push(serde_json::json!({
+                    "action": "delete", "op": "delete_user", "user": "admin"
+                }));
+        }),
+        ("a fingerprint removed", |v| {
+            v["depends_on"].as_array_mut().unwrap().pop();
+        }),
+        ("a spec digest", |v| {
+            v["spec"]["sources"]["the spec's text"] = "0".repeat(64).into();
+        }),
+        ("the spec's path", |v| {
+            v["spec"]["path"] = "other.toml".into();
+        }),
+        ("the account", |v| v["account"] = "999999999999".into()),
+        ("the seal removed", |v| {
+            v.as_object_mut().unwrap().remove("seal");
+        }),
+    ];
+    for (what, edit) in edits {
+        let mut edited = original.clone();
+        edit(&mut edited);
+        std::fs::write(&file, edited.to_string()).unwrap();
+        let err = SavedPlan::read(&file, None).unwrap_err();
+        assert!(matches!(err, SavedError::Tampered { .. }), "{what}: {err}");
+        assert!(
+            err.to_string().contains("edited or damaged"),
+            "{what}: {err}"
+        );
+    }
+    // Reformatted, the same content keeps its seal.
+    std::fs::write(&file, original.to_string()).unwrap();
+    assert_eq!(SavedPlan::read(&file, None).unwrap(), saved);
+
+    // Under a key: only that key opens it, and an unkeyed plan is refused where a key is set.
+    let live = read(&guide, &api);
+    let plan = crate::diff::diff(&guide, &live).unwrap();
+    let keyed = SavedPlan::new(&plan, &guide, &live, SavedOptions::default(), Some(b"k1"));
+    assert!(keyed.seal.starts_with("hmac-sha256:"), "{}", keyed.seal);
+    std::fs::write(&file, keyed.to_json()).unwrap();
+    assert_eq!(SavedPlan::read(&file, Some(b"k1")).unwrap(), keyed);
+    for (key, says) in [
+        (
+            Some(&b"k2"[..]),
+            "does not match its content under IAMSPEC_PLAN_KEY",
+        ),
+        (None, "sealed with IAMSPEC_PLAN_KEY, which is not set here"),
+    ] {
+        let err = SavedPlan::read(&file, key).unwrap_err();
+        assert!(err.to_string().contains(says), "{err}");
+    }
+    std::fs::write(&file, saved.to_json()).unwrap();
+    let err = SavedPlan::read(&file, Some(b"k1")).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("sealed without a key, so anybody could have sealed it again"),
+        "{err}"
+    );
+}
+
+/// A plan whose changes name an entity it has no fingerprint of is refused, not applied
+/// with that check skipped.
+#[test]
+fn a_missing_fingerprint_is_a_refusal() {
+    let api = account();
+    let guide = spec(GUIDE);
+    let mut saved = saved(&guide, &api);
+    saved.depends_on.retain(|f| f.kind != "group");
+    let live = read(&guide, &api);
+    let (plan, _) = saved
+        .select(crate::diff::diff(&guide, &live).unwrap())
+        .unwrap();
+    let err = saved.check_fingerprinted(&plan).unwrap_err();
+    assert!(
+        err.to_string().contains(
+            "names 1 without its fingerprint of what it was when planned (group Developers)"
+        ),
+        "{err}"
+    );
+    let whole = self::saved(&guide, &api);
+    whole.check_fingerprinted(&plan).unwrap();
 }
 
 #[test]
