@@ -1,5 +1,9 @@
 //! Where new access keys go: `<dir>/<user>.csv` in the console's download format.
 //!
+//! Every other file of a user's has `#` after the user's name (`<user>#<key id>.csv` for a key
+//! set aside, `<user>#pending` for a key being made), a character no IAM name can hold, and
+//! passwords have a directory of their own, so no two users' files can ever share a name.
+//!
 //! The directory is private (0700) and ignores itself in git; each file is private (0600),
 //! written to a temporary file, fsynced and renamed into place, and the directory is fsynced
 //! too, so that when apply reports success the secret is on disk whatever happens next.
@@ -71,6 +75,16 @@ impl SecretsDir {
         Self { dir: dir.into() }
     }
 
+    /// Where a file `user.csv` held is kept: `<user>#<key id>.csv` (`what` is the key id, or
+    /// `previous` for a file that names none), with `-N` when that is taken.
+    fn aside_path(&self, user: &str, what: &str, n: usize) -> PathBuf {
+        if n == 0 {
+            self.dir.join(format!("{user}{SEP}{what}.csv"))
+        } else {
+            self.dir.join(format!("{user}{SEP}{what}-{n}.csv"))
+        }
+    }
+
     /// Where the secret of `user`'s newest key is (or will be) written.
     pub fn path_for(&self, user: &str) -> PathBuf {
         self.dir.join(format!("{user}.csv"))
@@ -111,7 +125,8 @@ impl SecretsDir {
             .prefix(".iamspec-")
             .tempfile_in(dir)
             .map_err(unwritable)?;
-        probe.close().map_err(unwritable)
+        probe.close().map_err(unwritable)?;
+        self.migrate().map_err(unwritable)
     }
 
     /// Creates the directory (its parents as usual, itself 0700) and its `.gitignore`.
@@ -161,7 +176,7 @@ impl SecretsDir {
 
     /// Writes `user`'s new key of `account` durably to `<user>.csv`. A file that is there
     /// already is never replaced: it holds an older key, which may still be in IAM, so it is
-    /// renamed to `<user>.<its key id>.csv` first.
+    /// renamed to `<user>#<its key id>.csv` first.
     pub fn write(
         &self,
         user: &str,
@@ -196,8 +211,8 @@ impl SecretsDir {
         ))
     }
 
-    /// Renames `<user>.csv`, if there is one, to a name that says which key it holds, never
-    /// over another file.
+    /// Renames `<user>.csv`, if there is one, to `<user>#<its key id>.csv`, never over another
+    /// file.
     fn set_aside(&self, user: &str) -> io::Result<()> {
         let path = self.path_for(user);
         let key = match fs::read_to_string(&path) {
@@ -205,16 +220,12 @@ impl SecretsDir {
             Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
             Err(err) => return Err(err),
         };
-        let stem = match key {
-            Some(key) if is_key_id(&key) => format!("{user}.{key}"),
-            _ => format!("{user}.previous"),
+        let what = match key {
+            Some(key) if is_key_id(&key) => key,
+            _ => "previous".to_owned(),
         };
         for n in 0..1000 {
-            let aside = if n == 0 {
-                self.dir.join(format!("{stem}.csv"))
-            } else {
-                self.dir.join(format!("{stem}-{n}.csv"))
-            };
+            let aside = self.aside_path(user, &what, n);
             // A hard link fails rather than replace what is there; then the old name goes.
             match fs::hard_link(&path, &aside) {
                 Ok(()) => return fs::remove_file(&path),
@@ -303,9 +314,17 @@ impl SecretsDir {
     pub fn forget_key(&self, user: &str, access_key_id: &str) -> io::Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
         if is_key_id(access_key_id) {
-            let aside = self.dir.join(format!("{user}.{access_key_id}.csv"));
+            let aside = self.aside_path(user, access_key_id, 0);
             if remove_if_there(&aside)? {
                 removed.push(aside);
+            }
+            // Set aside by an older iamspec, and not migrated yet: taken only if the file
+            // itself says it is this user's key.
+            let old = self.dir.join(format!("{user}.{access_key_id}.csv"));
+            if owner_of(&old).is_some_and(|(u, k)| u == user && k == access_key_id)
+                && remove_if_there(&old)?
+            {
+                removed.push(old);
             }
         }
         let current = self.path_for(user);
@@ -365,9 +384,14 @@ impl SecretsDir {
         for entry in entries {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(user) = name.strip_prefix(PENDING_PREFIX) else {
-                continue;
+            let user = match name.strip_suffix(&format!("{SEP}{PENDING}")) {
+                Some(user) => user.to_owned(),
+                None => match old_pending_user(&entry.path(), &name) {
+                    Some(user) => user,
+                    None => continue,
+                },
             };
+            let user = user.as_str();
             let text = fs::read_to_string(entry.path())?;
             let mut account = None;
             let mut before = BTreeSet::new();
@@ -397,8 +421,80 @@ impl SecretsDir {
     }
 
     fn pending_path(&self, user: &str) -> PathBuf {
-        self.dir.join(format!("{PENDING_PREFIX}{user}"))
+        self.dir.join(format!("{user}{SEP}{PENDING}"))
     }
+
+    /// Gives the files of an older iamspec, whose names two users could share, the names of
+    /// this one: a set-aside key `<user>.<key id>.csv` (or `<user>.previous.csv`) becomes
+    /// `<user>#<key id>.csv`, a record `.pending-<user>` becomes `<user>#pending`. Whose a
+    /// file is comes from what it holds (a key's file names its user and key; a record starts
+    /// with its account line), never from its name alone, so a user `a.AKIA…`'s own key is
+    /// never taken for user `a`'s. Nothing is overwritten: a file whose new name is taken
+    /// stays where it is, and is still read there.
+    pub fn migrate(&self) -> io::Result<()> {
+        let entries = match fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => return Err(err),
+        };
+        let mut moved = false;
+        for entry in entries {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.contains(SEP) || !entry.file_type()?.is_file() {
+                continue;
+            }
+            let new = if let Some(user) = old_pending_user(&entry.path(), &name) {
+                format!("{user}{SEP}{PENDING}")
+            } else if let Some((user, key)) = owner_of(&entry.path()) {
+                match name
+                    .strip_suffix(".csv")
+                    .and_then(|n| n.strip_prefix(user.as_str()))
+                {
+                    Some(rest) if rest == format!(".{key}") => format!("{user}{SEP}{key}.csv"),
+                    Some(rest) if rest.starts_with(".previous") => {
+                        format!("{user}{SEP}{}.csv", &rest[1..])
+                    }
+                    _ => continue,
+                }
+            } else {
+                continue;
+            };
+            match fs::hard_link(entry.path(), self.dir.join(&new)) {
+                Ok(()) => {
+                    fs::remove_file(entry.path())?;
+                    moved = true;
+                }
+                Err(err) if err.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(err),
+            }
+        }
+        if moved {
+            fs::File::open(&self.dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// The user a record of an older iamspec (`.pending-<user>`) is for, if the file is one: its
+/// name says so and its first line is the account line (a key's file starts with its header).
+fn old_pending_user(path: &Path, name: &str) -> Option<String> {
+    let user = name.strip_prefix(OLD_PENDING_PREFIX)?;
+    let text = fs::read_to_string(path).ok()?;
+    (text.starts_with(ACCOUNT_LINE) || text.is_empty()).then(|| user.to_owned())
+}
+
+/// The user and key id a key's file holds, by its columns.
+fn owner_of(path: &Path) -> Option<(String, String)> {
+    let text = fs::read_to_string(path).ok()?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
+    let row: Vec<&str> = lines.next()?.split(',').collect();
+    let column = |name: &str| {
+        let at = header.iter().position(|c| *c == name)?;
+        row.get(at).map(|v| (*v).to_owned())
+    };
+    Some((column("User name")?, column("Access key ID")?))
 }
 
 /// Removes a file; whether it was there.
@@ -465,8 +561,15 @@ fn is_key_id(text: &str) -> bool {
 const PASSWORDS: &str = "passwords";
 const PREVIOUS: &str = "previous";
 
-/// The name of a record of a key being created starts with this.
-const PENDING_PREFIX: &str = ".pending-";
+/// What stands between a user's name and what a file of its holds: no IAM name has it
+/// (they are letters, digits and `+=,.@_-`), so no user's file can have another user's name.
+const SEP: char = '#';
+
+/// The record of a key being created for a user is `<user>#pending`.
+const PENDING: &str = "pending";
+
+/// Older iamspec versions named that record `.pending-<user>`.
+const OLD_PENDING_PREFIX: &str = ".pending-";
 
 /// The first line of a record names the account.
 const ACCOUNT_LINE: &str = "account=";
@@ -484,6 +587,8 @@ pub struct PendingKey {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn mode(path: &Path) -> u32 {
@@ -536,13 +641,13 @@ mod tests {
             .unwrap();
         let read = |name: &str| fs::read_to_string(dir.dir().join(name)).unwrap();
         assert!(read("u.csv").contains("AKIATHIRD0000000,three,111111111111"));
-        assert!(read("u.AKIAFIRST0000000.csv").contains("AKIAFIRST0000000,one,111111111111"));
-        assert!(read("u.AKIASECOND000000.csv").contains("AKIASECOND000000,two,222222222222"));
+        assert!(read("u#AKIAFIRST0000000.csv").contains("AKIAFIRST0000000,one,111111111111"));
+        assert!(read("u#AKIASECOND000000.csv").contains("AKIASECOND000000,two,222222222222"));
         // A file that names no key is kept as well.
         fs::write(dir.path_for("v"), "not a secret file").unwrap();
         dir.write("v", "111111111111", "AKIAFOURTH000000", &secret("four"))
             .unwrap();
-        assert_eq!(read("v.previous.csv"), "not a secret file");
+        assert_eq!(read("v#previous.csv"), "not a secret file");
     }
 
     #[test]
@@ -715,10 +820,135 @@ mod tests {
         dir.write("u", "1", "AKIASECOND000000", &secret("b"))
             .unwrap();
         let removed = dir.forget_key("u", "AKIAFIRST0000000").unwrap();
-        assert_eq!(removed, vec![dir.dir().join("u.AKIAFIRST0000000.csv")]);
+        assert_eq!(removed, vec![dir.dir().join("u#AKIAFIRST0000000.csv")]);
         assert!(dir.path_for("u").exists(), "the live key's secret stays");
         let removed = dir.forget_key("u", "AKIASECOND000000").unwrap();
         assert_eq!(removed, vec![dir.path_for("u")]);
+    }
+
+    /// Names IAM allows that look like another user's files under any naming with a dot.
+    fn hostile_names() -> impl Strategy<Value = String> {
+        let base = "[a-z]{1,3}";
+        prop_oneof![
+            base.prop_map(|b| b),
+            base.prop_map(|b| format!("{b}.AKIAFIRST0000000")),
+            base.prop_map(|b| format!("{b}.previous")),
+            base.prop_map(|b| format!("{b}.previous-1")),
+            base.prop_map(|b| format!(".pending-{b}")),
+            base.prop_map(|b| format!(".pending-{b}.csv")),
+            base.prop_map(|b| format!("{b}.csv")),
+            Just("passwords".to_owned()),
+            Just("previous".to_owned()),
+            Just(".gitignore".to_owned()),
+            Just("..".to_owned()),
+            Just(".".to_owned()),
+        ]
+    }
+
+    /// Every name a user's files can have: its key, keys set aside, its record, its password.
+    fn names_of(dir: &SecretsDir, user: &str) -> Vec<PathBuf> {
+        vec![
+            dir.path_for(user),
+            dir.aside_path(user, "AKIAFIRST0000000", 0),
+            dir.aside_path(user, "previous", 0),
+            dir.aside_path(user, "previous", 1),
+            dir.pending_path(user),
+            dir.password_path(user),
+            dir.previous_password_path(user),
+        ]
+    }
+
+    proptest! {
+        /// Two users never share a file name, however hostile their IAM names.
+        #[test]
+        fn no_two_users_share_a_file_name(a in hostile_names(), b in hostile_names()) {
+            prop_assume!(!a.eq_ignore_ascii_case(&b));
+            let dir = SecretsDir::new("/secrets");
+            let theirs = names_of(&dir, &b);
+            for path in names_of(&dir, &a) {
+                prop_assert!(!theirs.contains(&path), "{a} and {b} share {}", path.display());
+                prop_assert!(path.starts_with("/secrets"), "{}", path.display());
+            }
+        }
+    }
+
+    /// Users `a` and `a.<key id>`, and `x.csv` and `.pending-x`, on one real directory: each
+    /// writes, sets aside and forgets keys, and never touches the other's files.
+    #[test]
+    fn hostile_pairs_keep_their_own_secrets() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
+        let secret = |s: &str| Secret::new(s.to_owned());
+        for (a, b) in [("a", "a.AKIAFIRST0000000"), ("x.csv", ".pending-x")] {
+            dir.write(b, "111111111111", "AKIABBBB00000000", &secret("b-only"))
+                .unwrap();
+            // a's first key, then a rotation that sets it aside, a record, and the old key gone.
+            dir.write(a, "111111111111", "AKIAFIRST0000000", &secret("a-one"))
+                .unwrap();
+            dir.begin(a, "111111111111", &["AKIAFIRST0000000".to_owned()])
+                .unwrap();
+            dir.write(a, "111111111111", "AKIASECOND000000", &secret("a-two"))
+                .unwrap();
+            dir.end(a).unwrap();
+            dir.forget_key(a, "AKIAFIRST0000000").unwrap();
+            let theirs = fs::read_to_string(dir.path_for(b)).unwrap();
+            assert!(
+                theirs.contains("AKIABBBB00000000,b-only"),
+                "{a} / {b}: {theirs}"
+            );
+            assert!(
+                fs::read_to_string(dir.path_for(a))
+                    .unwrap()
+                    .contains("a-two")
+            );
+            assert!(dir.pending().unwrap().is_empty());
+        }
+    }
+
+    /// The files of an older version move to the new names, by what they hold: user `u`'s key
+    /// set aside, user `u.AKIA…`'s own key (which stays), a record; nothing is lost.
+    #[test]
+    fn an_older_directory_is_migrated_by_what_its_files_hold() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
+        let write = |name: &str, text: &str| fs::write(dir.dir().join(name), text).unwrap();
+        let key = |user: &str, id: &str| format!("{CSV_HEADER}\n{user},{id},s-{id},111111111111\n");
+        write("u.csv", &key("u", "AKIASECOND000000"));
+        write("u.AKIAFIRST0000000.csv", &key("u", "AKIAFIRST0000000"));
+        write(
+            "w.AKIAFIRST0000000.csv",
+            &key("w.AKIAFIRST0000000", "AKIAOWN000000000"),
+        );
+        write(".pending-u", "account=111111111111\nAKIASECOND000000\n");
+        // Read where it is before the move, and at its new name after it.
+        assert!(dir.pending().unwrap().contains_key("u"));
+        dir.check().unwrap();
+        let mut names: Vec<String> = fs::read_dir(dir.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| !n.starts_with(".gitignore"))
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "u#AKIAFIRST0000000.csv",
+                "u#pending",
+                "u.csv",
+                "w.AKIAFIRST0000000.csv"
+            ]
+        );
+        assert!(
+            dir.pending().unwrap()["u"]
+                .before
+                .contains("AKIASECOND000000")
+        );
+        assert_eq!(
+            fs::read_to_string(dir.dir().join("u#AKIAFIRST0000000.csv")).unwrap(),
+            key("u", "AKIAFIRST0000000")
+        );
     }
 
     #[test]

@@ -85,7 +85,7 @@ async fn an_older_key_keeps_its_secret_file_when_a_new_key_is_made() {
         .unwrap();
     account.run(&["apply", spec, "--yes"]).expect(0);
     let secrets = account.dir.path().join("secrets");
-    let kept = std::fs::read_to_string(secrets.join(format!("dev00.{old}.csv"))).unwrap();
+    let kept = std::fs::read_to_string(secrets.join(format!("dev00#{old}.csv"))).unwrap();
     assert!(kept.contains(&format!("dev00,{old},")), "{kept}");
     let current = std::fs::read_to_string(secrets.join("dev00.csv")).unwrap();
     assert!(!current.contains(&old), "{current}");
@@ -93,6 +93,53 @@ async fn an_older_key_keeps_its_secret_file_when_a_new_key_is_made() {
         current.ends_with(&format!(",{}\n", account.id)),
         "{current}"
     );
+}
+
+/// Two real users whose IAM names once gave them one file: `a`, whose first key is set aside
+/// when a new one is made, and `a.<that key's id>`; and `x.csv` beside `.pending-x`. Each
+/// user's secret stays its own through every apply.
+#[tokio::test]
+async fn users_with_colliding_names_keep_their_own_secrets() {
+    let account = Account::new().await;
+    let secrets = account.dir.path().join("secrets");
+    let read = |name: &str| std::fs::read_to_string(secrets.join(name)).unwrap_or_default();
+    account.spec("a.toml", "version = 1\n[users.a]\naccess_key = true\n");
+    account.run(&["apply", "a.toml", "--yes"]).expect(0);
+    let (first, _) = account.only_key("a").await;
+    account
+        .iam()
+        .update_access_key()
+        .user_name("a")
+        .access_key_id(&first)
+        .status(StatusType::Inactive)
+        .send()
+        .await
+        .unwrap();
+    let hostile = format!(
+        "version = 1\n[users.a]\naccess_key = true\n[users.\"a.{first}\"]\naccess_key = true\n[users.\"x.csv\"]\naccess_key = true\n[users.\".pending-x\"]\naccess_key = true\n"
+    );
+    account.spec("a.toml", &hostile);
+    account.run(&["apply", "a.toml", "--yes"]).expect(0);
+    account.run(&["apply", "a.toml", "--yes"]).expect(0);
+    for user in [
+        "a".to_owned(),
+        format!("a.{first}"),
+        "x.csv".into(),
+        ".pending-x".into(),
+    ] {
+        let keys = account.keys(&user).await;
+        let active: Vec<&String> = keys.iter().filter(|(_, a)| *a).map(|(id, _)| id).collect();
+        assert_eq!(active.len(), 1, "{user}: {keys:?}");
+        let current = read(&format!("{user}.csv"));
+        assert!(
+            current.contains(&format!("\n{user},{},", active[0])),
+            "{user}'s own file holds its own key: {current}"
+        );
+    }
+    assert!(read(&format!("a#{first}.csv")).contains(&format!("\na,{first},")));
+    account
+        .run(&["plan", "a.toml", "--detailed-exitcode"])
+        .expect(0);
 }
 
 #[tokio::test]

@@ -120,7 +120,7 @@ fn a_key_is_rotated_deactivated_and_deleted_one_step_a_plan_with_one_secret_file
     );
     assert_eq!(
         files(&secrets),
-        [format!("dev.{first}.csv"), "dev.csv".into()]
+        [format!("dev#{first}.csv"), "dev.csv".into()]
     );
     assert!(
         plan(&spec, &api).drift.is_empty(),
