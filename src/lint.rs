@@ -174,6 +174,9 @@ pub(crate) struct Raw {
     pub what: String,
     /// The policy's own name, which exceptions name.
     pub name: String,
+    /// For a finding about a principal, `KIND/NAME` (`role/ci`): an exception that names it
+    /// so silences that principal's finding alone.
+    pub qualified: Option<String>,
     pub at: Location,
     pub statement: Option<String>,
     pub message: String,
@@ -237,10 +240,11 @@ fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<
     let mut used = vec![false; config.exceptions.len()];
     let mut findings = Vec::new();
     for finding in raw {
-        let excepted = config
-            .exceptions
-            .iter()
-            .position(|e| e.code == finding.code && e.policy == finding.name);
+        let excepted = config.exceptions.iter().position(|e| {
+            e.code == finding.code
+                && (e.policy == finding.name
+                    || finding.qualified.as_deref() == Some(e.policy.as_str()))
+        });
         if let Some(i) = excepted {
             used[i] = true;
             continue;

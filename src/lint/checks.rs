@@ -91,6 +91,7 @@ pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, ou
             code,
             what: doc.what.clone(),
             name: name.clone(),
+            qualified: None,
             at: doc.at,
             statement: statement.map(str::to_owned),
             message,

@@ -105,44 +105,76 @@ const PATHS: &[(&[&str], &str)] = &[
     ),
 ];
 
-/// Looks for the paths in each group's, user's and role's policies together.
+/// Looks for the paths in each group's, user's and role's policies together: every principal
+/// with all of its documents (its own, by name or by ARN, add-ons included, and for a user
+/// its groups'), each path once per principal. A user is not told again of a path one of its
+/// groups has from that group's documents alone (the group's finding says it, and its
+/// exception covers the members); a path its groups or own policies make together is its own.
 pub(super) fn principals(spec: &Spec, out: &mut Vec<Raw>) {
-    let managed = |uses: &[PolicyUse]| -> Vec<(String, &Document)> {
-        uses.iter()
-            .filter_map(|u| match &u.policy {
-                PolicyRef::Customer { name } => spec
-                    .policies
-                    .get(name)
-                    .map(|p| (spec::policy_label(name), &p.document)),
-                _ => None,
-            })
-            .collect()
-    };
-    let mut reported_groups = Vec::new();
+    let mut group_paths: std::collections::BTreeMap<&str, Vec<Path>> = Default::default();
     for group in spec.groups.values() {
-        let mut docs = managed(&group.policies);
-        docs.extend(inline("group", &group.name, &group.inline));
-        if check(spec, "group", &group.name, &docs, out) {
-            reported_groups.push(group.name.clone());
-        }
+        let docs = documents(spec, "group", &group.name, &group.policies, &group.inline);
+        let paths = found(&docs);
+        report(spec, "group", &group.name, &paths, out);
+        group_paths.insert(group.name.as_str(), paths);
     }
     for user in spec.users.values() {
-        if user.groups.iter().any(|g| reported_groups.contains(g)) {
-            continue;
-        }
-        let mut docs = managed(&user.policies);
-        docs.extend(inline("user", &user.name, &user.inline));
+        let mut docs = documents(spec, "user", &user.name, &user.policies, &user.inline);
         for group in user.groups.iter().filter_map(|g| spec.groups.get(g)) {
-            docs.extend(managed(&group.policies));
-            docs.extend(inline("group", &group.name, &group.inline));
+            docs.extend(documents(
+                spec,
+                "group",
+                &group.name,
+                &group.policies,
+                &group.inline,
+            ));
         }
-        check(spec, "user", &user.name, &docs, out);
+        let mut paths = found(&docs);
+        paths.retain(|path| {
+            !user.groups.iter().any(|g| {
+                group_paths
+                    .get(g.as_str())
+                    .is_some_and(|theirs| theirs.iter().any(|p| p.actions == path.actions))
+            })
+        });
+        report(spec, "user", &user.name, &paths, out);
     }
     for role in spec.roles.values() {
-        let mut docs = managed(&role.policies);
-        docs.extend(inline("role", &role.name, &role.inline));
-        check(spec, "role", &role.name, &docs, out);
+        let docs = documents(spec, "role", &role.name, &role.policies, &role.inline);
+        report(spec, "role", &role.name, &found(&docs), out);
     }
+}
+
+/// The spec's own documents a principal has: customer-managed policies by name, or by an ARN
+/// that names one of the spec's policies (in the spec's account, where it sets one), and its
+/// inline documents. AWS-managed policies are not known offline.
+fn documents<'s>(
+    spec: &'s Spec,
+    kind: &str,
+    owner: &str,
+    uses: &[PolicyUse],
+    inline_docs: &'s std::collections::BTreeMap<String, Document>,
+) -> Vec<(String, &'s Document)> {
+    let mut docs: Vec<(String, &Document)> = uses
+        .iter()
+        .filter_map(|u| {
+            let name = match &u.policy {
+                PolicyRef::Customer { name } => name,
+                PolicyRef::Arn(arn) if !arn.is_aws_managed() => {
+                    let ours = spec.policies.get(&arn.name)?;
+                    let here = spec.account_id.as_ref().is_none_or(|id| *id == arn.account);
+                    (here && ours.path == arn.path).then_some(&arn.name)?
+                }
+                _ => return None,
+            };
+            let policy = spec.policies.get(name)?;
+            Some((spec::policy_label(name), &policy.document))
+        })
+        .collect();
+    docs.extend(inline(kind, owner, inline_docs));
+    docs.sort_by(|a, b| a.0.cmp(&b.0));
+    docs.dedup_by(|a, b| a.0 == b.0);
+    docs
 }
 
 /// A group's, user's or role's inline documents, with what each is.
@@ -156,14 +188,17 @@ fn inline<'d>(
         .collect()
 }
 
-/// Reports every path the documents allow together; whether any.
-fn check(
-    spec: &Spec,
-    kind: &str,
-    name: &str,
-    docs: &[(String, &Document)],
-    out: &mut Vec<Raw>,
-) -> bool {
+/// One path a principal's documents allow: its actions, what it lets the principal do, and
+/// the documents that grant them.
+struct Path {
+    actions: &'static [&'static str],
+    does: &'static str,
+    sources: Vec<String>,
+}
+
+/// Every path the documents allow together, each once (two entries of `PATHS` with the
+/// same effect are one path).
+fn found(docs: &[(String, &Document)]) -> Vec<Path> {
     // Each Allow statement once: what it is from, its actions (lower case) and whether
     // they are a NotAction.
     let allowed: Vec<(&str, Vec<String>, bool)> = docs
@@ -187,30 +222,46 @@ fn check(
             (named != *negated).then_some(*what)
         })
     };
-    let mut any = false;
+    let mut paths: Vec<Path> = Vec::new();
     for (actions, does) in PATHS {
         let sources: Option<Vec<&str>> = actions.iter().map(|a| allows(a)).collect();
         let Some(mut sources) = sources else { continue };
+        if paths.iter().any(|p| p.does == *does) {
+            continue;
+        }
         sources.sort_unstable();
         sources.dedup();
-        let at = sources
+        paths.push(Path {
+            actions,
+            does,
+            sources: sources.into_iter().map(str::to_owned).collect(),
+        });
+    }
+    paths
+}
+
+/// One finding a path, at the first document that grants it.
+fn report(spec: &Spec, kind: &str, name: &str, paths: &[Path], out: &mut Vec<Raw>) {
+    for path in paths {
+        let at = path
+            .sources
             .first()
-            .and_then(|what| spec.document_at.get(*what))
+            .and_then(|what| spec.document_at.get(what))
             .copied()
             .unwrap_or(Location::default());
         out.push(Raw {
             code: "privilege-escalation",
             what: format!("{kind} `{name}`"),
             name: name.to_owned(),
+            qualified: Some(format!("{kind}/{name}")),
             at,
             statement: None,
             message: format!(
-                "{} together let it {does} (from {}): name the resources, or split these between principals",
-                actions.join(" + "),
-                sources.join(", ")
+                "{} together let it {} (from {}): name the resources, or split these between principals",
+                path.actions.join(" + "),
+                path.does,
+                path.sources.join(", ")
             ),
         });
-        any = true;
     }
-    any
 }

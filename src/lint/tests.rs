@@ -161,3 +161,73 @@ fn the_readmes_specs_lint_clean() {
     }
     assert!(checked >= 2, "only {checked} README specs load");
 }
+
+/// A user in two groups: one group's own path is reported at that group (not again at the
+/// user), while the path the other group and the user's own policy make together is the
+/// user's; a policy attached by ARN counts like one attached by name.
+#[test]
+fn escalation_is_found_per_principal_whatever_the_route() {
+    let text = r#"version = 1
+[account]
+id = "123456789012"
+[policies.Pass]
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "iam:PassRole", Resource = "*" }] }
+[policies.Run]
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "ec2:RunInstances", Resource = "*" }] }
+[policies.Keys]
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "iam:CreateAccessKey", Resource = "*" }] }
+[groups.Admins]
+policies = ["Keys"]
+[groups.Builders]
+policies = ["arn:aws:iam::123456789012:policy/Pass"]
+[users.dev]
+groups = ["Admins", "Builders"]
+policies = ["Run"]
+[users.other]
+policies = ["arn:aws:iam::123456789012:policy/Pass", "Run"]
+[roles.ci]
+trust = { services = ["ec2.amazonaws.com"] }
+policies = ["arn:aws:iam::123456789012:policy/Pass", "Run"]
+"#;
+    let findings = lint_text(text);
+    let paths: Vec<(String, String)> = findings
+        .iter()
+        .filter(|f| f.code == "privilege-escalation")
+        .map(|f| {
+            (
+                f.policy.clone(),
+                f.message.split(" together").next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expect = |who: &str, actions: &str| (who.to_owned(), actions.to_owned());
+    let mut sorted = paths.clone();
+    sorted.sort();
+    assert_eq!(
+        sorted,
+        [
+            expect("group `Admins`", "iam:CreateAccessKey"),
+            expect("role `ci`", "iam:PassRole + ec2:RunInstances"),
+            expect("user `dev`", "iam:PassRole + ec2:RunInstances"),
+            expect("user `other`", "iam:PassRole + ec2:RunInstances"),
+        ],
+        "{findings:#?}"
+    );
+    let dev = findings.iter().find(|f| f.policy == "user `dev`").unwrap();
+    assert!(
+        dev.message.contains("(from policy `Pass`, policy `Run`)"),
+        "{dev}"
+    );
+
+    // An exception for `role/ci` silences the role's finding and nobody else's.
+    let excepted = format!(
+        "{text}[[lint.exceptions]]\ncode = \"privilege-escalation\"\npolicy = \"role/ci\"\nreason = \"builds\"\n"
+    );
+    let left: Vec<String> = lint_text(&excepted)
+        .iter()
+        .filter(|f| f.code == "privilege-escalation" || f.code == "unused-exception")
+        .map(|f| f.policy.clone())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(!left.contains(&"role `ci`".to_owned()), "{left:?}");
+}
