@@ -319,6 +319,78 @@ async fn prune_deletes_a_role_that_left_the_spec_and_export_round_trips() {
         .expect(0);
 }
 
+/// A spec policy attached from outside to a role IAM Identity Center made: a replacement
+/// (new path) is refused saying what to do, and a prune keeps the policy, saying why; the
+/// role keeps its attachment through both.
+#[tokio::test]
+async fn a_spec_policy_on_an_identity_center_role_is_never_detached_from_it() {
+    let account = Account::new().await;
+    let iam = account.iam();
+    let policy = |path: &str| {
+        format!(
+            "version = 1\n[policies.StackBuilder]\npath = \"{path}\"\ndocument = {{ Version = \"2012-10-17\", Statement = [{{ Effect = \"Allow\", Action = \"cloudformation:DescribeStacks\", Resource = \"*\" }}] }}\n"
+        )
+    };
+    account.spec("spec.toml", &policy("/"));
+    account.run(&["apply", "spec.toml", "--yes"]).expect(0);
+    let sso = "AWSReservedSSO_Developers_0123456789abcdef";
+    iam.create_role()
+        .role_name(sso)
+        .path("/aws-reserved/sso.amazonaws.com/")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"arn:aws:iam::123456789012:saml-provider/AWSSSO_0123_DO_NOT_DELETE"},"Action":["sts:AssumeRoleWithSAML","sts:TagSession"]}]}"#)
+        .send()
+        .await
+        .unwrap();
+    let arn = format!("arn:aws:iam::{}:policy/StackBuilder", account.id);
+    iam.attach_role_policy()
+        .role_name(sso)
+        .policy_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let attached = || async {
+        iam.list_attached_role_policies()
+            .role_name(sso)
+            .send()
+            .await
+            .unwrap()
+            .attached_policies()
+            .iter()
+            .filter_map(|p| p.policy_arn().map(str::to_owned))
+            .collect::<Vec<_>>()
+    };
+
+    account.spec("spec.toml", &policy("/ci/"));
+    let proxy = Proxy::start(&account.endpoint);
+    let refused = account
+        .run_via(&proxy.url, &["apply", "spec.toml", "--yes"])
+        .expect(1);
+    assert!(
+        refused.stderr.contains(&format!("policy `StackBuilder` must be replaced because its path changes from / to /ci/, but it is attached to role {sso}, which IAM Identity Center manages and iamspec never changes")),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        !proxy
+            .mutating()
+            .iter()
+            .any(|a| a.starts_with("Detach") || a == "DeletePolicy"),
+        "{:?}",
+        proxy.mutating()
+    );
+
+    account.spec("spec.toml", "version = 1\n");
+    let pruned = account
+        .run(&["apply", "spec.toml", "--prune", "--yes"])
+        .expect(0);
+    assert!(
+        pruned.stdout.contains(&format!("policy StackBuilder: it stays attached to role {sso}, which IAM Identity Center manages and iamspec never changes, so it is not deleted")),
+        "{}",
+        pruned.stdout
+    );
+    assert_eq!(attached().await, [arn]);
+}
+
 #[tokio::test]
 async fn a_role_aws_manages_is_never_touched_or_exported() {
     let account = Account::new().await;

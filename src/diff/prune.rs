@@ -85,6 +85,8 @@ impl Differ<'_> {
                 Drift::NotInSpec { entity, name } => {
                     if self.is_caller_entity(entity, &name) {
                         protected.push(format!("{} {name}: it is the caller", entity.as_str()));
+                    } else if let Some(spared) = self.managed_role_keeps(entity, &name) {
+                        protected.push(spared);
                     } else if let Some(spared) = self.delete(entity, &name) {
                         protected.push(spared);
                     }
@@ -130,6 +132,25 @@ impl Differ<'_> {
             return;
         }
         self.changes.push(Change::from(op).because(because));
+    }
+
+    /// A policy that left the spec but is attached to (or bounds) a role AWS, CloudFormation or
+    /// IAM Identity Center manages stays: deleting it would mean detaching it there, which
+    /// iamspec never does. What to say instead.
+    fn managed_role_keeps(&self, kind: EntityKind, name: &str) -> Option<String> {
+        if kind != EntityKind::Policy {
+            return None;
+        }
+        let policy = self
+            .live
+            .local_policies
+            .values()
+            .find(|p| p.arn.name == name)?;
+        let roles = policy.managed_holders(self.live);
+        let (role, by) = roles.first()?;
+        Some(format!(
+            "policy {name}: it stays attached to role {role}, which {by} manages and iamspec never changes, so it is not deleted (detach it there, then prune again)"
+        ))
     }
 
     /// Deletes an owned entity that left the spec, after what IAM requires gone first; or, when

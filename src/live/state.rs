@@ -138,6 +138,16 @@ impl LivePolicy {
         groups.chain(users).chain(roles).collect()
     }
 
+    /// The roles AWS, CloudFormation or IAM Identity Center manage that have it attached or
+    /// as their boundary, each with who manages it: iamspec never detaches it there.
+    pub fn managed_holders(&self, live: &LiveState) -> Vec<(String, &'static str)> {
+        live.roles
+            .values()
+            .filter(|r| r.policies.contains(&self.arn) || r.boundary.as_ref() == Some(&self.arn))
+            .filter_map(|r| Some((r.name.clone(), r.managed_by()?)))
+            .collect()
+    }
+
     /// The users and roles it bounds (their permissions boundary).
     pub fn bounds(&self, live: &LiveState) -> Vec<(EntityKind, String)> {
         let users = live
