@@ -134,7 +134,7 @@ impl Differ<'_> {
         self.changes.push(Change::from(op).because(because));
     }
 
-    /// A policy that left the spec but is attached to (or bounds) a role AWS, CloudFormation or
+    /// A policy that left the spec but is attached to (or bounds) a role AWS, `CloudFormation` or
     /// IAM Identity Center manages stays: deleting it would mean detaching it there, which
     /// iamspec never does. What to say instead.
     fn managed_role_keeps(&self, kind: EntityKind, name: &str) -> Option<String> {

@@ -111,7 +111,8 @@ const PATHS: &[(&[&str], &str)] = &[
 /// groups has from that group's documents alone (the group's finding says it, and its
 /// exception covers the members); a path its groups or own policies make together is its own.
 pub(super) fn principals(spec: &Spec, out: &mut Vec<Raw>) {
-    let mut group_paths: std::collections::BTreeMap<&str, Vec<Path>> = Default::default();
+    let mut group_paths: std::collections::BTreeMap<&str, Vec<Path>> =
+        std::collections::BTreeMap::new();
     for group in spec.groups.values() {
         let docs = documents(spec, "group", &group.name, &group.policies, &group.inline);
         let paths = found(&docs);
