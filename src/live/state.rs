@@ -138,7 +138,7 @@ impl LivePolicy {
         groups.chain(users).chain(roles).collect()
     }
 
-    /// The roles AWS, CloudFormation or IAM Identity Center manage that have it attached or
+    /// The roles AWS, `CloudFormation` or IAM Identity Center manage that have it attached or
     /// as their boundary, each with who manages it: iamspec never detaches it there.
     pub fn managed_holders(&self, live: &LiveState) -> Vec<(String, &'static str)> {
         live.roles
