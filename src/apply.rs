@@ -219,7 +219,10 @@ impl<A: IamApi> Runner<'_, A> {
             } => {
                 let done = self.call(&change.op, &mut retries).await;
                 match done {
-                    Ok(note) => self.forget_key(user, access_key_id, note),
+                    Ok(note) => {
+                        self.unmark_key(user, access_key_id, &mut retries).await;
+                        self.forget_key(user, access_key_id, note)
+                    }
                     err => err,
                 }
             }
@@ -318,10 +321,7 @@ impl<A: IamApi> Runner<'_, A> {
         match secrets.write(user, account, &access_key_id, &secret) {
             Ok(path) => {
                 let _ = secrets.end(user);
-                Ok(Some(format!(
-                    "access key {access_key_id}, secret saved to {}",
-                    path.display()
-                )))
+                self.mark_key(user, &access_key_id, &path, retries).await
             }
             Err(io) => {
                 let path = secrets.path_for(user);
@@ -339,6 +339,37 @@ impl<A: IamApi> Runner<'_, A> {
                     path.display()
                 ))
             }
+        }
+    }
+
+    /// Marks a key iamspec made as its own (a tag on its user named by the key's id, as the
+    /// console keeps a key's description), so that a rotation on any machine knows which
+    /// key it may retire. The secret is saved already: a failure here loses nothing, and says
+    /// how to mark the key.
+    async fn mark_key(
+        &self,
+        user: &str,
+        access_key_id: &str,
+        saved: &std::path::Path,
+        retries: &mut u64,
+    ) -> Result<Option<String>, String> {
+        let tag = Op::TagUser {
+            user: user.to_owned(),
+            tags: std::collections::BTreeMap::from([(
+                access_key_id.to_owned(),
+                crate::iam::KEY_MARK.to_owned(),
+            )]),
+        };
+        match self.with_retries(&tag, retries).await {
+            Ok(_) => Ok(Some(format!(
+                "access key {access_key_id}, secret saved to {}",
+                saved.display()
+            ))),
+            Err(err) => Err(format!(
+                "access key {access_key_id} was made and its secret saved to {}, but it could not be marked as iamspec's ({}), so no rotation will retire it: run `iamspec apply --adopt-keys` to mark it",
+                saved.display(),
+                self.explain(&tag, &err)
+            )),
         }
     }
 
@@ -452,6 +483,17 @@ impl<A: IamApi> Runner<'_, A> {
             )),
             Err(reason) => Err(reason),
         }
+    }
+
+    /// A deleted key's mark goes too. The key is gone already, and a mark of a key that no
+    /// longer exists marks nothing (ids are never reused), so a failure is not one of the
+    /// apply's.
+    async fn unmark_key(&self, user: &str, access_key_id: &str, retries: &mut u64) {
+        let untag = Op::UntagUser {
+            user: user.to_owned(),
+            keys: vec![access_key_id.to_owned()],
+        };
+        let _ = self.with_retries(&untag, retries).await;
     }
 
     /// A deleted key's secret file goes too.

@@ -217,6 +217,7 @@ impl Aws {
 /// What plan and apply share: how to reach AWS and how to read the account.
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
+#[allow(clippy::struct_excessive_bools)] // independent flags, each its own switch
 struct Common {
     #[command(flatten)]
     aws: Aws,
@@ -238,6 +239,11 @@ struct Common {
     /// and make a new one in its place.
     #[arg(long)]
     replace_lost_keys: bool,
+    /// Mark each declared user's active access key that iamspec did not make (one made by
+    /// hand, or before iamspec marked its keys) as iamspec's, so that its rotation may
+    /// retire it. Any other key stays drift.
+    #[arg(long)]
+    adopt_keys: bool,
 }
 
 /// Everything that can stop a command; `main` prints it once.
@@ -703,6 +709,7 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
         (common.prune, "--prune"),
         (common.list_keys, "--list-keys"),
         (common.replace_lost_keys, "--replace-lost-keys"),
+        (common.adopt_keys, "--adopt-keys"),
     ] {
         if given {
             return Err(Error::Usage(format!(
@@ -715,6 +722,7 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
     saved.check_spec(&spec)?;
     spec.prune |= saved.options.prune;
     spec.replace_lost_keys = saved.options.replace_lost_keys;
+    spec.adopt_keys = saved.options.adopt_keys;
     let api = common.aws.connect().await?;
     let caller = live::read_caller(&api).await?;
     saved.check_account(&caller.account)?;
@@ -1015,6 +1023,7 @@ async fn prepare(path: &Path, common: &Common) -> Result<(Spec, AwsIam), Error> 
     let mut spec = load(path)?;
     spec.prune |= common.prune;
     spec.replace_lost_keys = common.replace_lost_keys;
+    spec.adopt_keys = common.adopt_keys;
     let api = common.aws.connect().await?;
     Ok((spec, api))
 }
@@ -1051,6 +1060,7 @@ impl Common {
         SavedOptions {
             prune: self.prune,
             replace_lost_keys: self.replace_lost_keys,
+            adopt_keys: self.adopt_keys,
             list_keys: self.list_keys,
         }
     }

@@ -598,7 +598,10 @@ impl<'a> Differ<'a> {
             });
         }
         for (key, value) in live {
-            if !desired.contains_key(key) {
+            // A user's tags named by an access key id are its keys' descriptions (iamspec's
+            // mark among them), not tags a spec manages.
+            let described_key = kind == EntityKind::User && crate::iam::is_key_tag(key);
+            if !desired.contains_key(key) && !described_key {
                 let (name, key, value) = (name.to_owned(), key.clone(), value.clone());
                 self.drift.push(match kind {
                     EntityKind::Role => Drift::ExtraRoleTag {

@@ -196,9 +196,11 @@ fn provider(provider: &LiveProvider) -> ProviderSection {
     }
 }
 
+/// Tags as a spec writes them: without the owner tag, and without access keys' descriptions
+/// (a user's tags named by a key id, iamspec's mark among them).
 fn without_owner(tags: &BTreeMap<String, String>) -> BTreeMap<String, String> {
     tags.iter()
-        .filter(|(k, _)| *k != OWNER_TAG)
+        .filter(|(k, _)| *k != OWNER_TAG && !crate::iam::is_key_tag(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect()
 }

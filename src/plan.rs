@@ -177,6 +177,9 @@ pub enum Cause {
     PruneEntity { entity: EntityKind, name: String },
     /// `--replace-lost-keys`: a key whose secret an interrupted apply lost.
     LostSecret,
+    /// `--adopt-keys`: the declared key, made before iamspec marked its keys (or by hand), is
+    /// marked as iamspec's, so that its rotation can retire it.
+    AdoptKey { access_key_id: String },
     /// A step of an access key's rotation (`access_key = { max_age, overlap }`), with the
     /// age of the key that decides it (seconds) and the step after it.
     Rotation {
@@ -892,6 +895,8 @@ pub enum Drift {
         user: String,
         access_key_id: String,
         status: KeyStatus,
+        /// Seconds since it was made.
+        age: u64,
     },
     /// A role's tag the spec does not list.
     ExtraRoleTag {

@@ -166,6 +166,9 @@ pub fn reason(cause: &Cause) -> String {
             format!("prune: {} {name} is no longer in the spec", entity.as_str())
         }
         Cause::LostSecret => "replace: its secret was lost by an interrupted apply".to_owned(),
+        Cause::AdoptKey { access_key_id } => format!(
+            "adopt: mark access key {access_key_id} as iamspec's (--adopt-keys), so that its rotation may retire it"
+        ),
         Cause::Rotation {
             step,
             access_key_id,
@@ -727,12 +730,16 @@ fn describe_drift(drift: &Drift) -> String {
             user,
             access_key_id,
             status,
+            age,
         } => {
             let status = match status {
                 KeyStatus::Active => "active",
                 KeyStatus::Inactive => "inactive",
             };
-            format!("user {user} has {status} access key {access_key_id}")
+            format!(
+                "user {user} has {status} access key {access_key_id}, {} days old, which iamspec did not make or does not declare",
+                age / 86_400
+            )
         }
         Drift::ExtraRoleTag { role, key, value } => {
             format!("role {role} has tag {key} = {value:?}")

@@ -108,6 +108,80 @@ async fn a_key_goes_through_rotation_over_successive_applies() {
     );
 }
 
+/// A key someone makes through the endpoint beside the declared one is never deactivated or
+/// deleted by the rotation (it is drift, with its age and status); which key iamspec made is
+/// read from IAM (the mark on the user), so the rotation resumes on a machine with no secrets
+/// directory of its own.
+#[tokio::test]
+async fn a_rotation_never_retires_a_key_made_by_hand_and_resumes_on_a_fresh_runner() {
+    let account = Account::new().await;
+    let iam = account.iam();
+    let spec = account.spec(
+        "rotating.toml",
+        "version = 1\n[users.koding-user]\naccess_key = { max_age = \"2s\", overlap = \"2s\" }\n",
+    );
+    let spec = spec.to_str().unwrap();
+    account.run(&["apply", spec, "--yes"]).expect(0);
+    let (mine, _) = account.only_key("koding-user").await;
+    let tags = iam
+        .list_user_tags()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        tags.tags()
+            .iter()
+            .any(|t| t.key() == mine && t.value() == "made by iamspec"),
+        "{tags:?}"
+    );
+    let hand = iam
+        .create_access_key()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap()
+        .access_key()
+        .unwrap()
+        .access_key_id()
+        .to_owned();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let plan = account.run(&["plan", spec, "--list-keys"]).expect(0);
+    assert!(plan.stdout.starts_with("No changes."), "{}", plan.stdout);
+    assert!(
+        plan.stdout.contains(&format!("user koding-user has active access key {hand}, 0 days old, which iamspec did not make or does not declare")),
+        "{}",
+        plan.stdout
+    );
+    account
+        .run(&["apply", spec, "--yes", "--list-keys"])
+        .expect(0);
+    let mut keys = account.keys("koding-user").await;
+    keys.sort();
+    let mut expected = vec![(mine.clone(), true), (hand.clone(), true)];
+    expected.sort();
+    assert_eq!(keys, expected, "the hand-made key is untouched");
+
+    // Its owner deletes it; a fresh runner (no secrets directory) picks the rotation up.
+    iam.delete_access_key()
+        .user_name("koding-user")
+        .access_key_id(&hand)
+        .send()
+        .await
+        .unwrap();
+    std::fs::rename(
+        account.dir.path().join("secrets"),
+        account.dir.path().join("old-secrets"),
+    )
+    .unwrap();
+    let resumed = account.run(&["plan", spec]).expect(0);
+    assert!(
+        resumed.stdout.contains(&format!("to replace {mine}")),
+        "{}",
+        resumed.stdout
+    );
+}
+
 const SETTINGS: &str = r#"version = 1
 
 [account]

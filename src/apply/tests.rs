@@ -272,11 +272,18 @@ fn a_create_that_finds_the_entity_makes_no_call_the_plan_does_not_list() {
         .find(|d| d.change.op.api_name() == "CreateUser")
         .unwrap();
     assert_eq!(create.note.as_deref(), Some("it already existed"));
-    // The next plan shows what someone else's user lacks; apply only makes the plan's calls.
-    assert_eq!(api.calls("TagUser"), 0);
+    // The next plan shows what someone else's user lacks; apply only makes the plan's calls,
+    // and the new key's mark (the one tag that says iamspec made it).
+    assert_eq!(api.calls("TagUser"), 1);
     let user = &api.snapshot().users["koding-user"];
-    assert!(user.tags.is_empty());
     assert_eq!(user.keys.len(), 1, "its key was made");
+    assert_eq!(
+        user.tags,
+        std::collections::BTreeMap::from([(
+            user.keys[0].id.clone(),
+            crate::iam::KEY_MARK.to_owned()
+        )])
+    );
 }
 
 #[test]

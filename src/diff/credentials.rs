@@ -4,7 +4,7 @@
 //! live state's clock (`LiveState::now`): the differ never reads one itself.
 
 use super::{Differ, lost_keys};
-use crate::iam::Partition;
+use crate::iam::{KEY_MARK, Partition};
 use crate::live::{AccessKey, LiveUser, idle};
 use crate::plan::{Cause, Change, Drift, KeyStatus, NextStep, Op, RotationStep};
 use crate::spec::{self, Rotation};
@@ -39,8 +39,16 @@ impl Differ<'_> {
             .cloned()
             .collect();
         let disabled = self.disable_unused_keys(user, &mut keys);
+        let ours = |key: &AccessKey| live.tags.get(&key.id).map(String::as_str) == Some(KEY_MARK);
+        // The declared key: the newest active key iamspec made, else the newest active key
+        // at all (one made by hand, or before iamspec marked its keys), which iamspec keeps
+        // but never rotates out.
         let declared = if user.access_key {
-            keys.iter().rev().find(|k| k.active).cloned()
+            keys.iter()
+                .rev()
+                .find(|k| k.active && ours(k))
+                .or_else(|| keys.iter().rev().find(|k| k.active))
+                .cloned()
         } else {
             None
         };
@@ -64,14 +72,21 @@ impl Differ<'_> {
                 });
             }
         }
+        if let Some(key) = declared.as_ref().filter(|k| !ours(k)) {
+            self.unmarked_key(user, key);
+        }
         let retiring = match (user.rotation, &declared) {
-            (Some(rotation), Some(declared)) if !disabled => {
-                self.rotate(user, rotation, declared, &keys)
+            (Some(rotation), Some(declared)) if !disabled && ours(declared) => {
+                let mine: Vec<AccessKey> = keys.iter().filter(|k| ours(k)).cloned().collect();
+                let others = keys.len() - mine.len();
+                self.rotate(user, rotation, declared, &mine, others)
             }
             _ => None,
         };
         for key in &keys {
-            if declared.as_ref().is_some_and(|d| d.id == key.id) || retiring == Some(&key.id) {
+            if declared.as_ref().is_some_and(|d| d.id == key.id)
+                || retiring.as_ref() == Some(&key.id)
+            {
                 continue;
             }
             self.drift.push(Drift::ExtraAccessKey {
@@ -82,20 +97,45 @@ impl Differ<'_> {
                 } else {
                     KeyStatus::Inactive
                 },
+                age: idle(key.created, self.live.now),
             });
+        }
+    }
+
+    /// The declared key is one iamspec did not make: with `--adopt-keys` it is marked as
+    /// iamspec's (a tag on its user), so that it can be rotated; without, a rotation says
+    /// how to adopt it, as it never rotates out a key it cannot prove it made.
+    fn unmarked_key(&mut self, user: &spec::User, key: &AccessKey) {
+        if self.spec.adopt_keys {
+            let op = Op::TagUser {
+                user: user.name.clone(),
+                tags: std::collections::BTreeMap::from([(key.id.clone(), KEY_MARK.to_owned())]),
+            };
+            let because = Cause::AdoptKey {
+                access_key_id: key.id.clone(),
+            };
+            self.changes.push(Change::from(op).because(because));
+        } else if user.rotation.is_some() {
+            self.warnings.push(format!(
+                "user {}'s access key {} was not made by iamspec (its user has no tag {} = \"{KEY_MARK}\"), so it is never rotated out: if it is the key the spec declares, adopt it with `iamspec apply --adopt-keys`",
+                user.name, key.id, key.id
+            ));
         }
     }
 
     /// The next due step of a rotation, if any; returns the key being retired (the one older
     /// than the declared key), which is not drift while it is. IAM allows two keys: a rotation
     /// starts only when the declared key is the user's only one.
-    fn rotate<'k>(
+    /// `mine` are the user's keys iamspec made (the declared one among them); `others` counts
+    /// the rest, which take a place of IAM's two but are never retired.
+    fn rotate(
         &mut self,
         user: &spec::User,
         rotation: Rotation,
         declared: &AccessKey,
-        keys: &'k [AccessKey],
-    ) -> Option<&'k String> {
+        mine: &[AccessKey],
+        others: usize,
+    ) -> Option<String> {
         let now = self.live.now;
         let age = idle(declared.created, now);
         let due = |after: u64| {
@@ -103,15 +143,15 @@ impl Differ<'_> {
                 .created
                 .saturating_add(i64::try_from(after).unwrap_or(i64::MAX))
         };
-        let others: Vec<&'k AccessKey> = keys.iter().filter(|k| k.id != declared.id).collect();
+        let older: Vec<&AccessKey> = mine.iter().filter(|k| k.id != declared.id).collect();
         let cause = |step, key: &str, age, next: Option<NextStep>| Cause::Rotation {
             step,
             access_key_id: key.to_owned(),
             age,
             next,
         };
-        match others.as_slice() {
-            [] if age >= rotation.max_age => {
+        match (older.as_slice(), others) {
+            ([], 0) if age >= rotation.max_age => {
                 let next = NextStep {
                     step: RotationStep::Deactivate,
                     due: now.saturating_add(i64::try_from(rotation.overlap).unwrap_or(i64::MAX)),
@@ -124,8 +164,8 @@ impl Differ<'_> {
                 self.changes.push(Change::from(op).because(because));
                 None
             }
-            [] => None,
-            [old] if old.created <= declared.created => {
+            ([], 0) => None,
+            ([old], 0) if old.created <= declared.created => {
                 if old.active && age >= rotation.overlap {
                     let op = Op::UpdateAccessKey {
                         user: user.name.clone(),
@@ -150,7 +190,7 @@ impl Differ<'_> {
                     let because = cause(RotationStep::Delete, &old.id, age, Some(next));
                     self.changes.push(Change::from(op).because(because));
                 }
-                Some(&old.id)
+                Some(old.id.clone())
             }
             _ => {
                 if age >= rotation.max_age {

@@ -99,6 +99,11 @@ fn owned(tags: &[(&str, &str)]) -> BTreeMap<String, String> {
     tags
 }
 
+/// Seconds from `from` to `now`.
+fn idle(from: i64, now: i64) -> u64 {
+    crate::live::idle(from, now)
+}
+
 fn key(id: &str, active: bool) -> AccessKey {
     AccessKey {
         id: id.into(),
@@ -231,11 +236,13 @@ fn what_the_account_has_beyond_the_spec_is_drift_not_change() {
                 user: "koding-user".into(),
                 access_key_id: "AKIA_OFF".into(),
                 status: KeyStatus::Inactive,
+                age: idle(key("AKIA_OFF", false).created, live.now),
             },
             Drift::ExtraAccessKey {
                 user: "koding-user".into(),
                 access_key_id: "AKIA_OLD".into(),
                 status: KeyStatus::Active,
+                age: idle(key("AKIA_OLD", true).created, live.now),
             },
         ]
     );

@@ -8,4 +8,6 @@ mod owner;
 
 pub use arn::{AWS_MANAGED_ACCOUNT, Partition, PolicyArn, check_policy_name, split_path_name};
 pub use names::{check_name, check_path, is_account_id};
-pub use owner::{DEFAULT_OWNER, EntityKind, Names, OWNER_TAG, Owned, Ownership};
+pub use owner::{
+    DEFAULT_OWNER, EntityKind, KEY_MARK, Names, OWNER_TAG, Owned, Ownership, is_key_tag,
+};

@@ -9,6 +9,21 @@ use serde::{Deserialize, Serialize};
 /// and customer-managed policies.
 pub const OWNER_TAG: &str = "iamspec:owner";
 
+/// Which access keys iamspec made: access keys cannot be tagged, so the mark is a tag on
+/// their user whose key is the key's id, as the console keeps a key's description. Only a
+/// key so marked is ever rotated out; every other key is drift.
+pub const KEY_MARK: &str = "made by iamspec";
+
+/// Whether a user tag's key is an access key's id (`AKIA…`): a key's description, which the
+/// console and iamspec keep as a tag, not a tag a spec manages.
+pub fn is_key_tag(key: &str) -> bool {
+    key.len() >= 16
+        && (key.starts_with("AKIA") || key.starts_with("ASIA"))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
 /// The owner when `[account] owner` is not given.
 pub const DEFAULT_OWNER: &str = "iamspec";
 

@@ -334,7 +334,11 @@ async fn read_spec_keys(
                 now,
             ) && !credentials::unused_key(r, spec.settings.disable_unused, now)
         });
-        if !pending.contains_key(&user.name) && settles {
+        // A rotation needs to know which of the keys iamspec made, which the report does
+        // not say: a user without a marked key is listed.
+        let marked =
+            spec_user.rotation.is_none() || user.tags.values().any(|v| v == crate::iam::KEY_MARK);
+        if !pending.contains_key(&user.name) && settles && marked {
             user.keys_settled = true;
         } else {
             to_list.push(user.name.clone());

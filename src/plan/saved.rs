@@ -71,10 +71,13 @@ pub struct SavedSpec {
 /// The options that shape a plan: `apply FILE` reads the account as `plan` did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[allow(clippy::struct_excessive_bools)] // the plan-shaping flags, as given
 pub struct SavedOptions {
     pub prune: bool,
     pub replace_lost_keys: bool,
     pub list_keys: bool,
+    #[serde(default)]
+    pub adopt_keys: bool,
 }
 
 /// Why a saved plan is not applied. Each says what to do; nothing was changed.

@@ -197,6 +197,8 @@ pub struct Spec {
     /// `--replace-lost-keys`: a key whose secret an interrupted apply lost is deleted and a
     /// new one made. Never from the spec file: it is a decision for one run.
     pub replace_lost_keys: bool,
+    /// `--adopt-keys`: mark each declared user's key iamspec did not make as its own.
+    pub adopt_keys: bool,
     /// Customer-managed policies, by name.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,

@@ -153,6 +153,7 @@ impl Checker<'_> {
             ownership,
             prune,
             replace_lost_keys: false,
+            adopt_keys: false,
             policies,
             groups,
             users,

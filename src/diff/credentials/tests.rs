@@ -43,13 +43,21 @@ fn key(id: &str, active: bool, created: i64) -> AccessKey {
     }
 }
 
+/// The marks that say iamspec made these keys.
+fn marks(keys: &[AccessKey]) -> BTreeMap<String, String> {
+    keys.iter()
+        .map(|k| (k.id.clone(), crate::iam::KEY_MARK.to_owned()))
+        .collect()
+}
+
 /// An account at `T0` with these users.
 fn account_with(users: Vec<(&str, MemoryUser)>) -> MemoryIam {
     let owned = BTreeMap::from([(crate::iam::OWNER_TAG.to_owned(), "iamspec".to_owned())]);
     let users = users
         .into_iter()
         .map(|(name, user)| {
-            let tags = owned.clone();
+            let mut tags = owned.clone();
+            tags.extend(user.tags.clone());
             (name.to_owned(), MemoryUser { tags, ..user })
         })
         .collect();
@@ -187,11 +195,13 @@ fn a_key_is_rotated_deactivated_and_deleted_one_step_a_plan_with_one_secret_file
 
 #[test]
 fn an_interrupted_rotation_resumes_from_what_iam_shows() {
-    let with_keys = |keys| {
+    // Keys iamspec made (each marked on the user): a fresh machine, no secrets directory.
+    let with_keys = |keys: Vec<AccessKey>| {
         account_with(vec![(
             "dev",
             MemoryUser {
                 path: "/".into(),
+                tags: marks(&keys),
                 keys,
                 ..MemoryUser::default()
             },
@@ -219,6 +229,108 @@ fn an_interrupted_rotation_resumes_from_what_iam_shows() {
         Drift::StaleAccessKey { access_key_id, .. } if access_key_id == "AKIAOLD000000000")));
     assert!(stuck.drift.iter().any(|d| matches!(d,
         Drift::ExtraAccessKey { access_key_id, .. } if access_key_id == "AKIANEW000000000")));
+}
+
+/// Keys someone made by hand beside the declared key, older (a break-glass key) or newer and
+/// inactive: never retired by a rotation, reported with their age and status, and deleted
+/// only by a prune.
+#[test]
+fn a_rotation_never_retires_a_key_iamspec_did_not_make() {
+    let declared = key("AKIAMINE00000000", true, T0 - 20);
+    for hand in [
+        key("AKIAHAND00000000", true, T0 - 400),
+        key("AKIAHAND00000000", false, T0 - 1),
+    ] {
+        let api = account_with(vec![(
+            "dev",
+            MemoryUser {
+                path: "/".into(),
+                tags: marks(std::slice::from_ref(&declared)),
+                keys: if hand.created < declared.created {
+                    vec![hand.clone(), declared.clone()]
+                } else {
+                    vec![declared.clone(), hand.clone()]
+                },
+                ..MemoryUser::default()
+            },
+        )]);
+        let plan = plan(&spec(ROTATING), &api);
+        assert!(plan.is_empty(), "{:#?}", plan.changes);
+        let status = if hand.active {
+            KeyStatus::Active
+        } else {
+            KeyStatus::Inactive
+        };
+        assert!(
+            plan.drift.contains(&Drift::ExtraAccessKey {
+                user: "dev".into(),
+                access_key_id: "AKIAHAND00000000".into(),
+                status,
+                age: u64::try_from(T0 - hand.created).unwrap(),
+            }),
+            "{:#?}",
+            plan.drift
+        );
+        assert!(plan.drift.iter().any(|d| matches!(d,
+            Drift::StaleAccessKey { access_key_id, .. } if access_key_id == "AKIAMINE00000000")));
+        let mut pruning = spec(ROTATING);
+        pruning.prune = true;
+        let pruned = crate::diff::diff(&pruning, &read(&pruning, &api)).unwrap();
+        assert_eq!(
+            ops(&pruned),
+            [&Op::DeleteAccessKey {
+                user: "dev".into(),
+                access_key_id: "AKIAHAND00000000".into()
+            }]
+        );
+    }
+}
+
+/// A key made before iamspec marked its keys is kept and never rotated, with a warning saying
+/// how to adopt it; `--adopt-keys` marks it, and its rotation then runs as usual.
+#[test]
+fn an_unmarked_key_is_adopted_only_when_asked() {
+    let api = account_with(vec![(
+        "dev",
+        MemoryUser {
+            path: "/".into(),
+            keys: vec![key("AKIAEARLIER00000", true, T0 - 20)],
+            ..MemoryUser::default()
+        },
+    )]);
+    let root = tempfile::tempdir().unwrap();
+    let secrets = SecretsDir::new(root.path().join("secrets"));
+    let plain = spec(ROTATING);
+    let kept = plan(&plain, &api);
+    assert!(kept.is_empty(), "{:#?}", kept.changes);
+    assert!(
+        kept.warnings.iter().any(|w| w.contains(
+            "user dev's access key AKIAEARLIER00000 was not made by iamspec (its user has no tag AKIAEARLIER00000 = \"made by iamspec\"), so it is never rotated out: if it is the key the spec declares, adopt it with `iamspec apply --adopt-keys`"
+        )),
+        "{:#?}",
+        kept.warnings
+    );
+    let mut adopting = spec(ROTATING);
+    adopting.adopt_keys = true;
+    let adopt = plan(&adopting, &api);
+    assert_eq!(
+        ops(&adopt),
+        [&Op::TagUser {
+            user: "dev".into(),
+            tags: BTreeMap::from([("AKIAEARLIER00000".into(), "made by iamspec".into())]),
+        }]
+    );
+    assert_eq!(
+        adopt.changes[0].cause,
+        Some(Cause::AdoptKey {
+            access_key_id: "AKIAEARLIER00000".into()
+        })
+    );
+    apply_plan(&adopt, &api, &secrets);
+    assert!(matches!(
+        ops(&plan(&plain, &api))[..],
+        [Op::CreateAccessKey { rotates: Some(old), .. }] if old == "AKIAEARLIER00000"
+    ));
 }
 
 #[test]
@@ -476,4 +588,46 @@ fn the_root_user_signing_is_warned_about() {
         "{:?}",
         plan.warnings
     );
+}
+
+/// `disable_unused` and the caller's own user: its unused key stays active (iamspec never
+/// changes the caller), and is described as active, not as deactivated.
+#[test]
+fn the_callers_unused_key_is_described_as_it_is() {
+    let mut unused = key("AKIACALLER000000", true, T0 - 300 * DAY);
+    unused.last_used = Some(KeyUse {
+        at: T0 - 200 * DAY,
+        service: None,
+        region: None,
+    });
+    let api = account_with(vec![(
+        "dev",
+        MemoryUser {
+            path: "/".into(),
+            created: T0 - 400 * DAY,
+            tags: marks(std::slice::from_ref(&unused)),
+            keys: vec![unused],
+            ..MemoryUser::default()
+        },
+    )]);
+    let spec =
+        spec("version = 1\n[account]\ndisable_unused = \"90d\"\n[users.dev]\naccess_key = true\n");
+    let mut live = read(&spec, &api);
+    live.caller.arn = "arn:aws:iam::123456789012:user/dev".into();
+    let plan = crate::diff::diff(&spec, &live).unwrap();
+    assert!(plan.is_empty(), "{:#?}", plan.changes);
+    assert!(
+        plan.warnings.iter().any(|w| w == "user dev's active access key AKIACALLER000000 has not been used for 200 days ([account] disable_unused), but iamspec is signing as dev and never changes it: deactivate it with other credentials if it is not needed"),
+        "{:#?}",
+        plan.warnings
+    );
+    assert!(
+        !plan
+            .warnings
+            .iter()
+            .any(|w| w.contains("deactivated") || w.contains("inactive")),
+        "{:#?}",
+        plan.warnings
+    );
+    assert!(plan.drift.is_empty(), "{:#?}", plan.drift);
 }
