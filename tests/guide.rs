@@ -110,7 +110,16 @@ async fn the_route53_guide_is_built_exactly_and_read_back() {
     let user = user.user().unwrap();
     assert_eq!(user.path(), "/");
     let tags: Vec<(&str, &str)> = user.tags().iter().map(|t| (t.key(), t.value())).collect();
-    assert_eq!(tags, [("iamspec:owner", "iamspec"), ("team", "platform")]);
+    // The spec's tags, and the mark that says iamspec made its access key.
+    let (key, _) = account.only_key("koding-user").await;
+    assert_eq!(
+        tags,
+        [
+            ("iamspec:owner", "iamspec"),
+            ("team", "platform"),
+            (key.as_str(), "made by iamspec")
+        ]
+    );
     let direct = iam
         .list_attached_user_policies()
         .user_name("koding-user")
@@ -311,6 +320,7 @@ async fn out_of_band_changes_are_planned_back_exactly_and_repaired() {
             "AttachGroupPolicy",
             "AddUserToGroup",
             "CreateAccessKey",
+            "TagUser",
             "DeletePolicy"
         ]
     );
@@ -431,8 +441,8 @@ async fn stats_count_exactly_the_calls_made() {
     // The plan's reads, twice: before the confirmation and again under the apply lock (moto
     // makes the first credential report in the background, so it is asked for twice the first
     // time; the four AWS-managed policies are looked up by ARN). Then its eight changes, one
-    // look at the keys before the new one, and the lock: made, read before it is given back,
-    // deleted.
+    // look at the keys before the new one, the new key's mark, and the lock: made, read before
+    // it is given back, deleted.
     assert_eq!(
         listed,
         [
@@ -449,7 +459,8 @@ async fn stats_count_exactly_the_calls_made() {
             "GetCredentialReport 2",
             "GetPolicy 8",
             "ListAccessKeys 1",
-            "ListPolicyTags 1"
+            "ListPolicyTags 1",
+            "TagUser 1"
         ]
     );
 }

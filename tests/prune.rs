@@ -89,7 +89,8 @@ async fn drift_is_removed_with_prune_and_only_reported_without() {
     );
     let mut mutating = proxy.mutating();
     mutating.sort();
-    // The prune's four changes, and the apply lock: made and deleted.
+    // The prune's four changes, the deleted key's mark taken off, and the apply lock: made
+    // and deleted.
     assert_eq!(
         mutating,
         [
@@ -98,6 +99,7 @@ async fn drift_is_removed_with_prune_and_only_reported_without() {
             "DeletePolicy",
             "DetachGroupPolicy",
             "RemoveUserFromGroup",
+            "UntagUser",
             "UntagUser"
         ]
     );
