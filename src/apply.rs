@@ -353,13 +353,7 @@ impl<A: IamApi> Runner<'_, A> {
         saved: &std::path::Path,
         retries: &mut u64,
     ) -> Result<Option<String>, String> {
-        let tag = Op::TagUser {
-            user: user.to_owned(),
-            tags: std::collections::BTreeMap::from([(
-                access_key_id.to_owned(),
-                crate::iam::KEY_MARK.to_owned(),
-            )]),
-        };
+        let tag = Op::mark_key(user, access_key_id);
         match self.with_retries(&tag, retries).await {
             Ok(_) => Ok(Some(format!(
                 "access key {access_key_id}, secret saved to {}",

@@ -639,6 +639,15 @@ pub enum Stage {
 }
 
 impl Op {
+    /// The mark that says iamspec made access key `access_key_id`: a tag on its user named by
+    /// the key's id, as the console keeps a key's description (`crate::iam::KEY_MARK`).
+    pub fn mark_key(user: &str, access_key_id: &str) -> Self {
+        Op::TagUser {
+            user: user.to_owned(),
+            tags: BTreeMap::from([(access_key_id.to_owned(), crate::iam::KEY_MARK.to_owned())]),
+        }
+    }
+
     /// The stage of the change: a policy being replaced is detached and stripped of old
     /// versions, then deleted; entities exist before anything is attached to them.
     pub fn stage(&self) -> Stage {

@@ -487,14 +487,7 @@ fn old_pending_user(path: &Path, name: &str) -> Option<String> {
 /// The user and key id a key's file holds, by its columns.
 fn owner_of(path: &Path) -> Option<(String, String)> {
     let text = fs::read_to_string(path).ok()?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next()?.split(',').map(str::trim).collect();
-    let row: Vec<&str> = lines.next()?.split(',').collect();
-    let column = |name: &str| {
-        let at = header.iter().position(|c| *c == name)?;
-        row.get(at).map(|v| (*v).to_owned())
-    };
-    Some((column("User name")?, column("Access key ID")?))
+    Some((column(&text, "User name")?, key_of(&text)?))
 }
 
 /// Removes a file; whether it was there.
@@ -541,12 +534,14 @@ pub fn generate_password(length: u32) -> Secret {
 /// The access key id in a secret's file, found by its column (files of older iamspec
 /// versions have only the key id and the secret).
 fn key_of(text: &str) -> Option<String> {
+    column(text, "Access key ID")
+}
+
+/// The value of a secret file's first row under the header `name`.
+fn column(text: &str, name: &str) -> Option<String> {
     let mut lines = text.lines();
-    let column = lines
-        .next()?
-        .split(',')
-        .position(|c| c.trim() == "Access key ID")?;
-    lines.next()?.split(',').nth(column).map(str::to_owned)
+    let at = lines.next()?.split(',').position(|c| c.trim() == name)?;
+    lines.next()?.split(',').nth(at).map(str::to_owned)
 }
 
 /// Access key ids are upper-case letters and digits; anything else is not used in a name.

@@ -107,10 +107,7 @@ impl Differ<'_> {
     /// how to adopt it, as it never rotates out a key it cannot prove it made.
     fn unmarked_key(&mut self, user: &spec::User, key: &AccessKey) {
         if self.spec.adopt_keys {
-            let op = Op::TagUser {
-                user: user.name.clone(),
-                tags: std::collections::BTreeMap::from([(key.id.clone(), KEY_MARK.to_owned())]),
-            };
+            let op = Op::mark_key(&user.name, &key.id);
             let because = Cause::AdoptKey {
                 access_key_id: key.id.clone(),
             };
@@ -126,6 +123,7 @@ impl Differ<'_> {
     /// The next due step of a rotation, if any; returns the key being retired (the one older
     /// than the declared key), which is not drift while it is. IAM allows two keys: a rotation
     /// starts only when the declared key is the user's only one.
+    ///
     /// `mine` are the user's keys iamspec made (the declared one among them); `others` counts
     /// the rest, which take a place of IAM's two but are never retired.
     fn rotate(

@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Plan, Summary};
+use crate::iam::EntityKind;
 use crate::live::LiveState;
 use crate::live::fingerprint::{self, Fingerprint};
 use crate::spec::Spec;
@@ -223,13 +224,7 @@ impl SavedPlan {
         options: SavedOptions,
         key: Option<&[u8]>,
     ) -> Self {
-        let mut named = BTreeSet::new();
-        let mut account = false;
-        for change in &plan.changes {
-            let entities = change.op.entities();
-            account |= entities.is_empty();
-            named.extend(entities);
-        }
+        let (named, account) = depends_on(plan);
         let mut depends_on: Vec<Fingerprint> = named
             .into_iter()
             .map(|(kind, name)| fingerprint::of(live, kind, name))
@@ -309,25 +304,19 @@ impl SavedPlan {
             .iter()
             .map(|f| (f.kind.as_str(), f.name.as_str()))
             .collect();
-        let mut missing = BTreeSet::new();
-        for change in &plan.changes {
-            let entities = change.op.entities();
-            if entities.is_empty() && !held.contains(&(fingerprint::ACCOUNT, fingerprint::ACCOUNT))
-            {
-                missing.insert("the account's settings".to_owned());
-            }
-            for (kind, name) in entities {
-                if !held.contains(&(fingerprint::kind_name(kind).as_str(), name)) {
-                    missing.insert(format!("{} {name}", kind.as_str()));
-                }
-            }
+        let (named, account) = depends_on(plan);
+        let mut missing: Vec<String> = named
+            .into_iter()
+            .filter(|(kind, name)| !held.contains(&(fingerprint::kind_name(*kind).as_str(), name)))
+            .map(|(kind, name)| format!("{} {name}", kind.as_str()))
+            .collect();
+        if account && !held.contains(&(fingerprint::ACCOUNT, fingerprint::ACCOUNT)) {
+            missing.push("the account's settings".to_owned());
         }
         if missing.is_empty() {
             Ok(())
         } else {
-            Err(SavedError::Unfingerprinted {
-                missing: missing.into_iter().collect(),
-            })
+            Err(SavedError::Unfingerprinted { missing })
         }
     }
 
@@ -433,6 +422,20 @@ impl SavedPlan {
             .and_then(Value::as_array)
             .map_or(&[], Vec::as_slice)
     }
+}
+
+/// What a plan's changes depend on: the entities they name, and whether any is about the
+/// account's settings (a change that names no entity). Both what `new` fingerprints and
+/// what `check_fingerprinted` asks for.
+fn depends_on(plan: &Plan) -> (BTreeSet<(EntityKind, &str)>, bool) {
+    let mut named = BTreeSet::new();
+    let mut account = false;
+    for change in &plan.changes {
+        let entities = change.op.entities();
+        account |= entities.is_empty();
+        named.extend(entities);
+    }
+    (named, account)
 }
 
 /// The seal of a saved plan's JSON: removes any `seal` it has, and digests the rest as
