@@ -302,9 +302,9 @@ impl<'a> Differ<'a> {
             ));
             return;
         }
-        if let Some((role, by)) = live.managed_holders(self.live).first() {
+        if let Some((role, by, how)) = live.managed_holders(self.live).first() {
             self.problems.push(format!(
-                "{}: policy `{}` must be replaced because {why}, but it is attached to role {role}, which {by} manages and iamspec never changes: IAM cannot delete the policy while it is attached there, so keep its path and description, or detach it from {role} where {by} manages it, then plan again",
+                "{}: policy `{}` must be replaced because {why}, but it is {how} role {role}, which {by} manages and iamspec never changes: IAM cannot delete the policy while it is there, so keep its path and description, or take it off {role} where {by} manages it, then plan again",
                 self.spec.file.display(),
                 live.arn.name,
             ));

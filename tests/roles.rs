@@ -391,6 +391,60 @@ async fn a_spec_policy_on_an_identity_center_role_is_never_detached_from_it() {
     assert_eq!(attached().await, [arn]);
 }
 
+/// The same through a boundary: a spec policy that bounds a role a `CloudFormation` stack
+/// made is not deleted by a prune (that would take the boundary off the stack's role).
+#[tokio::test]
+async fn a_spec_policy_bounding_a_stacks_role_is_kept_by_a_prune() {
+    let account = Account::new().await;
+    let iam = account.iam();
+    account.spec(
+        "spec.toml",
+        "version = 1\n[policies.Ceiling]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"s3:*\", Resource = \"*\" }] }\n",
+    );
+    account.run(&["apply", "spec.toml", "--yes"]).expect(0);
+    let arn = format!("arn:aws:iam::{}:policy/Ceiling", account.id);
+    iam.create_role()
+        .role_name("app-stack-FunctionRole")
+        .assume_role_policy_document(r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}"#)
+        .permissions_boundary(&arn)
+        .tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key("aws:cloudformation:stack-name")
+                .value("app-stack")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    account.spec("spec.toml", "version = 1\n");
+    let proxy = Proxy::start(&account.endpoint);
+    let pruned = account
+        .run_via(&proxy.url, &["apply", "spec.toml", "--prune", "--yes"])
+        .expect(0);
+    assert!(
+        pruned.stdout.contains("policy Ceiling: it stays the permissions boundary of role app-stack-FunctionRole, which CloudFormation manages and iamspec never changes, so it is not deleted"),
+        "{}",
+        pruned.stdout
+    );
+    assert_eq!(
+        proxy.mutating(),
+        Vec::<String>::new(),
+        "nothing to do, no call that writes"
+    );
+    let role = iam
+        .get_role()
+        .role_name("app-stack-FunctionRole")
+        .send()
+        .await
+        .unwrap();
+    let boundary = role
+        .role()
+        .and_then(|r| r.permissions_boundary())
+        .and_then(|b| b.permissions_boundary_arn());
+    assert_eq!(boundary, Some(arn.as_str()));
+}
+
 #[tokio::test]
 async fn a_role_aws_manages_is_never_touched_or_exported() {
     let account = Account::new().await;

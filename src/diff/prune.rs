@@ -147,9 +147,9 @@ impl Differ<'_> {
             .values()
             .find(|p| p.arn.name == name)?;
         let roles = policy.managed_holders(self.live);
-        let (role, by) = roles.first()?;
+        let (role, by, how) = roles.first()?;
         Some(format!(
-            "policy {name}: it stays attached to role {role}, which {by} manages and iamspec never changes, so it is not deleted (detach it there, then prune again)"
+            "policy {name}: it stays {how} role {role}, which {by} manages and iamspec never changes, so it is not deleted (take it off there, then prune again)"
         ))
     }
 

@@ -139,12 +139,21 @@ impl LivePolicy {
     }
 
     /// The roles AWS, `CloudFormation` or IAM Identity Center manage that have it attached or
-    /// as their boundary, each with who manages it: iamspec never detaches it there.
-    pub fn managed_holders(&self, live: &LiveState) -> Vec<(String, &'static str)> {
+    /// as their boundary: each role's name, who manages it, and how it holds the policy
+    /// (`attached to`, `the permissions boundary of`). iamspec never takes it off there.
+    pub fn managed_holders(&self, live: &LiveState) -> Vec<(String, &'static str, &'static str)> {
         live.roles
             .values()
-            .filter(|r| r.policies.contains(&self.arn) || r.boundary.as_ref() == Some(&self.arn))
-            .filter_map(|r| Some((r.name.clone(), r.managed_by()?)))
+            .filter_map(|r| {
+                let how = if r.policies.contains(&self.arn) {
+                    "attached to"
+                } else if r.boundary.as_ref() == Some(&self.arn) {
+                    "the permissions boundary of"
+                } else {
+                    return None;
+                };
+                Some((r.name.clone(), r.managed_by()?, how))
+            })
             .collect()
     }
 
