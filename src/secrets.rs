@@ -946,6 +946,26 @@ mod tests {
         );
     }
 
+    /// Before the move, a deleted key's old set-aside file still goes with it, but only the
+    /// file whose columns say it is that user's key: user `u.AKIAFIRST0000000`'s own key,
+    /// under the same name, stays.
+    #[test]
+    fn a_deleted_key_takes_its_old_file_only_when_the_file_says_so() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = SecretsDir::new(root.path().join("secrets"));
+        dir.check().unwrap();
+        let key = |user: &str, id: &str| format!("{CSV_HEADER}\n{user},{id},s,111111111111\n");
+        let old = dir.dir().join("u.AKIAFIRST0000000.csv");
+        fs::write(&old, key("u", "AKIAFIRST0000000")).unwrap();
+        assert_eq!(
+            dir.forget_key("u", "AKIAFIRST0000000").unwrap(),
+            vec![old.clone()]
+        );
+        fs::write(&old, key("u.AKIAFIRST0000000", "AKIAOWN000000000")).unwrap();
+        assert!(dir.forget_key("u", "AKIAFIRST0000000").unwrap().is_empty());
+        assert!(old.exists(), "another user's key stays");
+    }
+
     #[test]
     fn a_secret_never_prints() {
         let secret = Secret::new("s3cr3t".into());

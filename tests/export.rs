@@ -247,3 +247,55 @@ async fn names_built_to_collide_never_share_a_file_or_a_privilege() {
         );
     }
 }
+
+/// A user's tags named by an access key id are its keys' descriptions: iamspec's mark and one
+/// a person wrote in the console. Neither is drift, a prune keeps both, and export writes
+/// neither as a spec tag.
+#[tokio::test]
+async fn key_descriptions_are_never_a_specs_tags() {
+    let account = Account::new().await;
+    account.spec(
+        "spec.toml",
+        "version = 1\n[users.koding-user]\naccess_key = true\ntags = { team = \"platform\" }\n",
+    );
+    account.run(&["apply", "spec.toml", "--yes"]).expect(0);
+    let (key, _) = account.only_key("koding-user").await;
+    let iam = account.iam();
+    iam.tag_user()
+        .user_name("koding-user")
+        .tags(
+            Tag::builder()
+                .key("AKIAOLDLAPTOP000")
+                .value("laptop, 2019")
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let plan = account
+        .run(&["plan", "spec.toml", "--prune", "--json"])
+        .expect(0);
+    let json: serde_json::Value = serde_json::from_str(&plan.stdout).unwrap();
+    assert_eq!(json["changes"], serde_json::json!([]), "{}", plan.stdout);
+    assert_eq!(json["drift"], serde_json::json!([]), "{}", plan.stdout);
+    account
+        .run(&["apply", "spec.toml", "--prune", "--yes"])
+        .expect(0);
+    let tags = iam
+        .list_user_tags()
+        .user_name("koding-user")
+        .send()
+        .await
+        .unwrap();
+    let keys: Vec<&str> = tags.tags().iter().map(Tag::key).collect();
+    assert!(
+        keys.contains(&key.as_str()) && keys.contains(&"AKIAOLDLAPTOP000"),
+        "{keys:?}"
+    );
+
+    account.run(&["export", "--out", "exported"]).expect(0);
+    let exported = std::fs::read_to_string(account.dir.path().join("exported/spec.toml")).unwrap();
+    assert!(exported.contains("team = \"platform\""), "{exported}");
+    assert!(!exported.contains("AKIA"), "{exported}");
+}

@@ -541,3 +541,46 @@ async fn a_saved_plan_stopped_by_a_signal_is_finished_by_a_new_plan() {
         "the key's secret is saved"
     );
 }
+
+/// The path is taken while the account is read (a FIFO appears there, as from another
+/// process): the second look, just before the write, refuses it without opening it.
+#[tokio::test]
+async fn out_taken_while_the_account_is_read_is_refused_before_the_write() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let account = Account::new().await;
+    account.spec("spec.toml", GUIDE);
+    let proxy = Proxy::with(
+        &account.endpoint,
+        Behaviour {
+            latency: Duration::from_millis(300),
+            ..Behaviour::default()
+        },
+    );
+    let plan = account.spawn_via(&proxy.url, &["plan", "spec.toml", "--out", "guide.plan"]);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let fifo = account.dir.path().join("guide.plan");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let run = Run::from(plan.wait_with_output().unwrap()).expect(1);
+    assert!(
+        run.stderr.contains("--out guide.plan is a FIFO"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("Plan: 6 to add"),
+        "the account was read: {}",
+        run.stdout
+    );
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+}

@@ -302,3 +302,58 @@ fn throttling_that_never_ends_gives_up_at_the_deadline() {
     );
     assert!(api.calls("CreateGroup") > 5);
 }
+
+/// The key's mark cannot be written (the caller may not tag users): the key and its secret
+/// are kept, the failure says how to mark it, the next plan makes no second key, and
+/// `--adopt-keys` marks the one there is.
+#[test]
+fn a_key_that_cannot_be_marked_keeps_its_secret_and_says_how_to_mark_it() {
+    let api = faulty(vec![Fault {
+        api: "TagUser",
+        kind: ErrorKind::AccessDenied,
+        times: 1,
+        after_effect: false,
+    }]);
+    let (report, dir) = run(&guide_plan(), &api, 1);
+    let failed = report.failed.expect("the mark failed");
+    assert_eq!(failed.change.op.api_name(), "CreateAccessKey");
+    let user = api.snapshot().users["koding-user"].clone();
+    let [key] = user.keys.as_slice() else {
+        panic!("one key: {:?}", user.keys);
+    };
+    assert!(!user.tags.contains_key(&key.id), "{:?}", user.tags);
+    let saved = std::fs::read_to_string(dir.path().join("secrets/koding-user.csv")).unwrap();
+    assert!(saved.contains(&key.id), "the secret is saved");
+    assert!(
+        failed.reason.contains(&format!(
+            "access key {} was made and its secret saved to ",
+            key.id
+        )) && failed
+            .reason
+            .contains("run `iamspec apply --adopt-keys` to mark it"),
+        "{}",
+        failed.reason
+    );
+
+    let mut spec = crate::testing::spec(SPEC);
+    let live = crate::testing::read(&spec, &api, crate::live::KeyReading::ListEach);
+    let again = crate::diff::diff(&spec, &live).unwrap();
+    assert!(
+        !again
+            .changes
+            .iter()
+            .any(|c| c.op.api_name() == "CreateAccessKey"),
+        "no second key: {:#?}",
+        again.changes
+    );
+    spec.adopt_keys = true;
+    let adopt = crate::diff::diff(&spec, &live).unwrap();
+    assert!(
+        adopt
+            .changes
+            .iter()
+            .any(|c| c.op == Op::mark_key("koding-user", &key.id)),
+        "{:#?}",
+        adopt.changes
+    );
+}
