@@ -97,6 +97,8 @@ pub trait Progress: Sync {
     fn finished(&self);
     /// A call is made again after a retryable failure (throttling, IAM catching up).
     fn retried(&self);
+    /// The apply is over: whatever was drawn makes way for the report.
+    fn close(&self) {}
 }
 
 /// No progress to show.

@@ -12,26 +12,21 @@ use std::fmt::Write as _;
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use std::time::Duration;
 
-use tokio::signal::unix::{Signal, SignalKind, signal};
-
-use crate::apply::{self, ApplyOptions, Quiet, Report, RetryPolicy};
-use crate::diff::{self, DiffError};
+use crate::apply;
 use crate::export;
 use crate::lint::{self, Severity};
 use crate::live::aws::{AwsIam, Connection, Timeouts};
-use crate::live::{self, ApiError, Caller, IamApi, KeyReading, ReadError};
-use crate::lock::{self, Holder, Lock, LockError};
-use crate::plan::saved::{self, SavedError, SavedOptions, SavedPlan};
-use crate::plan::{Op, Plan};
-use crate::render::{self, Style};
-use crate::secrets::{DirError, SecretsDir};
-use crate::spec::{self, Spec, SpecError};
+use crate::live::{self, IamApi, ReadError};
+use crate::plan::saved::{self, SavedOptions, SavedPlan};
+use crate::render;
+use crate::secrets::SecretsDir;
+use crate::session::{self, Reading, Run, Session, Stop, Terminal};
+use crate::spec::{self, Spec};
 
 /// Keep AWS IAM users, groups and policies in a TOML spec, and make the account match it.
 #[derive(Debug, Parser)]
@@ -246,105 +241,39 @@ struct Common {
     adopt_keys: bool,
 }
 
-/// Everything that can stop a command; `main` prints it once.
-#[derive(Debug, thiserror::Error)]
-pub enum Error {
-    /// The spec is unreadable or invalid; no call was made.
-    #[error(transparent)]
-    Spec(#[from] SpecError),
-    /// Credentials or configuration are missing.
-    #[error("{0}")]
-    Connect(ApiError),
-    /// The account could not be read; nothing was planned.
-    #[error(transparent)]
-    Read(#[from] ReadError),
-    /// The spec names something the account cannot have; nothing was planned.
-    #[error("{0}")]
-    Diff(#[from] DiffError),
-    /// The plan deletes more entities than `--max-deletes` allows.
-    #[error(
-        "the plan deletes {count} users, groups, policies, roles, instance profiles and providers, more than --max-deletes {max} allows: check that the spec names everything it should, then raise --max-deletes to go ahead"
-    )]
-    TooManyDeletes { count: usize, max: usize },
-    /// The policy linter found something at level error; nothing was called.
-    #[error(
-        "{count} policy finding(s) at level error (above): fix them, or set their level in [lint]; nothing was changed"
-    )]
-    Lint { count: usize },
-    /// apply would have to ask, but nobody can answer.
-    #[error(
-        "apply needs a confirmation but standard input is not a terminal: review the changes with `iamspec plan`, then run `iamspec apply --yes`"
-    )]
-    NotATerminal,
-    /// The user answered no.
-    #[error("apply cancelled; nothing was changed")]
-    Cancelled,
-    /// A second signal stopped apply with calls in flight.
-    #[error(
-        "stopped at once, with calls in flight: run `iamspec plan` to see what is left, and apply again to finish"
-    )]
-    Interrupted { code: u8 },
-    /// A signal came before any change was made.
-    #[error("stopped before making any change")]
-    Stopped { code: u8 },
-    /// The apply lock could not be had or kept.
-    #[error(transparent)]
-    Lock(Box<LockError>),
-    /// While apply waited for the lock, the account changed so that the plan that was
-    /// confirmed is no longer what applying would do.
-    #[error(
-        "the account changed while apply waited for the lock, and the plan you confirmed is no longer what apply would do: run apply again to review the new plan"
-    )]
-    Stale,
-    /// A saved plan cannot be applied: it is not one, or the spec, account or what it
-    /// depends on changed.
-    #[error(transparent)]
-    Saved(#[from] SavedError),
-    /// The command line asks for something that cannot be done.
-    #[error("{0}")]
-    Usage(String),
-    /// The environment sets something iamspec cannot use.
-    #[error("{0}")]
-    Environment(String),
-    /// Signal handlers could not be set up.
-    #[error("could not listen for signals: {0}")]
-    Signals(#[source] io::Error),
-    /// The secrets directory could not be read.
-    #[error("could not read the secrets directory {}: {source}", path.display())]
-    Secrets {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// New secrets could not be saved safely; nothing was changed.
-    #[error(transparent)]
-    SecretsDir(#[from] DirError),
-    /// An export, a saved plan or a man page could not be written.
-    #[error("could not write {}: {source}", path.display())]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: io::Error,
-    },
-    /// Writing to standard output failed (other than a closed pipe).
-    #[error("could not write the output: {0}")]
-    Output(#[source] io::Error),
-}
+pub use crate::session::Error;
 
-impl From<LockError> for Error {
-    fn from(err: LockError) -> Self {
-        Error::Lock(Box::new(err))
+/// The terminal iamspec runs in: standard output and error, a live line while apply runs and
+/// a spinner while the account is read (both only when a person watches).
+struct Console;
+
+impl Terminal for Console {
+    fn show(&self, text: &str) -> Result<(), Error> {
+        emit(text)
     }
-}
 
-impl Error {
-    /// 128 + the signal's number for an apply a signal stopped (130 Ctrl-C, 143 SIGTERM, 129
-    /// SIGHUP), as shells report them; 1 for everything else.
-    fn exit_code(&self) -> u8 {
-        match self {
-            Error::Interrupted { code } | Error::Stopped { code } => *code,
-            _ => 1,
+    fn say(&self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn color(&self) -> bool {
+        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        io::stdout().is_terminal() && !no_color
+    }
+
+    fn watched(&self) -> bool {
+        progress::on_terminal()
+    }
+
+    fn progress<'a>(&'a self, total: usize, api: &'a AwsIam) -> Box<dyn apply::Progress + 'a> {
+        match progress::ApplyLine::start(total, api) {
+            Some(line) => Box::new(line),
+            None => Box::new(apply::Quiet),
         }
+    }
+
+    fn reading<F: Future>(&self, api: &AwsIam, reading: F) -> impl Future<Output = F::Output> {
+        progress::Spinner::reading(api, reading)
     }
 }
 
@@ -440,6 +369,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             let run = Run {
                 concurrency,
                 lock_timeout,
+                max_deletes: common.max_deletes,
             };
             if saved::is_saved_plan(&target) {
                 apply_saved(&target, &common, run).await
@@ -467,20 +397,21 @@ async fn plan(
     if let Some(out) = out {
         saved::check_out(out, path)?;
     }
-    let planned = make_plan(path, common).await?;
+    let session = open(path, common, &Console).await?;
+    let planned = session.plan().await?;
     let plan = &planned.plan;
     if json {
         emit(&render::json(plan))?;
     } else {
-        emit(&render::text(plan, style(&common.secrets_dir)))?;
+        emit(&render::text(plan, session.style()))?;
     }
-    common.aws.print_stats(&planned.api);
-    check_deletions(plan, common)?;
+    common.aws.print_stats(&session.api);
+    session::check_deletions(plan, common.max_deletes)?;
     if let Some(out) = out {
         let key = plan_key();
         let saved = SavedPlan::new(
             plan,
-            &planned.spec,
+            &session.spec,
             &planned.live,
             common.saved_options(),
             key.as_deref(),
@@ -653,44 +584,27 @@ async fn credentials(
     })
 }
 
-/// How apply runs its calls.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    concurrency: u16,
-    lock_timeout: Duration,
-}
-
 /// `iamspec apply SPEC`: plan, confirm, take the lock, plan again under it, apply, give it back.
 async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<ExitCode, Error> {
-    let (spec, api) = prepare(path, common).await?;
-    let (plan, caller) = plan_with(common.reading(), &spec, &api).await?;
-    let style = style(&common.secrets_dir);
-    emit(&render::text(&plan, style))?;
+    let session = open(path, common, &Console).await?;
+    let (plan, caller) = session.plan_quickly().await?;
+    emit(&render::text(&plan, session.style()))?;
     if plan.is_empty() {
-        common.aws.print_stats(&api);
+        common.aws.print_stats(&session.api);
         return Ok(ExitCode::SUCCESS);
     }
     let secrets = SecretsDir::new(common.secrets_dir.clone());
-    check_before_apply(&plan, common, &secrets)?;
+    session::check_before_apply(&plan, common.max_deletes, &secrets)?;
     if !yes {
-        confirm(&plan)?;
+        confirm(&format!(
+            "\nApply these changes to account {}? Only 'y' or 'yes' applies. [y/N] ",
+            plan.account
+        ))?;
     }
-    let options = run.options(secrets);
-    let locked = async |lock: &Lock, signals: &mut Signals| {
-        let locked = Locked {
-            common,
-            reading: common.reading(),
-            spec: &spec,
-            api: &api,
-            lock,
-            options: &options,
-            next: render::Next::ApplyAgain,
-        };
-        locked.apply(&plan, yes, signals).await
-    };
-    let applied = with_lock(&api, &caller, &spec, run.lock_timeout, locked).await;
-    common.aws.print_stats(&api);
-    applied
+    let mut stop = Stop::listen()?;
+    let applied = session.apply(&plan, &caller, yes, run, &mut stop).await;
+    common.aws.print_stats(&session.api);
+    applied.map(ExitCode::from)
 }
 
 /// The key saved plans are sealed under, from `IAMSPEC_PLAN_KEY`, if it is set (and not empty).
@@ -741,310 +655,39 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
             std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(saved.made).unwrap_or(0))
         )
     );
-    let secrets = SecretsDir::new(common.secrets_dir.clone());
-    let options = run.options(secrets);
-    let locked = async |lock: &Lock, signals: &mut Signals| {
-        let locked = Locked {
-            common,
-            reading: Reading {
-                secrets_dir: &common.secrets_dir,
-                list_keys: saved.options.list_keys,
-            },
-            spec: &spec,
-            api: &api,
-            lock,
-            options: &options,
-            next: render::Next::PlanAgain,
-        };
-        locked.apply_saved(&saved, signals).await
-    };
-    let applied = with_lock(&api, &caller, &spec, run.lock_timeout, locked).await;
-    common.aws.print_stats(&api);
-    applied
-}
-
-impl Run {
-    fn options(self, secrets: SecretsDir) -> ApplyOptions {
-        ApplyOptions {
-            concurrency: usize::from(self.concurrency),
-            retry: RetryPolicy::default(),
-            secrets,
-        }
-    }
-}
-
-/// Takes the apply lock of the spec's owner in the account, runs `body` while holding it (a
-/// signal while waiting stops before any change), and gives it back.
-async fn with_lock(
-    api: &AwsIam,
-    caller: &Caller,
-    spec: &Spec,
-    timeout: Duration,
-    body: impl AsyncFnOnce(&Lock, &mut Signals) -> Result<ExitCode, Error>,
-) -> Result<ExitCode, Error> {
-    let mut signals = Signals::new()?;
-    let arn = lock::arn(caller, &spec.ownership.owner);
-    let waiting = |holder: &Holder| {
-        eprintln!(
-            "waiting for the apply lock, held by {} since {} (at most {})",
-            holder.who,
-            holder.since,
-            humantime::format_duration(timeout)
-        );
-    };
-    let taking = lock::acquire(api, arn, lock::holder(caller), timeout, waiting);
-    let held = tokio::select! {
-        held = taking => held?,
-        code = signals.next() => return Err(Error::Stopped { code }),
-    };
-    let applied = body(&held, &mut signals).await;
-    if let Err(err) = held.release(api).await {
-        eprintln!(
-            "warning: {err}; it expires by itself within {}",
-            humantime::format_duration(lock::LEASE)
-        );
-    }
-    applied
-}
-
-/// What an apply does while it holds the lock.
-struct Locked<'a> {
-    common: &'a Common,
-    reading: Reading<'a>,
-    spec: &'a Spec,
-    api: &'a AwsIam,
-    lock: &'a Lock,
-    options: &'a ApplyOptions,
-    /// How an unfinished apply is finished: a saved plan is planned again.
-    next: render::Next,
-}
-
-impl Locked<'_> {
-    /// Plans again (another apply may have changed the account while this one waited), then
-    /// applies, renewing the lock and heeding signals.
-    async fn apply(
-        &self,
-        confirmed: &Plan,
-        yes: bool,
-        signals: &mut Signals,
-    ) -> Result<ExitCode, Error> {
-        let (plan, _) = plan_with(self.reading, self.spec, self.api).await?;
-        if plan.changes != confirmed.changes {
-            let confirmed_all = plan.changes.iter().all(|c| confirmed.changes.contains(c));
-            if !yes && !confirmed_all {
-                return Err(Error::Stale);
-            }
-            if plan.is_empty() {
-                emit("\nNothing left to do: another apply made these changes meanwhile.\n")?;
-                return Ok(ExitCode::SUCCESS);
-            }
-            emit("\nThe account changed while apply waited for the lock; what is left to do:\n\n")?;
-            emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
-            check_before_apply(&plan, self.common, &self.options.secrets)?;
-        }
-        self.finish(&plan, signals).await
-    }
-
-    /// Reads the account and applies the saved plan's changes, if nothing they depend on
-    /// changed since it was made.
-    async fn apply_saved(
-        &self,
-        saved: &SavedPlan,
-        signals: &mut Signals,
-    ) -> Result<ExitCode, Error> {
-        let live = read_live(self.reading, self.spec, self.api).await?;
-        saved.check_live(&live)?;
-        let (plan, extra) = saved.select(diff::diff(self.spec, &live)?)?;
-        saved.check_fingerprinted(&plan)?;
-        emit(&render::text(&plan, style(&self.common.secrets_dir)))?;
-        if extra > 0 {
-            eprintln!(
-                "note: the account now needs {extra} more change{} that the saved plan does not have (a credential came due meanwhile, say): plan again after this apply",
-                if extra == 1 { "" } else { "s" }
-            );
-        }
-        if plan.is_empty() {
-            return Ok(ExitCode::SUCCESS);
-        }
-        check_before_apply(&plan, self.common, &self.options.secrets)?;
-        self.finish(&plan, signals).await
-    }
-
-    /// Applies the plan and reports: exit 0 when all of it was made.
-    async fn finish(&self, plan: &Plan, signals: &mut Signals) -> Result<ExitCode, Error> {
-        let report = self.run(plan, signals).await?;
-        emit(&render::report(
-            &report,
-            !progress::on_terminal(),
-            self.next,
-        ))?;
-        Ok(if let Some(code) = report.stopped_by {
-            ExitCode::from(code)
-        } else if report.succeeded() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        })
-    }
-
-    /// Applies the plan. A first signal (Ctrl-C, SIGTERM, SIGHUP) lets the calls in flight
-    /// finish, so that no key loses its secret, and starts nothing new; a second one stops at
-    /// once. The lock is renewed while the apply runs; if it is lost, nothing new starts.
-    async fn run(&self, plan: &Plan, signals: &mut Signals) -> Result<Report, Error> {
-        let interrupt = AtomicBool::new(false);
-        let line = progress::ApplyLine::start(plan.changes.len(), self.api);
-        let shown: &dyn apply::Progress = match &line {
-            Some(line) => line,
-            None => &Quiet,
-        };
-        let run = apply::apply_until(plan, self.api, self.options, &interrupt, shown);
-        tokio::pin!(run);
-        let mut renewals = tokio::time::interval(lock::RENEW_EVERY);
-        renewals.reset();
-        let mut stopped_by = None;
-        let mut lost = None;
-        let mut renewed = tokio::time::Instant::now();
-        let mut report = loop {
-            tokio::select! {
-                report = &mut run => break report,
-                code = signals.next() => {
-                    if stopped_by.is_some() {
-                        return Err(Error::Interrupted { code });
-                    }
-                    stopped_by = Some(code);
-                    interrupt.store(true, Ordering::SeqCst);
-                    eprintln!(
-                        "\ninterrupted: finishing the calls in flight, starting no new ones (a second Ctrl-C or signal stops at once)"
-                    );
-                }
-                _ = renewals.tick(), if lost.is_none() => {
-                    match self.lock.renew(self.api).await {
-                        Ok(()) => renewed = tokio::time::Instant::now(),
-                        // A renewal IAM did not answer is tried again at the next tick, as
-                        // long as the lease it holds cannot have run out by then.
-                        Err(LockError::Api { .. })
-                            if renewed.elapsed() + lock::RENEW_EVERY < lock::LEASE => {}
-                        Err(err) => {
-                            interrupt.store(true, Ordering::SeqCst);
-                            lost = Some(err);
-                        }
-                    }
-                }
-            }
-        };
-        if let Some(line) = &line {
-            line.finish();
-        }
-        if let Some(err) = lost {
-            emit(&render::report(
-                &report,
-                !progress::on_terminal(),
-                self.next,
-            ))?;
-            return Err(err.into());
-        }
-        report.stopped_by = stopped_by.filter(|_| report.interrupted);
-        Ok(report)
-    }
-}
-
-/// The signals that stop an apply the way Ctrl-C does, each with the exit code it means.
-struct Signals {
-    interrupt: Signal,
-    terminate: Signal,
-    hangup: Signal,
-}
-
-impl Signals {
-    fn new() -> Result<Self, Error> {
-        let listen = |kind| signal(kind).map_err(Error::Signals);
-        Ok(Self {
-            interrupt: listen(SignalKind::interrupt())?,
-            terminate: listen(SignalKind::terminate())?,
-            hangup: listen(SignalKind::hangup())?,
-        })
-    }
-
-    /// Waits for the next signal; returns 128 + its number.
-    async fn next(&mut self) -> u8 {
-        tokio::select! {
-            _ = self.interrupt.recv() => 130,
-            _ = self.terminate.recv() => 143,
-            _ = self.hangup.recv() => 129,
-        }
-    }
-}
-
-/// What must hold before a plan is applied: not too many deletions, and, when keys or console
-/// passwords are made, a secrets directory that can take them safely.
-fn check_before_apply(plan: &Plan, common: &Common, secrets: &SecretsDir) -> Result<(), Error> {
-    check_deletions(plan, common)?;
-    if plan.changes.iter().any(|c| {
-        matches!(
-            c.op,
-            Op::CreateAccessKey { .. } | Op::CreateLoginProfile { .. }
-        )
-    }) {
-        secrets.check()?;
-    }
-    Ok(())
-}
-
-/// A plan and what it was made from.
-struct Planned {
-    api: AwsIam,
-    spec: Spec,
-    live: live::LiveState,
-    plan: Plan,
-}
-
-/// spec -> live -> diff: everything up to the plan. The spec is checked before any
-/// credentials are looked at, so an invalid spec makes no call.
-/// For review, what each changed principal gains and loses counts its AWS-managed policies
-/// too: their documents are read once a first diff says which (none when nothing changes).
-async fn make_plan(path: &Path, common: &Common) -> Result<Planned, Error> {
-    let (spec, api) = prepare(path, common).await?;
-    let mut live = read_live(common.reading(), &spec, &api).await?;
-    let (mut plan, wanted) = diff::diff_with_documents_wanted(&spec, &live)?;
-    if !wanted.is_empty() {
-        live.aws_documents = Box::pin(live::read_documents(&api, wanted)).await?;
-        plan = diff::diff(&spec, &live)?;
-    }
-    Ok(Planned {
+    let session = Session {
         api,
         spec,
-        live,
-        plan,
-    })
+        reading: Reading {
+            secrets_dir: &common.secrets_dir,
+            list_keys: saved.options.list_keys,
+        },
+        terminal: &Console,
+    };
+    let mut stop = Stop::listen()?;
+    let applied = session.apply_saved(&saved, &caller, run, &mut stop).await;
+    common.aws.print_stats(&session.api);
+    applied.map(ExitCode::from)
 }
 
-/// The spec, checked, and a connection: nothing is connected for an invalid spec.
-async fn prepare(path: &Path, common: &Common) -> Result<(Spec, AwsIam), Error> {
+/// The spec, checked, and a connection to its account: nothing is connected for an invalid
+/// spec.
+async fn open<'a, T: Terminal>(
+    path: &Path,
+    common: &'a Common,
+    terminal: &'a T,
+) -> Result<Session<'a, T>, Error> {
     let mut spec = load(path)?;
     spec.prune |= common.prune;
     spec.replace_lost_keys = common.replace_lost_keys;
     spec.adopt_keys = common.adopt_keys;
     let api = common.aws.connect().await?;
-    Ok((spec, api))
-}
-
-/// live -> diff: reads the account and plans, returning who the caller is too.
-async fn plan_with(
-    reading: Reading<'_>,
-    spec: &Spec,
-    api: &AwsIam,
-) -> Result<(Plan, Caller), Error> {
-    let live = read_live(reading, spec, api).await?;
-    let plan = diff::diff(spec, &live)?;
-    Ok((plan, live.caller))
-}
-
-/// How the account is read: what the secrets directory says of interrupted applies, and
-/// whether keys are listed or taken from the credential report.
-#[derive(Debug, Clone, Copy)]
-struct Reading<'a> {
-    secrets_dir: &'a Path,
-    list_keys: bool,
+    Ok(Session {
+        api,
+        spec,
+        reading: common.reading(),
+        terminal,
+    })
 }
 
 impl Common {
@@ -1064,27 +707,6 @@ impl Common {
             list_keys: self.list_keys,
         }
     }
-}
-
-/// live: the account as the spec needs it read.
-async fn read_live(
-    reading: Reading<'_>,
-    spec: &Spec,
-    api: &AwsIam,
-) -> Result<live::LiveState, Error> {
-    let pending = SecretsDir::new(reading.secrets_dir)
-        .pending()
-        .map_err(|source| Error::Secrets {
-            path: reading.secrets_dir.to_owned(),
-            source,
-        })?;
-    let keys = if reading.list_keys {
-        KeyReading::ListEach
-    } else {
-        KeyReading::Report
-    };
-    let reading = Box::pin(live::read(api, spec, pending, keys));
-    Ok(progress::Spinner::reading(api, reading).await?)
 }
 
 /// Writes a file in one piece: the text goes to a temporary file beside it, which then takes
@@ -1145,18 +767,6 @@ fn write_export(dir: &Path, export: &export::Export) -> Result<(), Error> {
     Ok(())
 }
 
-/// `--max-deletes`: a spec that lost half its users by mistake should not take them along.
-fn check_deletions(plan: &Plan, common: &Common) -> Result<(), Error> {
-    let count = plan.deletions();
-    if count > common.max_deletes {
-        return Err(Error::TooManyDeletes {
-            count,
-            max: common.max_deletes,
-        });
-    }
-    Ok(())
-}
-
 /// Loads the spec and shows its warnings and the linter's, which never stop anything; a
 /// finding at level error does, before any call.
 fn load(path: &Path) -> Result<Spec, Error> {
@@ -1178,17 +788,14 @@ fn load(path: &Path) -> Result<Spec, Error> {
     Ok(spec)
 }
 
-fn confirm(plan: &Plan) -> Result<(), Error> {
+/// Asks `question`; only `y` or `yes` goes on.
+fn confirm(question: &str) -> Result<(), Error> {
     let stdin = io::stdin();
     if !stdin.is_terminal() {
         return Err(Error::NotATerminal);
     }
     let mut out = io::stdout().lock();
-    write!(
-        out,
-        "\nApply these changes to account {}? Only 'y' or 'yes' applies. [y/N] ",
-        plan.account
-    )
+    out.write_all(question.as_bytes())
     .and_then(|()| out.flush())
     .map_err(Error::Output)?;
     let mut answer = String::new();
@@ -1196,14 +803,6 @@ fn confirm(plan: &Plan) -> Result<(), Error> {
     match answer.trim().to_lowercase().as_str() {
         "y" | "yes" => Ok(()),
         _ => Err(Error::Cancelled),
-    }
-}
-
-fn style(secrets_dir: &Path) -> Style<'_> {
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    Style {
-        color: io::stdout().is_terminal() && !no_color,
-        secrets_dir,
     }
 }
 

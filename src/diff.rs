@@ -799,19 +799,16 @@ impl<'a> Differ<'a> {
     }
 
     fn locate(&self, policy_use: &PolicyUse, why: &str) -> String {
-        let file = self.spec.file.display();
         match &policy_use.via {
-            Some(addon) if policy_use.at.line == 0 => {
-                format!("{file}: {why} (from the built-in add-on `{addon}`)")
-            }
+            Some(addon) if policy_use.at.line == 0 => format!(
+                "{}: {why} (from the built-in add-on `{addon}`)",
+                self.spec.file.display()
+            ),
             Some(addon) => format!(
-                "{file}:{}:{}: {why} (in add-on `{addon}`)",
-                policy_use.at.line, policy_use.at.column
+                "{}: {why} (in add-on `{addon}`)",
+                self.spec.place(policy_use.at)
             ),
-            None => format!(
-                "{file}:{}:{}: {why}",
-                policy_use.at.line, policy_use.at.column
-            ),
+            None => format!("{}: {why}", self.spec.place(policy_use.at)),
         }
     }
 }

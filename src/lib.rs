@@ -18,6 +18,7 @@ pub mod lock;
 pub mod plan;
 pub mod render;
 pub mod secrets;
+pub mod session;
 pub mod spec;
 
 #[cfg(test)]

@@ -214,7 +214,7 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         checks::document(db, document, boundary, &mut raw);
     }
     escalation::principals(spec, &mut raw);
-    finish(&spec.file.display().to_string(), &spec.lint, raw, db)
+    finish(&|at| spec.file_of(at).display().to_string(), &spec.lint, raw, db)
 }
 
 /// The findings of one document alone, at their default levels (no escalation: that takes a
@@ -229,14 +229,18 @@ pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
     };
     let mut raw = Vec::new();
     checks::document(ActionDb::get(), &spec_document, false, &mut raw);
-    finish("", &LintConfig::default(), raw, ActionDb::get())
+    finish(&|_| String::new(), &LintConfig::default(), raw, ActionDb::get())
 }
 
 /// Applies `[lint]`: levels by code, exceptions by code and policy (each unused exception is a
 /// finding of its own); the data's date goes with unknown actions, since the data can lag a
 /// new service by days.
-fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<Finding> {
-    let file = file.to_owned();
+fn finish(
+    file: &dyn Fn(Location) -> String,
+    config: &LintConfig,
+    raw: Vec<Raw>,
+    db: &ActionDb,
+) -> Vec<Finding> {
     let mut used = vec![false; config.exceptions.len()];
     let mut findings = Vec::new();
     for finding in raw {
@@ -263,7 +267,7 @@ fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<
         findings.push(Finding {
             code: finding.code,
             severity,
-            file: file.clone(),
+            file: file(finding.at),
             line: finding.at.line,
             column: finding.at.column,
             policy: finding.what,
@@ -279,7 +283,7 @@ fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<
             findings.push(Finding {
                 code: "unused-exception",
                 severity,
-                file: file.clone(),
+                file: file(exception.at),
                 line: exception.at.line,
                 column: exception.at.column,
                 policy: format!("policy `{}`", exception.policy),
@@ -291,7 +295,7 @@ fn finish(file: &str, config: &LintConfig, raw: Vec<Raw>, db: &ActionDb) -> Vec<
             });
         }
     }
-    findings.sort_by_key(|f| (f.line, f.column));
+    findings.sort_by(|a, b| (&a.file, a.line, a.column).cmp(&(&b.file, b.line, b.column)));
     findings
 }
 

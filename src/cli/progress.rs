@@ -130,6 +130,10 @@ impl Progress for ApplyLine<'_> {
         self.retries.fetch_add(1, Ordering::Relaxed);
         self.update();
     }
+
+    fn close(&self) {
+        self.finish();
+    }
 }
 
 fn calls(api: &AwsIam) -> u64 {

@@ -91,10 +91,8 @@ impl Differ<'_> {
         self.trusted_providers(role, &trust);
         if let Some(by) = live.and_then(LiveRole::managed_by) {
             self.problems.push(format!(
-                "{}:{}:{}: role `{}` is managed by {by}, and iamspec never changes such a role: remove it from the spec",
-                self.spec.file.display(),
-                role.trust_at.line,
-                role.trust_at.column,
+                "{}: role `{}` is managed by {by}, and iamspec never changes such a role: remove it from the spec",
+                self.spec.place(role.trust_at),
                 role.name
             ));
             return;
@@ -201,10 +199,8 @@ impl Differ<'_> {
                 .any(|p| p.arn.eq_ignore_ascii_case(&arn));
             if !declared && !exists {
                 self.problems.push(format!(
-                    "{}:{}:{}: the trust policy of role `{}` lets tokens of {arn} assume it, but the spec declares no such provider and the account has none: add [oidc_providers.NAME] with url = \"https://{url}\"",
-                    self.spec.file.display(),
-                    role.trust_at.line,
-                    role.trust_at.column,
+                    "{}: the trust policy of role `{}` lets tokens of {arn} assume it, but the spec declares no such provider and the account has none: add [oidc_providers.NAME] with url = \"https://{url}\"",
+                    self.spec.place(role.trust_at),
                     role.name
                 ));
             }

@@ -34,12 +34,15 @@ pub(crate) enum FileError {
     Outside { resolved: PathBuf, dir: PathBuf },
     /// Its bytes are not UTF-8 from this place on.
     NotUtf8(Location),
+    /// It names a variable an organization's layer cannot fill in.
+    Variable(String),
 }
 
 impl std::fmt::Display for FileError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             FileError::Io(err) => write!(f, "{err}"),
+            FileError::Variable(why) => f.write_str(why),
             FileError::NotRegular => {
                 f.write_str("it is not a regular file (a directory, device, pipe or socket)")
             }
@@ -94,7 +97,7 @@ pub(crate) fn read_limited(reader: impl Read, max: u64) -> Result<String, FileEr
         let before = String::from_utf8_lossy(valid);
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().unwrap_or("").chars().count() + 1;
-        FileError::NotUtf8(Location { line, column })
+        FileError::NotUtf8(Location::at(line, column))
     })
 }
 
@@ -127,7 +130,7 @@ mod tests {
     fn a_file_that_is_not_utf8_is_located() {
         let err = read_limited(&b"a = 1\nb = \"\xff\"\n"[..], 100).unwrap_err();
         assert!(
-            matches!(err, FileError::NotUtf8(Location { line: 2, column: 6 })),
+            matches!(err, FileError::NotUtf8(Location { file: 0, line: 2, column: 6 })),
             "{err:?}"
         );
     }

@@ -6,6 +6,8 @@
 
 pub(crate) mod files;
 mod keys;
+pub mod layers;
+pub mod organization;
 mod policy;
 mod raw;
 mod trust;
@@ -27,6 +29,18 @@ use crate::document::Document;
 use crate::iam::{EntityKind, Names, Ownership};
 
 impl Spec {
+    /// The file a location is in.
+    pub fn file_of(&self, at: Location) -> &Path {
+        self.files
+            .get(usize::from(at.file))
+            .unwrap_or(&self.file)
+    }
+
+    /// `file:line:col` of a location, as messages name it.
+    pub fn place(&self, at: Location) -> String {
+        format!("{}:{}:{}", self.file_of(at).display(), at.line, at.column)
+    }
+
     /// The names of the spec's entities of a kind, as IAM compares them.
     pub fn names(&self, kind: EntityKind) -> Names {
         match kind {
@@ -217,6 +231,9 @@ pub struct Spec {
     pub warnings: Vec<Diagnostic>,
     /// The SHA-256 of the spec's text, which a saved plan records.
     pub digest: String,
+    /// The files a `Location` names: the spec's own first, then, for an account of an
+    /// organization, each layer merged into it.
+    pub files: Vec<PathBuf>,
 }
 
 /// An access key's lifecycle, in seconds: rotated at `max_age`, the old key deactivated
@@ -361,11 +378,25 @@ pub struct PolicyUse {
     pub via: Option<String>,
 }
 
-/// A place in the spec file.
+/// A place in the spec: a line and column of one of its files.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {
+    /// Which of the spec's files (`Spec::files`): 0, the spec itself, unless the spec is an
+    /// organization's merge of layers, each a file of its own.
+    pub file: u16,
     pub line: usize,
     pub column: usize,
+}
+
+impl Location {
+    /// A line and column of the spec's own file.
+    pub fn at(line: usize, column: usize) -> Self {
+        Self {
+            file: 0,
+            line,
+            column,
+        }
+    }
 }
 
 /// One problem found in a spec, with the place to fix it.
@@ -476,18 +507,105 @@ pub fn parse(text: &str, file: &Path) -> Result<Spec, SpecError> {
     validate::validate(&raw, &source).map_err(SpecError::Invalid)
 }
 
-/// The spec text, for turning byte spans into lines and columns.
+/// The spec's text, for turning byte spans into files, lines and columns. A spec is one
+/// text; an account's merge of an organization's layers is several, one after the other in
+/// one range of offsets (`layers.rs` parses each at its own base).
 pub(crate) struct Source<'a> {
-    text: &'a str,
+    /// The spec's own file: the organization file for a merge.
     file: &'a Path,
-    /// Where each line starts: found once, so a large spec is located in log time.
-    line_starts: Vec<usize>,
+    segments: Vec<Segment<'a>>,
+    /// `${account.id}` and the others, filled into the layers' document files too.
+    variables: Option<&'a layers::Variables>,
 }
 
-impl Source<'_> {
-    /// The directory that holds the spec, and every file it names: the current directory for
-    /// a spec read from standard input.
-    pub(crate) fn dir(&self) -> &Path {
+/// One file's text within a `Source`.
+pub(crate) struct Segment<'a> {
+    /// Where its text starts among the source's offsets.
+    base: usize,
+    /// The text as parsed: for a layer, with its variables filled in.
+    text: std::borrow::Cow<'a, str>,
+    /// The text as written, for lines and columns.
+    written: &'a str,
+    file: &'a Path,
+    /// Its index in `Spec::files`.
+    id: u16,
+    /// Where each line of the written text starts: found once, so a large spec is located
+    /// in log time.
+    line_starts: Vec<usize>,
+    /// Where a variable was filled in: the offset in `text` just after it, and how much
+    /// longer `text` is than `written` from there on (negative: shorter).
+    shifts: Vec<(usize, isize)>,
+}
+
+impl<'a> Segment<'a> {
+    fn new(text: &'a str, file: &'a Path) -> Self {
+        Self::filled(text, std::borrow::Cow::Borrowed(text), Vec::new(), file)
+    }
+
+    pub(crate) fn filled(
+        written: &'a str,
+        text: std::borrow::Cow<'a, str>,
+        shifts: Vec<(usize, isize)>,
+        file: &'a Path,
+    ) -> Self {
+        let line_starts = std::iter::once(0)
+            .chain(written.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        Self {
+            base: 0,
+            text,
+            written,
+            file,
+            id: 0,
+            line_starts,
+            shifts,
+        }
+    }
+
+    /// The offset in the written text of an offset in the parsed one.
+    fn written_offset(&self, offset: usize) -> usize {
+        let shift = self
+            .shifts
+            .iter()
+            .take_while(|(after, _)| *after <= offset)
+            .last()
+            .map_or(0, |(_, shift)| *shift);
+        offset.saturating_add_signed(-shift).min(self.written.len())
+    }
+
+    /// The 1-based line and column (in characters) of an offset in the segment's text.
+    fn locate(&self, offset: usize) -> Location {
+        let mut offset = self.written_offset(offset.min(self.text.len()));
+        while !self.written.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let line = self.line_starts.partition_point(|start| *start <= offset);
+        let line_start = self.line_starts[line - 1];
+        Location {
+            file: self.id,
+            line,
+            column: self.written[line_start..offset].chars().count() + 1,
+        }
+    }
+
+    fn diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
+        Diagnostic {
+            file: self.file.to_owned(),
+            at: self.locate(offset),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn toml_diagnostic(&self, err: &toml::de::Error) -> Diagnostic {
+        let offset = err.span().map_or(0, |span| span.start);
+        let message = keys::wrong_type(&self.text, offset, err.message())
+            .unwrap_or_else(|| explain_toml_error(err.message()));
+        self.diagnostic(offset, message)
+    }
+
+    /// The directory that holds the file, and every file it names: the current directory
+    /// for a spec read from standard input.
+    fn dir(&self) -> &Path {
         if self.file == Path::new("-") {
             return Path::new("");
         }
@@ -497,40 +615,106 @@ impl Source<'_> {
 
 impl<'a> Source<'a> {
     fn new(text: &'a str, file: &'a Path) -> Self {
-        let line_starts = std::iter::once(0)
-            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
-            .collect();
         Self {
-            text,
             file,
-            line_starts,
+            segments: vec![Segment::new(text, file)],
+            variables: None,
         }
     }
 
-    /// The 1-based line and column (in characters) of a byte offset.
-    pub(crate) fn locate(&self, offset: usize) -> Location {
-        let offset = offset.min(self.text.len());
-        let line = self.line_starts.partition_point(|start| *start <= offset);
-        let line_start = self.line_starts[line - 1];
-        Location {
-            line,
-            column: self.text[line_start..offset].chars().count() + 1,
+    /// The layers of an organization's account, one after the other: each segment's spans
+    /// must have been parsed at its `base` (`layers.rs`).
+    pub(crate) fn layered(
+        file: &'a Path,
+        segments: Vec<Segment<'a>>,
+        variables: &'a layers::Variables,
+    ) -> Self {
+        Self {
+            file,
+            segments,
+            variables: Some(variables),
         }
+    }
+
+    /// Where the next segment starts: after the last, with a gap so that no span of one
+    /// touches the next.
+    pub(crate) fn next_base(segments: &[Segment<'_>]) -> usize {
+        segments.last().map_or(0, |s| s.base + s.text.len() + 1)
+    }
+
+    fn segment(&self, offset: usize) -> &Segment<'a> {
+        let i = self.segments.partition_point(|s| s.base <= offset);
+        &self.segments[i.saturating_sub(1)]
+    }
+
+    /// The file, line and column of an offset.
+    pub(crate) fn locate(&self, offset: usize) -> Location {
+        let segment = self.segment(offset);
+        segment.locate(offset - segment.base)
     }
 
     pub(crate) fn diagnostic(&self, offset: usize, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            file: self.file.to_owned(),
-            at: self.locate(offset),
-            message: message.into(),
-        }
+        let segment = self.segment(offset);
+        segment.diagnostic(offset - segment.base, message)
     }
 
     fn toml_diagnostic(&self, err: &toml::de::Error) -> Diagnostic {
-        let offset = err.span().map_or(0, |span| span.start);
-        let message = keys::wrong_type(self.text, offset, err.message())
-            .unwrap_or_else(|| explain_toml_error(err.message()));
-        self.diagnostic(offset, message)
+        self.segments[0].toml_diagnostic(err)
+    }
+
+    /// The directory of the file that holds `offset`, which the files it names are in.
+    pub(crate) fn dir_at(&self, offset: usize) -> &Path {
+        self.segment(offset).dir()
+    }
+
+    /// A document file's text as the spec means it: a layer's variables filled in.
+    pub(crate) fn fill(&self, text: String) -> Result<String, String> {
+        match self.variables {
+            Some(variables) => variables.fill(&text).map(|(filled, _)| filled.into_owned()),
+            None => Ok(text),
+        }
+    }
+
+    /// The spec's own file, and the files its locations name.
+    pub(crate) fn files(&self) -> (PathBuf, Vec<PathBuf>) {
+        let mut files = vec![self.file.to_owned()];
+        files.extend(
+            self.segments
+                .iter()
+                .filter(|s| s.id != 0)
+                .map(|s| s.file.to_owned()),
+        );
+        (self.file.to_owned(), files)
+    }
+
+    /// The SHA-256 of what was parsed: one text's, or every layer's in turn.
+    pub(crate) fn digest(&self) -> String {
+        if let [only] = self.segments.as_slice() {
+            return crate::digest::of(only.text.as_bytes());
+        }
+        let mut all = Vec::new();
+        for segment in &self.segments {
+            all.extend_from_slice(segment.file.as_os_str().as_encoded_bytes());
+            all.push(0);
+            all.extend_from_slice(segment.text.as_bytes());
+            all.push(0);
+        }
+        crate::digest::of(&all)
+    }
+}
+
+impl Segment<'_> {
+    pub(crate) fn text(&self) -> &str {
+        &self.text
+    }
+
+    pub(crate) fn base(&self) -> usize {
+        self.base
+    }
+
+    pub(crate) fn place(&mut self, base: usize, id: u16) {
+        self.base = base;
+        self.id = id;
     }
 }
 

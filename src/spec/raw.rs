@@ -16,7 +16,7 @@ use serde::{Deserialize, Deserializer};
 
 /// An iamspec spec: users, groups, policies and roles to keep an AWS account's IAM as
 /// declared. Unknown keys are errors.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(title = "iamspec spec")]
 pub struct RawSpec {
@@ -47,7 +47,7 @@ pub struct RawSpec {
 }
 
 /// The policy linter: the level of each finding code, and exceptions for named policies.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Lint")]
 pub struct RawLint {
@@ -86,7 +86,7 @@ pub struct RawException {
 }
 
 /// The account: whose it is, what the spec owns in it, and account-wide settings.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Account")]
 pub struct RawAccount {
@@ -353,9 +353,33 @@ impl<T> Spanned<T> {
     }
 }
 
+thread_local! {
+    /// Added to every span read on this thread: an organization's account merges several
+    /// layers, each parsed at its own place in one range of offsets (`Source::layered`).
+    static SPAN_BASE: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Parses TOML whose spans start at `base` rather than 0.
+pub fn parse_at<T: serde::de::DeserializeOwned>(
+    text: &str,
+    base: usize,
+) -> Result<T, toml::de::Error> {
+    SPAN_BASE.set(base);
+    let parsed = toml::from_str(text);
+    SPAN_BASE.set(0);
+    parsed
+}
+
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Spanned<T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        toml::Spanned::deserialize(deserializer).map(Spanned)
+        let spanned = toml::Spanned::deserialize(deserializer)?;
+        let base = SPAN_BASE.get();
+        if base == 0 {
+            return Ok(Spanned(spanned));
+        }
+        let span = spanned.span();
+        let span = span.start + base..span.end + base;
+        Ok(Spanned(toml::Spanned::new(span, spanned.into_inner())))
     }
 }
 

@@ -82,10 +82,7 @@ fn the_issue_example_loads_with_add_ons_expanded() {
     );
     assert_eq!(
         user.policies[0].at,
-        Location {
-            line: 6,
-            column: 13
-        }
+        Location::at(6, 13)
     );
 }
 

@@ -147,8 +147,10 @@ impl Checker<'_> {
         );
         let oidc_providers = self.providers(&raw.oidc_providers);
         let roles = self.roles(&raw.roles, &addons, &oidc_providers);
+        let (file, files) = self.source.files();
         Spec {
-            file: self.source.file.to_owned(),
+            file,
+            files,
             account_id,
             ownership,
             prune,
@@ -163,7 +165,7 @@ impl Checker<'_> {
             lint: self.lint(raw.lint.as_ref()),
             document_at: BTreeMap::new(),
             warnings: Vec::new(),
-            digest: crate::digest::of(self.source.text.as_bytes()),
+            digest: self.source.digest(),
         }
     }
 
@@ -390,10 +392,10 @@ impl Checker<'_> {
         let at = value.span().start;
         let json = match value.get_ref() {
             toml::Value::String(relative) => {
-                let (path, text) = match self.read_document(relative) {
+                let (path, text) = match self.read_document(at, relative) {
                     Ok(read) => read,
                     Err(err) => {
-                        let shown = self.source.dir().join(relative);
+                        let shown = self.source.dir_at(at).join(relative);
                         self.error(
                             at,
                             format!(
@@ -410,10 +412,7 @@ impl Checker<'_> {
                     Err(err) => {
                         self.problems.push(Diagnostic {
                             file: path,
-                            at: super::Location {
-                                line: err.line(),
-                                column: err.column(),
-                            },
+                            at: super::Location::at(err.line(), err.column()),
                             message: format!("the document of {what} is not valid JSON: {err}"),
                         });
                         return None;
@@ -451,9 +450,11 @@ impl Checker<'_> {
 
     /// The text of a document file: a regular file inside the spec's directory, of a size a
     /// policy document can have. Returns the path as written beside the spec.
-    fn read_document(&self, relative: &str) -> Result<(PathBuf, String), FileError> {
-        let (written, resolved) = files::confine(self.source.dir(), relative)?;
-        files::read_text(&resolved, files::MAX_DOCUMENT_BYTES).map(|text| (written, text))
+    fn read_document(&self, at: usize, relative: &str) -> Result<(PathBuf, String), FileError> {
+        let (written, resolved) = files::confine(self.source.dir_at(at), relative)?;
+        let text = files::read_text(&resolved, files::MAX_DOCUMENT_BYTES)?;
+        let text = self.source.fill(text).map_err(FileError::Variable)?;
+        Ok((written, text))
     }
 
     /// IAM names are unique per account ignoring case, so `Dev` and `dev` cannot both exist.
@@ -489,7 +490,7 @@ impl Checker<'_> {
                     .iter()
                     .map(|p| PolicyUse {
                         policy: PolicyRef::parse(p).expect("built-in add-ons name valid policies"),
-                        at: super::Location { line: 0, column: 0 },
+                        at: super::Location::default(),
                         via: Some((*name).to_owned()),
                     })
                     .collect();
