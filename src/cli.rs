@@ -5,6 +5,7 @@
 //! 2 changes to make or a lost secret to replace (`plan --detailed-exitcode` only); 130, 143
 //! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
+mod org;
 mod progress;
 
 use std::ffi::OsString;
@@ -26,7 +27,7 @@ use crate::plan::saved::{self, SavedOptions, SavedPlan};
 use crate::render;
 use crate::secrets::SecretsDir;
 use crate::session::{self, Reading, Run, Session, Stop, Terminal};
-use crate::spec::{self, Spec};
+use crate::spec::{self, Spec, organization};
 
 /// Keep AWS IAM users, groups and policies in a TOML spec, and make the account match it.
 #[derive(Debug, Parser)]
@@ -45,8 +46,12 @@ enum Command {
         #[command(flatten)]
         common: Common,
         /// Print the plan as one JSON object (schema: docs/plan-json.md).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "markdown")]
         json: bool,
+        /// Print the plan as Markdown for a pull request's comment: a summary table, then a
+        /// collapsible section per account with changes.
+        #[arg(long)]
+        markdown: bool,
         /// Exit 0 when there is nothing to do, 2 when there are changes or a lost secret to
         /// replace, 1 on error.
         #[arg(long)]
@@ -79,6 +84,22 @@ enum Command {
         /// 30s, 10m; 0 refuses at once).
         #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_duration)]
         lock_timeout: Duration,
+        /// For an organization: how many accounts may fail before no new account starts
+        /// (those under way finish).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        max_failed_accounts: usize,
+    },
+    /// List the accounts an organization file targets, with their layers.
+    Accounts {
+        /// The organization file.
+        org: PathBuf,
+        #[command(flatten)]
+        aws: Aws,
+        #[command(flatten)]
+        targeting: Targeting,
+        /// Print `{"accounts": [{"id", "name", "specs"}]}`, usable as a CI matrix.
+        #[arg(long)]
+        json: bool,
     },
     /// Check a spec offline; needs no credentials and makes no call.
     Validate {
@@ -99,11 +120,14 @@ enum Command {
     /// no root access keys, MFA on the root user).
     #[allow(clippy::doc_markdown)] // --help text, not Markdown
     Credentials {
-        /// A spec whose rules to check (access_key max_age, [account] disable_unused); without
-        /// one, only MFA and the root user's credentials are checked.
+        /// A spec whose rules to check (access_key max_age, [account] disable_unused), or an
+        /// organization file (every target account); without one, only MFA and the root
+        /// user's credentials are checked.
         spec: Option<PathBuf>,
         #[command(flatten)]
         aws: Aws,
+        #[command(flatten)]
+        targeting: Targeting,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -124,6 +148,10 @@ enum Command {
         /// The directory to write spec.toml and its documents into; it must not exist yet.
         #[arg(long, value_name = "DIR", default_value = "exported")]
         out: PathBuf,
+        /// Export every account of the caller's organization: one layer per account and an
+        /// organization file that plans nothing.
+        #[arg(long, conflicts_with_all = ["scope", "owner"])]
+        organization: bool,
     },
     /// Print the JSON Schema of a spec, for editors to complete and check keys as you type.
     ///
@@ -181,8 +209,15 @@ struct Aws {
 
 impl Aws {
     async fn connect(&self) -> Result<AwsIam, Error> {
+        AwsIam::connect(&self.connection()?)
+            .await
+            .map_err(Error::Connect)
+    }
+
+    /// The settings to reach AWS with, from the flags and the environment.
+    fn connection(&self) -> Result<Connection, Error> {
         let named = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
-        let connection = Connection {
+        Ok(Connection {
             profile: self.profile.clone().or_else(|| named("AWS_PROFILE")),
             region: self.region.clone(),
             endpoint_url: match &self.endpoint_url {
@@ -194,18 +229,38 @@ impl Aws {
                 call: self.call_timeout,
                 retries: self.retry_timeout,
             },
-        };
-        AwsIam::connect(&connection).await.map_err(Error::Connect)
+        })
     }
 
     fn print_stats(&self, api: &AwsIam) {
+        self.print_calls(&api.calls());
+    }
+
+    fn print_calls(&self, calls: &std::collections::BTreeMap<&'static str, u64>) {
         if !self.stats {
             return;
         }
-        let calls = api.calls();
         let total: u64 = calls.values().sum();
         let list: Vec<String> = calls.iter().map(|(op, n)| format!("{op} {n}")).collect();
         eprintln!("API calls: {total} ({})", list.join(", "));
+    }
+}
+
+/// Which of an organization's target accounts a command takes.
+#[derive(Debug, Args, Default)]
+pub(crate) struct Targeting {
+    /// Only these target accounts (ids or names, comma-separated).
+    #[arg(long, value_name = "ID|NAME,...", value_delimiter = ',')]
+    accounts: Vec<String>,
+    /// Only the K-th of N parts of the target accounts (1 <= K <= N), for a CI matrix: the N
+    /// shards take every account exactly once.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<crate::org::Shard>,
+}
+
+impl Targeting {
+    fn is_given(&self) -> bool {
+        !self.accounts.is_empty() || self.shard.is_some()
     }
 }
 
@@ -216,6 +271,8 @@ impl Aws {
 struct Common {
     #[command(flatten)]
     aws: Aws,
+    #[command(flatten)]
+    targeting: Targeting,
     /// Where the secrets of new access keys are written, one <user>.csv each.
     #[arg(long, value_name = "DIR", default_value = "secrets")]
     secrets_dir: PathBuf,
@@ -328,9 +385,22 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         }
         Command::Export {
             aws,
+            out,
+            organization: true,
+            ..
+        } => org::export(&aws, &out).await,
+        Command::Accounts {
+            org: path,
+            aws,
+            targeting,
+            json,
+        } => org::accounts(&path, &aws, &targeting, json).await,
+        Command::Export {
+            aws,
             scope,
             owner,
             out,
+            organization: false,
         } => {
             let api = aws.connect().await?;
             let live = live::read_account(&api).await?;
@@ -347,44 +417,88 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Credentials {
-            spec,
+            spec: Some(spec),
             aws,
+            targeting,
             json,
             detailed_exitcode,
-        } => credentials(spec.as_deref(), &aws, json, detailed_exitcode).await,
+        } if organization::is_organization_file(&spec) => {
+            org::credentials(&spec, &aws, &targeting, json, detailed_exitcode).await
+        }
+        Command::Credentials {
+            spec,
+            aws,
+            targeting,
+            json,
+            detailed_exitcode,
+        } => {
+            one_account(&targeting)?;
+            credentials(spec.as_deref(), &aws, json, detailed_exitcode).await
+        }
         Command::Plan {
             spec,
             common,
             json,
+            markdown,
             detailed_exitcode,
             out,
-        } => plan(&spec, &common, json, detailed_exitcode, out.as_deref()).await,
+        } => {
+            let format = match (json, markdown) {
+                (true, _) => org::Format::Json,
+                (_, true) => org::Format::Markdown,
+                _ => org::Format::Text,
+            };
+            if organization::is_organization_file(&spec) {
+                org::plan(&spec, &common, format, detailed_exitcode, out.as_deref()).await
+            } else {
+                one_account(&common.targeting)?;
+                plan(&spec, &common, format, detailed_exitcode, out.as_deref()).await
+            }
+        }
         Command::Apply {
             target,
             common,
             yes,
             concurrency,
             lock_timeout,
+            max_failed_accounts,
         } => {
             let run = Run {
                 concurrency,
                 lock_timeout,
                 max_deletes: common.max_deletes,
             };
-            if saved::is_saved_plan(&target) {
+            if org::is_saved_organization_plan(&target) {
+                refuse_shaping_flags(&common)?;
+                org::apply_saved(&target, &common, run, max_failed_accounts).await
+            } else if saved::is_saved_plan(&target) {
+                one_account(&common.targeting)?;
                 apply_saved(&target, &common, run).await
+            } else if organization::is_organization_file(&target) {
+                org::apply(&target, &common, yes, run, max_failed_accounts).await
             } else {
+                one_account(&common.targeting)?;
                 apply(&target, &common, yes, run).await
             }
         }
     }
 }
 
+/// `--accounts` and `--shard` choose among an organization's accounts; a spec has one.
+fn one_account(targeting: &Targeting) -> Result<(), Error> {
+    if targeting.is_given() {
+        return Err(Error::Usage(
+            "--accounts and --shard choose among the accounts of an organization file; this is a spec of one account".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// `iamspec plan`: shows the plan, and with `--out` saves it for `apply FILE`.
 async fn plan(
     path: &Path,
     common: &Common,
-    json: bool,
+    format: org::Format,
     detailed_exitcode: bool,
     out: Option<&Path>,
 ) -> Result<ExitCode, Error> {
@@ -397,15 +511,25 @@ async fn plan(
     if let Some(out) = out {
         saved::check_out(out, path)?;
     }
-    let session = open(path, common, &Console).await?;
+    let (spec, api) = open(path, common).await?;
+    let session = Session::new(&api, &spec, common.reading(), &Console);
     let planned = session.plan().await?;
     let plan = &planned.plan;
-    if json {
-        emit(&render::json(plan))?;
-    } else {
-        emit(&render::text(plan, session.style()))?;
+    match format {
+        org::Format::Json => emit(&render::json(plan))?,
+        org::Format::Text => emit(&render::text(plan, session.style()))?,
+        org::Format::Markdown => {
+            let row = render::org::Row {
+                id: &plan.account,
+                name: None,
+                plan: Some(plan),
+                error: None,
+                status: if plan.needs_attention() { "changes" } else { "no changes" }.to_owned(),
+            };
+            emit(&render::org::markdown(&[row], &common.secrets_dir))?;
+        }
     }
-    common.aws.print_stats(&session.api);
+    common.aws.print_stats(&&api);
     session::check_deletions(plan, common.max_deletes)?;
     if let Some(out) = out {
         let key = plan_key();
@@ -586,11 +710,12 @@ async fn credentials(
 
 /// `iamspec apply SPEC`: plan, confirm, take the lock, plan again under it, apply, give it back.
 async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<ExitCode, Error> {
-    let session = open(path, common, &Console).await?;
+    let (spec, api) = open(path, common).await?;
+    let session = Session::new(&api, &spec, common.reading(), &Console);
     let (plan, caller) = session.plan_quickly().await?;
     emit(&render::text(&plan, session.style()))?;
     if plan.is_empty() {
-        common.aws.print_stats(&session.api);
+        common.aws.print_stats(&&api);
         return Ok(ExitCode::SUCCESS);
     }
     let secrets = SecretsDir::new(common.secrets_dir.clone());
@@ -603,7 +728,7 @@ async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<Exit
     }
     let mut stop = Stop::listen()?;
     let applied = session.apply(&plan, &caller, yes, run, &mut stop).await;
-    common.aws.print_stats(&session.api);
+    common.aws.print_stats(&&api);
     applied.map(ExitCode::from)
 }
 
@@ -618,7 +743,8 @@ fn plan_key() -> Option<Vec<u8>> {
 /// `iamspec apply FILE`: check the saved plan against the spec and the account (under the
 /// lock), then apply exactly its changes. Nothing is asked: the plan was reviewed when it was
 /// made, and anything that changed since refuses it.
-async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode, Error> {
+/// A saved plan was shaped by the flags `plan --out` had: giving them to apply is a mistake.
+fn refuse_shaping_flags(common: &Common) -> Result<(), Error> {
     for (given, flag) in [
         (common.prune, "--prune"),
         (common.list_keys, "--list-keys"),
@@ -631,6 +757,11 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
             )));
         }
     }
+    Ok(())
+}
+
+async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode, Error> {
+    refuse_shaping_flags(common)?;
     let saved = SavedPlan::read(file, plan_key().as_deref())?;
     let mut spec = load(&saved.spec.path)?;
     saved.check_spec(&spec)?;
@@ -655,42 +786,34 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
             std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(saved.made).unwrap_or(0))
         )
     );
-    let session = Session {
-        api,
-        spec,
-        reading: Reading {
-            secrets_dir: &common.secrets_dir,
-            list_keys: saved.options.list_keys,
-        },
-        terminal: &Console,
+    let reading = Reading {
+        secrets_dir: &common.secrets_dir,
+        list_keys: saved.options.list_keys,
     };
+    let session = Session::new(&api, &spec, reading, &Console);
     let mut stop = Stop::listen()?;
     let applied = session.apply_saved(&saved, &caller, run, &mut stop).await;
-    common.aws.print_stats(&session.api);
+    common.aws.print_stats(&&api);
     applied.map(ExitCode::from)
 }
 
 /// The spec, checked, and a connection to its account: nothing is connected for an invalid
 /// spec.
-async fn open<'a, T: Terminal>(
-    path: &Path,
-    common: &'a Common,
-    terminal: &'a T,
-) -> Result<Session<'a, T>, Error> {
+async fn open(path: &Path, common: &Common) -> Result<(Spec, AwsIam), Error> {
     let mut spec = load(path)?;
-    spec.prune |= common.prune;
-    spec.replace_lost_keys = common.replace_lost_keys;
-    spec.adopt_keys = common.adopt_keys;
+    common.shape(&mut spec);
     let api = common.aws.connect().await?;
-    Ok(Session {
-        api,
-        spec,
-        reading: common.reading(),
-        terminal,
-    })
+    Ok((spec, api))
 }
 
 impl Common {
+    /// What the flags decide of a plan: `--prune`, `--replace-lost-keys`, `--adopt-keys`.
+    fn shape(&self, spec: &mut Spec) {
+        spec.prune |= self.prune;
+        spec.replace_lost_keys = self.replace_lost_keys;
+        spec.adopt_keys = self.adopt_keys;
+    }
+
     fn reading(&self) -> Reading<'_> {
         Reading {
             secrets_dir: &self.secrets_dir,

@@ -15,6 +15,7 @@ pub mod iam;
 pub mod lint;
 pub mod live;
 pub mod lock;
+pub mod org;
 pub mod plan;
 pub mod render;
 pub mod secrets;

@@ -158,6 +158,19 @@ pub trait Terminal: Sync {
     }
 }
 
+/// A terminal that shows nothing, for reads whose results are rendered elsewhere.
+pub struct Silent;
+
+impl Terminal for Silent {
+    fn show(&self, _text: &str) -> Result<(), Error> {
+        Ok(())
+    }
+
+    fn say(&self, line: &str) {
+        eprintln!("{line}");
+    }
+}
+
 /// How the account is read: what the secrets directory says of interrupted applies, and
 /// whether keys are listed or taken from the credential report.
 #[derive(Debug, Clone, Copy)]
@@ -253,22 +266,31 @@ pub struct Planned {
 
 /// One account, its spec, and how to read it and show what happens.
 pub struct Session<'a, T: Terminal> {
-    pub api: AwsIam,
-    pub spec: Spec,
+    pub api: &'a AwsIam,
+    pub spec: &'a Spec,
     pub reading: Reading<'a>,
     pub terminal: &'a T,
 }
 
-impl<T: Terminal> Session<'_, T> {
+impl<'a, T: Terminal> Session<'a, T> {
+    pub fn new(api: &'a AwsIam, spec: &'a Spec, reading: Reading<'a>, terminal: &'a T) -> Self {
+        Self {
+            api,
+            spec,
+            reading,
+            terminal,
+        }
+    }
+
     /// live -> diff: everything up to the plan. For review, what each changed principal gains
     /// and loses counts its AWS-managed policies too: their documents are read once a first
     /// diff says which (none when nothing changes).
     pub async fn plan(&self) -> Result<Planned, Error> {
         let mut live = self.read().await?;
-        let (mut plan, wanted) = diff::diff_with_documents_wanted(&self.spec, &live)?;
+        let (mut plan, wanted) = diff::diff_with_documents_wanted(self.spec, &live)?;
         if !wanted.is_empty() {
-            live.aws_documents = Box::pin(live::read_documents(&self.api, wanted)).await?;
-            plan = diff::diff(&self.spec, &live)?;
+            live.aws_documents = Box::pin(live::read_documents(self.api, wanted)).await?;
+            plan = diff::diff(self.spec, &live)?;
         }
         Ok(Planned { live, plan })
     }
@@ -276,7 +298,7 @@ impl<T: Terminal> Session<'_, T> {
     /// live -> diff, returning who the caller is too.
     pub async fn plan_quickly(&self) -> Result<(Plan, Caller), Error> {
         let live = self.read().await?;
-        let plan = diff::diff(&self.spec, &live)?;
+        let plan = diff::diff(self.spec, &live)?;
         Ok((plan, live.caller))
     }
 
@@ -294,8 +316,8 @@ impl<T: Terminal> Session<'_, T> {
         } else {
             KeyReading::Report
         };
-        let reading = Box::pin(live::read(&self.api, &self.spec, pending, keys));
-        Ok(self.terminal.reading(&self.api, reading).await?)
+        let reading = Box::pin(live::read(self.api, self.spec, pending, keys));
+        Ok(self.terminal.reading(self.api, reading).await?)
     }
 
     /// How plans and reports are rendered for this terminal.
@@ -356,7 +378,7 @@ impl<T: Terminal> Session<'_, T> {
         let locked = async |lock: &Lock, stop: &mut Stop| {
             let live = self.read().await?;
             saved.check_live(&live)?;
-            let (plan, extra) = saved.select(diff::diff(&self.spec, &live)?)?;
+            let (plan, extra) = saved.select(diff::diff(self.spec, &live)?)?;
             saved.check_fingerprinted(&plan)?;
             self.terminal.show(&render::text(&plan, self.style()))?;
             if extra > 0 {
@@ -396,13 +418,13 @@ impl<T: Terminal> Session<'_, T> {
                 humantime::format_duration(timeout)
             ));
         };
-        let taking = lock::acquire(&self.api, arn, lock::holder(caller), timeout, waiting);
+        let taking = lock::acquire(self.api, arn, lock::holder(caller), timeout, waiting);
         let held = tokio::select! {
             held = taking => held?,
             (_, code) = stop.next() => return Err(Error::Stopped { code }),
         };
         let applied = body(&held, stop).await;
-        if let Err(err) = held.release(&self.api).await {
+        if let Err(err) = held.release(self.api).await {
             self.terminal.say(&format!(
                 "warning: {err}; it expires by itself within {}",
                 humantime::format_duration(lock::LEASE)
@@ -441,8 +463,8 @@ impl<T: Terminal> Session<'_, T> {
     ) -> Result<Report, Error> {
         let mut stopped_by = stop.seen();
         let interrupt = AtomicBool::new(stopped_by.is_some());
-        let shown = self.terminal.progress(plan.changes.len(), &self.api);
-        let run = apply::apply_until(plan, &self.api, options, &interrupt, &*shown);
+        let shown = self.terminal.progress(plan.changes.len(), self.api);
+        let run = apply::apply_until(plan, self.api, options, &interrupt, &*shown);
         tokio::pin!(run);
         let mut renewals = tokio::time::interval(lock::RENEW_EVERY);
         renewals.reset();
@@ -462,7 +484,7 @@ impl<T: Terminal> Session<'_, T> {
                     );
                 }
                 _ = renewals.tick(), if lost.is_none() => {
-                    match lock.renew(&self.api).await {
+                    match lock.renew(self.api).await {
                         Ok(()) => renewed = tokio::time::Instant::now(),
                         // A renewal IAM did not answer is tried again at the next tick, as
                         // long as the lease it holds cannot have run out by then.

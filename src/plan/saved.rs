@@ -273,6 +273,15 @@ impl SavedPlan {
         };
         let value: Value =
             serde_json::from_str(&text).map_err(|err| not_a_plan(err.to_string()))?;
+        Self::from_value(value, path, key)
+    }
+
+    /// A saved plan from its JSON (`path` names it in messages), its seal checked.
+    pub fn from_value(value: Value, path: &Path, key: Option<&[u8]>) -> Result<Self, SavedError> {
+        let not_a_plan = |reason: String| SavedError::NotAPlan {
+            path: path.to_owned(),
+            reason,
+        };
         let format = value
             .get("iamspec_saved_plan")
             .and_then(Value::as_u64)
@@ -440,7 +449,7 @@ fn depends_on(plan: &Plan) -> (BTreeSet<(EntityKind, &str)>, bool) {
 
 /// The seal of a saved plan's JSON: removes any `seal` it has, and digests the rest as
 /// canonical text (keys sorted), under `key` when there is one.
-fn seal_of(value: &mut Value, key: Option<&[u8]>) -> String {
+pub(crate) fn seal_of(value: &mut Value, key: Option<&[u8]>) -> String {
     use hmac::{KeyInit as _, Mac as _};
     if let Some(fields) = value.as_object_mut() {
         fields.remove("seal");
@@ -463,7 +472,7 @@ fn seal_of(value: &mut Value, key: Option<&[u8]>) -> String {
 /// Checks the seal of a saved plan's JSON (and takes it off): a missing seal, a seal of the
 /// other kind than `key` calls for (an unkeyed plan where a key is set is one anybody could
 /// have sealed again), and a digest that differs are each refused, saying which.
-fn check_seal(value: &mut Value, key: Option<&[u8]>) -> Result<(), String> {
+pub(crate) fn check_seal(value: &mut Value, key: Option<&[u8]>) -> Result<(), String> {
     let Some(seal) = value.get("seal").and_then(Value::as_str).map(str::to_owned) else {
         return Err("it has no seal".to_owned());
     };

@@ -8,6 +8,7 @@
 mod calls;
 mod credential_calls;
 mod errors;
+mod organizations;
 mod reads;
 mod role_calls;
 #[cfg(test)]
@@ -35,6 +36,7 @@ use crate::plan::Op;
 use crate::secrets::Secret;
 use crate::spec::PasswordPolicy;
 use errors::{HopelessConnections, innermost, is_loopback};
+pub use organizations::{AwsOrganizations, Needs};
 
 /// IAM is global; its API is signed for us-east-1 in the commercial partition, so a missing
 /// region need not stop anyone.
@@ -90,41 +92,36 @@ pub struct AwsIam {
 impl AwsIam {
     /// Loads configuration and credentials, and fails early, in one sentence, if there are none.
     pub async fn connect(connection: &Connection) -> Result<Self, ApiError> {
-        let region = RegionProviderChain::first_try(connection.region.clone().map(Region::new))
-            .or_default_provider()
-            .or_else(DEFAULT_REGION);
-        // Adaptive retries slow down when IAM throttles and speed up again; reads then ride out
-        // faults on their own. `apply` adds its own waits above this for what the SDK does not
-        // retry (NoSuchEntity right after a create), and CreateAccessKey opts out entirely.
-        let retry = RetryConfig::adaptive()
-            .with_max_attempts(SDK_ATTEMPTS)
-            .with_max_backoff(Duration::from_secs(20));
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(connection.timeouts.connect)
-            .operation_attempt_timeout(connection.timeouts.call)
-            .operation_timeout(connection.timeouts.retries)
-            .build();
-        let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .region(region)
-            .retry_config(retry)
-            .timeout_config(timeouts);
-        if let Some(profile) = &connection.profile {
-            // A profile someone named wins over keys that happen to be in the environment,
-            // as the AWS CLI's --profile does: an apply must not go to the wrong account.
-            let credentials = ProfileFileCredentialsProvider::builder()
-                .profile_name(profile)
-                .build();
-            loader = loader
-                .profile_name(profile)
-                .credentials_provider(credentials);
-        }
-        if let Some(url) = &connection.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let config = loader.load().await;
-        let access_key_id = check_credentials(&config, connection).await?;
+        let (config, access_key_id) = load(connection).await?;
         let mut api = Self::from_config(&config);
         api.access_key_id = Some(access_key_id);
+        Ok(api)
+    }
+
+    /// The IAM of another account, reached by assuming each role of `hops` in turn from
+    /// `base`'s credentials (the last hop's role is in that account). The credentials are
+    /// renewed before they expire, so a long apply keeps them; the first set is fetched here,
+    /// so that a role that refuses says so before anything is read.
+    pub async fn assume(base: &SdkConfig, hops: &[Hop], session_name: &str) -> Result<Self, ApiError> {
+        let config = assumed_config(base, hops, session_name).await?;
+        let provider = config
+            .credentials_provider()
+            .expect("an assumed configuration has credentials");
+        let credentials = provider.provide_credentials().await.map_err(|err| {
+            let hop = hops.last().map_or("", |h| h.role_arn.as_str());
+            let cause = innermost(&err);
+            let cause = cause.lines().next().unwrap_or_default().trim_end_matches('.');
+            ApiError::new(
+                ErrorKind::Credentials,
+                None,
+                format!(
+                    "could not assume {hop} ({cause}): check that the role exists and that its trust policy lets the caller assume it{}",
+                    if hops.iter().any(|h| h.external_id.is_some()) { " with the external id" } else { "" }
+                ),
+            )
+        })?;
+        let mut api = Self::from_config(&config);
+        api.access_key_id = Some(credentials.access_key_id().to_owned());
         Ok(api)
     }
 
@@ -154,6 +151,11 @@ impl AwsIam {
         }
     }
 
+    /// The access key the credentials use, which a prune must never delete.
+    pub fn set_access_key_id(&mut self, key: String) {
+        self.access_key_id = Some(key);
+    }
+
     /// How many calls were made, by API action.
     pub fn calls(&self) -> BTreeMap<&'static str, u64> {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
@@ -164,6 +166,78 @@ impl AwsIam {
             *calls.entry(action).or_default() += 1;
         }
     }
+}
+
+/// One role assumed on the way to an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hop {
+    pub role_arn: String,
+    pub external_id: Option<String>,
+}
+
+/// The configuration every client is built from: region, retries, timeouts, endpoint and
+/// credentials (checked: none is an error), with the access key id the credentials use.
+pub async fn load(connection: &Connection) -> Result<(SdkConfig, String), ApiError> {
+    let region = RegionProviderChain::first_try(connection.region.clone().map(Region::new))
+        .or_default_provider()
+        .or_else(DEFAULT_REGION);
+    // Adaptive retries slow down when IAM throttles and speed up again; reads then ride out
+    // faults on their own. `apply` adds its own waits above this for what the SDK does not
+    // retry (NoSuchEntity right after a create), and CreateAccessKey opts out entirely.
+    let retry = RetryConfig::adaptive()
+        .with_max_attempts(SDK_ATTEMPTS)
+        .with_max_backoff(Duration::from_secs(20));
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(connection.timeouts.connect)
+        .operation_attempt_timeout(connection.timeouts.call)
+        .operation_timeout(connection.timeouts.retries)
+        .build();
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(region)
+        .retry_config(retry)
+        .timeout_config(timeouts);
+    if let Some(profile) = &connection.profile {
+        // A profile someone named wins over keys that happen to be in the environment,
+        // as the AWS CLI's --profile does: an apply must not go to the wrong account.
+        let credentials = ProfileFileCredentialsProvider::builder()
+            .profile_name(profile)
+            .build();
+        loader = loader
+            .profile_name(profile)
+            .credentials_provider(credentials);
+    }
+    if let Some(url) = &connection.endpoint_url {
+        loader = loader.endpoint_url(url);
+    }
+    let config = loader.load().await;
+    let access_key_id = check_credentials(&config, connection).await?;
+    Ok((config, access_key_id))
+}
+
+/// `base` with the credentials of the last of `hops`, each assumed from the one before.
+async fn assumed_config(base: &SdkConfig, hops: &[Hop], session_name: &str) -> Result<SdkConfig, ApiError> {
+    use aws_config::sts::AssumeRoleProvider;
+    use aws_credential_types::provider::SharedCredentialsProvider;
+    let mut provider: Option<AssumeRoleProvider> = None;
+    for hop in hops {
+        let mut builder = AssumeRoleProvider::builder(&hop.role_arn)
+            .session_name(session_name)
+            .configure(base);
+        if let Some(id) = &hop.external_id {
+            builder = builder.external_id(id);
+        }
+        provider = Some(match provider {
+            None => builder.build().await,
+            Some(from) => builder.build_from_provider(from).await,
+        });
+    }
+    let Some(provider) = provider else {
+        return Ok(base.clone());
+    };
+    Ok(base
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .build())
 }
 
 /// The access key id of the credentials found, or why there are none.

@@ -1,0 +1,810 @@
+//! The commands for an organization file: `accounts`, `plan`, `apply` (and a saved plan of
+//! the whole organization), `credentials` and `export --organization`. What runs the accounts
+//! is `crate::org`; this wires it to the terminal and turns outcomes into exit codes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+
+use super::{Aws, Common, Console, Targeting, confirm, emit, plan_key, write_export, write_new_file};
+use crate::live::aws::{AwsIam, AwsOrganizations, Needs};
+use crate::live::{self, Caller, IamApi, ReadError};
+use crate::org::run::{self, Account, Applied, Flags, Hub};
+use crate::org::{self, Target};
+use crate::plan::Plan;
+use crate::plan::saved::{self, SavedError, SavedOptions, SavedPlan};
+use crate::render::{self, Style};
+use crate::secrets::SecretsDir;
+use crate::session::{self, Error, Planned, Run, Stop, Terminal};
+use crate::spec::SpecError;
+use crate::spec::organization::{self, Organization};
+
+/// The format of a saved organization plan.
+const FORMAT: u32 = 1;
+
+/// One account's output, collected while it runs and shown under its header when it is done;
+/// what it says (waits, notes) goes to standard error at once, naming the account.
+pub(super) struct Collected {
+    label: String,
+    color: bool,
+    out: Mutex<String>,
+}
+
+impl Collected {
+    fn new(target: &Target) -> Self {
+        Self {
+            label: target.label(),
+            color: Console.color(),
+            out: Mutex::new(String::new()),
+        }
+    }
+
+    fn take(&self) -> String {
+        self.out.lock().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default()
+    }
+}
+
+impl Terminal for Collected {
+    fn show(&self, text: &str) -> Result<(), Error> {
+        if let Ok(mut out) = self.out.lock() {
+            out.push_str(text);
+        }
+        Ok(())
+    }
+
+    fn say(&self, line: &str) {
+        eprintln!("account {}: {}", self.label, line.trim_start());
+    }
+
+    fn color(&self) -> bool {
+        self.color
+    }
+}
+
+/// The organization file, checked offline: every layer, and when the targets are known
+/// without asking AWS (ids only), every account's merged spec too.
+fn load(path: &Path) -> Result<Organization, Error> {
+    let org = organization::load(path)?;
+    if !org.needs_organizations() {
+        let resolved = org::resolve(&org, None)?;
+        let mut problems = Vec::new();
+        for target in &resolved.targets {
+            if let Err(SpecError::Invalid(mut found)) = org::spec_of(&org, target, "aws") {
+                problems.append(&mut found);
+            }
+        }
+        if !problems.is_empty() {
+            problems.sort_by(|a, b| (&a.file, a.at).cmp(&(&b.file, b.at)));
+            problems.dedup();
+            return Err(SpecError::Invalid(problems).into());
+        }
+    }
+    Ok(org)
+}
+
+/// The caller's connection and who they are.
+async fn hub(aws: &Aws) -> Result<Hub, Error> {
+    let (config, key) = crate::live::aws::load(&aws.connection()?)
+        .await
+        .map_err(Error::Connect)?;
+    let mut api = AwsIam::from_config(&config);
+    api.set_access_key_id(key);
+    let caller = live::read_caller(&api).await?;
+    Ok(Hub {
+        config,
+        caller,
+        api,
+    })
+}
+
+/// The target accounts, `--accounts` and `--shard` applied; AWS Organizations is read only
+/// when a target needs it, and only as far as it does (OUs, tags).
+async fn targets(
+    org: &Organization,
+    hub: &Hub,
+    targeting: &Targeting,
+    calls: &mut BTreeMap<&'static str, u64>,
+) -> Result<Vec<Target>, Error> {
+    let listing = if org.needs_organizations() {
+        let needs = Needs {
+            ous: org.targets.iter().any(|t| !t.ous.is_empty()),
+            tags: org.targets.iter().any(|t| !t.tags.is_empty()),
+        };
+        let organizations = AwsOrganizations::new(&hub.config);
+        let listing = organizations.list(needs).await.map_err(|source| ReadError::Api {
+            what: "read the organization's accounts (organizations:ListAccounts, and for OUs and tags ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListTagsForResource): run iamspec from the management account or a delegated administrator".to_owned(),
+            source,
+        })?;
+        merge_calls(calls, &organizations.calls());
+        Some(listing)
+    } else {
+        None
+    };
+    let resolved = org::resolve(org, listing.as_ref())?;
+    for skipped in &resolved.skipped {
+        eprintln!("note: {skipped}");
+    }
+    org::select(resolved.targets, &targeting.accounts, targeting.shard).map_err(Error::Usage)
+}
+
+fn merge_calls(into: &mut BTreeMap<&'static str, u64>, from: &BTreeMap<&'static str, u64>) {
+    for (action, n) in from {
+        *into.entry(action).or_default() += n;
+    }
+}
+
+/// Every call made: the caller's, Organizations' and each account's.
+fn all_calls<T>(
+    hub: &Hub,
+    accounts: &[Account<T>],
+    mut calls: BTreeMap<&'static str, u64>,
+) -> BTreeMap<&'static str, u64> {
+    merge_calls(&mut calls, &hub.api.calls());
+    for account in accounts {
+        if let Ok((_, Some(api))) = &account.ready {
+            merge_calls(&mut calls, &api.calls());
+        }
+    }
+    calls
+}
+
+/// Each account's secrets go to a directory of its own inside `--secrets-dir`.
+fn secrets_dir(common: &Common, target: &Target) -> PathBuf {
+    common.secrets_dir.join(&target.id)
+}
+
+fn flags(common: &Common) -> Flags {
+    Flags {
+        prune: common.prune,
+        replace_lost_keys: common.replace_lost_keys,
+        adopt_keys: common.adopt_keys,
+        list_keys: common.list_keys,
+    }
+}
+
+/// Shows each note of the accounts' specs once, however many accounts share it.
+fn show_notes<T>(accounts: &[Account<T>]) {
+    let mut seen = std::collections::BTreeSet::new();
+    for note in accounts.iter().flat_map(|a| &a.notes) {
+        if seen.insert(note) {
+            eprintln!("{note}");
+        }
+    }
+}
+
+/// `iamspec accounts ORG`: the targets and their layers.
+pub(super) async fn accounts(
+    path: &Path,
+    aws: &Aws,
+    targeting: &Targeting,
+    json: bool,
+) -> Result<ExitCode, Error> {
+    let org = load(path)?;
+    let hub = hub(aws).await?;
+    let mut calls = BTreeMap::new();
+    let targets = targets(&org, &hub, targeting, &mut calls).await?;
+    aws.print_calls(&all_calls::<session::Silent>(&hub, &[], calls));
+    let dir = org.file.parent().unwrap_or_else(|| Path::new(""));
+    let specs = |t: &Target| -> Vec<String> {
+        t.layers
+            .iter()
+            .map(|l| dir.join(l).display().to_string())
+            .collect()
+    };
+    if json {
+        let accounts: Vec<Value> = targets
+            .iter()
+            .map(|t| json!({ "id": t.id, "name": t.name, "specs": specs(t) }))
+            .collect();
+        let mut text = serde_json::to_string_pretty(&json!({ "accounts": accounts }))
+            .expect("JSON serialises");
+        text.push('\n');
+        emit(&text)?;
+    } else {
+        let mut text = String::new();
+        for t in &targets {
+            text.push_str(&format!("{}  {}  {}\n", t.id, t.name.as_deref().unwrap_or("-"), specs(t).join(", ")));
+        }
+        text.push_str(&format!(
+            "{} account{}.\n",
+            targets.len(),
+            if targets.len() == 1 { "" } else { "s" }
+        ));
+        emit(&text)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The rows of a rendering, one per account.
+fn rows<'a, T>(
+    accounts: &'a [Account<T>],
+    planned: &'a [Result<(Planned, Caller), Error>],
+    max_deletes: usize,
+) -> Vec<render::org::Row<'a>> {
+    accounts
+        .iter()
+        .zip(planned)
+        .map(|(account, planned)| {
+            let (plan, error) = match (&account.ready, planned) {
+                (Err(err), _) | (Ok(_), Err(err)) => (None, Some(err.to_string())),
+                (Ok(_), Ok((planned, _))) => {
+                    let too_many = session::check_deletions(&planned.plan, max_deletes).err();
+                    (Some(&planned.plan), too_many.map(|e| e.to_string()))
+                }
+            };
+            let status = match (&error, plan) {
+                (Some(_), _) => "error",
+                (None, Some(p)) if p.needs_attention() => "changes",
+                _ => "no changes",
+            };
+            render::org::Row {
+                id: &account.target.id,
+                name: account.target.name.as_deref(),
+                plan,
+                error,
+                status: status.to_owned(),
+            }
+        })
+        .collect()
+}
+
+/// `iamspec plan ORG`: every target planned concurrently; an account that cannot be planned
+/// is reported while the others are, and makes the exit code 1.
+pub(super) async fn plan(
+    path: &Path,
+    common: &Common,
+    format: Format,
+    detailed_exitcode: bool,
+    out: Option<&Path>,
+) -> Result<ExitCode, Error> {
+    if let Some(out) = out {
+        saved::check_out(out, path)?;
+    }
+    let org = load(path)?;
+    let hub = hub(&common.aws).await?;
+    let mut calls = BTreeMap::new();
+    let targets = targets(&org, &hub, &common.targeting, &mut calls).await?;
+    let accounts = run::prepare(&org, &hub, targets.clone(), flags(common), |t| {
+        (Collected::new(t), secrets_dir(common, t))
+    })
+    .await;
+    show_notes(&accounts);
+    let planned = run::plan(&accounts, &hub, org.concurrency, true).await;
+    let rows = rows(&accounts, &planned, common.max_deletes);
+    let style = Style {
+        color: Console.color(),
+        secrets_dir: &common.secrets_dir,
+    };
+    emit(&match format {
+        Format::Text => render::org::text(&rows, style),
+        Format::Json => render::org::json(&rows),
+        Format::Markdown => render::org::markdown(&rows, &common.secrets_dir),
+    })?;
+    common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+    let failed = rows.iter().filter(|r| r.error.is_some()).count();
+    if failed > 0 {
+        return Err(Error::Accounts(format!(
+            "{failed} of {} accounts could not be planned (their errors are above)",
+            rows.len()
+        )));
+    }
+    if let Some(out) = out {
+        let file = saved_plan(&org, common, &hub, &accounts, &planned);
+        saved::check_out(out, path)?;
+        write_new_file(out, &file)?;
+        eprintln!(
+            "Saved the plan of {} accounts to {}: `iamspec apply {}` applies exactly it, and refuses if the organization, a layer, an account's targeting or anything a change touches has changed meanwhile.",
+            accounts.len(),
+            out.display(),
+            out.display()
+        );
+    }
+    let attention = rows.iter().any(|r| r.plan.is_some_and(Plan::needs_attention));
+    Ok(if detailed_exitcode && attention {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// How a plan is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+/// `iamspec apply ORG`: one plan and one confirmation for the whole organization, then each
+/// account under its own lock, accounts in parallel.
+pub(super) async fn apply(
+    path: &Path,
+    common: &Common,
+    yes: bool,
+    run: Run,
+    max_failed: usize,
+) -> Result<ExitCode, Error> {
+    let org = load(path)?;
+    let hub = hub(&common.aws).await?;
+    let mut calls = BTreeMap::new();
+    let targets = targets(&org, &hub, &common.targeting, &mut calls).await?;
+    let accounts = run::prepare(&org, &hub, targets, flags(common), |t| {
+        (Collected::new(t), secrets_dir(common, t))
+    })
+    .await;
+    show_notes(&accounts);
+    let planned = run::plan(&accounts, &hub, org.concurrency, false).await;
+    let mut rows = rows(&accounts, &planned, common.max_deletes);
+    let style = Style {
+        color: Console.color(),
+        secrets_dir: &common.secrets_dir,
+    };
+    emit(&render::org::text(&rows, style))?;
+    // What must hold before any account is applied: its secrets directory takes secrets.
+    for (row, account) in rows.iter_mut().zip(&accounts) {
+        if let (None, Some(plan)) = (&row.error, row.plan) {
+            let secrets = SecretsDir::new(&account.secrets_dir);
+            if let Err(err) = session::check_before_apply(plan, common.max_deletes, &secrets) {
+                eprintln!("error: account {}: {err}", account.target.label());
+                row.error = Some(err.to_string());
+            }
+        }
+    }
+    let unplanned = rows.iter().filter(|r| r.error.is_some()).count();
+    if unplanned > max_failed {
+        common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+        return Err(Error::Accounts(format!(
+            "{unplanned} account{} cannot be applied (above), more than --max-failed-accounts {max_failed} allows; nothing was changed",
+            if unplanned == 1 { "" } else { "s" }
+        )));
+    }
+    let with_changes = rows.iter().filter(|r| r.error.is_none() && r.plan.is_some_and(|p| !p.is_empty())).count();
+    if with_changes == 0 {
+        common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+        return Ok(if unplanned > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
+    }
+    if !yes {
+        confirm(&format!(
+            "\nApply these changes to {with_changes} account{}? Only 'y' or 'yes' applies. [y/N] ",
+            if with_changes == 1 { "" } else { "s" }
+        ))?;
+    }
+    let plans: Vec<Option<(Plan, Caller)>> = rows
+        .iter()
+        .zip(&planned)
+        .map(|(row, planned)| match (&row.error, planned) {
+            (None, Ok((planned, caller))) => Some((planned.plan.clone(), caller.clone())),
+            _ => None,
+        })
+        .collect();
+    let stop = Stop::listen()?;
+    let show = |account: &Account<Collected>, applied: &Applied| {
+        let output = account.terminal.take();
+        if output.trim().is_empty() && matches!(applied, Applied::NothingToDo | Applied::NotStarted) {
+            return;
+        }
+        let mut text = format!("=== account {} ===\n{output}", account.target.label());
+        if let Applied::Failed(err) = applied {
+            text.push_str(&format!("error: {err}\n"));
+        }
+        text.push('\n');
+        let _ = emit(&text);
+    };
+    let applied = run::apply(
+        &accounts,
+        &hub,
+        &plans,
+        run,
+        yes,
+        &stop,
+        org.concurrency,
+        max_failed,
+        show,
+    )
+    .await;
+    let mut signal = None;
+    let mut failed = 0;
+    let mut table: Vec<render::org::Row<'_>> = Vec::new();
+    for ((account, applied), (row, plan)) in accounts.iter().zip(&applied).zip(rows.iter().zip(&plans)) {
+        let status = match applied {
+            Applied::Done(0) => "applied".to_owned(),
+            Applied::Done(1) => {
+                failed += 1;
+                "failed".to_owned()
+            }
+            Applied::Done(code) => {
+                signal = Some(*code);
+                "stopped".to_owned()
+            }
+            Applied::NothingToDo => "no changes".to_owned(),
+            Applied::NotStarted => "not started".to_owned(),
+            Applied::Failed(err) => {
+                failed += 1;
+                if let Error::Interrupted { code } | Error::Stopped { code } = err {
+                    signal = Some(*code);
+                }
+                "failed".to_owned()
+            }
+        };
+        table.push(render::org::Row {
+            id: &account.target.id,
+            name: account.target.name.as_deref(),
+            plan: plan.as_ref().map(|(p, _)| p),
+            error: row.error.clone(),
+            status,
+        });
+    }
+    emit(&render::org::table(&table))?;
+    common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+    if let Some(code) = signal.or_else(|| stop.requested()) {
+        return Ok(ExitCode::from(code));
+    }
+    Ok(if failed > 0 || unplanned > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The saved plan of every account, and what targeted them, sealed as one.
+fn saved_plan<T>(
+    org: &Organization,
+    common: &Common,
+    hub: &Hub,
+    accounts: &[Account<T>],
+    planned: &[Result<(Planned, Caller), Error>],
+) -> String {
+    let key = plan_key();
+    let options = SavedOptions {
+        prune: common.prune,
+        replace_lost_keys: common.replace_lost_keys,
+        adopt_keys: common.adopt_keys,
+        list_keys: common.list_keys,
+    };
+    let mut saved = Vec::new();
+    for (account, planned) in accounts.iter().zip(planned) {
+        if let (Ok((spec, _)), Ok((planned, _))) = (&account.ready, planned) {
+            let plan = SavedPlan::new(&planned.plan, spec, &planned.live, options, key.as_deref());
+            saved.push(json!({
+                "account": account.target.id,
+                "name": account.target.name,
+                "layers": account.target.layers,
+                "plan": serde_json::from_str::<Value>(&plan.to_json()).expect("a saved plan reads back"),
+            }));
+        }
+    }
+    let mut value = json!({
+        "iamspec_saved_organization_plan": FORMAT,
+        "iamspec_version": env!("CARGO_PKG_VERSION"),
+        "organization": {
+            "path": org.file,
+            "digest": crate::digest::of(org.text.as_bytes()),
+        },
+        "caller": hub.caller.arn,
+        "targeting": {
+            "accounts": common.targeting.accounts,
+            "shard": common.targeting.shard.map(|s| format!("{}/{}", s.index, s.count)),
+        },
+        "accounts": saved,
+    });
+    let seal = saved::seal_of(&mut value, key.as_deref());
+    value["seal"] = Value::String(seal);
+    let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
+    text.push('\n');
+    text
+}
+
+/// Whether the file is a saved organization plan.
+pub(super) fn is_saved_organization_plan(path: &Path) -> bool {
+    saved::is_saved_plan(path)
+        && crate::spec::files::read_text(path, 64 << 20)
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .is_some_and(|v| v.get("iamspec_saved_organization_plan").is_some())
+}
+
+/// `iamspec apply FILE` for an organization's saved plan: the file's seal, the organization
+/// file and the targeting are checked first (an account that moved out of an OU, or was
+/// tagged, refuses the whole plan), then each account as a saved plan is.
+pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_failed: usize) -> Result<ExitCode, Error> {
+    let key = plan_key();
+    let refuse = |reason: String| Error::Saved(SavedError::Tampered {
+        path: file.to_owned(),
+        reason,
+    });
+    let text = crate::spec::files::read_text(file, 64 << 20).map_err(|err| {
+        Error::Saved(SavedError::Read {
+            path: file.to_owned(),
+            reason: err.to_string(),
+        })
+    })?;
+    let mut value: Value = serde_json::from_str(&text).map_err(|err| refuse(err.to_string()))?;
+    let made_by = value["iamspec_version"].as_str().unwrap_or("of an unknown version").to_owned();
+    if value["iamspec_saved_organization_plan"].as_u64() != Some(u64::from(FORMAT))
+        || made_by != env!("CARGO_PKG_VERSION")
+    {
+        return Err(Error::Saved(SavedError::Version {
+            path: file.to_owned(),
+            made_by,
+            format: u32::try_from(value["iamspec_saved_organization_plan"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
+        }));
+    }
+    saved::check_seal(&mut value, key.as_deref()).map_err(refuse)?;
+    let org_path = PathBuf::from(value["organization"]["path"].as_str().unwrap_or_default());
+    let org = load(&org_path)?;
+    if value["organization"]["digest"].as_str() != Some(crate::digest::of(org.text.as_bytes()).as_str()) {
+        return Err(Error::Saved(SavedError::SpecChanged {
+            spec: org_path,
+            changed: vec!["the organization file's text changed".to_owned()],
+        }));
+    }
+    let targeting = Targeting {
+        accounts: value["targeting"]["accounts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default(),
+        shard: value["targeting"]["shard"].as_str().and_then(|s| s.parse().ok()),
+    };
+    let hub = hub(&common.aws).await?;
+    let mut calls = BTreeMap::new();
+    let now = targets(&org, &hub, &targeting, &mut calls).await?;
+    let saved_accounts = value["accounts"].as_array().cloned().unwrap_or_default();
+    let mut plans = BTreeMap::new();
+    for entry in &saved_accounts {
+        let id = entry["account"].as_str().unwrap_or_default().to_owned();
+        let layers: Vec<String> = entry["layers"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        let plan = SavedPlan::from_value(entry["plan"].clone(), file, key.as_deref())?;
+        plans.insert(id, (layers, plan));
+    }
+    let mut moved = Vec::new();
+    for target in &now {
+        match plans.get(&target.id) {
+            None => moved.push(format!("account {} is a target now, and was not when the plan was made", target.label())),
+            Some((layers, _)) if *layers != target.layers => moved.push(format!(
+                "account {} now gets {}, and got {} when the plan was made",
+                target.label(),
+                target.layers.join(", "),
+                layers.join(", ")
+            )),
+            Some(_) => {}
+        }
+    }
+    for id in plans.keys() {
+        if !now.iter().any(|t| t.id == *id) {
+            moved.push(format!("account {id} is no longer a target"));
+        }
+    }
+    if !moved.is_empty() {
+        return Err(Error::Saved(SavedError::Stale { changed: moved }));
+    }
+    let flags = {
+        let any = plans.values().next().map(|(_, p)| p.options).unwrap_or_default();
+        Flags {
+            prune: any.prune,
+            replace_lost_keys: any.replace_lost_keys,
+            adopt_keys: any.adopt_keys,
+            list_keys: any.list_keys,
+        }
+    };
+    let accounts = run::prepare(&org, &hub, now, flags, |t| (Collected::new(t), secrets_dir(common, t))).await;
+    show_notes(&accounts);
+    for account in &accounts {
+        let (_, plan) = &plans[&account.target.id];
+        if let Ok((spec, _)) = &account.ready {
+            plan.check_spec(spec)?;
+        }
+    }
+    let stop = Stop::listen()?;
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let (hub, failed, plans) = (&hub, &failed, &plans);
+    let runs = accounts.iter().map(|account| {
+        let mut stop = stop.clone();
+        let (_, plan) = &plans[&account.target.id];
+        async move {
+            let result = if stop.requested().is_some() || failed.load(std::sync::atomic::Ordering::SeqCst) > max_failed {
+                None
+            } else {
+                Some(async {
+                    let session = account.session(hub).map_err(|e| Error::Accounts(e.to_string()))?;
+                    let caller = live::read_caller(session.api).await?;
+                    plan.check_account(&caller.account)?;
+                    if plan.is_empty() {
+                        return Ok(0);
+                    }
+                    session.apply_saved(plan, &caller, run, &mut stop).await
+                }
+                .await)
+            };
+            if matches!(result, Some(Err(_) | Ok(1))) {
+                failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            let output = account.terminal.take();
+            let mut text = format!("=== account {} ===\n{output}", account.target.label());
+            match &result {
+                Some(Err(err)) => text.push_str(&format!("error: {err}\n")),
+                None => text.push_str("not started\n"),
+                _ => {}
+            }
+            text.push('\n');
+            let _ = emit(&text);
+            result
+        }
+    });
+    use futures::StreamExt as _;
+    let results: Vec<Option<Result<u8, Error>>> =
+        futures::stream::iter(runs).buffered(org.concurrency).collect().await;
+    common.aws.print_calls(&all_calls(hub, &accounts, calls));
+    let mut code = 0u8;
+    for result in &results {
+        match result {
+            Some(Ok(0)) => {}
+            Some(Ok(c)) if *c > 1 => code = *c,
+            Some(Err(Error::Interrupted { code: c } | Error::Stopped { code: c })) => code = *c,
+            None if stop.requested().is_some() => code = stop.requested().unwrap_or(1),
+            _ if code == 0 => code = 1,
+            _ => {}
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// `iamspec credentials ORG`: every target account's credential report in one table (or
+/// one JSON object, `{"accounts": [{"account", "name", "report"} | {..., "error"}]}`).
+pub(super) async fn credentials(
+    path: &Path,
+    aws: &Aws,
+    targeting: &Targeting,
+    json: bool,
+    detailed_exitcode: bool,
+) -> Result<ExitCode, Error> {
+    let org = load(path)?;
+    let hub = hub(aws).await?;
+    let mut calls = BTreeMap::new();
+    let targets = targets(&org, &hub, targeting, &mut calls).await?;
+    let flags = Flags {
+        prune: false,
+        replace_lost_keys: false,
+        adopt_keys: false,
+        list_keys: false,
+    };
+    let accounts = run::prepare(&org, &hub, targets, flags, |_| (session::Silent, PathBuf::new())).await;
+    let hub = &hub;
+    let reads = accounts.iter().map(|account| {
+        async move {
+            let (spec, api) = account.ready.as_ref().map_err(ToString::to_string)?;
+            let api = api.as_ref().unwrap_or(&hub.api);
+            let report = api.credential_report().await.map_err(|e| e.to_string())?;
+            Ok::<_, String>(crate::credentials::assess(&report, Some(spec), api.now()))
+        }
+    });
+    use futures::StreamExt as _;
+    let assessed: Vec<Result<crate::credentials::Assessment, String>> =
+        futures::stream::iter(reads).buffered(org.concurrency).collect().await;
+    aws.print_calls(&all_calls(hub, &accounts, calls));
+    let mut breaks = false;
+    let mut failed = 0;
+    if json {
+        let list: Vec<Value> = accounts
+            .iter()
+            .zip(&assessed)
+            .map(|(a, r)| match r {
+                Ok(assessment) => {
+                    breaks |= assessment.breaks_rules();
+                    json!({ "account": a.target.id, "name": a.target.name, "report": serde_json::from_str::<Value>(&crate::credentials::json(assessment)).expect("a report reads back") })
+                }
+                Err(error) => {
+                    failed += 1;
+                    json!({ "account": a.target.id, "name": a.target.name, "error": error })
+                }
+            })
+            .collect();
+        let mut text = serde_json::to_string_pretty(&json!({ "accounts": list })).expect("JSON serialises");
+        text.push('\n');
+        emit(&text)?;
+    } else {
+        let mut text = String::new();
+        for (a, r) in accounts.iter().zip(&assessed) {
+            text.push_str(&format!("=== account {} ===\n", a.target.label()));
+            match r {
+                Ok(assessment) => {
+                    breaks |= assessment.breaks_rules();
+                    text.push_str(&crate::credentials::text(assessment));
+                }
+                Err(error) => {
+                    failed += 1;
+                    text.push_str(&format!("error: {error}\n"));
+                }
+            }
+            text.push('\n');
+        }
+        emit(&text)?;
+    }
+    if failed > 0 {
+        return Err(Error::Accounts(format!("{failed} of {} accounts could not be read (above)", accounts.len())));
+    }
+    Ok(if detailed_exitcode && breaks { ExitCode::from(2) } else { ExitCode::SUCCESS })
+}
+
+/// `iamspec export --organization`: every account's IAM as a layer of its own, and an
+/// organization file whose plan has nothing to do.
+pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
+    let hub = hub(aws).await?;
+    let organizations = AwsOrganizations::new(&hub.config);
+    let listing = organizations.list(Needs::default()).await.map_err(|source| ReadError::Api {
+        what: "read the organization's accounts (organizations:ListAccounts): run iamspec from the management account or a delegated administrator".to_owned(),
+        source,
+    })?;
+    let name = format!("iamspec-{}", crate::iam::DEFAULT_OWNER);
+    let members: Vec<&org::Member> = listing.members.iter().filter(|m| m.is_active()).collect();
+    let (hub, name) = (&hub, &name);
+    let reads = members.iter().map(|member| {
+        async move {
+            let assumed;
+            let api = if member.id == hub.caller.account {
+                &hub.api
+            } else {
+                let hop = crate::live::aws::Hop {
+                    role_arn: format!("arn:{}:iam::{}:role/{}", hub.caller.partition, member.id, organization::DEFAULT_ROLE),
+                    external_id: None,
+                };
+                assumed = AwsIam::assume(&hub.config, &[hop], name).await.map_err(Error::Connect)?;
+                &assumed
+            };
+            let live = live::read_account(api).await?;
+            Ok::<_, Error>(crate::export::export(&live, &crate::export::Filter::default()))
+        }
+    });
+    use futures::StreamExt as _;
+    let exports: Vec<Result<crate::export::Export, Error>> = futures::stream::iter(reads)
+        .buffered(organization::DEFAULT_CONCURRENCY)
+        .collect()
+        .await;
+    let mut org_file = String::from(
+        "# Written by `iamspec export --organization`: one layer per account, each as the account is.\nversion = 1\n\n[organization]\nrole = \"OrganizationAccountAccessRole\"\n",
+    );
+    let mut written = Vec::new();
+    for (member, export) in members.iter().zip(exports) {
+        let export = match export {
+            Ok(export) => export,
+            Err(err) => {
+                eprintln!("error: account {} ({}): {err}", member.name, member.id);
+                continue;
+            }
+        };
+        let dir = out.join("accounts").join(&member.id);
+        written.push((member, dir, export));
+    }
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write { path: parent.to_owned(), source })?;
+    }
+    std::fs::create_dir(out).map_err(|source| Error::Write { path: out.to_owned(), source })?;
+    for (member, dir, export) in &written {
+        write_export(dir, export)?;
+        org_file.push_str(&format!(
+            "\n# {}\n[[targets]]\naccounts = [\"{}\"]\nspecs = [\"accounts/{}/spec.toml\"]\n",
+            member.name.replace(['\n', '\r'], " "),
+            member.id,
+            member.id
+        ));
+    }
+    write_new_file(&out.join("organization.toml"), &org_file)?;
+    aws.print_calls(&hub.api.calls());
+    emit(&format!(
+        "Wrote {} and a layer for each of {} accounts: check it with `iamspec plan {}`.\n",
+        out.join("organization.toml").display(),
+        written.len(),
+        out.join("organization.toml").display()
+    ))?;
+    let failed = members.len() - written.len();
+    if failed > 0 {
+        return Err(Error::Accounts(format!("{failed} accounts could not be exported (above)")));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+

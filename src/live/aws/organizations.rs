@@ -1,0 +1,181 @@
+//! AWS Organizations, read: the accounts, and only when a target needs them, the OUs that
+//! hold each (walked from the root) and each account's tags. Every list is paged.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use aws_config::SdkConfig;
+use futures::{StreamExt, TryStreamExt};
+
+use super::errors::classify;
+use crate::live::ApiError;
+use crate::org::{Listing, Member, Ou};
+
+/// How many tag lists are read at once.
+const TAG_READS: usize = 8;
+
+/// An Organizations client, counting its calls for `--stats`.
+pub struct AwsOrganizations {
+    client: aws_sdk_organizations::Client,
+    calls: Mutex<BTreeMap<&'static str, u64>>,
+}
+
+/// What of the organization to read beyond its accounts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Needs {
+    pub ous: bool,
+    pub tags: bool,
+}
+
+impl AwsOrganizations {
+    pub fn new(config: &SdkConfig) -> Self {
+        Self {
+            client: aws_sdk_organizations::Client::new(config),
+            calls: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// How many calls were made, by API action.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        self.calls.lock().map(|c| c.clone()).unwrap_or_default()
+    }
+
+    fn count(&self, action: &'static str, pages: usize) {
+        if let Ok(mut calls) = self.calls.lock() {
+            *calls.entry(action).or_default() += u64::try_from(pages).unwrap_or(u64::MAX);
+        }
+    }
+
+    /// The organization's accounts, with what `needs` asks for.
+    pub async fn list(&self, needs: Needs) -> Result<Listing, ApiError> {
+        let pages: Vec<_> = self
+            .client
+            .list_accounts()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        self.count("ListAccounts", pages.len().max(1));
+        let mut members: Vec<Member> = pages
+            .iter()
+            .flat_map(|p| p.accounts())
+            .map(|a| Member {
+                id: a.id().unwrap_or_default().to_owned(),
+                name: a.name().unwrap_or_default().to_owned(),
+                status: a
+                    .status()
+                    .map_or("ACTIVE", |s| s.as_str())
+                    .to_owned(),
+                ous: Vec::new(),
+                tags: BTreeMap::new(),
+            })
+            .collect();
+        let mut ous = Vec::new();
+        if needs.ous {
+            let placed = self.walk_ous(&mut ous).await?;
+            for member in &mut members {
+                if let Some(path) = placed.get(&member.id) {
+                    member.ous.clone_from(path);
+                }
+            }
+        }
+        if needs.tags {
+            let tags: Vec<(usize, BTreeMap<String, String>)> =
+                futures::stream::iter(members.iter().enumerate())
+                    .map(|(i, m)| async move { self.tags(&m.id).await.map(|t| (i, t)) })
+                    .buffer_unordered(TAG_READS)
+                    .try_collect()
+                    .await?;
+            for (i, t) in tags {
+                members[i].tags = t;
+            }
+        }
+        Ok(Listing { members, ous })
+    }
+
+    /// Every OU from the root down, breadth first: each account's OU path, and every OU's
+    /// path and id into `ous`.
+    async fn walk_ous(
+        &self,
+        ous: &mut Vec<(String, String)>,
+    ) -> Result<BTreeMap<String, Vec<Ou>>, ApiError> {
+        let roots: Vec<_> = self
+            .client
+            .list_roots()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        self.count("ListRoots", roots.len().max(1));
+        let mut queue: Vec<(String, Vec<Ou>)> = roots
+            .iter()
+            .flat_map(|p| p.roots())
+            .filter_map(|r| r.id())
+            .map(|id| (id.to_owned(), Vec::new()))
+            .collect();
+        let mut placed = BTreeMap::new();
+        while let Some((parent, path)) = queue.pop() {
+            if !path.is_empty() {
+                let accounts: Vec<_> = self
+                    .client
+                    .list_accounts_for_parent()
+                    .parent_id(&parent)
+                    .into_paginator()
+                    .send()
+                    .try_collect()
+                    .await
+                    .map_err(classify)?;
+                self.count("ListAccountsForParent", accounts.len().max(1));
+                for account in accounts.iter().flat_map(|p| p.accounts()) {
+                    if let Some(id) = account.id() {
+                        placed.insert(id.to_owned(), path.clone());
+                    }
+                }
+            }
+            let children: Vec<_> = self
+                .client
+                .list_organizational_units_for_parent()
+                .parent_id(&parent)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            self.count("ListOrganizationalUnitsForParent", children.len().max(1));
+            for ou in children.iter().flat_map(|p| p.organizational_units()) {
+                let (Some(id), Some(name)) = (ou.id(), ou.name()) else {
+                    continue;
+                };
+                let mut inner = path.clone();
+                inner.push(Ou {
+                    id: id.to_owned(),
+                    name: name.to_owned(),
+                });
+                let joined: Vec<&str> = inner.iter().map(|o| o.name.as_str()).collect();
+                ous.push((joined.join("/"), id.to_owned()));
+                queue.push((id.to_owned(), inner));
+            }
+        }
+        Ok(placed)
+    }
+
+    async fn tags(&self, account: &str) -> Result<BTreeMap<String, String>, ApiError> {
+        let pages: Vec<_> = self
+            .client
+            .list_tags_for_resource()
+            .resource_id(account)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(classify)?;
+        self.count("ListTagsForResource", pages.len().max(1));
+        Ok(pages
+            .iter()
+            .flat_map(|p| p.tags())
+            .map(|t| (t.key().to_owned(), t.value().to_owned()))
+            .collect())
+    }
+}

@@ -1,0 +1,310 @@
+//! Stage 1b, for an organization: which accounts get which layers, and each account's spec.
+//!
+//! `resolve` is pure: from the organization file and, when a target needs it, a listing of
+//! AWS Organizations (`aws.rs` reads it), it says which accounts are targets and with which
+//! layers, in target order. `select` takes `--accounts` and `--shard`. `spec_of` merges an
+//! account's layers with its variables filled in. `run.rs` then plans and applies the
+//! accounts concurrently, one `session` each.
+
+pub mod run;
+
+use std::collections::BTreeMap;
+
+use crate::spec::layers::{self, Variables};
+use crate::spec::organization::{Accounts, Named, Organization};
+use crate::spec::{Diagnostic, Spec, SpecError, nearest};
+
+/// An account of the organization, as AWS Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Member {
+    pub id: String,
+    pub name: String,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`.
+    pub status: String,
+    /// The OUs that hold it, outermost first (empty: it is under the root). Read only when a
+    /// target selects by OU.
+    pub ous: Vec<Ou>,
+    /// Its tags; read only when a target selects by tag.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// An organizational unit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ou {
+    pub id: String,
+    pub name: String,
+}
+
+impl Member {
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+
+    /// Whether it is in the OU `ou` (a path from the root, or an `ou-` id), or in an OU
+    /// nested in it.
+    fn in_ou(&self, ou: &str) -> bool {
+        if ou.starts_with("ou-") {
+            return self.ous.iter().any(|o| o.id == ou);
+        }
+        let path: Vec<&str> = ou.trim_matches('/').split('/').collect();
+        path.len() <= self.ous.len() && path.iter().zip(&self.ous).all(|(p, o)| *p == o.name)
+    }
+}
+
+/// What AWS Organizations says of the organization, as far as the targets need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    pub members: Vec<Member>,
+    /// Every OU path from the root (`Workloads/Prod`) and id, for checking the targets' OUs.
+    pub ous: Vec<(String, String)>,
+}
+
+/// A target account and the layers it gets, in the order of the targets that name them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    /// Its name, when AWS Organizations was read.
+    pub name: Option<String>,
+    pub layers: Vec<String>,
+}
+
+impl Target {
+    /// How messages name it: `prod (222222222222)`, or the id alone.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => format!("{name} ({})", self.id),
+            None => self.id.clone(),
+        }
+    }
+}
+
+/// The targets, and the accounts left out because they are not active.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Resolved {
+    pub targets: Vec<Target>,
+    /// Each account a target would select but which is suspended or closing, and why.
+    pub skipped: Vec<String>,
+}
+
+/// Which accounts the targets select, with their layers. `listing` is needed when any target
+/// selects by name, OU, tag or `"all"` (`Organization::needs_organizations`); without it, only
+/// listed ids are known.
+pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved, SpecError> {
+    let mut problems = Vec::new();
+    let mut layers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut skipped = BTreeMap::new();
+    let find = |named: &Named, problems: &mut Vec<Diagnostic>| -> Option<String> {
+        let Some(listing) = listing else {
+            return Some(named.text.clone());
+        };
+        if let Some(m) = listing.members.iter().find(|m| m.id == named.text) {
+            return Some(m.id.clone());
+        }
+        let by_name: Vec<&Member> = listing
+            .members
+            .iter()
+            .filter(|m| m.name == named.text)
+            .collect();
+        match by_name.as_slice() {
+            [one] => Some(one.id.clone()),
+            [] => {
+                let hint = nearest(&named.text, listing.members.iter().map(|m| m.name.as_str()))
+                    .map(|n| format!("; did you mean `{n}`?"))
+                    .unwrap_or_default();
+                problems.push(org.diagnostic(
+                    named.at,
+                    format!(
+                        "no account of the organization has the id or name `{}`{hint}",
+                        named.text
+                    ),
+                ));
+                None
+            }
+            many => {
+                let ids: Vec<&str> = many.iter().map(|m| m.id.as_str()).collect();
+                problems.push(org.diagnostic(
+                    named.at,
+                    format!(
+                        "{} accounts are named `{}` ({}): name it by id",
+                        many.len(),
+                        named.text,
+                        ids.join(", ")
+                    ),
+                ));
+                None
+            }
+        }
+    };
+    for target in &org.targets {
+        let mut chosen: Vec<String> = Vec::new();
+        match &target.accounts {
+            Accounts::None => {}
+            Accounts::All => {
+                let members = listing.map_or(&[][..], |l| l.members.as_slice());
+                chosen.extend(members.iter().map(|m| m.id.clone()));
+            }
+            Accounts::Listed(list) => {
+                for named in list {
+                    chosen.extend(find(named, &mut problems));
+                }
+            }
+        }
+        if !target.ous.is_empty() || !target.tags.is_empty() {
+            if let Some(listing) = listing {
+                for ou in &target.ous {
+                    let known = listing.ous.iter().any(|(path, id)| {
+                        *id == ou.text || path.as_str() == ou.text.trim_matches('/')
+                    });
+                    if !known {
+                        let hint = nearest(&ou.text, listing.ous.iter().map(|(p, _)| p.as_str()))
+                            .map(|n| format!("; did you mean `{n}`?"))
+                            .unwrap_or_default();
+                        problems.push(org.diagnostic(
+                            ou.at,
+                            format!(
+                                "the organization has no OU `{}`{hint} (an OU is its path from the root, like `Workloads/Prod`, or its `ou-` id)",
+                                ou.text
+                            ),
+                        ));
+                    }
+                }
+                let matches = |m: &&Member| {
+                    (target.ous.is_empty() || target.ous.iter().any(|ou| m.in_ou(&ou.text)))
+                        && target.tags.iter().all(|(k, v)| m.tags.get(k) == Some(v))
+                };
+                chosen.extend(listing.members.iter().filter(matches).map(|m| m.id.clone()));
+            }
+        }
+        let excluded: Vec<String> = target
+            .exclude
+            .iter()
+            .filter_map(|named| find(named, &mut problems))
+            .collect();
+        for id in chosen {
+            if excluded.contains(&id) {
+                continue;
+            }
+            if let Some(member) = listing.and_then(|l| l.members.iter().find(|m| m.id == id)) {
+                if !member.is_active() {
+                    skipped.insert(
+                        id.clone(),
+                        format!(
+                            "account {} ({id}) is {}: skipped",
+                            member.name,
+                            member.status.to_lowercase().replace('_', " ")
+                        ),
+                    );
+                    continue;
+                }
+            }
+            let entry = layers.entry(id).or_default();
+            for spec in &target.specs {
+                if !entry.contains(spec) {
+                    entry.push(spec.clone());
+                }
+            }
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|d| d.at);
+        problems.dedup();
+        return Err(SpecError::Invalid(problems));
+    }
+    let name_of = |id: &str| {
+        listing.and_then(|l| l.members.iter().find(|m| m.id == id).map(|m| m.name.clone()))
+    };
+    let mut targets: Vec<Target> = layers
+        .into_iter()
+        .map(|(id, layers)| Target {
+            name: name_of(&id),
+            id,
+            layers,
+        })
+        .collect();
+    targets.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(Resolved {
+        targets,
+        skipped: skipped.into_values().collect(),
+    })
+}
+
+/// `--shard K/N`: the K-th of N parts (from 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(k, n)| Some((k.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+        match parsed {
+            Some((index, count)) if (1..=count).contains(&index) => Ok(Self { index, count }),
+            _ => Err("a shard is K/N with 1 <= K <= N, like 2/4".to_owned()),
+        }
+    }
+}
+
+/// The targets `--accounts` (ids or names) and `--shard` leave. A shard is every N-th account
+/// in the order of account ids, so the shards of one organization take every account exactly
+/// once and differ in size by one at most.
+pub fn select(
+    targets: Vec<Target>,
+    only: &[String],
+    shard: Option<Shard>,
+) -> Result<Vec<Target>, String> {
+    for wanted in only {
+        let known = targets
+            .iter()
+            .any(|t| t.id == *wanted || t.name.as_deref() == Some(wanted.as_str()));
+        if !known {
+            return Err(format!(
+                "--accounts names `{wanted}`, which no target of the organization selects"
+            ));
+        }
+    }
+    let mut ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
+    ids.sort_unstable();
+    let in_shard = |id: &str| {
+        shard.is_none_or(|s| {
+            let position = ids.binary_search(&id).unwrap_or_default();
+            position % s.count == s.index - 1
+        })
+    };
+    let kept = targets
+        .iter()
+        .filter(|t| {
+            only.is_empty()
+                || only
+                    .iter()
+                    .any(|w| t.id == *w || t.name.as_deref() == Some(w.as_str()))
+        })
+        .filter(|t| in_shard(&t.id))
+        .cloned()
+        .collect();
+    Ok(kept)
+}
+
+/// The spec of one target account: its layers merged, variables filled in.
+pub fn spec_of(org: &Organization, target: &Target, partition: &str) -> Result<Spec, SpecError> {
+    let variables = Variables {
+        account_id: target.id.clone(),
+        account_name: target.name.clone().unwrap_or_else(|| target.id.clone()),
+        partition: partition.to_owned(),
+    };
+    let chosen: Vec<&layers::Layer> = target
+        .layers
+        .iter()
+        .filter_map(|path| org.layers.get(path))
+        .collect();
+    let mut spec = layers::merge(&org.base(), &chosen, &variables)?;
+    spec.account_id = Some(target.id.clone());
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests;
