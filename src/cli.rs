@@ -525,8 +525,9 @@ async fn plan(
                 plan: Some(plan),
                 error: None,
                 status: if plan.needs_attention() { "changes" } else { "no changes" }.to_owned(),
+                secrets_dir: &common.secrets_dir,
             };
-            emit(&render::org::markdown(&[row], &common.secrets_dir))?;
+            emit(&render::org::markdown(&[row]))?;
         }
     }
     common.aws.print_stats(&&api);

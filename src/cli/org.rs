@@ -16,7 +16,7 @@ use crate::org::run::{self, Account, Applied, Flags, Hub};
 use crate::org::{self, Target};
 use crate::plan::Plan;
 use crate::plan::saved::{self, SavedError, SavedOptions, SavedPlan};
-use crate::render::{self, Style};
+use crate::render;
 use crate::secrets::SecretsDir;
 use crate::session::{self, Error, Planned, Run, Stop, Terminal};
 use crate::spec::SpecError;
@@ -246,6 +246,7 @@ fn rows<'a, T>(
                 plan,
                 error,
                 status: status.to_owned(),
+                secrets_dir: &account.secrets_dir,
             }
         })
         .collect()
@@ -274,14 +275,10 @@ pub(super) async fn plan(
     show_notes(&accounts);
     let planned = run::plan(&accounts, &hub, org.concurrency, true).await;
     let rows = rows(&accounts, &planned, common.max_deletes);
-    let style = Style {
-        color: Console.color(),
-        secrets_dir: &common.secrets_dir,
-    };
     emit(&match format {
-        Format::Text => render::org::text(&rows, style),
+        Format::Text => render::org::text(&rows, Console.color()),
         Format::Json => render::org::json(&rows),
-        Format::Markdown => render::org::markdown(&rows, &common.secrets_dir),
+        Format::Markdown => render::org::markdown(&rows),
     })?;
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
@@ -338,11 +335,7 @@ pub(super) async fn apply(
     show_notes(&accounts);
     let planned = run::plan(&accounts, &hub, org.concurrency, false).await;
     let mut rows = rows(&accounts, &planned, common.max_deletes);
-    let style = Style {
-        color: Console.color(),
-        secrets_dir: &common.secrets_dir,
-    };
-    emit(&render::org::text(&rows, style))?;
+    emit(&render::org::text(&rows, Console.color()))?;
     // What must hold before any account is applied: its secrets directory takes secrets.
     for (row, account) in rows.iter_mut().zip(&accounts) {
         if let (None, Some(plan)) = (&row.error, row.plan) {
@@ -435,6 +428,7 @@ pub(super) async fn apply(
             plan: plan.as_ref().map(|(p, _)| p),
             error: row.error.clone(),
             status,
+            secrets_dir: &account.secrets_dir,
         });
     }
     emit(&render::org::table(&table))?;

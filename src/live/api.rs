@@ -9,7 +9,7 @@ use crate::plan::Op;
 use crate::secrets::Secret;
 
 use super::state::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings,
+    AccessKey, AccountDetails, DetailKinds, Caller, CredentialReport, LiveProvider, RoleSettings,
     UserCredentials,
 };
 use crate::iam::{Partition, PolicyArn};
@@ -21,8 +21,11 @@ pub trait IamApi: Sync {
     fn caller(&self) -> impl Future<Output = Result<Caller, ApiError>> + Send;
 
     /// Users, groups, roles and customer-managed policies, all pages merged
-    /// (`GetAccountAuthorizationDetails`).
-    fn account_details(&self) -> impl Future<Output = Result<AccountDetails, ApiError>> + Send;
+    /// (`GetAccountAuthorizationDetails`); only the kinds `kinds` asks for (its `Filter`).
+    fn account_details(
+        &self,
+        kinds: DetailKinds,
+    ) -> impl Future<Output = Result<AccountDetails, ApiError>> + Send;
 
     /// Every AWS-managed policy (`ListPolicies`, scope AWS).
     fn aws_managed_policies(

@@ -4,6 +4,7 @@
 //! keys at most, five versions at most). For tests where the endpoint is not the point: the
 //! idempotence property test runs hundreds of plans and applies against it in a second.
 
+use crate::live::DetailKinds;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
@@ -298,92 +299,18 @@ impl IamApi for MemoryIam {
         })
     }
 
-    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
+    async fn account_details(&self, kinds: DetailKinds) -> Result<AccountDetails, ApiError> {
         self.record("GetAccountAuthorizationDetails");
-        let a = self.state.lock().unwrap();
-        let users = a
-            .users
-            .iter()
-            .map(|(name, u)| LiveUser {
-                name: name.clone(),
-                path: u.path.clone(),
-                created: Some(u.created),
-                groups: u.groups.clone(),
-                policies: u.policies.clone(),
-                inline_policies: canonical_all(&u.inline),
-                tags: u.tags.clone(),
-                boundary: u.boundary.clone(),
-                ..LiveUser::default()
-            })
-            .collect();
-        let groups = a
-            .groups
-            .iter()
-            .map(|(name, g)| LiveGroup {
-                name: name.clone(),
-                path: g.path.clone(),
-                policies: g.policies.clone(),
-                inline_policies: canonical_all(&g.inline),
-            })
-            .collect();
-        let local_policies = a
-            .policies
-            .iter()
-            .map(|(arn, p)| LivePolicy {
-                arn: arn.clone(),
-                // As in AWS, the account details leave policy tags out.
-                tags: BTreeMap::new(),
-                description: p.description.clone(),
-                attachment_count: attachments(&a, arn),
-                versions: p
-                    .versions
-                    .iter()
-                    .map(|(id, _, default)| PolicyVersion {
-                        id: id.clone(),
-                        default: *default,
-                        created: id.clone(),
-                    })
-                    .collect(),
-                document: p
-                    .versions
-                    .iter()
-                    .find(|v| v.2)
-                    .map(|v| document::canonical(&v.1))
-                    .unwrap_or_default(),
-            })
-            .collect();
-        let roles = a
-            .roles
-            .iter()
-            .map(|(name, r)| {
-                let instance_profiles = a
-                    .instance_profiles
-                    .iter()
-                    .filter(|(_, p)| p.roles.contains(name))
-                    .map(|(profile, p)| LiveInstanceProfile {
-                        name: profile.clone(),
-                        path: p.path.clone(),
-                        roles: p.roles.clone(),
-                    })
-                    .collect();
-                LiveRole {
-                    name: name.clone(),
-                    path: r.path.clone(),
-                    trust: document::canonical(&r.trust),
-                    policies: r.policies.clone(),
-                    inline_policies: canonical_all(&r.inline),
-                    boundary: r.boundary.clone(),
-                    tags: r.tags.clone(),
-                    instance_profiles,
-                    settings: None,
-                }
-            })
-            .collect();
+        let details = self.all_details();
         Ok(AccountDetails {
-            users,
-            groups,
-            roles,
-            local_policies,
+            users: if kinds.users { details.users } else { Vec::new() },
+            groups: if kinds.groups { details.groups } else { Vec::new() },
+            roles: if kinds.roles { details.roles } else { Vec::new() },
+            local_policies: if kinds.policies {
+                details.local_policies
+            } else {
+                Vec::new()
+            },
         })
     }
 
@@ -554,6 +481,96 @@ impl IamApi for MemoryIam {
 }
 
 impl MemoryIam {
+    /// Every entity, as `GetAccountAuthorizationDetails` answers without a filter.
+    fn all_details(&self) -> AccountDetails {
+        let a = self.state.lock().unwrap();
+        let users = a
+            .users
+            .iter()
+            .map(|(name, u)| LiveUser {
+                name: name.clone(),
+                path: u.path.clone(),
+                created: Some(u.created),
+                groups: u.groups.clone(),
+                policies: u.policies.clone(),
+                inline_policies: canonical_all(&u.inline),
+                tags: u.tags.clone(),
+                boundary: u.boundary.clone(),
+                ..LiveUser::default()
+            })
+            .collect();
+        let groups = a
+            .groups
+            .iter()
+            .map(|(name, g)| LiveGroup {
+                name: name.clone(),
+                path: g.path.clone(),
+                policies: g.policies.clone(),
+                inline_policies: canonical_all(&g.inline),
+            })
+            .collect();
+        let local_policies = a
+            .policies
+            .iter()
+            .map(|(arn, p)| LivePolicy {
+                arn: arn.clone(),
+                // As in AWS, the account details leave policy tags out.
+                tags: BTreeMap::new(),
+                description: p.description.clone(),
+                attachment_count: attachments(&a, arn),
+                versions: p
+                    .versions
+                    .iter()
+                    .map(|(id, _, default)| PolicyVersion {
+                        id: id.clone(),
+                        default: *default,
+                        created: id.clone(),
+                    })
+                    .collect(),
+                document: p
+                    .versions
+                    .iter()
+                    .find(|v| v.2)
+                    .map(|v| document::canonical(&v.1))
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let roles = a
+            .roles
+            .iter()
+            .map(|(name, r)| {
+                let instance_profiles = a
+                    .instance_profiles
+                    .iter()
+                    .filter(|(_, p)| p.roles.contains(name))
+                    .map(|(profile, p)| LiveInstanceProfile {
+                        name: profile.clone(),
+                        path: p.path.clone(),
+                        roles: p.roles.clone(),
+                    })
+                    .collect();
+                LiveRole {
+                    name: name.clone(),
+                    path: r.path.clone(),
+                    trust: document::canonical(&r.trust),
+                    policies: r.policies.clone(),
+                    inline_policies: canonical_all(&r.inline),
+                    boundary: r.boundary.clone(),
+                    tags: r.tags.clone(),
+                    instance_profiles,
+                    settings: None,
+                }
+            })
+            .collect();
+        AccountDetails {
+            users,
+            groups,
+            roles,
+            local_policies,
+        }
+    }
+
+
     /// What `op` does to the account.
     #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines
     fn effect(&self, op: &Op) -> Result<Outcome, ApiError> {

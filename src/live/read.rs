@@ -11,7 +11,8 @@ mod credentials;
 pub use credentials::{idle, parse_credential_report};
 
 use super::{
-    AccountDetails, ApiError, Caller, CredentialReport, ErrorKind, IamApi, LiveAccount, LivePolicy,
+    AccountDetails, ApiError, Caller, CredentialReport, DetailKinds, ErrorKind, IamApi,
+    LiveAccount, LivePolicy,
     LiveProvider, LiveState, LiveUser, RoleSettings,
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
@@ -99,7 +100,7 @@ pub async fn read(
     };
     // Boxed: five reads side by side make a future too large to move around on the stack.
     let (mut details, (report, report_warning), settings, providers, account) = futures::try_join!(
-        Box::pin(read_details(api)),
+        Box::pin(read_details(api, detail_kinds(spec))),
         Box::pin(report),
         Box::pin(settings),
         Box::pin(providers),
@@ -159,7 +160,7 @@ pub async fn read(
 /// AWS-managed policies.
 pub async fn read_account(api: &impl IamApi) -> Result<LiveState, ReadError> {
     let caller = read_caller(api).await?;
-    let details = read_details(api).await?;
+    let details = read_details(api, DetailKinds::ALL).await?;
     let aws_policies = api
         .aws_managed_policies(caller.partition)
         .await
@@ -270,8 +271,27 @@ pub async fn read_caller(api: &impl IamApi) -> Result<Caller, ReadError> {
         .map_err(failed("find out who the caller is (sts:GetCallerIdentity)"))
 }
 
-async fn read_details(api: &impl IamApi) -> Result<AccountDetails, ReadError> {
-    let mut details = api.account_details().await.map_err(failed(
+/// The kinds of entity a spec's plan needs read: all of them, unless the spec asks for only
+/// the kinds it declares (and does not prune). Groups come with users (memberships), and
+/// every kind with customer-managed policies (which may be attached to any of them).
+pub fn detail_kinds(spec: &Spec) -> DetailKinds {
+    if !spec.read_declared_only || spec.prune {
+        return DetailKinds::ALL;
+    }
+    let policies = !spec.policies.is_empty();
+    let users = !spec.users.is_empty() || policies;
+    let groups = !spec.groups.is_empty() || users;
+    let roles = !spec.roles.is_empty() || policies;
+    DetailKinds {
+        users,
+        groups,
+        roles,
+        policies: policies || groups || roles,
+    }
+}
+
+async fn read_details(api: &impl IamApi, kinds: DetailKinds) -> Result<AccountDetails, ReadError> {
+    let mut details = api.account_details(kinds).await.map_err(failed(
         "read users, groups, roles and policies (iam:GetAccountAuthorizationDetails)",
     ))?;
     // Apply locks are iamspec's machinery, not part of any spec: never planned, pruned or

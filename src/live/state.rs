@@ -78,6 +78,25 @@ impl LiveState {
     }
 }
 
+/// Which kinds of entity the account details are read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // one switch per kind
+pub struct DetailKinds {
+    pub users: bool,
+    pub groups: bool,
+    pub roles: bool,
+    pub policies: bool,
+}
+
+impl DetailKinds {
+    pub const ALL: Self = Self {
+        users: true,
+        groups: true,
+        roles: true,
+        policies: true,
+    };
+}
+
 /// Who is calling.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {

@@ -303,6 +303,7 @@ pub fn spec_of(org: &Organization, target: &Target, partition: &str) -> Result<S
         .collect();
     let mut spec = layers::merge(&org.base(), &chosen, &variables)?;
     spec.account_id = Some(target.id.clone());
+    spec.read_declared_only = true;
     Ok(spec)
 }
 

@@ -19,6 +19,8 @@ pub struct Row<'a> {
     pub error: Option<String>,
     /// What became of it: `changes`, `no changes`, `error`, `applied`, `failed`, ...
     pub status: String,
+    /// Where its new secrets go.
+    pub secrets_dir: &'a std::path::Path,
 }
 
 impl Row<'_> {
@@ -43,7 +45,7 @@ impl Row<'_> {
 }
 
 /// The plans one after the other, each under its account's header, then the table.
-pub fn text(rows: &[Row<'_>], style: Style<'_>) -> String {
+pub fn text(rows: &[Row<'_>], color: bool) -> String {
     let mut out = String::new();
     for row in rows {
         let _ = writeln!(out, "=== account {} ===\n", row.label());
@@ -52,6 +54,10 @@ pub fn text(rows: &[Row<'_>], style: Style<'_>) -> String {
                 let _ = writeln!(out, "error: {error}\n");
             }
             (None, Some(plan)) => {
+                let style = Style {
+                    color,
+                    secrets_dir: row.secrets_dir,
+                };
                 out.push_str(&super::text(plan, style));
                 out.push('\n');
             }
@@ -195,7 +201,7 @@ pub fn json(rows: &[Row<'_>]) -> String {
 
 /// For a pull request's comment: the summary table, then one collapsible section per
 /// account with changes, drift or an error, so that a plan of forty accounts stays readable.
-pub fn markdown(rows: &[Row<'_>], secrets_dir: &std::path::Path) -> String {
+pub fn markdown(rows: &[Row<'_>]) -> String {
     let mut out = String::from("### iamspec plan\n\n");
     out.push_str("| account | name | add | change | remove | drift | status |\n");
     out.push_str("|---|---|--:|--:|--:|--:|---|\n");
@@ -210,11 +216,11 @@ pub fn markdown(rows: &[Row<'_>], secrets_dir: &std::path::Path) -> String {
         );
     }
     let _ = writeln!(out, "\n{}\n", summary_line(rows));
-    let style = Style {
-        color: false,
-        secrets_dir,
-    };
     for row in rows {
+        let style = Style {
+            color: false,
+            secrets_dir: row.secrets_dir,
+        };
         let body = match (&row.error, row.plan) {
             (Some(error), _) => format!("error: {error}\n"),
             (None, Some(plan)) if plan.needs_attention() || !plan.drift.is_empty() => {

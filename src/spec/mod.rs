@@ -213,6 +213,11 @@ pub struct Spec {
     pub replace_lost_keys: bool,
     /// `--adopt-keys`: mark each declared user's key iamspec did not make as its own.
     pub adopt_keys: bool,
+    /// Read only the kinds of entity the spec declares (and all of them to prune): an
+    /// organization's roles-only baseline does not page every account's users. Owned
+    /// entities of a kind the spec does not declare then go unseen, so it is set for the
+    /// accounts of an organization, not for a spec of one account.
+    pub read_declared_only: bool,
     /// Customer-managed policies, by name.
     pub policies: BTreeMap<String, ManagedPolicy>,
     pub groups: BTreeMap<String, Group>,

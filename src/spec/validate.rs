@@ -156,6 +156,7 @@ impl Checker<'_> {
             prune,
             replace_lost_keys: false,
             adopt_keys: false,
+            read_declared_only: false,
             policies,
             groups,
             users,

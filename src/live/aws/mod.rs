@@ -28,7 +28,7 @@ use aws_sdk_iam::config::timeout::TimeoutConfig;
 
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveProvider, RoleSettings,
+    AccessKey, AccountDetails, Caller, DetailKinds, CredentialReport, LiveProvider, RoleSettings,
     UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
@@ -286,8 +286,8 @@ impl IamApi for AwsIam {
         reads::caller(self).await
     }
 
-    async fn account_details(&self) -> Result<AccountDetails, ApiError> {
-        reads::account_details(self).await
+    async fn account_details(&self, kinds: DetailKinds) -> Result<AccountDetails, ApiError> {
+        reads::account_details(self, kinds).await
     }
 
     async fn aws_managed_policies(

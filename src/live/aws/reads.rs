@@ -11,7 +11,7 @@ use super::errors::classify;
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, CredentialReport, LiveGroup, LiveInstanceProfile,
+    AccessKey, AccountDetails, Caller, DetailKinds, CredentialReport, LiveGroup, LiveInstanceProfile,
     LivePolicy, LiveProvider, LiveRole, LiveUser, PolicyVersion, RoleSettings, UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind};
@@ -41,16 +41,25 @@ pub(super) async fn caller(api: &AwsIam) -> Result<Caller, ApiError> {
     })
 }
 
-pub(super) async fn account_details(api: &AwsIam) -> Result<AccountDetails, ApiError> {
-    let mut pages = api
-        .iam
-        .get_account_authorization_details()
-        .filter(EntityType::User)
-        .filter(EntityType::Group)
-        .filter(EntityType::Role)
-        .filter(EntityType::LocalManagedPolicy)
-        .into_paginator()
-        .send();
+pub(super) async fn account_details(
+    api: &AwsIam,
+    kinds: DetailKinds,
+) -> Result<AccountDetails, ApiError> {
+    if kinds == (DetailKinds { users: false, groups: false, roles: false, policies: false }) {
+        return Ok(AccountDetails::default());
+    }
+    let mut request = api.iam.get_account_authorization_details();
+    for (wanted, kind) in [
+        (kinds.users, EntityType::User),
+        (kinds.groups, EntityType::Group),
+        (kinds.roles, EntityType::Role),
+        (kinds.policies, EntityType::LocalManagedPolicy),
+    ] {
+        if wanted {
+            request = request.filter(kind);
+        }
+    }
+    let mut pages = request.into_paginator().send();
     let mut details = AccountDetails::default();
     while let Some(page) = pages.next().await {
         api.count("GetAccountAuthorizationDetails");
