@@ -404,7 +404,14 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
         } => {
             let api = aws.connect().await?;
             let live = live::read_account(&api).await?;
-            let export = export::export(&live, &export::Filter { scope, owner });
+            let export = export::export(
+                &live,
+                &export::Filter {
+                    scope,
+                    owner,
+                    layer: false,
+                },
+            );
             write_export(&out, &export)?;
             aws.print_stats(&api);
             emit(&format!(

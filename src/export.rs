@@ -30,6 +30,9 @@ pub struct Filter {
     pub scope: Option<String>,
     /// Only users and policies tagged with this owner (and it becomes the spec's owner).
     pub owner: Option<String>,
+    /// A layer of an organization: the organization file says which account it is for, so
+    /// it has no `[account] id`.
+    pub layer: bool,
 }
 
 /// A spec and the policy documents it refers to, by path relative to the spec.
@@ -153,7 +156,7 @@ pub fn export(live: &LiveState, filter: &Filter) -> Export {
 fn account_section(live: &LiveState, filter: &Filter) -> AccountSection {
     let whole = filter.scope.is_none() && filter.owner.is_none();
     AccountSection {
-        id: live.caller.account.clone(),
+        id: (!filter.layer).then(|| live.caller.account.clone()),
         owner: filter.owner.clone(),
         scope: filter.scope.clone(),
         alias: live.account.alias.clone().flatten().filter(|_| whole),
@@ -256,7 +259,8 @@ struct RoleSection {
 
 #[derive(Serialize)]
 struct AccountSection {
-    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     owner: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

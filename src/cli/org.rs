@@ -750,8 +750,17 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
                 assumed = AwsIam::assume(&hub.config, &[hop], name).await.map_err(Error::Connect)?;
                 &assumed
             };
-            let live = live::read_account(api).await?;
-            Ok::<_, Error>(crate::export::export(&live, &crate::export::Filter::default()))
+            let mut live = live::read_account(api).await?;
+            // The role iamspec reaches the account through is the organization's, not the
+            // account's: a layer that declared it could one day delete it.
+            if member.id != hub.caller.account {
+                live.roles.remove(organization::DEFAULT_ROLE);
+            }
+            let filter = crate::export::Filter {
+                layer: true,
+                ..crate::export::Filter::default()
+            };
+            Ok::<_, Error>(crate::export::export(&live, &filter))
         }
     });
     use futures::StreamExt as _;

@@ -211,7 +211,10 @@ fn holds_saved_plan(path: &Path) -> bool {
     crate::spec::files::read_text(path, MAX_BYTES)
         .ok()
         .and_then(|text| serde_json::from_str::<Value>(&text).ok())
-        .is_some_and(|value| value.get("iamspec_saved_plan").is_some())
+        .is_some_and(|value| {
+            value.get("iamspec_saved_plan").is_some()
+                || value.get("iamspec_saved_organization_plan").is_some()
+        })
 }
 
 impl SavedPlan {

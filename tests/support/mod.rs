@@ -78,11 +78,17 @@ pub struct Account {
 impl Account {
     /// Assumes a role in a new random account: moto gives each account its own IAM.
     pub async fn new() -> Self {
-        let endpoint = endpoint().to_owned();
         let id = format!(
             "{:012}",
             rand::random_range(100_000_000_000u64..999_999_999_999)
         );
+        Self::at(&id).await
+    }
+
+    /// Reaches the account `id` (of an organization a test made, say) through a role in it.
+    pub async fn at(id: &str) -> Self {
+        let id = id.to_owned();
+        let endpoint = endpoint().to_owned();
         let sts = aws_sdk_sts::Client::from_conf(
             aws_sdk_sts::Config::builder()
                 .behavior_version(BehaviorVersion::latest())
@@ -230,6 +236,125 @@ impl Account {
                 self.credentials.session_token().unwrap_or_default(),
             );
         command
+    }
+}
+
+/// An AWS Organization on the local endpoint: its management account (whose credentials run
+/// iamspec), and accounts made in it, by name.
+pub struct Organization {
+    pub management: Account,
+    pub accounts: std::collections::BTreeMap<String, String>,
+    pub root: String,
+    client: aws_sdk_organizations::Client,
+}
+
+impl Organization {
+    /// Creates an organization whose management account is a fresh account.
+    pub async fn new() -> Self {
+        let management = Account::new().await;
+        let client = aws_sdk_organizations::Client::from_conf(
+            aws_sdk_organizations::Config::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new("us-east-1"))
+                .endpoint_url(&management.endpoint)
+                .credentials_provider(management.credentials().clone())
+                .build(),
+        );
+        client
+            .create_organization()
+            .feature_set(aws_sdk_organizations::types::OrganizationFeatureSet::All)
+            .send()
+            .await
+            .expect("create an organization");
+        let root = client.list_roots().send().await.expect("roots").roots()[0]
+            .id()
+            .expect("a root id")
+            .to_owned();
+        Self {
+            management,
+            accounts: std::collections::BTreeMap::new(),
+            root,
+            client,
+        }
+    }
+
+    /// Makes an OU under `parent` (an OU id or the root's); returns its id.
+    pub async fn ou(&self, parent: &str, name: &str) -> String {
+        self.client
+            .create_organizational_unit()
+            .parent_id(parent)
+            .name(name)
+            .send()
+            .await
+            .expect("create an OU")
+            .organizational_unit()
+            .and_then(|o| o.id())
+            .expect("an OU id")
+            .to_owned()
+    }
+
+    /// Makes an account named `name` in the OU `ou` (None: under the root), with `tags`.
+    pub async fn account(&mut self, name: &str, ou: Option<&str>, tags: &[(&str, &str)]) -> String {
+        let status = self
+            .client
+            .create_account()
+            .account_name(name)
+            .email(format!("{name}@example.com"))
+            .send()
+            .await
+            .expect("create an account");
+        let id = status
+            .create_account_status()
+            .and_then(|s| s.account_id())
+            .expect("an account id")
+            .to_owned();
+        if let Some(ou) = ou {
+            self.move_account(&id, &self.root.clone(), ou).await;
+        }
+        for (key, value) in tags {
+            self.client
+                .tag_resource()
+                .resource_id(&id)
+                .tags(
+                    aws_sdk_organizations::types::Tag::builder()
+                        .key(*key)
+                        .value(*value)
+                        .build()
+                        .expect("a tag"),
+                )
+                .send()
+                .await
+                .expect("tag an account");
+        }
+        self.accounts.insert(name.to_owned(), id.clone());
+        id
+    }
+
+    /// Moves an account from one parent to another.
+    pub async fn move_account(&self, id: &str, from: &str, to: &str) {
+        self.client
+            .move_account()
+            .account_id(id)
+            .source_parent_id(from)
+            .destination_parent_id(to)
+            .send()
+            .await
+            .expect("move an account");
+    }
+
+    /// The id of the account named `name`.
+    pub fn id(&self, name: &str) -> &str {
+        &self.accounts[name]
+    }
+
+    /// The account named `name`, reached through a role in it, to read back what iamspec did.
+    pub async fn member(&self, name: &str) -> Account {
+        Account::at(self.id(name)).await
+    }
+
+    /// `iamspec ARGS` with the management account's credentials.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.management.run(args)
     }
 }
 

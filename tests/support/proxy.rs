@@ -51,6 +51,9 @@ pub struct Behaviour {
     pub invisible_for: Duration,
     /// Makes the random choices repeatable.
     pub seed: u64,
+    /// Refuse `sts:AssumeRole` into a role whose ARN holds this text (an account id, say),
+    /// as STS does when the role's trust policy does not let the caller in.
+    pub refuse_assume: Option<&'static str>,
 }
 
 /// What the proxy has seen and decided.
@@ -194,7 +197,27 @@ async fn forward(
     let (mut parts, body) = request.into_parts();
     let body = body.collect().await?.to_bytes();
     let params = form(&body);
-    let action = params.get("Action").cloned().unwrap_or_default();
+    // The query protocol names the action in the body; JSON protocols (Organizations) in
+    // the target header, `AWSOrganizationsV20161128.ListAccounts`.
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.rsplit('.').next())
+        .map(str::to_owned);
+    let action = params
+        .get("Action")
+        .cloned()
+        .or(target)
+        .unwrap_or_default();
+    if action == "AssumeRole"
+        && let Some(refused) = behaviour.refuse_assume
+        && params.get("RoleArn").is_some_and(|arn| arn.contains(refused))
+    {
+        state.lock().unwrap().actions.push(action);
+        let message = "User is not authorized to perform: sts:AssumeRole on this role";
+        return Ok(iam_error(403, "Sender", "AccessDenied", message));
+    }
     let fault = decide(&state, &behaviour, &action, &params);
     if let Some(answer) = fault_answer(fault, &behaviour, &action)? {
         return Ok(answer);
