@@ -401,28 +401,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             owner,
             out,
             organization: false,
-        } => {
-            let api = aws.connect().await?;
-            let live = live::read_account(&api).await?;
-            let export = export::export(
-                &live,
-                &export::Filter {
-                    scope,
-                    owner,
-                    layer: false,
-                },
-            );
-            write_export(&out, &export)?;
-            aws.print_stats(&api);
-            emit(&format!(
-                "Wrote {} and {} policy document{}: check it with `iamspec plan {}`.\n",
-                out.join("spec.toml").display(),
-                export.files.len(),
-                if export.files.len() == 1 { "" } else { "s" },
-                out.join("spec.toml").display()
-            ))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        } => export(&aws, scope, owner, &out).await,
         Command::Credentials {
             spec: Some(spec),
             aws,
@@ -475,20 +454,58 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
                 lock_timeout,
                 max_deletes: common.max_deletes,
             };
-            if org::is_saved_organization_plan(&target) {
-                refuse_shaping_flags(&common)?;
-                org::apply_saved(&target, &common, run, max_failed_accounts).await
-            } else if saved::is_saved_plan(&target) {
-                one_account(&common.targeting)?;
-                apply_saved(&target, &common, run).await
-            } else if organization::is_organization_file(&target) {
-                org::apply(&target, &common, yes, run, max_failed_accounts).await
-            } else {
-                one_account(&common.targeting)?;
-                apply(&target, &common, yes, run).await
-            }
+            apply_any(&target, &common, yes, run, max_failed_accounts).await
         }
     }
+}
+
+/// `iamspec apply TARGET`: a spec, an organization file, or either's saved plan.
+async fn apply_any(
+    target: &Path,
+    common: &Common,
+    yes: bool,
+    run: Run,
+    max_failed: usize,
+) -> Result<ExitCode, Error> {
+    if org::is_saved_organization_plan(target) {
+        refuse_shaping_flags(common)?;
+        org::apply_saved(target, common, run, max_failed).await
+    } else if saved::is_saved_plan(target) {
+        one_account(&common.targeting)?;
+        apply_saved(target, common, run).await
+    } else if organization::is_organization_file(target) {
+        org::apply(target, common, yes, run, max_failed).await
+    } else {
+        one_account(&common.targeting)?;
+        apply(target, common, yes, run).await
+    }
+}
+
+/// `iamspec export`: the account (or the part of it `--scope` or `--owner` names) as a spec.
+async fn export(
+    aws: &Aws,
+    scope: Option<String>,
+    owner: Option<String>,
+    out: &Path,
+) -> Result<ExitCode, Error> {
+    let api = aws.connect().await?;
+    let live = live::read_account(&api).await?;
+    let filter = export::Filter {
+        scope,
+        owner,
+        layer: false,
+    };
+    let export = export::export(&live, &filter);
+    write_export(out, &export)?;
+    aws.print_stats(&api);
+    emit(&format!(
+        "Wrote {} and {} policy document{}: check it with `iamspec plan {}`.\n",
+        out.join("spec.toml").display(),
+        export.files.len(),
+        if export.files.len() == 1 { "" } else { "s" },
+        out.join("spec.toml").display()
+    ))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--accounts` and `--shard` choose among an organization's accounts; a spec has one.
@@ -531,19 +548,24 @@ async fn plan(
                 name: None,
                 plan: Some(plan),
                 error: None,
-                status: if plan.needs_attention() { "changes" } else { "no changes" }.to_owned(),
+                status: if plan.needs_attention() {
+                    "changes"
+                } else {
+                    "no changes"
+                }
+                .to_owned(),
                 secrets_dir: &common.secrets_dir,
             };
             emit(&render::org::markdown(&[row]))?;
         }
     }
-    common.aws.print_stats(&&api);
+    common.aws.print_stats(&api);
     session::check_deletions(plan, common.max_deletes)?;
     if let Some(out) = out {
         let key = plan_key();
         let saved = SavedPlan::new(
             plan,
-            &session.spec,
+            session.spec,
             &planned.live,
             common.saved_options(),
             key.as_deref(),
@@ -723,7 +745,7 @@ async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<Exit
     let (plan, caller) = session.plan_quickly().await?;
     emit(&render::text(&plan, session.style()))?;
     if plan.is_empty() {
-        common.aws.print_stats(&&api);
+        common.aws.print_stats(&api);
         return Ok(ExitCode::SUCCESS);
     }
     let secrets = SecretsDir::new(common.secrets_dir.clone());
@@ -736,7 +758,7 @@ async fn apply(path: &Path, common: &Common, yes: bool, run: Run) -> Result<Exit
     }
     let mut stop = Stop::listen()?;
     let applied = session.apply(&plan, &caller, yes, run, &mut stop).await;
-    common.aws.print_stats(&&api);
+    common.aws.print_stats(&api);
     applied.map(ExitCode::from)
 }
 
@@ -801,7 +823,7 @@ async fn apply_saved(file: &Path, common: &Common, run: Run) -> Result<ExitCode,
     let session = Session::new(&api, &spec, reading, &Console);
     let mut stop = Stop::listen()?;
     let applied = session.apply_saved(&saved, &caller, run, &mut stop).await;
-    common.aws.print_stats(&&api);
+    common.aws.print_stats(&api);
     applied.map(ExitCode::from)
 }
 
@@ -927,8 +949,8 @@ fn confirm(question: &str) -> Result<(), Error> {
     }
     let mut out = io::stdout().lock();
     out.write_all(question.as_bytes())
-    .and_then(|()| out.flush())
-    .map_err(Error::Output)?;
+        .and_then(|()| out.flush())
+        .map_err(Error::Output)?;
     let mut answer = String::new();
     stdin.lock().read_line(&mut answer).map_err(Error::Output)?;
     match answer.trim().to_lowercase().as_str() {

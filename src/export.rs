@@ -535,6 +535,7 @@ mod tests {
     #[test]
     fn an_owner_exports_its_tagged_users_and_their_groups() {
         let (users, groups) = exported(&Filter {
+            layer: false,
             scope: None,
             owner: Some("platform".into()),
         });
@@ -544,6 +545,7 @@ mod tests {
     #[test]
     fn a_scope_exports_what_lies_under_it_whoever_tagged_it() {
         let (users, groups) = exported(&Filter {
+            layer: false,
             scope: Some("/team/".into()),
             owner: None,
         });
@@ -554,6 +556,7 @@ mod tests {
     #[test]
     fn scope_and_owner_together_take_what_has_both() {
         let (users, _) = exported(&Filter {
+            layer: false,
             scope: Some("/team/".into()),
             owner: Some("payments".into()),
         });

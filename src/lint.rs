@@ -214,7 +214,12 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         checks::document(db, document, boundary, &mut raw);
     }
     escalation::principals(spec, &mut raw);
-    finish(&|at| spec.file_of(at).display().to_string(), &spec.lint, raw, db)
+    finish(
+        &|at| spec.file_of(at).display().to_string(),
+        &spec.lint,
+        raw,
+        db,
+    )
 }
 
 /// The findings of one document alone, at their default levels (no escalation: that takes a
@@ -229,7 +234,12 @@ pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
     };
     let mut raw = Vec::new();
     checks::document(ActionDb::get(), &spec_document, false, &mut raw);
-    finish(&|_| String::new(), &LintConfig::default(), raw, ActionDb::get())
+    finish(
+        &|_| String::new(),
+        &LintConfig::default(),
+        raw,
+        ActionDb::get(),
+    )
 }
 
 /// Applies `[lint]`: levels by code, exceptions by code and policy (each unused exception is a

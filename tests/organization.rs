@@ -66,7 +66,8 @@ async fn organization() -> Organization {
     let workloads = org.ou(&org.root.clone(), "Workloads").await;
     let prod = org.ou(&workloads, "Prod").await;
     org.account("prod-a", Some(&prod), &[("env", "prod")]).await;
-    org.account("prod-b", Some(&prod), &[("env", "staging")]).await;
+    org.account("prod-b", Some(&prod), &[("env", "staging")])
+        .await;
     org.account("dev", Some(&workloads), &[]).await;
     org.account("sandbox-1", None, &[]).await;
     let dir = org.management.dir.path();
@@ -128,13 +129,44 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
     let prod_a = &planned[org.id("prod-a")];
     assert_eq!(prod_a["name"], "prod-a");
     let summaries = changes(prod_a);
-    assert!(summaries.iter().any(|c| c.contains("create_user") && c.contains("koding-user")), "{summaries:?}");
-    assert!(!changes(&planned[org.id("prod-b")]).iter().any(|c| c.contains("koding-user")));
-    assert!(changes(&planned[org.id("dev")]).iter().any(|c| c.contains("create_role") && c.contains("dev-debug")));
+    assert!(
+        summaries
+            .iter()
+            .any(|c| c.contains("create_user") && c.contains("koding-user")),
+        "{summaries:?}"
+    );
+    assert!(
+        !changes(&planned[org.id("prod-b")])
+            .iter()
+            .any(|c| c.contains("koding-user"))
+    );
+    assert!(
+        changes(&planned[org.id("dev")])
+            .iter()
+            .any(|c| c.contains("create_role") && c.contains("dev-debug"))
+    );
 
     let applied = org.run(&["apply", "org.toml", "--yes"]).expect(0);
     assert!(applied.stdout.contains("applied"), "{}", applied.stdout);
 
+    applied_as_each_account_sees_it(&org).await;
+
+    // Idempotent: nothing left to do anywhere.
+    let again = org
+        .run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        again.stdout.contains("4 accounts: 0 with changes"),
+        "{}",
+        again.stdout
+    );
+
+    drift_and_reports_per_account(&org).await;
+}
+
+/// What the organization looks like in each account after an apply, read through
+/// each account's own role.
+async fn applied_as_each_account_sees_it(org: &Organization) {
     // Each account as its own role sees it.
     for name in ["prod-a", "prod-b", "dev"] {
         let account = org.member(name).await;
@@ -150,18 +182,30 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
             .iter()
             .filter_map(|p| p.policy_name())
             .collect();
-        assert_eq!(names, BTreeSet::from(["AmazonEC2FullAccess", "IAMReadOnlyAccess"]), "{name}");
+        assert_eq!(
+            names,
+            BTreeSet::from(["AmazonEC2FullAccess", "IAMReadOnlyAccess"]),
+            "{name}"
+        );
         let role = iam.get_role().role_name("deploy").send().await.unwrap();
         let role = role.role().unwrap();
         let tags: std::collections::BTreeMap<&str, &str> =
             role.tags().iter().map(|t| (t.key(), t.value())).collect();
         assert_eq!(tags.get("account"), Some(&name), "{name}");
         assert_eq!(tags.get("partition"), Some(&"aws"));
-        let trust = percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
-            .decode_utf8_lossy()
-            .into_owned();
-        assert!(trust.contains(&format!("arn:aws:iam::{}:root", account.id)), "{trust}");
-        assert_eq!(account.user_exists("koding-user").await, name == "prod-a", "{name}");
+        let trust =
+            percent_encoding::percent_decode_str(role.assume_role_policy_document().unwrap())
+                .decode_utf8_lossy()
+                .into_owned();
+        assert!(
+            trust.contains(&format!("arn:aws:iam::{}:root", account.id)),
+            "{trust}"
+        );
+        assert_eq!(
+            account.user_exists("koding-user").await,
+            name == "prod-a",
+            "{name}"
+        );
     }
     let dev = org.member("dev").await;
     let policy = dev
@@ -173,7 +217,15 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
         .expect("the dev layer's policy, with its ARN filled in");
     assert!(policy.policy().is_some());
     let sandbox = org.member("sandbox-1").await;
-    assert!(sandbox.iam().get_group().group_name("Developers").send().await.is_err());
+    assert!(
+        sandbox
+            .iam()
+            .get_group()
+            .group_name("Developers")
+            .send()
+            .await
+            .is_err()
+    );
     // The secret of prod-a's key is in prod-a's own secrets directory.
     let secret = org
         .management
@@ -183,11 +235,11 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
         .join(org.id("prod-a"))
         .join("koding-user.csv");
     assert!(secret.is_file(), "{}", secret.display());
+}
 
-    // Idempotent: nothing left to do anywhere.
-    let again = org.run(&["plan", "org.toml", "--detailed-exitcode"]).expect(0);
-    assert!(again.stdout.contains("4 accounts: 0 with changes"), "{}", again.stdout);
-
+/// Drift in one account shows in that account's row, section and report only.
+async fn drift_and_reports_per_account(org: &Organization) {
+    let dev = org.member("dev").await;
     // Drift in one account shows in that account only.
     dev.iam()
         .put_group_policy()
@@ -212,8 +264,17 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
 
     // For a pull request: the table, and a section for the account that has something.
     let markdown = org.run(&["plan", "org.toml", "--markdown"]).expect(0);
-    assert!(markdown.stdout.contains("| account | name | add | change | remove | drift | status |"));
-    assert_eq!(markdown.stdout.matches("<details>").count(), 1, "{}", markdown.stdout);
+    assert!(
+        markdown
+            .stdout
+            .contains("| account | name | add | change | remove | drift | status |")
+    );
+    assert_eq!(
+        markdown.stdout.matches("<details>").count(),
+        1,
+        "{}",
+        markdown.stdout
+    );
 
     // One account's credentials, alongside the others'.
     let report = json(&org.run(&["credentials", "org.toml", "--json"]).expect(0));
@@ -224,7 +285,10 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
         .iter()
         .find(|a| a["account"] == org.id("prod-a"))
         .unwrap();
-    assert!(prod_report["report"].to_string().contains("koding-user"), "{prod_report}");
+    assert!(
+        prod_report["report"].to_string().contains("koding-user"),
+        "{prod_report}"
+    );
 }
 
 #[tokio::test]
@@ -235,18 +299,39 @@ async fn shards_take_every_account_exactly_once() {
     let mut sizes = Vec::new();
     for k in 1..=3 {
         let shard = format!("{k}/3");
-        let part = ids(&org.run(&["accounts", "org.toml", "--json", "--shard", &shard]).expect(0));
-        assert!(part.is_disjoint(&seen), "{shard}: {part:?} overlaps {seen:?}");
+        let part = ids(&org
+            .run(&["accounts", "org.toml", "--json", "--shard", &shard])
+            .expect(0));
+        assert!(
+            part.is_disjoint(&seen),
+            "{shard}: {part:?} overlaps {seen:?}"
+        );
         sizes.push(part.len());
         seen.extend(part);
     }
     assert_eq!(seen, all);
-    assert!(sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1, "{sizes:?}");
+    assert!(
+        sizes.iter().max().unwrap() - sizes.iter().min().unwrap() <= 1,
+        "{sizes:?}"
+    );
     // --accounts narrows by name or id; a name no target selects is an error.
-    let only = ids(&org.run(&["accounts", "org.toml", "--json", "--accounts", "dev,prod-a"]).expect(0));
-    assert_eq!(only, BTreeSet::from([org.id("dev").to_owned(), org.id("prod-a").to_owned()]));
-    let wrong = org.run(&["accounts", "org.toml", "--accounts", "sandbox-1"]).expect(1);
-    assert!(wrong.stderr.contains("no target of the organization selects"), "{}", wrong.stderr);
+    let only = ids(&org
+        .run(&["accounts", "org.toml", "--json", "--accounts", "dev,prod-a"])
+        .expect(0));
+    assert_eq!(
+        only,
+        BTreeSet::from([org.id("dev").to_owned(), org.id("prod-a").to_owned()])
+    );
+    let wrong = org
+        .run(&["accounts", "org.toml", "--accounts", "sandbox-1"])
+        .expect(1);
+    assert!(
+        wrong
+            .stderr
+            .contains("no target of the organization selects"),
+        "{}",
+        wrong.stderr
+    );
     let bad = org.run(&["plan", "org.toml", "--shard", "4/3"]).expect(1);
     assert!(bad.stderr.contains("K/N"), "{}", bad.stderr);
 }
@@ -271,26 +356,46 @@ async fn an_account_whose_role_refuses_is_reported_while_the_others_are_planned(
             ..Behaviour::default()
         },
     );
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml", "--json"]).expect(1);
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml", "--json"])
+        .expect(1);
     let planned = plans(&run);
     assert_eq!(planned.len(), 4);
     let error = planned[dev]["error"].as_str().unwrap();
-    assert!(error.contains("could not assume") && error.contains("OrganizationAccountAccessRole"), "{error}");
+    assert!(
+        error.contains("could not assume") && error.contains("OrganizationAccountAccessRole"),
+        "{error}"
+    );
     assert!(error.contains("trust policy"), "{error}");
     for (id, entry) in &planned {
         if id != dev {
             assert!(entry["plan"]["changes"].is_array(), "{id}: {entry}");
         }
     }
-    assert!(run.stderr.contains("1 of 4 accounts could not be planned"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("1 of 4 accounts could not be planned"),
+        "{}",
+        run.stderr
+    );
     // apply refuses before any change: --max-failed-accounts is 0.
-    let refused = org.management.run_via(&proxy.url, &["apply", "org.toml", "--yes"]).expect(1);
-    assert!(refused.stderr.contains("--max-failed-accounts"), "{}", refused.stderr);
+    let refused = org
+        .management
+        .run_via(&proxy.url, &["apply", "org.toml", "--yes"])
+        .expect(1);
+    assert!(
+        refused.stderr.contains("--max-failed-accounts"),
+        "{}",
+        refused.stderr
+    );
     let prod = org.member("prod-a").await;
     assert!(!prod.user_exists("koding-user").await);
     // Allowing one failure applies the rest.
     org.management
-        .run_via(&proxy.url, &["apply", "org.toml", "--yes", "--max-failed-accounts", "1"])
+        .run_via(
+            &proxy.url,
+            &["apply", "org.toml", "--yes", "--max-failed-accounts", "1"],
+        )
         .expect(1);
     assert!(prod.user_exists("koding-user").await);
 }
@@ -305,63 +410,132 @@ async fn an_invalid_organization_makes_no_call_and_says_where() {
     let id = "111111111111";
     write(
         "org.toml",
-        &format!("version = 1\n[organization]\n[[targets]]\naccounts = [\"{id}\"]\nspecs = [\"layers/a.toml\", \"layers/b.toml\"]\n"),
+        &format!(
+            "version = 1\n[organization]\n[[targets]]\naccounts = [\"{id}\"]\nspecs = [\"layers/a.toml\", \"layers/b.toml\"]\n"
+        ),
     );
     write("layers/a.toml", "version = 1\n[groups.ops]\n");
     // The same group twice: both files and lines are named.
     write("layers/b.toml", "version = 1\n\n[groups.ops]\n");
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml"]).expect(1);
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(1);
     assert!(
-        run.stderr.contains("layers/b.toml:3:") && run.stderr.contains("layers/a.toml:2:") && run.stderr.contains("declared twice"),
+        run.stderr.contains("layers/b.toml:3:")
+            && run.stderr.contains("layers/a.toml:2:")
+            && run.stderr.contains("declared twice"),
         "{}",
         run.stderr
     );
     // A layer may not pin the account, nor name an unknown variable.
-    write("layers/b.toml", "version = 1\n[account]\nid = \"222222222222\"\n[users.u]\ntags = { at = \"${account.nam}\" }\n");
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml"]).expect(1);
-    assert!(run.stderr.contains("layers/b.toml:5:") && run.stderr.contains("did you mean `${account.name}`"), "{}", run.stderr);
-    write("layers/b.toml", "version = 1\n[account]\nid = \"222222222222\"\n");
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml"]).expect(1);
-    assert!(run.stderr.contains("layers/b.toml:3:6: a layer cannot set `[account] id`"), "{}", run.stderr);
+    write(
+        "layers/b.toml",
+        "version = 1\n[account]\nid = \"222222222222\"\n[users.u]\ntags = { at = \"${account.nam}\" }\n",
+    );
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("layers/b.toml:5:")
+            && run.stderr.contains("did you mean `${account.name}`"),
+        "{}",
+        run.stderr
+    );
+    write(
+        "layers/b.toml",
+        "version = 1\n[account]\nid = \"222222222222\"\n",
+    );
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(1);
+    assert!(
+        run.stderr
+            .contains("layers/b.toml:3:6: a layer cannot set `[account] id`"),
+        "{}",
+        run.stderr
+    );
     // A reference to a group of another layer is fine; one to no layer's group is not,
     // and is found offline when the targets are ids.
-    write("layers/b.toml", "version = 1\n[users.u]\ngroups = [\"ops\", \"opz\"]\n");
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml"]).expect(1);
-    assert!(run.stderr.contains("layers/b.toml:3:") && run.stderr.contains("opz"), "{}", run.stderr);
+    write(
+        "layers/b.toml",
+        "version = 1\n[users.u]\ngroups = [\"ops\", \"opz\"]\n",
+    );
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("layers/b.toml:3:") && run.stderr.contains("opz"),
+        "{}",
+        run.stderr
+    );
     // A layer outside the organization's folder.
     write(
         "org.toml",
         "version = 1\n[organization]\n[[targets]]\naccounts = [\"111111111111\"]\nspecs = [\"../elsewhere.toml\"]\n",
     );
-    std::fs::write(dir.parent().unwrap().join("elsewhere.toml"), "version = 1\n").ok();
-    let run = org.management.run_via(&proxy.url, &["plan", "org.toml"]).expect(1);
-    assert!(run.stderr.contains("org.toml:5:") && run.stderr.contains("outside"), "{}", run.stderr);
-    assert!(proxy.actions().is_empty(), "calls made: {:?}", proxy.actions());
+    std::fs::write(
+        dir.parent().unwrap().join("elsewhere.toml"),
+        "version = 1\n",
+    )
+    .ok();
+    let run = org
+        .management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(1);
+    assert!(
+        run.stderr.contains("org.toml:5:") && run.stderr.contains("outside"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        proxy.actions().is_empty(),
+        "calls made: {:?}",
+        proxy.actions()
+    );
 }
 
 #[tokio::test]
 async fn a_saved_organization_plan_is_refused_when_an_account_moved() {
     let org = organization().await;
-    org.run(&["plan", "org.toml", "--out", "org-plan.json"]).expect(0);
+    org.run(&["plan", "org.toml", "--out", "org-plan.json"])
+        .expect(0);
     // prod-a leaves Workloads/Prod: it would no longer get the prod layer.
     let prod_a = org.id("prod-a").to_owned();
     let prod_ou = ou_of(&org, &prod_a).await;
     org.move_account(&prod_a, &prod_ou, &org.root).await;
     let refused = org.run(&["apply", "org-plan.json"]).expect(1);
-    assert!(refused.stderr.contains("prod-a") && refused.stderr.contains("now gets"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("prod-a") && refused.stderr.contains("now gets"),
+        "{}",
+        refused.stderr
+    );
     assert!(!org.member("prod-a").await.user_exists("koding-user").await);
     // Moved back, the saved plan applies exactly.
     org.move_account(&prod_a, &org.root, &prod_ou).await;
     org.run(&["apply", "org-plan.json"]).expect(0);
     assert!(org.member("prod-a").await.user_exists("koding-user").await);
-    org.run(&["plan", "org.toml", "--detailed-exitcode"]).expect(0);
+    org.run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
     // An edited file is refused by its seal.
-    org.run(&["plan", "org.toml", "--out", "org-plan.json"]).expect(0);
+    org.run(&["plan", "org.toml", "--out", "org-plan.json"])
+        .expect(0);
     let path = org.management.dir.path().join("org-plan.json");
     let text = std::fs::read_to_string(&path).unwrap();
-    std::fs::write(&path, text.replacen("\"prune\": false", "\"prune\": true", 1)).unwrap();
+    std::fs::write(
+        &path,
+        text.replacen("\"prune\": false", "\"prune\": true", 1),
+    )
+    .unwrap();
     let tampered = org.run(&["apply", "org-plan.json"]).expect(1);
-    assert!(tampered.stderr.contains("seal") || tampered.stderr.contains("digest"), "{}", tampered.stderr);
+    assert!(
+        tampered.stderr.contains("seal") || tampered.stderr.contains("digest"),
+        "{}",
+        tampered.stderr
+    );
 }
 
 /// The OU that holds `account`.
@@ -374,7 +548,12 @@ async fn ou_of(org: &Organization, account: &str) -> String {
             .credentials_provider(org.management.credentials().clone())
             .build(),
     );
-    let parents = client.list_parents().child_id(account).send().await.unwrap();
+    let parents = client
+        .list_parents()
+        .child_id(account)
+        .send()
+        .await
+        .unwrap();
     parents.parents()[0].id().unwrap().to_owned()
 }
 
@@ -395,7 +574,10 @@ async fn sigterm_stops_every_account_and_the_next_apply_finishes() {
     // with CreatePolicy), then send SIGTERM.
     let started = std::time::Instant::now();
     while !proxy.actions().iter().any(|a| a == "CreateGroup") {
-        assert!(started.elapsed() < Duration::from_secs(60), "no change started");
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "no change started"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     std::process::Command::new("kill")
@@ -404,32 +586,60 @@ async fn sigterm_stops_every_account_and_the_next_apply_finishes() {
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let run = Run::from(output);
-    assert_eq!(run.code, 143, "--- stdout\n{}\n--- stderr\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 143,
+        "--- stdout\n{}\n--- stderr\n{}",
+        run.stdout, run.stderr
+    );
     assert!(run.stderr.contains("interrupted"), "{}", run.stderr);
     assert!(!run.stderr.contains("panicked"));
     // No account kept its lock, and the next apply finishes every account.
-    org.run(&["apply", "org.toml", "--yes", "--lock-timeout", "0"]).expect(0);
-    org.run(&["plan", "org.toml", "--detailed-exitcode"]).expect(0);
+    org.run(&["apply", "org.toml", "--yes", "--lock-timeout", "0"])
+        .expect(0);
+    org.run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
 }
 
 #[tokio::test]
 async fn an_exported_organization_plans_nothing() {
     let org = organization().await;
     org.run(&["apply", "org.toml", "--yes"]).expect(0);
-    let exported = org.run(&["export", "--organization", "--out", "exported"]).expect(0);
-    assert!(exported.stdout.contains("organization.toml"), "{}", exported.stdout);
-    let text = std::fs::read_to_string(org.management.dir.path().join("exported/organization.toml")).unwrap();
+    let exported = org
+        .run(&["export", "--organization", "--out", "exported"])
+        .expect(0);
+    assert!(
+        exported.stdout.contains("organization.toml"),
+        "{}",
+        exported.stdout
+    );
+    let text =
+        std::fs::read_to_string(org.management.dir.path().join("exported/organization.toml"))
+            .unwrap();
     assert!(text.contains(org.id("sandbox-1")), "{text}");
     let layer = std::fs::read_to_string(
-        org.management.dir.path().join(format!("exported/accounts/{}/spec.toml", org.id("dev"))),
+        org.management
+            .dir
+            .path()
+            .join(format!("exported/accounts/{}/spec.toml", org.id("dev"))),
     )
     .unwrap();
-    assert!(layer.contains("[roles.deploy]") && !layer.contains("OrganizationAccountAccessRole"), "{layer}");
+    assert!(
+        layer.contains("[roles.deploy]") && !layer.contains("OrganizationAccountAccessRole"),
+        "{layer}"
+    );
     // What iamspec made is planned as it is; what it did not make is only adopted.
-    let plan = org.run(&["plan", "exported/organization.toml", "--json"]).expect(0);
+    let plan = org
+        .run(&["plan", "exported/organization.toml", "--json"])
+        .expect(0);
     for (id, entry) in plans(&plan) {
         for change in entry["plan"]["changes"].as_array().unwrap() {
-            assert!(change["reason"].as_str().unwrap_or_default().starts_with("adopt:"), "{id}: {change}");
+            assert!(
+                change["reason"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("adopt:"),
+                "{id}: {change}"
+            );
         }
     }
 }

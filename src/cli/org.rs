@@ -3,13 +3,17 @@
 //! is `crate::org`; this wires it to the terminal and turns outcomes into exit codes.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::{Aws, Common, Console, Targeting, confirm, emit, plan_key, write_export, write_new_file};
+use super::{
+    Aws, Common, Console, Targeting, confirm, emit, plan_key, write_export, write_new_file,
+};
 use crate::live::aws::{AwsIam, AwsOrganizations, Needs};
 use crate::live::{self, Caller, IamApi, ReadError};
 use crate::org::run::{self, Account, Applied, Flags, Hub};
@@ -43,7 +47,10 @@ impl Collected {
     }
 
     fn take(&self) -> String {
-        self.out.lock().map(|mut o| std::mem::take(&mut *o)).unwrap_or_default()
+        self.out
+            .lock()
+            .map(|mut o| std::mem::take(&mut *o))
+            .unwrap_or_default()
     }
 }
 
@@ -206,13 +213,20 @@ pub(super) async fn accounts(
     } else {
         let mut text = String::new();
         for t in &targets {
-            text.push_str(&format!("{}  {}  {}\n", t.id, t.name.as_deref().unwrap_or("-"), specs(t).join(", ")));
+            let _ = writeln!(
+                text,
+                "{}  {}  {}",
+                t.id,
+                t.name.as_deref().unwrap_or("-"),
+                specs(t).join(", ")
+            );
         }
-        text.push_str(&format!(
-            "{} account{}.\n",
+        let _ = writeln!(
+            text,
+            "{} account{}.",
             targets.len(),
             if targets.len() == 1 { "" } else { "s" }
-        ));
+        );
         emit(&text)?;
     }
     Ok(ExitCode::SUCCESS)
@@ -299,7 +313,9 @@ pub(super) async fn plan(
             out.display()
         );
     }
-    let attention = rows.iter().any(|r| r.plan.is_some_and(Plan::needs_attention));
+    let attention = rows
+        .iter()
+        .any(|r| r.plan.is_some_and(Plan::needs_attention));
     Ok(if detailed_exitcode && attention {
         ExitCode::from(2)
     } else {
@@ -354,10 +370,17 @@ pub(super) async fn apply(
             if unplanned == 1 { "" } else { "s" }
         )));
     }
-    let with_changes = rows.iter().filter(|r| r.error.is_none() && r.plan.is_some_and(|p| !p.is_empty())).count();
+    let with_changes = rows
+        .iter()
+        .filter(|r| r.error.is_none() && r.plan.is_some_and(|p| !p.is_empty()))
+        .count();
     if with_changes == 0 {
         common.aws.print_calls(&all_calls(&hub, &accounts, calls));
-        return Ok(if unplanned > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        return Ok(if unplanned > 0 {
+            ExitCode::from(1)
+        } else {
+            ExitCode::SUCCESS
+        });
     }
     if !yes {
         confirm(&format!(
@@ -376,12 +399,13 @@ pub(super) async fn apply(
     let stop = Stop::listen()?;
     let show = |account: &Account<Collected>, applied: &Applied| {
         let output = account.terminal.take();
-        if output.trim().is_empty() && matches!(applied, Applied::NothingToDo | Applied::NotStarted) {
+        if output.trim().is_empty() && matches!(applied, Applied::NothingToDo | Applied::NotStarted)
+        {
             return;
         }
         let mut text = format!("=== account {} ===\n{output}", account.target.label());
         if let Applied::Failed(err) = applied {
-            text.push_str(&format!("error: {err}\n"));
+            let _ = writeln!(text, "error: {err}");
         }
         text.push('\n');
         let _ = emit(&text);
@@ -398,10 +422,33 @@ pub(super) async fn apply(
         show,
     )
     .await;
+    let (table, signal, failed) = outcomes(&accounts, &applied, &rows, &plans);
+    emit(&render::org::table(&table))?;
+    common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+    if let Some(code) = signal.or_else(|| stop.requested()) {
+        return Ok(ExitCode::from(code));
+    }
+    Ok(if failed > 0 || unplanned > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The table after an apply, the signal that stopped it (if one did), and how many accounts
+/// failed.
+fn outcomes<'a, T>(
+    accounts: &'a [Account<T>],
+    applied: &[Applied],
+    rows: &[render::org::Row<'_>],
+    plans: &'a [Option<(Plan, Caller)>],
+) -> (Vec<render::org::Row<'a>>, Option<u8>, usize) {
     let mut signal = None;
     let mut failed = 0;
-    let mut table: Vec<render::org::Row<'_>> = Vec::new();
-    for ((account, applied), (row, plan)) in accounts.iter().zip(&applied).zip(rows.iter().zip(&plans)) {
+    let mut table: Vec<render::org::Row<'a>> = Vec::new();
+    for ((account, applied), (row, plan)) in
+        accounts.iter().zip(applied).zip(rows.iter().zip(plans))
+    {
         let status = match applied {
             Applied::Done(0) => "applied".to_owned(),
             Applied::Done(1) => {
@@ -431,16 +478,7 @@ pub(super) async fn apply(
             secrets_dir: &account.secrets_dir,
         });
     }
-    emit(&render::org::table(&table))?;
-    common.aws.print_calls(&all_calls(&hub, &accounts, calls));
-    if let Some(code) = signal.or_else(|| stop.requested()) {
-        return Ok(ExitCode::from(code));
-    }
-    Ok(if failed > 0 || unplanned > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    (table, signal, failed)
 }
 
 /// The saved plan of every account, and what targeted them, sealed as one.
@@ -503,12 +541,22 @@ pub(super) fn is_saved_organization_plan(path: &Path) -> bool {
 /// `iamspec apply FILE` for an organization's saved plan: the file's seal, the organization
 /// file and the targeting are checked first (an account that moved out of an OU, or was
 /// tagged, refuses the whole plan), then each account as a saved plan is.
-pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_failed: usize) -> Result<ExitCode, Error> {
-    let key = plan_key();
-    let refuse = |reason: String| Error::Saved(SavedError::Tampered {
-        path: file.to_owned(),
-        reason,
-    });
+/// A saved organization plan, read: the file's seal checked, the organization file the same
+/// as when the plan was made.
+struct SavedOrganization {
+    org: Organization,
+    targeting: Targeting,
+    /// Each account's layers then, and its saved plan (its own seal checked too).
+    plans: BTreeMap<String, (Vec<String>, SavedPlan)>,
+}
+
+fn read_saved(file: &Path, key: Option<&[u8]>) -> Result<SavedOrganization, Error> {
+    let refuse = |reason: String| {
+        Error::Saved(SavedError::Tampered {
+            path: file.to_owned(),
+            reason,
+        })
+    };
     let text = crate::spec::files::read_text(file, 64 << 20).map_err(|err| {
         Error::Saved(SavedError::Read {
             path: file.to_owned(),
@@ -516,20 +564,30 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
         })
     })?;
     let mut value: Value = serde_json::from_str(&text).map_err(|err| refuse(err.to_string()))?;
-    let made_by = value["iamspec_version"].as_str().unwrap_or("of an unknown version").to_owned();
+    let made_by = value["iamspec_version"]
+        .as_str()
+        .unwrap_or("of an unknown version")
+        .to_owned();
     if value["iamspec_saved_organization_plan"].as_u64() != Some(u64::from(FORMAT))
         || made_by != env!("CARGO_PKG_VERSION")
     {
         return Err(Error::Saved(SavedError::Version {
             path: file.to_owned(),
             made_by,
-            format: u32::try_from(value["iamspec_saved_organization_plan"].as_u64().unwrap_or(0)).unwrap_or(u32::MAX),
+            format: u32::try_from(
+                value["iamspec_saved_organization_plan"]
+                    .as_u64()
+                    .unwrap_or(0),
+            )
+            .unwrap_or(u32::MAX),
         }));
     }
-    saved::check_seal(&mut value, key.as_deref()).map_err(refuse)?;
+    saved::check_seal(&mut value, key).map_err(refuse)?;
     let org_path = PathBuf::from(value["organization"]["path"].as_str().unwrap_or_default());
     let org = load(&org_path)?;
-    if value["organization"]["digest"].as_str() != Some(crate::digest::of(org.text.as_bytes()).as_str()) {
+    if value["organization"]["digest"].as_str()
+        != Some(crate::digest::of(org.text.as_bytes()).as_str())
+    {
         return Err(Error::Saved(SavedError::SpecChanged {
             spec: org_path,
             changed: vec!["the organization file's text changed".to_owned()],
@@ -538,28 +596,54 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
     let targeting = Targeting {
         accounts: value["targeting"]["accounts"]
             .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default(),
-        shard: value["targeting"]["shard"].as_str().and_then(|s| s.parse().ok()),
+        shard: value["targeting"]["shard"]
+            .as_str()
+            .and_then(|s| s.parse().ok()),
     };
-    let hub = hub(&common.aws).await?;
-    let mut calls = BTreeMap::new();
-    let now = targets(&org, &hub, &targeting, &mut calls).await?;
-    let saved_accounts = value["accounts"].as_array().cloned().unwrap_or_default();
     let mut plans = BTreeMap::new();
-    for entry in &saved_accounts {
+    for entry in value["accounts"].as_array().into_iter().flatten() {
         let id = entry["account"].as_str().unwrap_or_default().to_owned();
-        let layers: Vec<String> = entry["layers"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        let plan = SavedPlan::from_value(entry["plan"].clone(), file, key.as_deref())?;
+        let layers: Vec<String> = strings(&entry["layers"]);
+        let plan = SavedPlan::from_value(entry["plan"].clone(), file, key)?;
         plans.insert(id, (layers, plan));
     }
+    Ok(SavedOrganization {
+        org,
+        targeting,
+        plans,
+    })
+}
+
+fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Refuses a saved plan whose targets are not today's: an account that moved between OUs,
+/// was tagged, joined or left.
+fn check_targets(
+    now: &[Target],
+    plans: &BTreeMap<String, (Vec<String>, SavedPlan)>,
+) -> Result<(), Error> {
     let mut moved = Vec::new();
-    for target in &now {
+    for target in now {
         match plans.get(&target.id) {
-            None => moved.push(format!("account {} is a target now, and was not when the plan was made", target.label())),
+            None => moved.push(format!(
+                "account {} is a target now, and was not when the plan was made",
+                target.label()
+            )),
             Some((layers, _)) if *layers != target.layers => moved.push(format!(
                 "account {} now gets {}, and got {} when the plan was made",
                 target.label(),
@@ -574,11 +658,34 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
             moved.push(format!("account {id} is no longer a target"));
         }
     }
-    if !moved.is_empty() {
-        return Err(Error::Saved(SavedError::Stale { changed: moved }));
+    if moved.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Saved(SavedError::Stale { changed: moved }))
     }
+}
+
+pub(super) async fn apply_saved(
+    file: &Path,
+    common: &Common,
+    run: Run,
+    max_failed: usize,
+) -> Result<ExitCode, Error> {
+    let SavedOrganization {
+        org,
+        targeting,
+        plans,
+    } = read_saved(file, plan_key().as_deref())?;
+    let hub = hub(&common.aws).await?;
+    let mut calls = BTreeMap::new();
+    let now = targets(&org, &hub, &targeting, &mut calls).await?;
+    check_targets(&now, &plans)?;
     let flags = {
-        let any = plans.values().next().map(|(_, p)| p.options).unwrap_or_default();
+        let any = plans
+            .values()
+            .next()
+            .map(|(_, p)| p.options)
+            .unwrap_or_default();
         Flags {
             prune: any.prune,
             replace_lost_keys: any.replace_lost_keys,
@@ -586,7 +693,10 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
             list_keys: any.list_keys,
         }
     };
-    let accounts = run::prepare(&org, &hub, now, flags, |t| (Collected::new(t), secrets_dir(common, t))).await;
+    let accounts = run::prepare(&org, &hub, now, flags, |t| {
+        (Collected::new(t), secrets_dir(common, t))
+    })
+    .await;
     show_notes(&accounts);
     for account in &accounts {
         let (_, plan) = &plans[&account.target.id];
@@ -601,19 +711,25 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
         let mut stop = stop.clone();
         let (_, plan) = &plans[&account.target.id];
         async move {
-            let result = if stop.requested().is_some() || failed.load(std::sync::atomic::Ordering::SeqCst) > max_failed {
+            let result = if stop.requested().is_some()
+                || failed.load(std::sync::atomic::Ordering::SeqCst) > max_failed
+            {
                 None
             } else {
-                Some(async {
-                    let session = account.session(hub).map_err(|e| Error::Accounts(e.to_string()))?;
-                    let caller = live::read_caller(session.api).await?;
-                    plan.check_account(&caller.account)?;
-                    if plan.is_empty() {
-                        return Ok(0);
+                Some(
+                    async {
+                        let session = account
+                            .session(hub)
+                            .map_err(|e| Error::Accounts(e.to_string()))?;
+                        let caller = live::read_caller(session.api).await?;
+                        plan.check_account(&caller.account)?;
+                        if plan.is_empty() {
+                            return Ok(0);
+                        }
+                        session.apply_saved(plan, &caller, run, &mut stop).await
                     }
-                    session.apply_saved(plan, &caller, run, &mut stop).await
-                }
-                .await)
+                    .await,
+                )
             };
             if matches!(result, Some(Err(_) | Ok(1))) {
                 failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -621,7 +737,9 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
             let output = account.terminal.take();
             let mut text = format!("=== account {} ===\n{output}", account.target.label());
             match &result {
-                Some(Err(err)) => text.push_str(&format!("error: {err}\n")),
+                Some(Err(err)) => {
+                    let _ = writeln!(text, "error: {err}");
+                }
                 None => text.push_str("not started\n"),
                 _ => {}
             }
@@ -630,9 +748,10 @@ pub(super) async fn apply_saved(file: &Path, common: &Common, run: Run, max_fail
             result
         }
     });
-    use futures::StreamExt as _;
-    let results: Vec<Option<Result<u8, Error>>> =
-        futures::stream::iter(runs).buffered(org.concurrency).collect().await;
+    let results: Vec<Option<Result<u8, Error>>> = futures::stream::iter(runs)
+        .buffered(org.concurrency)
+        .collect()
+        .await;
     common.aws.print_calls(&all_calls(hub, &accounts, calls));
     let mut code = 0u8;
     for result in &results {
@@ -667,19 +786,22 @@ pub(super) async fn credentials(
         adopt_keys: false,
         list_keys: false,
     };
-    let accounts = run::prepare(&org, &hub, targets, flags, |_| (session::Silent, PathBuf::new())).await;
+    let accounts = run::prepare(&org, &hub, targets, flags, |_| {
+        (session::Silent, PathBuf::new())
+    })
+    .await;
     let hub = &hub;
-    let reads = accounts.iter().map(|account| {
-        async move {
-            let (spec, api) = account.ready.as_ref().map_err(ToString::to_string)?;
-            let api = api.as_ref().unwrap_or(&hub.api);
-            let report = api.credential_report().await.map_err(|e| e.to_string())?;
-            Ok::<_, String>(crate::credentials::assess(&report, Some(spec), api.now()))
-        }
+    let reads = accounts.iter().map(|account| async move {
+        let (spec, api) = account.ready.as_ref().map_err(ToString::to_string)?;
+        let api = api.as_ref().unwrap_or(&hub.api);
+        let report = api.credential_report().await.map_err(|e| e.to_string())?;
+        Ok::<_, String>(crate::credentials::assess(&report, Some(spec), api.now()))
     });
-    use futures::StreamExt as _;
     let assessed: Vec<Result<crate::credentials::Assessment, String>> =
-        futures::stream::iter(reads).buffered(org.concurrency).collect().await;
+        futures::stream::iter(reads)
+            .buffered(org.concurrency)
+            .collect()
+            .await;
     aws.print_calls(&all_calls(hub, &accounts, calls));
     let mut breaks = false;
     let mut failed = 0;
@@ -698,13 +820,14 @@ pub(super) async fn credentials(
                 }
             })
             .collect();
-        let mut text = serde_json::to_string_pretty(&json!({ "accounts": list })).expect("JSON serialises");
+        let mut text =
+            serde_json::to_string_pretty(&json!({ "accounts": list })).expect("JSON serialises");
         text.push('\n');
         emit(&text)?;
     } else {
         let mut text = String::new();
         for (a, r) in accounts.iter().zip(&assessed) {
-            text.push_str(&format!("=== account {} ===\n", a.target.label()));
+            let _ = writeln!(text, "=== account {} ===", a.target.label());
             match r {
                 Ok(assessment) => {
                     breaks |= assessment.breaks_rules();
@@ -712,7 +835,7 @@ pub(super) async fn credentials(
                 }
                 Err(error) => {
                     failed += 1;
-                    text.push_str(&format!("error: {error}\n"));
+                    let _ = writeln!(text, "error: {error}");
                 }
             }
             text.push('\n');
@@ -720,9 +843,16 @@ pub(super) async fn credentials(
         emit(&text)?;
     }
     if failed > 0 {
-        return Err(Error::Accounts(format!("{failed} of {} accounts could not be read (above)", accounts.len())));
+        return Err(Error::Accounts(format!(
+            "{failed} of {} accounts could not be read (above)",
+            accounts.len()
+        )));
     }
-    Ok(if detailed_exitcode && breaks { ExitCode::from(2) } else { ExitCode::SUCCESS })
+    Ok(if detailed_exitcode && breaks {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// `iamspec export --organization`: every account's IAM as a layer of its own, and an
@@ -744,10 +874,17 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
                 &hub.api
             } else {
                 let hop = crate::live::aws::Hop {
-                    role_arn: format!("arn:{}:iam::{}:role/{}", hub.caller.partition, member.id, organization::DEFAULT_ROLE),
+                    role_arn: format!(
+                        "arn:{}:iam::{}:role/{}",
+                        hub.caller.partition,
+                        member.id,
+                        organization::DEFAULT_ROLE
+                    ),
                     external_id: None,
                 };
-                assumed = AwsIam::assume(&hub.config, &[hop], name).await.map_err(Error::Connect)?;
+                assumed = AwsIam::assume(&hub.config, &[hop], name)
+                    .await
+                    .map_err(Error::Connect)?;
                 &assumed
             };
             let mut live = live::read_account(api).await?;
@@ -763,7 +900,6 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
             Ok::<_, Error>(crate::export::export(&live, &filter))
         }
     });
-    use futures::StreamExt as _;
     let exports: Vec<Result<crate::export::Export, Error>> = futures::stream::iter(reads)
         .buffered(organization::DEFAULT_CONCURRENCY)
         .collect()
@@ -784,17 +920,24 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
         written.push((member, dir, export));
     }
     if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| Error::Write { path: parent.to_owned(), source })?;
+        std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+            path: parent.to_owned(),
+            source,
+        })?;
     }
-    std::fs::create_dir(out).map_err(|source| Error::Write { path: out.to_owned(), source })?;
+    std::fs::create_dir(out).map_err(|source| Error::Write {
+        path: out.to_owned(),
+        source,
+    })?;
     for (member, dir, export) in &written {
         write_export(dir, export)?;
-        org_file.push_str(&format!(
+        let _ = write!(
+            org_file,
             "\n# {}\n[[targets]]\naccounts = [\"{}\"]\nspecs = [\"accounts/{}/spec.toml\"]\n",
             member.name.replace(['\n', '\r'], " "),
             member.id,
             member.id
-        ));
+        );
     }
     write_new_file(&out.join("organization.toml"), &org_file)?;
     aws.print_calls(&hub.api.calls());
@@ -806,8 +949,9 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
     ))?;
     let failed = members.len() - written.len();
     if failed > 0 {
-        return Err(Error::Accounts(format!("{failed} accounts could not be exported (above)")));
+        return Err(Error::Accounts(format!(
+            "{failed} accounts could not be exported (above)"
+        )));
     }
     Ok(ExitCode::SUCCESS)
 }
-

@@ -9,7 +9,7 @@ use crate::plan::Op;
 use crate::secrets::Secret;
 
 use super::state::{
-    AccessKey, AccountDetails, DetailKinds, Caller, CredentialReport, LiveProvider, RoleSettings,
+    AccessKey, AccountDetails, Caller, CredentialReport, DetailKinds, LiveProvider, RoleSettings,
     UserCredentials,
 };
 use crate::iam::{Partition, PolicyArn};

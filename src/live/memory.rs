@@ -303,9 +303,21 @@ impl IamApi for MemoryIam {
         self.record("GetAccountAuthorizationDetails");
         let details = self.all_details();
         Ok(AccountDetails {
-            users: if kinds.users { details.users } else { Vec::new() },
-            groups: if kinds.groups { details.groups } else { Vec::new() },
-            roles: if kinds.roles { details.roles } else { Vec::new() },
+            users: if kinds.users {
+                details.users
+            } else {
+                Vec::new()
+            },
+            groups: if kinds.groups {
+                details.groups
+            } else {
+                Vec::new()
+            },
+            roles: if kinds.roles {
+                details.roles
+            } else {
+                Vec::new()
+            },
             local_policies: if kinds.policies {
                 details.local_policies
             } else {
@@ -569,7 +581,6 @@ impl MemoryIam {
             local_policies,
         }
     }
-
 
     /// What `op` does to the account.
     #[allow(clippy::too_many_lines)] // one arm per call IAM answers; each a few lines

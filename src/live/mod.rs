@@ -15,8 +15,8 @@ mod state;
 
 pub use api::{ApiError, ErrorKind, IamApi, Outcome};
 pub use read::{
-    KeyReading, ReadError, idle, parse_credential_report, read, read_account, read_caller,
-    read_documents,
+    KeyReading, ReadError, detail_kinds, idle, parse_credential_report, read, read_account,
+    read_caller, read_documents,
 };
 pub use state::*;
 

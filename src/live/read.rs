@@ -12,8 +12,7 @@ pub use credentials::{idle, parse_credential_report};
 
 use super::{
     AccountDetails, ApiError, Caller, CredentialReport, DetailKinds, ErrorKind, IamApi,
-    LiveAccount, LivePolicy,
-    LiveProvider, LiveState, LiveUser, RoleSettings,
+    LiveAccount, LivePolicy, LiveProvider, LiveState, LiveUser, RoleSettings,
 };
 use crate::iam::{EntityKind, Partition, PolicyArn};
 use crate::secrets::PendingKey;

@@ -90,11 +90,134 @@ pub struct Resolved {
 /// selects by name, OU, tag or `"all"` (`Organization::needs_organizations`); without it, only
 /// listed ids are known.
 pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved, SpecError> {
-    let mut problems = Vec::new();
+    let mut resolver = Resolver {
+        org,
+        listing,
+        problems: Vec::new(),
+    };
     let mut layers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped = BTreeMap::new();
-    let find = |named: &Named, problems: &mut Vec<Diagnostic>| -> Option<String> {
-        let Some(listing) = listing else {
+    for target in &org.targets {
+        let chosen = resolver.chosen(target);
+        let excluded: Vec<String> = target
+            .exclude
+            .iter()
+            .filter_map(|named| resolver.find(named))
+            .collect();
+        for id in chosen.into_iter().filter(|id| !excluded.contains(id)) {
+            if let Some(member) = resolver.member(&id).filter(|m| !m.is_active()) {
+                skipped.insert(
+                    id.clone(),
+                    format!(
+                        "account {} ({id}) is {}: skipped",
+                        member.name,
+                        member.status.to_lowercase().replace('_', " ")
+                    ),
+                );
+                continue;
+            }
+            let entry = layers.entry(id).or_default();
+            for spec in &target.specs {
+                if !entry.contains(spec) {
+                    entry.push(spec.clone());
+                }
+            }
+        }
+    }
+    let mut problems = resolver.problems;
+    if !problems.is_empty() {
+        problems.sort_by_key(|d| d.at);
+        problems.dedup();
+        return Err(SpecError::Invalid(problems));
+    }
+    let mut targets: Vec<Target> = layers
+        .into_iter()
+        .map(|(id, layers)| Target {
+            name: resolver_name(listing, &id),
+            id,
+            layers,
+        })
+        .collect();
+    targets.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    Ok(Resolved {
+        targets,
+        skipped: skipped.into_values().collect(),
+    })
+}
+
+fn resolver_name(listing: Option<&Listing>, id: &str) -> Option<String> {
+    listing.and_then(|l| {
+        l.members
+            .iter()
+            .find(|m| m.id == id)
+            .map(|m| m.name.clone())
+    })
+}
+
+/// The targets' selectors, applied to the listing; what names no account is a problem.
+struct Resolver<'a> {
+    org: &'a Organization,
+    listing: Option<&'a Listing>,
+    problems: Vec<Diagnostic>,
+}
+
+impl Resolver<'_> {
+    fn member(&self, id: &str) -> Option<&Member> {
+        self.listing?.members.iter().find(|m| m.id == id)
+    }
+
+    /// The accounts a target lists, and those matching all of its OU and tag selectors.
+    fn chosen(&mut self, target: &crate::spec::organization::Target) -> Vec<String> {
+        let mut chosen: Vec<String> = Vec::new();
+        match &target.accounts {
+            Accounts::None => {}
+            Accounts::All => {
+                let members = self.listing.map_or(&[][..], |l| l.members.as_slice());
+                chosen.extend(members.iter().map(|m| m.id.clone()));
+            }
+            Accounts::Listed(list) => {
+                for named in list {
+                    chosen.extend(self.find(named));
+                }
+            }
+        }
+        let selects = !target.ous.is_empty() || !target.tags.is_empty();
+        if let Some(listing) = self.listing.filter(|_| selects) {
+            for ou in &target.ous {
+                self.check_ou(listing, ou);
+            }
+            let matches = |m: &&Member| {
+                (target.ous.is_empty() || target.ous.iter().any(|ou| m.in_ou(&ou.text)))
+                    && target.tags.iter().all(|(k, v)| m.tags.get(k) == Some(v))
+            };
+            chosen.extend(listing.members.iter().filter(matches).map(|m| m.id.clone()));
+        }
+        chosen
+    }
+
+    fn check_ou(&mut self, listing: &Listing, ou: &Named) {
+        let known = listing
+            .ous
+            .iter()
+            .any(|(path, id)| *id == ou.text || path.as_str() == ou.text.trim_matches('/'));
+        if !known {
+            let hint = nearest(&ou.text, listing.ous.iter().map(|(p, _)| p.as_str()))
+                .map(|n| format!("; did you mean `{n}`?"))
+                .unwrap_or_default();
+            self.problems.push(self.org.diagnostic(
+                ou.at,
+                format!(
+                    "the organization has no OU `{}`{hint} (an OU is its path from the root, like `Workloads/Prod`, or its `ou-` id)",
+                    ou.text
+                ),
+            ));
+        }
+    }
+
+    /// The id of the account an entry names by id or name; without a listing, ids are taken
+    /// as they are.
+    fn find(&mut self, named: &Named) -> Option<String> {
+        let Some(listing) = self.listing else {
             return Some(named.text.clone());
         };
         if let Some(m) = listing.members.iter().find(|m| m.id == named.text) {
@@ -105,127 +228,30 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
             .iter()
             .filter(|m| m.name == named.text)
             .collect();
-        match by_name.as_slice() {
-            [one] => Some(one.id.clone()),
+        let problem = match by_name.as_slice() {
+            [one] => return Some(one.id.clone()),
             [] => {
                 let hint = nearest(&named.text, listing.members.iter().map(|m| m.name.as_str()))
                     .map(|n| format!("; did you mean `{n}`?"))
                     .unwrap_or_default();
-                problems.push(org.diagnostic(
-                    named.at,
-                    format!(
-                        "no account of the organization has the id or name `{}`{hint}",
-                        named.text
-                    ),
-                ));
-                None
+                format!(
+                    "no account of the organization has the id or name `{}`{hint}",
+                    named.text
+                )
             }
             many => {
                 let ids: Vec<&str> = many.iter().map(|m| m.id.as_str()).collect();
-                problems.push(org.diagnostic(
-                    named.at,
-                    format!(
-                        "{} accounts are named `{}` ({}): name it by id",
-                        many.len(),
-                        named.text,
-                        ids.join(", ")
-                    ),
-                ));
-                None
+                format!(
+                    "{} accounts are named `{}` ({}): name it by id",
+                    many.len(),
+                    named.text,
+                    ids.join(", ")
+                )
             }
-        }
-    };
-    for target in &org.targets {
-        let mut chosen: Vec<String> = Vec::new();
-        match &target.accounts {
-            Accounts::None => {}
-            Accounts::All => {
-                let members = listing.map_or(&[][..], |l| l.members.as_slice());
-                chosen.extend(members.iter().map(|m| m.id.clone()));
-            }
-            Accounts::Listed(list) => {
-                for named in list {
-                    chosen.extend(find(named, &mut problems));
-                }
-            }
-        }
-        if !target.ous.is_empty() || !target.tags.is_empty() {
-            if let Some(listing) = listing {
-                for ou in &target.ous {
-                    let known = listing.ous.iter().any(|(path, id)| {
-                        *id == ou.text || path.as_str() == ou.text.trim_matches('/')
-                    });
-                    if !known {
-                        let hint = nearest(&ou.text, listing.ous.iter().map(|(p, _)| p.as_str()))
-                            .map(|n| format!("; did you mean `{n}`?"))
-                            .unwrap_or_default();
-                        problems.push(org.diagnostic(
-                            ou.at,
-                            format!(
-                                "the organization has no OU `{}`{hint} (an OU is its path from the root, like `Workloads/Prod`, or its `ou-` id)",
-                                ou.text
-                            ),
-                        ));
-                    }
-                }
-                let matches = |m: &&Member| {
-                    (target.ous.is_empty() || target.ous.iter().any(|ou| m.in_ou(&ou.text)))
-                        && target.tags.iter().all(|(k, v)| m.tags.get(k) == Some(v))
-                };
-                chosen.extend(listing.members.iter().filter(matches).map(|m| m.id.clone()));
-            }
-        }
-        let excluded: Vec<String> = target
-            .exclude
-            .iter()
-            .filter_map(|named| find(named, &mut problems))
-            .collect();
-        for id in chosen {
-            if excluded.contains(&id) {
-                continue;
-            }
-            if let Some(member) = listing.and_then(|l| l.members.iter().find(|m| m.id == id)) {
-                if !member.is_active() {
-                    skipped.insert(
-                        id.clone(),
-                        format!(
-                            "account {} ({id}) is {}: skipped",
-                            member.name,
-                            member.status.to_lowercase().replace('_', " ")
-                        ),
-                    );
-                    continue;
-                }
-            }
-            let entry = layers.entry(id).or_default();
-            for spec in &target.specs {
-                if !entry.contains(spec) {
-                    entry.push(spec.clone());
-                }
-            }
-        }
+        };
+        self.problems.push(self.org.diagnostic(named.at, problem));
+        None
     }
-    if !problems.is_empty() {
-        problems.sort_by_key(|d| d.at);
-        problems.dedup();
-        return Err(SpecError::Invalid(problems));
-    }
-    let name_of = |id: &str| {
-        listing.and_then(|l| l.members.iter().find(|m| m.id == id).map(|m| m.name.clone()))
-    };
-    let mut targets: Vec<Target> = layers
-        .into_iter()
-        .map(|(id, layers)| Target {
-            name: name_of(&id),
-            id,
-            layers,
-        })
-        .collect();
-    targets.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
-    Ok(Resolved {
-        targets,
-        skipped: skipped.into_values().collect(),
-    })
 }
 
 /// `--shard K/N`: the K-th of N parts (from 1).
@@ -269,14 +295,17 @@ pub fn select(
     }
     let mut ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
     ids.sort_unstable();
+    let ids: Vec<String> = ids.into_iter().map(str::to_owned).collect();
     let in_shard = |id: &str| {
         shard.is_none_or(|s| {
-            let position = ids.binary_search(&id).unwrap_or_default();
+            let position = ids
+                .binary_search_by(|i| i.as_str().cmp(id))
+                .unwrap_or_default();
             position % s.count == s.index - 1
         })
     };
     let kept = targets
-        .iter()
+        .into_iter()
         .filter(|t| {
             only.is_empty()
                 || only
@@ -284,7 +313,6 @@ pub fn select(
                     .any(|w| t.id == *w || t.name.as_deref() == Some(w.as_str()))
         })
         .filter(|t| in_shard(&t.id))
-        .cloned()
         .collect();
     Ok(kept)
 }

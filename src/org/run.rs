@@ -14,8 +14,8 @@ use futures::StreamExt;
 
 use super::{Target, spec_of};
 use crate::lint::{self, Severity};
-use crate::live::aws::{AwsIam, Hop};
 use crate::live::Caller;
+use crate::live::aws::{AwsIam, Hop};
 use crate::plan::Plan;
 use crate::session::{self, Error, Planned, Reading, Run, Session, Stop, Terminal};
 use crate::spec::Spec;
@@ -71,13 +71,10 @@ impl<T: Terminal> Account<T> {
 
 /// The role ARN assumed in `account`.
 pub fn role_arn(org: &Organization, caller: &Caller, account: &str) -> String {
-    format!(
-        "arn:{}:iam::{account}:role/{}",
-        caller.partition, org.role
-    )
+    format!("arn:{}:iam::{account}:role/{}", caller.partition, org.role)
 }
 
-/// The session name of iamspec's assumed roles: CloudTrail shows it beside every call.
+/// The session name of iamspec's assumed roles: `CloudTrail` shows it beside every call.
 pub fn session_name(org: &Organization) -> String {
     let owner = org.owner().unwrap_or(crate::iam::DEFAULT_OWNER);
     let name: String = format!("iamspec-{owner}")
@@ -235,9 +232,9 @@ pub async fn apply<'a, T: Terminal>(
                 _ if stop.requested().is_some() || failed.load(Ordering::SeqCst) > max_failed => {
                     Applied::NotStarted
                 }
-                (Err(_), _) | (_, None) => Applied::Failed(Error::Accounts(
-                    "it could not be planned".to_owned(),
-                )),
+                (Err(_), _) | (_, None) => {
+                    Applied::Failed(Error::Accounts("it could not be planned".to_owned()))
+                }
                 (Ok(_), Some((plan, _))) if plan.is_empty() => Applied::NothingToDo,
                 (Ok(session), Some((plan, caller))) => {
                     match session.apply(plan, caller, yes, run, &mut stop).await {

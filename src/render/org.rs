@@ -39,7 +39,12 @@ impl Row<'_> {
                 p.summary.remove.to_string(),
                 p.drift.len().to_string(),
             ],
-            None => ["-".to_owned(), "-".to_owned(), "-".to_owned(), "-".to_owned()],
+            None => [
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+                "-".to_owned(),
+            ],
         }
     }
 }
@@ -71,7 +76,9 @@ pub fn text(rows: &[Row<'_>], color: bool) -> String {
 /// The table of every account: what its plan adds, changes, removes, what drifts, and its
 /// status.
 pub fn table(rows: &[Row<'_>]) -> String {
-    let head = ["account", "name", "add", "change", "remove", "drift", "status"];
+    let head = [
+        "account", "name", "add", "change", "remove", "drift", "status",
+    ];
     let cells: Vec<[String; 7]> = rows
         .iter()
         .map(|r| {
@@ -119,7 +126,8 @@ pub fn table(rows: &[Row<'_>]) -> String {
 /// `3 accounts: 2 with changes (+5 ~1 -0), 1 error.`
 fn summary_line(rows: &[Row<'_>]) -> String {
     let s = Summary::of(rows);
-    let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let plural =
+        |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     let mut parts = vec![format!(
         "{} with changes (+{} ~{} -{})",
         s.with_changes, s.add, s.change, s.remove
@@ -181,8 +189,8 @@ pub fn json(rows: &[Row<'_>]) -> String {
             match (&row.error, row.plan) {
                 (Some(error), _) => entry["error"] = json!(error),
                 (None, Some(plan)) => {
-                    entry["plan"] = serde_json::from_str(&super::json(plan))
-                        .expect("a plan's JSON reads back");
+                    entry["plan"] =
+                        serde_json::from_str(&super::json(plan)).expect("a plan's JSON reads back");
                 }
                 (None, None) => {}
             }
@@ -246,4 +254,61 @@ fn cell(text: &str) -> String {
         .replace('>', "&gt;")
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hostile_account_name_cannot_break_the_markdown() {
+        let row = Row {
+            id: "111111111111",
+            name: Some("a | b <script>"),
+            plan: None,
+            error: Some("could not assume the role".to_owned()),
+            status: "error".to_owned(),
+            secrets_dir: std::path::Path::new("secrets"),
+        };
+        let text = markdown(&[row]);
+        assert!(text.contains("| a \\| b &lt;script&gt; |"), "{text}");
+        assert!(!text.contains("<script>"), "{text}");
+        assert!(
+            text.contains("<details><summary>a \\| b &lt;script&gt; (111111111111)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("1 account: 0 with changes (+0 ~0 -0), 1 error."),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_table_lines_up_and_counts_every_account() {
+        let rows: Vec<Row<'_>> = ["dev", "production"]
+            .iter()
+            .map(|name| Row {
+                id: "222222222222",
+                name: Some(name),
+                plan: None,
+                error: None,
+                status: "no changes".to_owned(),
+                secrets_dir: std::path::Path::new("secrets"),
+            })
+            .collect();
+        let text = table(&rows);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "account       name        add  change  remove  drift  status"
+        );
+        assert_eq!(
+            lines[1],
+            "222222222222  dev           -       -       -      -  no changes"
+        );
+        assert!(
+            text.ends_with("2 accounts: 0 with changes (+0 ~0 -0).\n"),
+            "{text}"
+        );
+    }
 }

@@ -130,7 +130,14 @@ mod tests {
     fn a_file_that_is_not_utf8_is_located() {
         let err = read_limited(&b"a = 1\nb = \"\xff\"\n"[..], 100).unwrap_err();
         assert!(
-            matches!(err, FileError::NotUtf8(Location { file: 0, line: 2, column: 6 })),
+            matches!(
+                err,
+                FileError::NotUtf8(Location {
+                    file: 0,
+                    line: 2,
+                    column: 6
+                })
+            ),
             "{err:?}"
         );
     }

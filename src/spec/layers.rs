@@ -72,7 +72,10 @@ impl Variables {
             };
             match value {
                 Some(value) => {
-                    if let Some(bad) = value.chars().find(|c| matches!(c, '"' | '\'' | '\\') || c.is_control()) {
+                    if let Some(bad) = value
+                        .chars()
+                        .find(|c| matches!(c, '"' | '\'' | '\\') || c.is_control())
+                    {
                         return Err(format!(
                             "{variable} is `{}`, which holds {bad:?}: it cannot be filled into a file without changing what the file says; rename the account, or use ${{account.id}}",
                             value.escape_debug()
@@ -210,7 +213,9 @@ fn first_variable_problem(text: &str, variables: &Variables) -> usize {
     let mut offset = 0;
     while let Some(start) = text[offset..].find("${") {
         let start = offset + start;
-        let end = text[start..].find('}').map_or(text.len(), |e| start + e + 1);
+        let end = text[start..]
+            .find('}')
+            .map_or(text.len(), |e| start + e + 1);
         if variables.fill(&text[start..end]).is_err() {
             return start;
         }
@@ -255,7 +260,13 @@ fn union(into: &mut RawSpec, from: RawSpec, source: &Source<'_>, problems: &mut 
     if into.version.is_none() {
         into.version = from.version;
     }
-    entities(&mut into.policies, from.policies, "policy", source, problems);
+    entities(
+        &mut into.policies,
+        from.policies,
+        "policy",
+        source,
+        problems,
+    );
     entities(&mut into.addons, from.addons, "add-on", source, problems);
     entities(&mut into.groups, from.groups, "group", source, problems);
     entities(&mut into.users, from.users, "user", source, problems);

@@ -31,9 +31,7 @@ use crate::iam::{EntityKind, Names, Ownership};
 impl Spec {
     /// The file a location is in.
     pub fn file_of(&self, at: Location) -> &Path {
-        self.files
-            .get(usize::from(at.file))
-            .unwrap_or(&self.file)
+        self.files.get(usize::from(at.file)).unwrap_or(&self.file)
     }
 
     /// `file:line:col` of a location, as messages name it.
@@ -198,6 +196,7 @@ pub const BUILTIN_ADDONS: &[(&str, &[&str])] = &[(
 
 /// A validated spec: every name, path, reference and limit has been checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(clippy::struct_excessive_bools)] // independent switches: prune and each run's flags
 pub struct Spec {
     /// The file it was read from, for messages.
     pub file: PathBuf,

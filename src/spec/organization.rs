@@ -199,11 +199,16 @@ fn parse(text: String, path: &Path) -> Result<Organization, SpecError> {
     match &raw.version {
         None => checker.error(
             0,
-            format!("the organization file has no `version`: add `version = {SPEC_VERSION}` at the top"),
+            format!(
+                "the organization file has no `version`: add `version = {SPEC_VERSION}` at the top"
+            ),
         ),
         Some(v) if *v.get_ref() != SPEC_VERSION => checker.error(
             v.span().start,
-            format!("unsupported version {}: this iamspec reads version {SPEC_VERSION}", v.get_ref()),
+            format!(
+                "unsupported version {}: this iamspec reads version {SPEC_VERSION}",
+                v.get_ref()
+            ),
         ),
         Some(_) => {}
     }
@@ -356,7 +361,9 @@ impl Checker<'_> {
             Some((spanned, other)) => {
                 self.error(
                     spanned.span().start,
-                    format!("`accounts` is \"all\" or a list of account ids and names, not {other}"),
+                    format!(
+                        "`accounts` is \"all\" or a list of account ids and names, not {other}"
+                    ),
                 );
                 Accounts::None
             }
@@ -371,7 +378,8 @@ impl Checker<'_> {
             if ou.get_ref().trim_matches('/').is_empty() {
                 self.error(
                     ou.span().start,
-                    "an OU is a path from the root, like `Workloads/Prod`, or an `ou-` id".to_owned(),
+                    "an OU is a path from the root, like `Workloads/Prod`, or an `ou-` id"
+                        .to_owned(),
                 );
             }
         }
@@ -417,8 +425,16 @@ impl Checker<'_> {
     }
 }
 
+/// The text of a table from where its span starts to the next table's header: a span of
+/// an array-of-tables entry may cover its header alone.
 fn text_of(text: &str, span: std::ops::Range<usize>) -> &str {
-    text.get(span).unwrap_or_default()
+    let rest = text.get(span.start..).unwrap_or_default();
+    let end = rest
+        .match_indices("\n[")
+        .map(|(i, _)| i)
+        .find(|i| *i >= span.end - span.start)
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// `arn:PARTITION:iam::ACCOUNT:role/[PATH/]NAME`.

@@ -80,10 +80,7 @@ fn the_issue_example_loads_with_add_ons_expanded() {
         user.policies[0].policy.to_string(),
         "AmazonS3ReadOnlyAccess"
     );
-    assert_eq!(
-        user.policies[0].at,
-        Location::at(6, 13)
-    );
+    assert_eq!(user.policies[0].at, Location::at(6, 13));
 }
 
 #[test]

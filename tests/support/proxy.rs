@@ -205,14 +205,12 @@ async fn forward(
         .and_then(|v| v.to_str().ok())
         .and_then(|t| t.rsplit('.').next())
         .map(str::to_owned);
-    let action = params
-        .get("Action")
-        .cloned()
-        .or(target)
-        .unwrap_or_default();
+    let action = params.get("Action").cloned().or(target).unwrap_or_default();
     if action == "AssumeRole"
         && let Some(refused) = behaviour.refuse_assume
-        && params.get("RoleArn").is_some_and(|arn| arn.contains(refused))
+        && params
+            .get("RoleArn")
+            .is_some_and(|arn| arn.contains(refused))
     {
         state.lock().unwrap().actions.push(action);
         let message = "User is not authorized to perform: sts:AssumeRole on this role";

@@ -28,7 +28,7 @@ use aws_sdk_iam::config::timeout::TimeoutConfig;
 
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, DetailKinds, CredentialReport, LiveProvider, RoleSettings,
+    AccessKey, AccountDetails, Caller, CredentialReport, DetailKinds, LiveProvider, RoleSettings,
     UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
@@ -102,7 +102,11 @@ impl AwsIam {
     /// `base`'s credentials (the last hop's role is in that account). The credentials are
     /// renewed before they expire, so a long apply keeps them; the first set is fetched here,
     /// so that a role that refuses says so before anything is read.
-    pub async fn assume(base: &SdkConfig, hops: &[Hop], session_name: &str) -> Result<Self, ApiError> {
+    pub async fn assume(
+        base: &SdkConfig,
+        hops: &[Hop],
+        session_name: &str,
+    ) -> Result<Self, ApiError> {
         let config = assumed_config(base, hops, session_name).await?;
         let provider = config
             .credentials_provider()
@@ -215,7 +219,11 @@ pub async fn load(connection: &Connection) -> Result<(SdkConfig, String), ApiErr
 }
 
 /// `base` with the credentials of the last of `hops`, each assumed from the one before.
-async fn assumed_config(base: &SdkConfig, hops: &[Hop], session_name: &str) -> Result<SdkConfig, ApiError> {
+async fn assumed_config(
+    base: &SdkConfig,
+    hops: &[Hop],
+    session_name: &str,
+) -> Result<SdkConfig, ApiError> {
     use aws_config::sts::AssumeRoleProvider;
     use aws_credential_types::provider::SharedCredentialsProvider;
     let mut provider: Option<AssumeRoleProvider> = None;

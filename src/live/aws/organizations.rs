@@ -5,6 +5,11 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use aws_config::SdkConfig;
+use aws_sdk_organizations::operation::list_accounts::ListAccountsOutput;
+use aws_sdk_organizations::operation::list_accounts_for_parent::ListAccountsForParentOutput;
+use aws_sdk_organizations::operation::list_organizational_units_for_parent::ListOrganizationalUnitsForParentOutput;
+use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
+use aws_sdk_organizations::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use futures::{StreamExt, TryStreamExt};
 
 use super::errors::classify;
@@ -59,14 +64,11 @@ impl AwsOrganizations {
         self.count("ListAccounts", pages.len().max(1));
         let mut members: Vec<Member> = pages
             .iter()
-            .flat_map(|p| p.accounts())
+            .flat_map(ListAccountsOutput::accounts)
             .map(|a| Member {
                 id: a.id().unwrap_or_default().to_owned(),
                 name: a.name().unwrap_or_default().to_owned(),
-                status: a
-                    .status()
-                    .map_or("ACTIVE", |s| s.as_str())
-                    .to_owned(),
+                status: a.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
                 ous: Vec::new(),
                 tags: BTreeMap::new(),
             })
@@ -111,7 +113,7 @@ impl AwsOrganizations {
         self.count("ListRoots", roots.len().max(1));
         let mut queue: Vec<(String, Vec<Ou>)> = roots
             .iter()
-            .flat_map(|p| p.roots())
+            .flat_map(ListRootsOutput::roots)
             .filter_map(|r| r.id())
             .map(|id| (id.to_owned(), Vec::new()))
             .collect();
@@ -128,7 +130,10 @@ impl AwsOrganizations {
                     .await
                     .map_err(classify)?;
                 self.count("ListAccountsForParent", accounts.len().max(1));
-                for account in accounts.iter().flat_map(|p| p.accounts()) {
+                for account in accounts
+                    .iter()
+                    .flat_map(ListAccountsForParentOutput::accounts)
+                {
                     if let Some(id) = account.id() {
                         placed.insert(id.to_owned(), path.clone());
                     }
@@ -144,7 +149,10 @@ impl AwsOrganizations {
                 .await
                 .map_err(classify)?;
             self.count("ListOrganizationalUnitsForParent", children.len().max(1));
-            for ou in children.iter().flat_map(|p| p.organizational_units()) {
+            for ou in children
+                .iter()
+                .flat_map(ListOrganizationalUnitsForParentOutput::organizational_units)
+            {
                 let (Some(id), Some(name)) = (ou.id(), ou.name()) else {
                     continue;
                 };
@@ -174,7 +182,7 @@ impl AwsOrganizations {
         self.count("ListTagsForResource", pages.len().max(1));
         Ok(pages
             .iter()
-            .flat_map(|p| p.tags())
+            .flat_map(ListTagsForResourceOutput::tags)
             .map(|t| (t.key().to_owned(), t.value().to_owned()))
             .collect())
     }

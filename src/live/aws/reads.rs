@@ -11,8 +11,9 @@ use super::errors::classify;
 use crate::document;
 use crate::iam::{Partition, PolicyArn};
 use crate::live::{
-    AccessKey, AccountDetails, Caller, DetailKinds, CredentialReport, LiveGroup, LiveInstanceProfile,
-    LivePolicy, LiveProvider, LiveRole, LiveUser, PolicyVersion, RoleSettings, UserCredentials,
+    AccessKey, AccountDetails, Caller, CredentialReport, DetailKinds, LiveGroup,
+    LiveInstanceProfile, LivePolicy, LiveProvider, LiveRole, LiveUser, PolicyVersion, RoleSettings,
+    UserCredentials,
 };
 use crate::live::{ApiError, ErrorKind};
 
@@ -45,7 +46,14 @@ pub(super) async fn account_details(
     api: &AwsIam,
     kinds: DetailKinds,
 ) -> Result<AccountDetails, ApiError> {
-    if kinds == (DetailKinds { users: false, groups: false, roles: false, policies: false }) {
+    if kinds
+        == (DetailKinds {
+            users: false,
+            groups: false,
+            roles: false,
+            policies: false,
+        })
+    {
         return Ok(AccountDetails::default());
     }
     let mut request = api.iam.get_account_authorization_details();

@@ -98,7 +98,10 @@ async fn every_page_of_account_details_is_read_and_merged() {
         page(Some("m2"), None),
     ];
     let api = client(&pages.iter().collect::<Vec<_>>());
-    let details = api.account_details(crate::live::DetailKinds::ALL).await.unwrap();
+    let details = api
+        .account_details(crate::live::DetailKinds::ALL)
+        .await
+        .unwrap();
     let users: Vec<&str> = details.users.iter().map(|u| u.name.as_str()).collect();
     assert_eq!(users, ["a", "b", "c"]);
     let groups: Vec<&str> = details.groups.iter().map(|g| g.name.as_str()).collect();
@@ -124,7 +127,10 @@ async fn a_page_that_fails_fails_the_whole_read() {
         .times(10)
         .build();
     let api = client(&[&first, &broken]);
-    let err = api.account_details(crate::live::DetailKinds::ALL).await.unwrap_err();
+    let err = api
+        .account_details(crate::live::DetailKinds::ALL)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::Transient);
     assert!(broken.num_calls() >= 1);
 }
