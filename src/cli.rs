@@ -368,6 +368,9 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
 
 async fn run(command: Command) -> Result<ExitCode, Error> {
     match command {
+        Command::Validate { spec, strict, json } if organization::is_organization_file(&spec) => {
+            org::validate(&spec, strict, json)
+        }
         Command::Validate { spec, strict, json } => validate(&spec, strict, json),
         Command::Completions { shell } => {
             let mut script = Vec::new();
@@ -469,6 +472,11 @@ async fn apply_any(
 ) -> Result<ExitCode, Error> {
     if org::is_saved_organization_plan(target) {
         refuse_shaping_flags(common)?;
+        if common.targeting.is_given() {
+            return Err(Error::Usage(
+                "--accounts and --shard chose the accounts of the saved plan when it was made: give them to `iamspec plan --out`, not to apply".to_owned(),
+            ));
+        }
         org::apply_saved(target, common, run, max_failed).await
     } else if saved::is_saved_plan(target) {
         one_account(&common.targeting)?;

@@ -643,3 +643,102 @@ async fn an_exported_organization_plans_nothing() {
         }
     }
 }
+
+/// The organization recipe (examples/github-actions/organization.yml), parsed by a YAML parser.
+fn recipe() -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(root.join(".venv/bin/python"))
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(root.join("examples/github-actions/organization.yml"))
+        .output()
+        .expect("python with PyYAML (scripts/setup-moto.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The iamspec lines of a job's scripts.
+fn iamspec_lines(job: &Value) -> Vec<String> {
+    job["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|step| step["run"].as_str())
+        .flat_map(str::lines)
+        .map(str::trim)
+        .filter(|line| line.starts_with("iamspec "))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test]
+async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
+    let org = organization().await;
+    let workflow = recipe();
+    let dir = org.management.dir.path();
+    let path = workflow["env"]["ORG"].as_str().unwrap();
+    std::fs::create_dir_all(dir.join("iam/layers")).unwrap();
+    std::fs::copy(dir.join("org.toml"), dir.join(path)).unwrap();
+    for layer in ["baseline", "prod", "dev"] {
+        let from = dir.join(format!("layers/{layer}.toml"));
+        std::fs::copy(from, dir.join(format!("iam/layers/{layer}.toml"))).unwrap();
+    }
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_iamspec"))
+        .parent()
+        .unwrap();
+    let search = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let shards: Vec<String> = workflow["jobs"]["plan"]["strategy"]["matrix"]["shard"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        workflow["jobs"]["apply"]["strategy"]["matrix"]["shard"],
+        workflow["jobs"]["plan"]["strategy"]["matrix"]["shard"]
+    );
+    // A job's shell in its own directory: the management account's credentials, iamspec on
+    // the PATH, the workflow's ORG, the matrix's shard.
+    let run = |line: &str, shard: &str, job_dir: &std::path::Path| {
+        let line = line.replace("${{ matrix.shard }}", shard);
+        let mut bash = std::process::Command::new("bash");
+        bash.args(["-c", &line]).current_dir(job_dir);
+        for (key, value) in org.management.command(&[]).get_envs() {
+            match value {
+                Some(value) => bash.env(key, value),
+                None => bash.env_remove(key),
+            };
+        }
+        bash.env("PATH", &search).env("ORG", dir.join(path));
+        Run::from(bash.output().unwrap())
+    };
+    let [plan_line] = iamspec_lines(&workflow["jobs"]["plan"]).try_into().unwrap();
+    let [apply_line] = iamspec_lines(&workflow["jobs"]["apply"])
+        .try_into()
+        .unwrap();
+    let mut planned = 0;
+    for shard in &shards {
+        let job = dir.join(format!("job-{}", shard.replace('/', "-")));
+        std::fs::create_dir_all(&job).unwrap();
+        run(&plan_line, shard, &job).expect(2);
+        let markdown = std::fs::read_to_string(job.join("plan.md")).unwrap();
+        assert!(markdown.contains("| account | name |"), "{markdown}");
+        planned += markdown
+            .lines()
+            .filter(|l| l.starts_with("| ") && l.contains("changes"))
+            .count();
+    }
+    assert_eq!(planned, 4, "every target account in exactly one shard");
+    for shard in &shards {
+        let job = dir.join(format!("job-{}", shard.replace('/', "-")));
+        run(&apply_line, shard, &job).expect(0);
+    }
+    org.run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
+}

@@ -92,6 +92,65 @@ fn load(path: &Path) -> Result<Organization, Error> {
     Ok(org)
 }
 
+/// `iamspec validate ORG`: the organization file and every layer, offline; when the targets
+/// are account ids, every account's merged spec too, with the linter's findings (a target
+/// by name, OU or tag is merged when it is planned: which accounts it takes is AWS's to say).
+pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
+    let org = load(path)?;
+    let mut notes = std::collections::BTreeSet::new();
+    let mut errors = 0;
+    let offline = !org.needs_organizations();
+    if offline {
+        for target in org::resolve(&org, None)?.targets {
+            let spec = org::spec_of(&org, &target, "aws")?;
+            notes.extend(spec.warnings.iter().map(|w| format!("warning: {w}")));
+            for finding in crate::lint::lint(&spec) {
+                errors += usize::from(finding.severity == crate::lint::Severity::Error);
+                if finding.severity >= crate::lint::Severity::Warning {
+                    notes.insert(finding.to_string());
+                }
+            }
+        }
+    }
+    let passes = errors == 0 && (!strict || notes.is_empty());
+    if json {
+        let report = json!({
+            "file": org.file.display().to_string(),
+            "valid": passes,
+            "targets": org.targets.len(),
+            "layers": org.layers.keys().collect::<Vec<_>>(),
+            "accounts_merged": offline,
+            "notes": notes,
+        });
+        let mut text = serde_json::to_string_pretty(&report).expect("JSON serialises");
+        text.push('\n');
+        emit(&text)?;
+    } else {
+        for note in &notes {
+            eprintln!("{note}");
+        }
+        let merged = if offline {
+            "every account's merged spec checked"
+        } else {
+            "each account's merged spec is checked when it is planned (its targets need AWS Organizations)"
+        };
+        emit(&format!(
+            "{} {}: {} target{}, {} layer{}; {merged}.\n",
+            org.file.display(),
+            if passes { "is valid" } else { "is not valid" },
+            org.targets.len(),
+            if org.targets.len() == 1 { "" } else { "s" },
+            org.layers.len(),
+            if org.layers.len() == 1 { "" } else { "s" },
+        ))?;
+    }
+    Ok(if passes {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// The caller's connection and who they are.
 async fn hub(aws: &Aws) -> Result<Hub, Error> {
     let (config, key) = crate::live::aws::load(&aws.connection()?)
