@@ -1,8 +1,10 @@
 //! iamspec keeps AWS IAM users, groups and their policies in a TOML spec and reconciles an
 //! account with it. The pipeline, one module a stage:
 //!
-//! `spec` (load and validate) -> `live` (read the account) -> `diff` (pure comparison) ->
-//! `plan` (the changes, as data) -> `render` (text or JSON) / `apply` (make the changes).
+//! `spec` (load and validate) -> `org` (which accounts, with which merged spec) -> `live`
+//! (read the account) -> `diff` (pure comparison) -> `plan` (the changes, as data) ->
+//! `render` (text or JSON) / `apply` (make the changes). `session` runs live -> apply for one
+//! account behind a terminal seam; `cli` parses, renders and exits.
 
 pub mod apply;
 pub mod cli;

@@ -411,6 +411,24 @@ async fn an_invalid_organization_makes_no_call_and_says_where() {
     write(
         "org.toml",
         &format!(
+            "version = 1\n[organization]\n[[targets]]\naccounts = [\"{id}\"]\nspecs = [\"layers/a.toml\"]\n"
+        ),
+    );
+    write("layers/a.toml", "version = 1\n[groups.ops]\n");
+    let valid = org
+        .management
+        .run_via(&proxy.url, &["validate", "org.toml"])
+        .expect(0);
+    assert!(
+        valid
+            .stdout
+            .contains("is valid: 1 target, 1 layer; every account's merged spec checked"),
+        "{}",
+        valid.stdout
+    );
+    write(
+        "org.toml",
+        &format!(
             "version = 1\n[organization]\n[[targets]]\naccounts = [\"{id}\"]\nspecs = [\"layers/a.toml\", \"layers/b.toml\"]\n"
         ),
     );
@@ -741,4 +759,32 @@ async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
     }
     org.run(&["plan", "org.toml", "--detailed-exitcode"])
         .expect(0);
+}
+
+#[tokio::test]
+async fn a_hostile_account_name_is_refused_for_that_account_only() {
+    let mut org = Organization::new().await;
+    org.account("o\"hara", None, &[]).await;
+    org.account("fine", None, &[]).await;
+    let dir = org.management.dir.path();
+    std::fs::write(
+        dir.join("org.toml"),
+        "version = 1\n[organization]\n[[targets]]\naccounts = [\"fine\", \"o\\\"hara\"]\nspecs = [\"named.toml\"]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("named.toml"),
+        "version = 1\n[roles.named]\ntrust = { accounts = [\"${account.id}\"] }\ntags = { account = \"${account.name}\" }\n",
+    )
+    .unwrap();
+    // Offline, the organization is valid: which names the accounts have is AWS's to say.
+    org.run(&["validate", "org.toml"]).expect(0);
+    let planned = plans(&org.run(&["plan", "org.toml", "--json"]).expect(1));
+    let hostile = &planned[org.id("o\"hara")];
+    let error = hostile["error"].as_str().unwrap();
+    assert!(
+        error.contains("named.toml:4:") && error.contains("rename the account"),
+        "{error}"
+    );
+    assert!(planned[org.id("fine")]["plan"]["changes"].is_array());
 }

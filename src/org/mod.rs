@@ -1,8 +1,8 @@
 //! Stage 1b, for an organization: which accounts get which layers, and each account's spec.
 //!
 //! `resolve` is pure: from the organization file and, when a target needs it, a listing of
-//! AWS Organizations (`aws.rs` reads it), it says which accounts are targets and with which
-//! layers, in target order. `select` takes `--accounts` and `--shard`. `spec_of` merges an
+//! AWS Organizations (`live::aws::AwsOrganizations` reads it), it says which accounts are
+//! targets and with which layers, in target order. `select` takes `--accounts` and `--shard`. `spec_of` merges an
 //! account's layers with its variables filled in. `run.rs` then plans and applies the
 //! accounts concurrently, one `session` each.
 
