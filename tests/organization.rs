@@ -788,3 +788,57 @@ async fn a_hostile_account_name_is_refused_for_that_account_only() {
     );
     assert!(planned[org.id("fine")]["plan"]["changes"].is_array());
 }
+
+#[tokio::test]
+async fn a_roles_only_baseline_reads_no_users_or_groups() {
+    let mut org = Organization::new().await;
+    org.account("big", None, &[]).await;
+    let big = org.member("big").await;
+    for i in 0..3 {
+        big.iam()
+            .create_user()
+            .user_name(format!("person-{i}"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let dir = org.management.dir.path();
+    std::fs::write(
+        dir.join("org.toml"),
+        format!("version = 1\n[organization]\n[[targets]]\naccounts = [\"{}\"]\nspecs = [\"roles.toml\"]\n", big.id),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("roles.toml"),
+        "version = 1\n[roles.deploy]\ntrust = { accounts = [\"${account.id}\"] }\npolicies = [\"ReadOnlyAccess\"]\n",
+    )
+    .unwrap();
+    let proxy = Proxy::start(&org.management.endpoint);
+    org.management
+        .run_via(&proxy.url, &["plan", "org.toml"])
+        .expect(0);
+    let reads = proxy.params("GetAccountAuthorizationDetails");
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    let filters: BTreeSet<&str> = reads[0]
+        .iter()
+        .filter(|(k, _)| k.starts_with("Filter"))
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(filters, BTreeSet::from(["Role", "LocalManagedPolicy"]));
+    let actions = proxy.actions();
+    assert!(
+        !actions.iter().any(|a| a.contains("CredentialReport")),
+        "{actions:?}"
+    );
+    // A prune reads everything, as it must to delete.
+    proxy.clear();
+    org.management
+        .run_via(&proxy.url, &["plan", "org.toml", "--prune"])
+        .expect(0);
+    let reads = proxy.params("GetAccountAuthorizationDetails");
+    let kinds = reads[0]
+        .iter()
+        .filter(|(k, _)| k.starts_with("Filter"))
+        .count();
+    assert_eq!(kinds, 4, "{reads:?}");
+}

@@ -97,7 +97,7 @@ fn each_job_asks_for_what_it_needs_and_assumes_a_role_the_spec_declares() {
     }
     assert_eq!(
         iamspec_lines(plan),
-        ["iamspec plan \"$SPEC\" --out iam.plan --detailed-exitcode > plan.txt"]
+        ["iamspec plan \"$SPEC\" --out iam.plan --markdown --detailed-exitcode > plan.md"]
     );
     assert_eq!(iamspec_lines(apply), ["iamspec apply iam.plan"]);
 }
@@ -128,8 +128,12 @@ async fn the_recipe_commands_plan_save_and_apply_the_saved_plan() {
 
     let [plan_line] = iamspec_lines(&workflow["jobs"]["plan"]).try_into().unwrap();
     run(&plan_line).expect(2);
-    let text = std::fs::read_to_string(account.dir.path().join("plan.txt")).unwrap();
+    let text = std::fs::read_to_string(account.dir.path().join("plan.md")).unwrap();
     assert!(text.contains("+ create role iamspec-apply"), "{text}");
+    assert!(
+        text.contains("| account | name | add |") && text.contains("<details>"),
+        "{text}"
+    );
     assert!(account.dir.path().join("iam.plan").exists());
 
     let [apply_line] = iamspec_lines(&workflow["jobs"]["apply"])

@@ -59,6 +59,8 @@ pub struct Behaviour {
 /// What the proxy has seen and decided.
 struct State {
     actions: Vec<String>,
+    /// Each call's form parameters, in order.
+    params: Vec<BTreeMap<String, String>>,
     faults: BTreeMap<&'static str, usize>,
     created: BTreeMap<String, Instant>,
     rng: StdRng,
@@ -109,6 +111,7 @@ impl Proxy {
         let upstream = upstream.trim_end_matches('/').to_owned();
         let state = Arc::new(Mutex::new(State {
             actions: Vec::new(),
+            params: Vec::new(),
             faults: BTreeMap::new(),
             created: BTreeMap::new(),
             rng: StdRng::seed_from_u64(behaviour.seed),
@@ -130,6 +133,17 @@ impl Proxy {
         }
     }
 
+    /// The form parameters of every call of `action` seen, in order.
+    pub fn params(&self, action: &str) -> Vec<BTreeMap<String, String>> {
+        let state = self.state.lock().unwrap();
+        state
+            .params
+            .iter()
+            .filter(|p| p.get("Action").map(String::as_str) == Some(action))
+            .cloned()
+            .collect()
+    }
+
     /// Every action seen, in order, faulted or not.
     pub fn actions(&self) -> Vec<String> {
         self.state.lock().unwrap().actions.clone()
@@ -149,7 +163,9 @@ impl Proxy {
     }
 
     pub fn clear(&self) {
-        self.state.lock().unwrap().actions.clear();
+        let mut state = self.state.lock().unwrap();
+        state.actions.clear();
+        state.params.clear();
     }
 }
 
@@ -265,6 +281,7 @@ fn decide(
 ) -> Option<Fault> {
     let mut state = state.lock().unwrap();
     state.actions.push(action.to_owned());
+    state.params.push(params.clone());
     let sts = action == "GetCallerIdentity" || action == "AssumeRole";
     if sts || behaviour.fault_rate <= 0.0 {
         return None;
