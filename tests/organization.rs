@@ -490,6 +490,19 @@ async fn an_invalid_organization_makes_no_call_and_says_where() {
         "{}",
         run.stderr
     );
+    assert!(
+        proxy.actions().is_empty(),
+        "calls made: {:?}",
+        proxy.actions()
+    );
+}
+
+#[tokio::test]
+async fn a_layer_outside_the_organizations_folder_is_refused_before_any_call() {
+    let org = Organization::new().await;
+    let dir = org.management.dir.path();
+    let proxy = Proxy::start(&org.management.endpoint);
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
     // A layer outside the organization's folder.
     write(
         "org.toml",
