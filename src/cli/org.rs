@@ -22,7 +22,7 @@ use crate::plan::Plan;
 use crate::plan::saved::{self, SavedError, SavedOptions, SavedPlan};
 use crate::render;
 use crate::secrets::SecretsDir;
-use crate::session::{self, Error, Planned, Run, Stop, Terminal};
+use crate::session::{self, Error, Run, Stop, Terminal};
 use crate::spec::SpecError;
 use crate::spec::organization::{self, Organization};
 
@@ -166,34 +166,52 @@ async fn hub(aws: &Aws) -> Result<Hub, Error> {
     })
 }
 
-/// The target accounts, `--accounts` and `--shard` applied; AWS Organizations is read only
-/// when a target needs it, and only as far as it does (OUs, tags).
-async fn targets(
+/// The caller's connection and the target accounts (`--accounts` and `--shard` applied),
+/// read side by side: who the caller is, and AWS Organizations, read only when a target needs
+/// it and only as far as it does (OUs, tags).
+async fn connect(
     org: &Organization,
-    hub: &Hub,
+    aws: &Aws,
     targeting: &Targeting,
     calls: &mut BTreeMap<&'static str, u64>,
-) -> Result<Vec<Target>, Error> {
-    let listing = if org.needs_organizations() {
+) -> Result<(Hub, Vec<Target>), Error> {
+    let (config, key) = crate::live::aws::load(&aws.connection()?)
+        .await
+        .map_err(Error::Connect)?;
+    let mut api = AwsIam::from_config(&config);
+    api.set_access_key_id(key);
+    let organizations = AwsOrganizations::new(&config);
+    let listing = async {
+        if !org.needs_organizations() {
+            return Ok(None);
+        }
         let needs = Needs {
             ous: org.targets.iter().any(|t| !t.ous.is_empty()),
             tags: org.targets.iter().any(|t| !t.tags.is_empty()),
         };
-        let organizations = AwsOrganizations::new(&hub.config);
         let listing = organizations.list(needs).await.map_err(|source| ReadError::Api {
             what: "read the organization's accounts (organizations:ListAccounts, and for OUs and tags ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListTagsForResource): run iamspec from the management account or a delegated administrator".to_owned(),
             source,
         })?;
-        merge_calls(calls, &organizations.calls());
-        Some(listing)
-    } else {
-        None
+        Ok::<_, Error>(Some(listing))
     };
+    let caller = async { live::read_caller(&api).await.map_err(Error::from) };
+    let (caller, listing) = futures::try_join!(caller, listing)?;
+    merge_calls(calls, &organizations.calls());
     let resolved = org::resolve(org, listing.as_ref())?;
     for skipped in &resolved.skipped {
         eprintln!("note: {skipped}");
     }
-    org::select(resolved.targets, &targeting.accounts, targeting.shard).map_err(Error::Usage)
+    let targets = org::select(resolved.targets, &targeting.accounts, targeting.shard)
+        .map_err(Error::Usage)?;
+    Ok((
+        Hub {
+            config,
+            caller,
+            api,
+        },
+        targets,
+    ))
 }
 
 fn merge_calls(into: &mut BTreeMap<&'static str, u64>, from: &BTreeMap<&'static str, u64>) {
@@ -249,9 +267,8 @@ pub(super) async fn accounts(
     json: bool,
 ) -> Result<ExitCode, Error> {
     let org = load(path)?;
-    let hub = hub(aws).await?;
     let mut calls = BTreeMap::new();
-    let targets = targets(&org, &hub, targeting, &mut calls).await?;
+    let (hub, targets) = connect(&org, aws, targeting, &mut calls).await?;
     aws.print_calls(&all_calls::<session::Silent>(&hub, &[], calls));
     let dir = org.file.parent().unwrap_or_else(|| Path::new(""));
     let specs = |t: &Target| -> Vec<String> {
@@ -294,7 +311,7 @@ pub(super) async fn accounts(
 /// The rows of a rendering, one per account.
 fn rows<'a, T>(
     accounts: &'a [Account<T>],
-    planned: &'a [Result<(Planned, Caller), Error>],
+    planned: &'a [run::Planning],
     max_deletes: usize,
 ) -> Vec<render::org::Row<'a>> {
     accounts
@@ -338,15 +355,12 @@ pub(super) async fn plan(
         saved::check_out(out, path)?;
     }
     let org = load(path)?;
-    let hub = hub(&common.aws).await?;
     let mut calls = BTreeMap::new();
-    let targets = targets(&org, &hub, &common.targeting, &mut calls).await?;
-    let accounts = run::prepare(&org, &hub, targets.clone(), flags(common), |t| {
-        (Collected::new(t), secrets_dir(common, t))
-    })
-    .await;
+    let (hub, targets) = connect(&org, &common.aws, &common.targeting, &mut calls).await?;
+    let make = |t: &Target| (Collected::new(t), secrets_dir(common, t));
+    let (accounts, planned) =
+        run::prepare_and_plan(&org, &hub, targets, flags(common), make, true).await;
     show_notes(&accounts);
-    let planned = run::plan(&accounts, &hub, org.concurrency, true).await;
     let rows = rows(&accounts, &planned, common.max_deletes);
     emit(&match format {
         Format::Text => render::org::text(&rows, Console.color()),
@@ -400,15 +414,12 @@ pub(super) async fn apply(
     max_failed: usize,
 ) -> Result<ExitCode, Error> {
     let org = load(path)?;
-    let hub = hub(&common.aws).await?;
     let mut calls = BTreeMap::new();
-    let targets = targets(&org, &hub, &common.targeting, &mut calls).await?;
-    let accounts = run::prepare(&org, &hub, targets, flags(common), |t| {
-        (Collected::new(t), secrets_dir(common, t))
-    })
-    .await;
+    let (hub, targets) = connect(&org, &common.aws, &common.targeting, &mut calls).await?;
+    let make = |t: &Target| (Collected::new(t), secrets_dir(common, t));
+    let (accounts, planned) =
+        run::prepare_and_plan(&org, &hub, targets, flags(common), make, false).await;
     show_notes(&accounts);
-    let planned = run::plan(&accounts, &hub, org.concurrency, false).await;
     let mut rows = rows(&accounts, &planned, common.max_deletes);
     emit(&render::org::text(&rows, Console.color()))?;
     // What must hold before any account is applied: its secrets directory takes secrets.
@@ -546,7 +557,7 @@ fn saved_plan<T>(
     common: &Common,
     hub: &Hub,
     accounts: &[Account<T>],
-    planned: &[Result<(Planned, Caller), Error>],
+    planned: &[run::Planning],
 ) -> String {
     let key = plan_key();
     let options = SavedOptions {
@@ -735,9 +746,8 @@ pub(super) async fn apply_saved(
         targeting,
         plans,
     } = read_saved(file, plan_key().as_deref())?;
-    let hub = hub(&common.aws).await?;
     let mut calls = BTreeMap::new();
-    let now = targets(&org, &hub, &targeting, &mut calls).await?;
+    let (hub, now) = connect(&org, &common.aws, &targeting, &mut calls).await?;
     check_targets(&now, &plans)?;
     let flags = {
         let any = plans
@@ -836,9 +846,8 @@ pub(super) async fn credentials(
     detailed_exitcode: bool,
 ) -> Result<ExitCode, Error> {
     let org = load(path)?;
-    let hub = hub(aws).await?;
     let mut calls = BTreeMap::new();
-    let targets = targets(&org, &hub, targeting, &mut calls).await?;
+    let (hub, targets) = connect(&org, aws, targeting, &mut calls).await?;
     let flags = Flags {
         prune: false,
         replace_lost_keys: false,

@@ -91,8 +91,7 @@ pub fn session_name(org: &Organization) -> String {
     name
 }
 
-/// Each target's spec and connection, up to `org.concurrency` at once. An account whose
-/// layers do not make a valid spec for it, or whose role refuses, is not ready, and says why.
+/// Each target's spec and connection, up to `org.concurrency` at once.
 pub async fn prepare<T: Terminal>(
     org: &Organization,
     hub: &Hub,
@@ -100,96 +99,123 @@ pub async fn prepare<T: Terminal>(
     flags: Flags,
     make: impl Fn(&Target) -> (T, PathBuf),
 ) -> Vec<Account<T>> {
-    let partition = hub.caller.partition.as_str();
-    let name = session_name(org);
-    let ready = |target: Target| {
-        let (terminal, secrets_dir) = make(&target);
-        let name = &name;
-        async move {
-            let mut notes = Vec::new();
-            let ready = async {
-                let mut spec = spec_of(org, &target, partition)?;
-                spec.prune |= flags.prune;
-                spec.replace_lost_keys = flags.replace_lost_keys;
-                spec.adopt_keys = flags.adopt_keys;
-                notes.extend(spec.warnings.iter().map(|w| format!("warning: {w}")));
-                let findings = lint::lint(&spec);
-                notes.extend(
-                    findings
-                        .iter()
-                        .filter(|f| f.severity >= Severity::Warning)
-                        .map(ToString::to_string),
-                );
-                let errors = findings
-                    .iter()
-                    .filter(|f| f.severity == Severity::Error)
-                    .count();
-                if errors > 0 {
-                    return Err(Error::Lint { count: errors });
-                }
-                if target.id == hub.caller.account {
-                    return Ok((spec, None));
-                }
-                let mut hops = Vec::new();
-                if let Some(via) = &org.via {
-                    hops.push(Hop {
-                        role_arn: via.clone(),
-                        external_id: None,
-                    });
-                }
-                hops.push(Hop {
-                    role_arn: role_arn(org, &hub.caller, &target.id),
-                    external_id: org.external_id.clone(),
-                });
-                let api = AwsIam::assume(&hub.config, &hops, name)
-                    .await
-                    .map_err(Error::Connect)?;
-                Ok((spec, Some(api)))
-            }
-            .await;
-            Account {
-                target,
-                terminal,
-                secrets_dir,
-                list_keys: flags.list_keys,
-                notes,
-                ready,
-            }
-        }
-    };
+    let make = &make;
     futures::stream::iter(targets)
-        .map(ready)
+        .map(|target| prepare_one(org, hub, target, flags, make))
         .buffered(org.concurrency)
         .collect()
         .await
 }
 
-/// Plans every ready account, up to `concurrency` at once, in the accounts' order; with
-/// `documents`, reading the AWS-managed documents a review shows (as `plan` does).
-pub async fn plan<'a, T: Terminal>(
-    accounts: &'a [Account<T>],
-    hub: &'a Hub,
-    concurrency: usize,
-    documents: bool,
-) -> Vec<Result<(Planned, Caller), Error>> {
-    let one = |account: &'a Account<T>| async move {
-        let session = account.session(hub).map_err(clone_error)?;
-        if documents {
-            let planned = session.plan().await?;
-            let caller = planned.live.caller.clone();
-            Ok((planned, caller))
-        } else {
-            let live = session.read().await?;
-            let plan = crate::diff::diff(session.spec, &live)?;
-            let caller = live.caller.clone();
-            Ok((Planned { live, plan }, caller))
-        }
-    };
-    futures::stream::iter(accounts)
-        .map(one)
-        .buffered(concurrency)
-        .collect()
+/// A target's spec and connection. An account whose layers do not make a valid spec for it,
+/// or whose role refuses, is not ready, and says why.
+async fn prepare_one<T: Terminal>(
+    org: &Organization,
+    hub: &Hub,
+    target: Target,
+    flags: Flags,
+    make: &impl Fn(&Target) -> (T, PathBuf),
+) -> Account<T> {
+    let (terminal, secrets_dir) = make(&target);
+    let mut notes = Vec::new();
+    let ready = ready(org, hub, &target, flags, &mut notes).await;
+    Account {
+        target,
+        terminal,
+        secrets_dir,
+        list_keys: flags.list_keys,
+        notes,
+        ready,
+    }
+}
+
+/// The account's merged spec, linted, and its connection: the caller's own for the caller's
+/// account, else the organization's role assumed in it.
+async fn ready(
+    org: &Organization,
+    hub: &Hub,
+    target: &Target,
+    flags: Flags,
+    notes: &mut Vec<String>,
+) -> Result<(Spec, Option<AwsIam>), Error> {
+    let mut spec = spec_of(org, target, hub.caller.partition.as_str())?;
+    spec.prune |= flags.prune;
+    spec.replace_lost_keys = flags.replace_lost_keys;
+    spec.adopt_keys = flags.adopt_keys;
+    notes.extend(spec.warnings.iter().map(|w| format!("warning: {w}")));
+    let findings = lint::lint(&spec);
+    notes.extend(
+        findings
+            .iter()
+            .filter(|f| f.severity >= Severity::Warning)
+            .map(ToString::to_string),
+    );
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    if errors > 0 {
+        return Err(Error::Lint { count: errors });
+    }
+    if target.id == hub.caller.account {
+        return Ok((spec, None));
+    }
+    let mut hops = Vec::new();
+    if let Some(via) = &org.via {
+        hops.push(Hop {
+            role_arn: via.clone(),
+            external_id: None,
+        });
+    }
+    hops.push(Hop {
+        role_arn: role_arn(org, &hub.caller, &target.id),
+        external_id: org.external_id.clone(),
+    });
+    let api = AwsIam::assume(&hub.config, &hops, &session_name(org))
         .await
+        .map_err(Error::Connect)?;
+    Ok((spec, Some(api)))
+}
+
+/// What planning an account came to: its plan and who read the account, or why not.
+pub type Planning = Result<(Planned, Caller), Error>;
+
+/// Each target prepared and planned, up to `org.concurrency` accounts at once, each planned as
+/// soon as it is ready (no account waits for another's role); with `documents`, reading the
+/// AWS-managed documents a review shows (as `plan` does). In the targets' order.
+pub async fn prepare_and_plan<T: Terminal>(
+    org: &Organization,
+    hub: &Hub,
+    targets: Vec<Target>,
+    flags: Flags,
+    make: impl Fn(&Target) -> (T, PathBuf),
+    documents: bool,
+) -> (Vec<Account<T>>, Vec<Planning>) {
+    let make = &make;
+    let one = |target: Target| async move {
+        let account = prepare_one(org, hub, target, flags, make).await;
+        let planned = plan_one(&account, hub, documents).await;
+        (account, planned)
+    };
+    futures::stream::iter(targets)
+        .map(one)
+        .buffered(org.concurrency)
+        .unzip()
+        .await
+}
+
+async fn plan_one<T: Terminal>(account: &Account<T>, hub: &Hub, documents: bool) -> Planning {
+    let session = account.session(hub).map_err(clone_error)?;
+    if documents {
+        let planned = session.plan().await?;
+        let caller = planned.live.caller.clone();
+        Ok((planned, caller))
+    } else {
+        let live = session.read().await?;
+        let plan = crate::diff::diff(session.spec, &live)?;
+        let caller = live.caller.clone();
+        Ok((Planned { live, plan }, caller))
+    }
 }
 
 /// What became of one account in an apply.

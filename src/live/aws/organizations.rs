@@ -25,6 +25,13 @@ pub struct AwsOrganizations {
     calls: Mutex<BTreeMap<&'static str, u64>>,
 }
 
+/// Each account's OU path, by account id; and every OU's path and id.
+type OuTree = (BTreeMap<String, Vec<Ou>>, Vec<(String, String)>);
+
+/// What is directly under an OU: the ids of its accounts, its OUs with their paths, and its
+/// own path.
+type Children = (Vec<String>, Vec<(String, Vec<Ou>)>, Vec<Ou>);
+
 /// What of the organization to read beyond its accounts.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Needs {
@@ -51,57 +58,63 @@ impl AwsOrganizations {
         }
     }
 
-    /// The organization's accounts, with what `needs` asks for.
+    /// The organization's accounts, with what `needs` asks for. The reads that do not wait
+    /// for each other go side by side: the accounts and the OU tree at once, each level of
+    /// the tree in one go, the tags of every account (`TAG_READS` at a time) after the list.
     pub async fn list(&self, needs: Needs) -> Result<Listing, ApiError> {
-        let pages: Vec<_> = self
-            .client
-            .list_accounts()
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await
-            .map_err(classify)?;
-        self.count("ListAccounts", pages.len().max(1));
-        let mut members: Vec<Member> = pages
-            .iter()
-            .flat_map(ListAccountsOutput::accounts)
-            .map(|a| Member {
-                id: a.id().unwrap_or_default().to_owned(),
-                name: a.name().unwrap_or_default().to_owned(),
-                status: a.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
-                ous: Vec::new(),
-                tags: BTreeMap::new(),
-            })
-            .collect();
-        let mut ous = Vec::new();
-        if needs.ous {
-            let placed = self.walk_ous(&mut ous).await?;
-            for member in &mut members {
-                if let Some(path) = placed.get(&member.id) {
-                    member.ous.clone_from(path);
+        let accounts = async {
+            let pages: Vec<_> = self
+                .client
+                .list_accounts()
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            self.count("ListAccounts", pages.len().max(1));
+            let mut members: Vec<Member> = pages
+                .iter()
+                .flat_map(ListAccountsOutput::accounts)
+                .map(|a| Member {
+                    id: a.id().unwrap_or_default().to_owned(),
+                    name: a.name().unwrap_or_default().to_owned(),
+                    status: a.status().map_or("ACTIVE", |s| s.as_str()).to_owned(),
+                    ous: Vec::new(),
+                    tags: BTreeMap::new(),
+                })
+                .collect();
+            if needs.tags {
+                let tags: Vec<(usize, BTreeMap<String, String>)> =
+                    futures::stream::iter(members.iter().enumerate())
+                        .map(|(i, m)| async move { self.tags(&m.id).await.map(|t| (i, t)) })
+                        .buffer_unordered(TAG_READS)
+                        .try_collect()
+                        .await?;
+                for (i, t) in tags {
+                    members[i].tags = t;
                 }
             }
-        }
-        if needs.tags {
-            let tags: Vec<(usize, BTreeMap<String, String>)> =
-                futures::stream::iter(members.iter().enumerate())
-                    .map(|(i, m)| async move { self.tags(&m.id).await.map(|t| (i, t)) })
-                    .buffer_unordered(TAG_READS)
-                    .try_collect()
-                    .await?;
-            for (i, t) in tags {
-                members[i].tags = t;
+            Ok::<_, ApiError>(members)
+        };
+        let tree = async {
+            if needs.ous {
+                self.walk_ous().await
+            } else {
+                Ok((BTreeMap::new(), Vec::new()))
+            }
+        };
+        let (mut members, (placed, ous)) = futures::try_join!(accounts, tree)?;
+        for member in &mut members {
+            if let Some(path) = placed.get(&member.id) {
+                member.ous.clone_from(path);
             }
         }
         Ok(Listing { members, ous })
     }
 
-    /// Every OU from the root down, breadth first: each account's OU path, and every OU's
-    /// path and id into `ous`.
-    async fn walk_ous(
-        &self,
-        ous: &mut Vec<(String, String)>,
-    ) -> Result<BTreeMap<String, Vec<Ou>>, ApiError> {
+    /// Every OU from the root down, a level at a time: each account's OU path, and every
+    /// OU's path and id.
+    async fn walk_ous(&self) -> Result<OuTree, ApiError> {
         let roots: Vec<_> = self
             .client
             .list_roots()
@@ -111,62 +124,91 @@ impl AwsOrganizations {
             .await
             .map_err(classify)?;
         self.count("ListRoots", roots.len().max(1));
-        let mut queue: Vec<(String, Vec<Ou>)> = roots
+        let mut level: Vec<(String, Vec<Ou>)> = roots
             .iter()
             .flat_map(ListRootsOutput::roots)
             .filter_map(|r| r.id())
             .map(|id| (id.to_owned(), Vec::new()))
             .collect();
         let mut placed = BTreeMap::new();
-        while let Some((parent, path)) = queue.pop() {
-            if !path.is_empty() {
-                let accounts: Vec<_> = self
-                    .client
-                    .list_accounts_for_parent()
-                    .parent_id(&parent)
-                    .into_paginator()
-                    .send()
+        let mut ous = Vec::new();
+        while !level.is_empty() {
+            let read: Vec<Children> =
+                futures::stream::iter(&level)
+                    .map(|(parent, path)| self.children(parent, path))
+                    .buffer_unordered(TAG_READS)
                     .try_collect()
-                    .await
-                    .map_err(classify)?;
-                self.count("ListAccountsForParent", accounts.len().max(1));
-                for account in accounts
-                    .iter()
-                    .flat_map(ListAccountsForParentOutput::accounts)
-                {
-                    if let Some(id) = account.id() {
-                        placed.insert(id.to_owned(), path.clone());
-                    }
+                    .await?;
+            let mut next = Vec::new();
+            for (accounts, children, path) in read {
+                for account in accounts {
+                    placed.insert(account, path.clone());
+                }
+                for (id, inner) in children {
+                    let joined: Vec<&str> = inner.iter().map(|o| o.name.as_str()).collect();
+                    ous.push((joined.join("/"), id.clone()));
+                    next.push((id, inner));
                 }
             }
-            let children: Vec<_> = self
+            level = next;
+        }
+        Ok((placed, ous))
+    }
+
+    /// The accounts directly in an OU (none asked for the root: those are in no OU) and the
+    /// OUs directly under it, each with its path; and the OU's own path.
+    async fn children(
+        &self,
+        parent: &str,
+        path: &[Ou],
+    ) -> Result<Children, ApiError> {
+        let accounts = async {
+            if path.is_empty() {
+                return Ok(Vec::new());
+            }
+            let pages: Vec<_> = self
                 .client
-                .list_organizational_units_for_parent()
-                .parent_id(&parent)
+                .list_accounts_for_parent()
+                .parent_id(parent)
                 .into_paginator()
                 .send()
                 .try_collect()
                 .await
                 .map_err(classify)?;
-            self.count("ListOrganizationalUnitsForParent", children.len().max(1));
-            for ou in children
+            self.count("ListAccountsForParent", pages.len().max(1));
+            Ok(pages
+                .iter()
+                .flat_map(ListAccountsForParentOutput::accounts)
+                .filter_map(|a| a.id().map(str::to_owned))
+                .collect())
+        };
+        let children = async {
+            let pages: Vec<_> = self
+                .client
+                .list_organizational_units_for_parent()
+                .parent_id(parent)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            self.count("ListOrganizationalUnitsForParent", pages.len().max(1));
+            Ok(pages
                 .iter()
                 .flat_map(ListOrganizationalUnitsForParentOutput::organizational_units)
-            {
-                let (Some(id), Some(name)) = (ou.id(), ou.name()) else {
-                    continue;
-                };
-                let mut inner = path.clone();
-                inner.push(Ou {
-                    id: id.to_owned(),
-                    name: name.to_owned(),
-                });
-                let joined: Vec<&str> = inner.iter().map(|o| o.name.as_str()).collect();
-                ous.push((joined.join("/"), id.to_owned()));
-                queue.push((id.to_owned(), inner));
-            }
-        }
-        Ok(placed)
+                .filter_map(|ou| {
+                    let (id, name) = (ou.id()?, ou.name()?);
+                    let mut inner = path.to_vec();
+                    inner.push(Ou {
+                        id: id.to_owned(),
+                        name: name.to_owned(),
+                    });
+                    Some((id.to_owned(), inner))
+                })
+                .collect())
+        };
+        let (accounts, children) = futures::try_join!(accounts, children)?;
+        Ok((accounts, children, path.to_vec()))
     }
 
     async fn tags(&self, account: &str) -> Result<BTreeMap<String, String>, ApiError> {
