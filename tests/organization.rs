@@ -124,7 +124,12 @@ async fn an_organization_is_targeted_merged_and_applied_in_every_account() {
     assert_eq!(specs[&management], ["baseline.toml"]);
     assert!(!specs.contains_key(org.id("sandbox-1")), "{specs:?}");
 
-    let planned = plans(&org.run(&["plan", "org.toml", "--json"]).expect(0));
+    let run = org
+        .run(&["plan", "org.toml", "--json", "--stats"])
+        .expect(0);
+    // The documents of the three AWS-managed policies are read once for the four accounts.
+    assert!(run.stderr.contains("GetPolicyVersion 3,"), "{}", run.stderr);
+    let planned = plans(&run);
     assert_eq!(planned.len(), 4);
     let prod_a = &planned[org.id("prod-a")];
     assert_eq!(prod_a["name"], "prod-a");

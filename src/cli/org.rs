@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{
     Aws, Common, Console, Targeting, confirm, emit, plan_key, write_export, write_new_file,
 };
-use crate::live::aws::{AwsIam, AwsOrganizations, Needs};
+use crate::live::aws::{AwsIam, AwsOrganizations, AwsPolicies, Needs};
 use crate::live::{self, Caller, IamApi, ReadError};
 use crate::org::run::{self, Account, Applied, Flags, Hub};
 use crate::org::{self, Target};
@@ -163,6 +163,7 @@ async fn hub(aws: &Aws) -> Result<Hub, Error> {
         config,
         caller,
         api,
+        aws_policies: std::sync::Arc::default(),
     })
 }
 
@@ -178,8 +179,10 @@ async fn connect(
     let (config, key) = crate::live::aws::load(&aws.connection()?)
         .await
         .map_err(Error::Connect)?;
+    let aws_policies = std::sync::Arc::new(AwsPolicies::default());
     let mut api = AwsIam::from_config(&config);
     api.set_access_key_id(key);
+    api.share_aws_policies(std::sync::Arc::clone(&aws_policies));
     let organizations = AwsOrganizations::new(&config);
     let listing = async {
         if !org.needs_organizations() {
@@ -209,6 +212,7 @@ async fn connect(
             config,
             caller,
             api,
+            aws_policies,
         },
         targets,
     ))

@@ -7,6 +7,7 @@
 //! in each account comes back as data for the command line to render.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use aws_config::SdkConfig;
@@ -15,7 +16,7 @@ use futures::StreamExt;
 use super::{Target, spec_of};
 use crate::lint::{self, Severity};
 use crate::live::Caller;
-use crate::live::aws::{AwsIam, Hop};
+use crate::live::aws::{AwsIam, AwsPolicies, Hop};
 use crate::plan::Plan;
 use crate::session::{self, Error, Planned, Reading, Run, Session, Stop, Terminal};
 use crate::spec::Spec;
@@ -27,6 +28,8 @@ pub struct Hub {
     pub caller: Caller,
     /// The caller's own connection, used for their own account.
     pub api: AwsIam,
+    /// What AWS-managed policies are, asked once for every account of the run.
+    pub aws_policies: Arc<AwsPolicies>,
 }
 
 /// What the command line decides for every account.
@@ -171,9 +174,10 @@ async fn ready(
         role_arn: role_arn(org, &hub.caller, &target.id),
         external_id: org.external_id.clone(),
     });
-    let api = AwsIam::assume(&hub.config, &hops, &session_name(org))
+    let mut api = AwsIam::assume(&hub.config, &hops, &session_name(org))
         .await
         .map_err(Error::Connect)?;
+    api.share_aws_policies(Arc::clone(&hub.aws_policies));
     Ok((spec, Some(api)))
 }
 

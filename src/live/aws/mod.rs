@@ -15,7 +15,7 @@ mod role_calls;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
@@ -87,6 +87,29 @@ pub struct AwsIam {
     calls: Mutex<BTreeMap<&'static str, u64>>,
     /// The access key the credentials use, so that a prune never deletes it.
     access_key_id: Option<String>,
+    /// AWS-managed policies as other accounts of the same run read them.
+    shared: Option<Arc<AwsPolicies>>,
+}
+
+/// What every account of one partition has alike: AWS-managed policies, whether each exists
+/// and its document. The accounts of an organization share one, so that each is asked once
+/// per run, not once per account (one ask at a time: the others wait for its answer).
+#[derive(Default)]
+pub struct AwsPolicies {
+    exists: Mutex<BTreeMap<PolicyArn, Arc<tokio::sync::OnceCell<bool>>>>,
+    documents: Mutex<BTreeMap<PolicyArn, Arc<tokio::sync::OnceCell<serde_json::Value>>>>,
+}
+
+impl AwsPolicies {
+    fn cell<T>(
+        map: &Mutex<BTreeMap<PolicyArn, Arc<tokio::sync::OnceCell<T>>>>,
+        policy: &PolicyArn,
+    ) -> Arc<tokio::sync::OnceCell<T>> {
+        let mut map = map
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(map.entry(policy.clone()).or_default())
+    }
 }
 
 impl AwsIam {
@@ -141,7 +164,13 @@ impl AwsIam {
             sts: aws_sdk_sts::Client::from_conf(sts.build()),
             calls: Mutex::new(BTreeMap::new()),
             access_key_id: None,
+            shared: None,
         }
+    }
+
+    /// Shares what AWS-managed policies are with the other accounts of a run.
+    pub fn share_aws_policies(&mut self, shared: Arc<AwsPolicies>) {
+        self.shared = Some(shared);
     }
 
     /// Wraps an existing IAM client (tests with recorded responses); STS comes from the same
@@ -152,6 +181,7 @@ impl AwsIam {
             sts,
             calls: Mutex::new(BTreeMap::new()),
             access_key_id: None,
+            shared: None,
         }
     }
 
@@ -306,11 +336,25 @@ impl IamApi for AwsIam {
     }
 
     async fn aws_policy_exists(&self, policy: &PolicyArn) -> Result<bool, ApiError> {
-        reads::aws_policy_exists(self, policy).await
+        match &self.shared {
+            Some(shared) => {
+                let cell = AwsPolicies::cell(&shared.exists, policy);
+                let exists = cell.get_or_try_init(|| reads::aws_policy_exists(self, policy));
+                exists.await.copied()
+            }
+            None => reads::aws_policy_exists(self, policy).await,
+        }
     }
 
     async fn policy_document(&self, policy: &PolicyArn) -> Result<serde_json::Value, ApiError> {
-        reads::policy_document(self, policy).await
+        match &self.shared {
+            Some(shared) if policy.is_aws_managed() => {
+                let cell = AwsPolicies::cell(&shared.documents, policy);
+                let document = cell.get_or_try_init(|| reads::policy_document(self, policy));
+                document.await.cloned()
+            }
+            _ => reads::policy_document(self, policy).await,
+        }
     }
 
     async fn policy_tags(&self, policy: &PolicyArn) -> Result<BTreeMap<String, String>, ApiError> {

@@ -133,12 +133,11 @@ impl AwsOrganizations {
         let mut placed = BTreeMap::new();
         let mut ous = Vec::new();
         while !level.is_empty() {
-            let read: Vec<Children> =
-                futures::stream::iter(&level)
-                    .map(|(parent, path)| self.children(parent, path))
-                    .buffer_unordered(TAG_READS)
-                    .try_collect()
-                    .await?;
+            let read: Vec<Children> = futures::stream::iter(&level)
+                .map(|(parent, path)| self.children(parent, path))
+                .buffer_unordered(TAG_READS)
+                .try_collect()
+                .await?;
             let mut next = Vec::new();
             for (accounts, children, path) in read {
                 for account in accounts {
@@ -157,11 +156,7 @@ impl AwsOrganizations {
 
     /// The accounts directly in an OU (none asked for the root: those are in no OU) and the
     /// OUs directly under it, each with its path; and the OU's own path.
-    async fn children(
-        &self,
-        parent: &str,
-        path: &[Ou],
-    ) -> Result<Children, ApiError> {
+    async fn children(&self, parent: &str, path: &[Ou]) -> Result<Children, ApiError> {
         let accounts = async {
             if path.is_empty() {
                 return Ok(Vec::new());
