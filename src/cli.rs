@@ -112,6 +112,28 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Lint policy documents on their own (JSON files); needs no spec and no credentials.
+    ///
+    /// Each file is an identity, resource, trust, boundary or SCP policy: a document whose
+    /// statements name principals is a resource policy (a trust policy when all it allows is
+    /// assuming a role), any other an identity policy, unless --type says.
+    Lint {
+        /// The policy files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// What the documents are: identity, resource, trust, boundary or scp.
+        #[arg(long = "type", value_name = "TYPE", value_parser = parse_kind)]
+        kind: Option<crate::lint::Kind>,
+        /// Fail (exit 1) on warnings too.
+        #[arg(long)]
+        strict: bool,
+        /// Print the findings as JSON.
+        #[arg(long, conflicts_with = "sarif")]
+        json: bool,
+        /// Print the findings as SARIF 2.1.0, for GitHub code scanning.
+        #[arg(long)]
+        sarif: bool,
+    },
     /// Show every user's credentials, marked where they break a rule.
     ///
     /// From IAM's credential report: access keys with age, status and last use, the console
@@ -372,6 +394,13 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             org::validate(&spec, strict, json)
         }
         Command::Validate { spec, strict, json } => validate(&spec, strict, json),
+        Command::Lint {
+            files,
+            kind,
+            strict,
+            json,
+            sarif,
+        } => lint_files(&files, kind, strict, json, sarif),
         Command::Completions { shell } => {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "iamspec", &mut script);
@@ -713,6 +742,55 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
     })
 }
 
+/// `iamspec lint FILE...`: every file's findings; exit 1 when one is at level error (a file
+/// that is no policy is one), or with `--strict` at level warning.
+fn lint_files(
+    files: &[PathBuf],
+    kind: Option<crate::lint::Kind>,
+    strict: bool,
+    json: bool,
+    sarif: bool,
+) -> Result<ExitCode, Error> {
+    let findings: Vec<lint::Finding> = files
+        .iter()
+        .flat_map(|file| lint::files::lint_file(file, kind))
+        .collect();
+    let count = |severity| findings.iter().filter(|f| f.severity == severity).count();
+    let (errors, warnings) = (count(Severity::Error), count(Severity::Warning));
+    let passes = errors == 0 && (!strict || warnings == 0);
+    if sarif {
+        emit(&render::sarif::sarif(&findings))?;
+    } else if json {
+        let report = serde_json::json!({
+            "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+            "valid": passes,
+            "findings": findings,
+            "action_data": &lint::ActionDb::get().source,
+        });
+        let mut text = serde_json::to_string_pretty(&report).expect("a report serialises");
+        text.push('\n');
+        emit(&text)?;
+    } else {
+        let mut text = String::new();
+        for finding in &findings {
+            let _ = writeln!(text, "{finding}");
+        }
+        emit(&text)?;
+        eprintln!(
+            "{} file{}: {errors} error{}, {warnings} warning{}.",
+            files.len(),
+            if files.len() == 1 { "" } else { "s" },
+            if errors == 1 { "" } else { "s" },
+            if warnings == 1 { "" } else { "s" },
+        );
+    }
+    Ok(if passes {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 /// `iamspec credentials`: the credential report, assessed against the spec's rules. The spec
 /// is checked before anything is connected.
 async fn credentials(
@@ -1013,6 +1091,11 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     humantime::parse_duration(text).map_err(|err| {
         format!("{err}: a duration is seconds, or a number with a unit, like 30s, 10m or 2h")
     })
+}
+
+fn parse_kind(text: &str) -> Result<crate::lint::Kind, String> {
+    crate::lint::Kind::parse(text)
+        .ok_or_else(|| "a type is identity, resource, trust, boundary or scp".to_owned())
 }
 
 fn parse_region(text: &str) -> Result<String, String> {

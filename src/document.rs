@@ -10,6 +10,8 @@
 //! its bare id (`trust`). Object keys are sorted
 //! by `serde_json`. Whitespace is gone with the parse.
 
+pub mod locate;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 

@@ -10,7 +10,9 @@
 mod checks;
 pub mod data;
 mod escalation;
+pub mod files;
 pub mod grants;
+mod statements;
 
 use std::fmt::{self, Write as _};
 
@@ -19,6 +21,21 @@ use serde::Serialize;
 use crate::spec::{DocumentOwner, LintConfig, Location, Spec};
 
 pub use data::{ActionDb, Level};
+
+/// What a policy document is, which decides what its statements mean.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Attached to a user, group or role: what its statements allow, the principal may do.
+    Identity,
+    /// Attached to a resource (a bucket, a key, a queue), naming its principals.
+    Resource,
+    /// A role's trust policy: who may assume it.
+    Trust,
+    /// A permissions boundary: a limit, not a grant.
+    Boundary,
+    /// A service control policy: a limit on accounts.
+    Scp,
+}
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -125,6 +142,81 @@ pub const CODES: &[(&str, Severity, &str)] = &[
         Severity::Warning,
         "a [lint] exception that matches no finding",
     ),
+    (
+        "resource-star",
+        Severity::Warning,
+        "write actions that act on named resources, allowed on Resource \"*\"",
+    ),
+    (
+        "resource-effectively-star",
+        Severity::Warning,
+        "an ARN that is every resource of its service (arn:aws:s3:::*)",
+    ),
+    (
+        "unknown-operator",
+        Severity::Error,
+        "a condition operator IAM does not have",
+    ),
+    (
+        "condition-value-mismatch",
+        Severity::Warning,
+        "a condition value that does not fit its operator (a date, number, IP or ARN that is none)",
+    ),
+    (
+        "mfa-condition",
+        Severity::Warning,
+        "Allow on aws:MultiFactorAuthPresent \"false\", which misses requests without the key",
+    ),
+    (
+        "single-value-set-operator",
+        Severity::Warning,
+        "ForAllValues or ForAnyValue on a key that holds one value",
+    ),
+    (
+        "allow-not-principal",
+        Severity::Warning,
+        "Allow with NotPrincipal, which allows everyone else",
+    ),
+    (
+        "invalid-sid",
+        Severity::Error,
+        "a Sid with characters other than letters and digits",
+    ),
+    (
+        "duplicate-sid",
+        Severity::Error,
+        "two statements with the same Sid",
+    ),
+    (
+        "invalid-resource",
+        Severity::Error,
+        "a resource that is neither \"*\" nor an ARN",
+    ),
+    (
+        "resource-policy-escalation",
+        Severity::Warning,
+        "a resource policy that lets its principals change it",
+    ),
+    (
+        "old-version",
+        Severity::Warning,
+        "Version 2008-10-17 (or none), where policy variables are literal text",
+    ),
+    (
+        "unknown-principal",
+        Severity::Warning,
+        "a principal that is no account, user, role or AWS service",
+    ),
+    (
+        "unknown-federation-source",
+        Severity::Warning,
+        "a federated principal that is no SAML or OIDC provider IAM knows",
+    ),
+    (
+        "malformed",
+        Severity::Error,
+        "a policy file that cannot be read as a policy document",
+    ),
 ];
 
 /// One finding.
@@ -179,6 +271,8 @@ pub(crate) struct Raw {
     pub qualified: Option<String>,
     pub at: Location,
     pub statement: Option<String>,
+    /// The statement's place in the document (from 0), when the finding is about one.
+    pub index: Option<usize>,
     pub message: String,
 }
 
@@ -211,15 +305,32 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
     for document in &documents {
         let boundary =
             matches!(document.owner, DocumentOwner::Managed(name) if bounds.contains(&name));
-        checks::document(db, document, boundary, &mut raw);
+        let kind = if boundary {
+            Kind::Boundary
+        } else {
+            Kind::Identity
+        };
+        checks::document(db, document, kind, &mut raw);
     }
     escalation::principals(spec, &mut raw);
-    finish(
-        &|at| spec.file_of(at).display().to_string(),
-        &spec.lint,
-        raw,
-        db,
-    )
+    // A finding about a statement of a document in a JSON file is placed in that file.
+    let place = |raw: &Raw| {
+        let in_file = spec
+            .document_files
+            .get(&raw.what)
+            .and_then(|(path, positions)| {
+                let position = positions.get(raw.index?)?;
+                Some((path.display().to_string(), position.line, position.column))
+            });
+        in_file.unwrap_or_else(|| {
+            (
+                spec.file_of(raw.at).display().to_string(),
+                raw.at.line,
+                raw.at.column,
+            )
+        })
+    };
+    finish(&place, &spec.lint, raw, db)
 }
 
 /// The findings of one document alone, at their default levels (no escalation: that takes a
@@ -233,9 +344,9 @@ pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
         document: &document,
     };
     let mut raw = Vec::new();
-    checks::document(ActionDb::get(), &spec_document, false, &mut raw);
+    checks::document(ActionDb::get(), &spec_document, Kind::Identity, &mut raw);
     finish(
-        &|_| String::new(),
+        &|raw| (String::new(), raw.at.line, raw.at.column),
         &LintConfig::default(),
         raw,
         ActionDb::get(),
@@ -246,7 +357,7 @@ pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
 /// finding of its own); the data's date goes with unknown actions, since the data can lag a
 /// new service by days.
 fn finish(
-    file: &dyn Fn(Location) -> String,
+    place: &dyn Fn(&Raw) -> (String, usize, usize),
     config: &LintConfig,
     raw: Vec<Raw>,
     db: &ActionDb,
@@ -266,6 +377,7 @@ fn finish(
         let Some(severity) = level(config, finding.code) else {
             continue;
         };
+        let (file, line, column) = place(&finding);
         let mut message = finding.message;
         if matches!(finding.code, "unknown-action" | "unknown-service") {
             let _ = write!(
@@ -277,9 +389,9 @@ fn finish(
         findings.push(Finding {
             code: finding.code,
             severity,
-            file: file(finding.at),
-            line: finding.at.line,
-            column: finding.at.column,
+            file,
+            line,
+            column,
             policy: finding.what,
             statement: finding.statement,
             message,
@@ -293,7 +405,17 @@ fn finish(
             findings.push(Finding {
                 code: "unused-exception",
                 severity,
-                file: file(exception.at),
+                file: place(&Raw {
+                    code: "unused-exception",
+                    what: String::new(),
+                    name: String::new(),
+                    qualified: None,
+                    at: exception.at,
+                    statement: None,
+                    index: None,
+                    message: String::new(),
+                })
+                .0,
                 line: exception.at.line,
                 column: exception.at.column,
                 policy: format!("policy `{}`", exception.policy),

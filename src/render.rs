@@ -2,6 +2,7 @@
 //! serialised as it is (schema in docs/plan-json.md). Both come from the same data.
 
 pub mod org;
+pub mod sarif;
 
 use std::fmt::Write as _;
 use std::path::Path;

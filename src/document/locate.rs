@@ -119,7 +119,13 @@ mod tests {
     #[test]
     fn a_single_statement_object_and_tricky_strings() {
         let text = r#"{"Id": "a \" } [ {", "Statement": {"Sid": "Statement", "Condition": {"Statement": [{}]}}}"#;
-        assert_eq!(statements(text), [Position { line: 1, column: 35 }]);
+        assert_eq!(
+            statements(text),
+            [Position {
+                line: 1,
+                column: 35
+            }]
+        );
         assert!(statements("{\"Version\": \"2012-10-17\"}").is_empty());
         assert!(statements("not json [").is_empty());
     }

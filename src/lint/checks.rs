@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::data::{Action, ActionDb, Level, Service, glob};
-use super::{Raw, statements, strings};
+use super::{Kind, Raw, statements, strings};
 use crate::spec::{DocumentOwner, SpecDocument, nearest};
 
 /// Actions that return or make credentials: allowed on every resource, whoever holds them can
@@ -24,6 +24,25 @@ pub const CREDENTIAL_ACTIONS: &[&str] = &[
     "cognito-identity:GetOpenIdToken",
     "gamelift:RequestUploadCredentials",
     "chime:CreateApiKey",
+    "ecr:GetAuthorizationToken",
+    "ecr-public:GetAuthorizationToken",
+    "codeartifact:GetAuthorizationToken",
+    "sts:GetSessionToken",
+    "sts:AssumeRole",
+    "sts:AssumeRoleWithSAML",
+    "sts:AssumeRoleWithWebIdentity",
+    "sts:GetServiceBearerToken",
+    "cognito-identity:GetCredentialsForIdentity",
+    "cognito-identity:GetOpenIdTokenForDeveloperIdentity",
+    "redshift:GetClusterCredentialsWithIAM",
+    "redshift-serverless:GetCredentials",
+    "iam:CreateServiceLinkedRole",
+    "sso:CreateToken",
+    "ec2-instance-connect:SendSSHPublicKey",
+    "ssm:StartSession",
+    "eks:CreateAccessEntry",
+    "rds:GenerateDbAuthToken",
+    "dms:CreateEndpoint",
 ];
 
 /// Global condition keys (`aws:`) and their types, from AWS's list of global keys.
@@ -81,30 +100,44 @@ const GLOBAL_KEY_PREFIXES: &[(&str, &str)] = &[
 /// Checks one document, adding what it finds to `out`.
 /// A policy that is only a permissions boundary is a limit, not a grant: `Allow` with
 /// `NotAction` is how boundaries are written, so `boundary` skips what grants would be told.
-pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, out: &mut Vec<Raw>) {
+pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, kind: Kind, out: &mut Vec<Raw>) {
+    let boundary = matches!(kind, Kind::Boundary | Kind::Scp);
+    // What a statement grants its principal: identity policies only (a resource policy's
+    // "*" is its own resource).
+    let grants = kind == Kind::Identity;
     let name = match doc.owner {
         DocumentOwner::Managed(name) => name.to_owned(),
         DocumentOwner::Inline(_, _) => doc.what.split('`').nth(1).unwrap_or_default().to_owned(),
     };
-    let mut found = |code, statement: Option<&str>, message: String| {
+    let mut found = |code, statement: Option<(usize, &str)>, message: String| {
         out.push(Raw {
             code,
             what: doc.what.clone(),
             name: name.clone(),
             qualified: None,
             at: doc.at,
-            statement: statement.map(str::to_owned),
+            statement: statement.map(|(_, s)| s.to_owned()),
+            index: statement.map(|(i, _)| i),
             message,
         });
     };
+    super::statements::check(
+        db,
+        &doc.document.json,
+        kind,
+        &mut |code, statement, message| {
+            found(code, statement, message);
+        },
+    );
     let all = statements(&doc.document.json);
-    for (sid, statement) in &all {
+    for (i, (sid, statement)) in all.iter().enumerate() {
+        let at = Some((i, sid.as_str()));
         let allow = !boundary && statement.get("Effect").and_then(Value::as_str) == Some("Allow");
         if allow && statement.get("NotAction").is_some() {
-            found("allow-not-action", Some(sid), "Allow with NotAction allows every other action of every service, including services AWS adds later: list the actions to allow, or Deny with NotAction".to_owned());
+            found("allow-not-action", at, "Allow with NotAction allows every other action of every service, including services AWS adds later: list the actions to allow, or Deny with NotAction".to_owned());
         }
         if allow && statement.get("NotResource").is_some() {
-            found("allow-not-resource", Some(sid), "Allow with NotResource allows the actions on every other resource: list the resources to allow".to_owned());
+            found("allow-not-resource", at, "Allow with NotResource allows the actions on every other resource: list the resources to allow".to_owned());
         }
         let patterns = strings(statement, "Action");
         let negated = strings(statement, "NotAction");
@@ -116,11 +149,11 @@ pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, ou
                         actions.extend(found_actions);
                     }
                 }
-                Err((code, message)) => found(code, Some(sid), message),
+                Err((code, message)) => found(code, at, message),
             }
         }
         redundant_actions(&patterns, &mut |message| {
-            found("redundant-action", Some(sid), message);
+            found("redundant-action", at, message);
         });
         let resources = strings(statement, "Resource");
         if !negated.is_empty() || actions.is_empty() {
@@ -128,8 +161,11 @@ pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, ou
         }
         for resource in &resources {
             if let Some(message) = resource_mismatch(&actions, resource) {
-                found("resource-mismatch", Some(sid), message);
+                found("resource-mismatch", at, message);
             }
+        }
+        if let Some(message) = actions_on_no_resource(&actions, &patterns, &resources) {
+            found("resource-mismatch", at, message);
         }
         if let Some(conditions) = statement.get("Condition").and_then(Value::as_object) {
             for (operator, keys) in conditions {
@@ -138,15 +174,22 @@ pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, ou
                 };
                 for key in keys.keys() {
                     if let Some((code, message)) = condition(db, &actions, operator, key) {
-                        found(code, Some(sid), message);
+                        found(code, at, message);
                     }
                 }
             }
         }
-        if allow && resources.contains(&"*") && statement.get("Condition").is_none() {
+        let everything = resources
+            .iter()
+            .any(|r| *r == "*" || super::statements::effectively_star(r))
+            || statement.get("NotResource").is_some();
+        if allow && grants && everything && statement.get("Condition").is_none() {
             on_everything(&actions, &mut |code, message| {
-                found(code, Some(sid), message);
+                found(code, at, message);
             });
+            if let Some(message) = resource_star(&actions) {
+                found("resource-star", at, message);
+            }
         }
     }
     for (i, (sid, statement)) in all.iter().enumerate() {
@@ -154,7 +197,7 @@ pub(super) fn document(db: &ActionDb, doc: &SpecDocument<'_>, boundary: bool, ou
         if let Some((other, _)) = earlier {
             found(
                 "redundant-statement",
-                Some(sid),
+                Some((i, sid.as_str())),
                 format!("statement {other} already allows or denies all of it: remove one"),
             );
         }
@@ -177,6 +220,12 @@ fn resolve<'d>(
     }
     let Some(service) = db.service(prefix) else {
         let hint = nearest(prefix, db.services().map(|s| s.prefix.as_str()))
+            .or_else(|| {
+                // Short prefixes are too short for a similarity score: one edit away will do.
+                db.services()
+                    .map(|s| s.prefix.as_str())
+                    .find(|p| strsim::levenshtein(p, &prefix.to_lowercase()) == 1)
+            })
             .map(|n| format!("; did you mean `{n}`?"))
             .unwrap_or_default();
         return Err((
@@ -415,7 +464,7 @@ fn condition(
     )
 }
 
-fn global_key(lower: &str) -> Option<&'static str> {
+pub(super) fn global_key(lower: &str) -> Option<&'static str> {
     GLOBAL_KEYS
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(lower))
@@ -458,6 +507,73 @@ fn operators_for(kind: &str) -> &'static str {
         "IPAddress" => "IpAddress/NotIpAddress",
         _ => "String",
     }
+}
+
+/// Write and tagging actions that act on named resources, allowed on all of them: the most
+/// common over-grant. Actions that take only `"*"` are not counted (they can take nothing
+/// else), nor permissions management (its own finding).
+fn resource_star(actions: &[(&Service, &Action)]) -> Option<String> {
+    let mut names: Vec<String> = actions
+        .iter()
+        .filter(|(_, a)| {
+            matches!(a.level, Level::Write | Level::Tagging) && !a.resources.is_empty()
+        })
+        .map(|(s, a)| format!("{}:{}", s.prefix, a.name))
+        .collect();
+    names.sort();
+    names.dedup();
+    (!names.is_empty()).then(|| {
+        format!(
+            "{} write action{} that act on named resources allowed on every resource: {}; name the resources",
+            names.len(),
+            if names.len() == 1 { "" } else { "s" },
+            list(&names)
+        )
+    })
+}
+
+/// Actions named one by one (not by a wildcard, which is expected to reach more than the
+/// resources take) whose resource types none of the statement's resources can be: they grant
+/// nothing there. Only when every resource is an ARN (a `"*"` fits everything).
+fn actions_on_no_resource(
+    actions: &[(&Service, &Action)],
+    patterns: &[&str],
+    resources: &[&str],
+) -> Option<String> {
+    if resources.is_empty() || resources.iter().any(|r| !r.starts_with("arn:")) {
+        return None;
+    }
+    let named = |service: &Service, action: &Action| {
+        let full = format!("{}:{}", service.prefix, action.name);
+        patterns.iter().any(|p| p.eq_ignore_ascii_case(&full))
+    };
+    let mut names: Vec<String> = actions
+        .iter()
+        .filter(|(service, action)| {
+            named(service, action)
+                && !action.resources.is_empty()
+                && !action.resources.iter().any(|(key, _)| {
+                    service
+                        .resource(key)
+                        .is_some_and(|t| resources.iter().any(|r| arn_may_match(&t.arn, r)))
+                })
+        })
+        .map(|(s, a)| format!("{}:{}", s.prefix, a.name))
+        .collect();
+    // A statement whose every action misses is one resource-mismatch already says.
+    let with_types = actions
+        .iter()
+        .filter(|(_, a)| !a.resources.is_empty())
+        .count();
+    if names.is_empty() || names.len() == with_types {
+        return None;
+    }
+    names.sort();
+    names.dedup();
+    Some(format!(
+        "{} acts on none of the statement's resources, so it grants nothing here: give it a statement with its own resources",
+        list(&names)
+    ))
 }
 
 /// Credentials and permissions management allowed on every resource, with no condition.

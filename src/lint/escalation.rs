@@ -257,6 +257,7 @@ fn report(spec: &Spec, kind: &str, name: &str, paths: &[Path], out: &mut Vec<Raw
             qualified: Some(format!("{kind}/{name}")),
             at,
             statement: None,
+            index: None,
             message: format!(
                 "{} together let it {} (from {}): name the resources, or split these between principals",
                 path.actions.join(" + "),

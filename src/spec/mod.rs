@@ -231,6 +231,9 @@ pub struct Spec {
     /// Where each policy document is named in the spec, by what it is (`policy `X``,
     /// `inline policy `p` of user `u``).
     pub document_at: BTreeMap<String, Location>,
+    /// The documents read from JSON files, by what they are: the file, and where each of its
+    /// statements starts in it (findings about a statement name its line there).
+    pub document_files: BTreeMap<String, (PathBuf, Vec<crate::document::locate::Position>)>,
     /// What IAM would accept but is probably a mistake; shown, never fatal.
     pub warnings: Vec<Diagnostic>,
     /// The SHA-256 of the spec's text, which a saved plan records.

@@ -65,6 +65,8 @@ struct Checker<'a> {
     policy_names: BTreeSet<String>,
     /// Where each policy document is named, by what it is ("policy `X`").
     document_at: BTreeMap<String, super::Location>,
+    /// The documents read from files, and where their statements are.
+    document_files: BTreeMap<String, (PathBuf, Vec<crate::document::locate::Position>)>,
 }
 
 pub(super) fn validate(raw: &RawSpec, source: &Source<'_>) -> Result<Spec, Vec<Diagnostic>> {
@@ -74,11 +76,13 @@ pub(super) fn validate(raw: &RawSpec, source: &Source<'_>) -> Result<Spec, Vec<D
         warnings: Vec::new(),
         policy_names: raw.policies.keys().map(|k| k.get_ref().clone()).collect(),
         document_at: BTreeMap::new(),
+        document_files: BTreeMap::new(),
     };
     let mut spec = checker.spec(raw);
     if checker.problems.is_empty() {
         spec.warnings = checker.warnings;
         spec.document_at = checker.document_at;
+        spec.document_files = checker.document_files;
         Ok(spec)
     } else {
         checker.problems.sort_by_key(|d| d.at);
@@ -165,6 +169,7 @@ impl Checker<'_> {
             settings,
             lint: self.lint(raw.lint.as_ref()),
             document_at: BTreeMap::new(),
+            document_files: BTreeMap::new(),
             warnings: Vec::new(),
             digest: self.source.digest(),
         }
@@ -419,6 +424,10 @@ impl Checker<'_> {
                         return None;
                     }
                 };
+                self.document_files.insert(
+                    what.to_owned(),
+                    (path.clone(), crate::document::locate::statements(&text)),
+                );
                 // A JSON file that is not a policy (credentials, say) is named, never quoted.
                 if json.get("Statement").is_none() {
                     self.error(
