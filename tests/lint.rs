@@ -183,3 +183,96 @@ fn awss_managed_policies_name_no_unknown_action_or_service() {
         unknown.join("\n")
     );
 }
+
+fn without_broken_pattern(value: &mut serde_json::Value) {
+    const BROKEN: &str = "^[a-zA-Z]{2}|^[a-zA-Z]{2}-[a-zA-Z]{2}]?$";
+    match value {
+        serde_json::Value::Object(map) => {
+            if map.get("pattern").and_then(serde_json::Value::as_str) == Some(BROKEN) {
+                map.remove("pattern");
+            }
+            map.values_mut().for_each(without_broken_pattern);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(without_broken_pattern),
+        _ => {}
+    }
+}
+
+/// `iamspec lint` on files of its own: each file's findings at their lines, a broken file as a
+/// finding among the others, and SARIF that validates against the SARIF 2.1.0 schema.
+#[test]
+fn lint_reads_policy_files_and_writes_sarif_code_scanning_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = support::write_temp(
+        dir.path(),
+        "bad policy.json",
+        "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Sid\": \"Logs\", \"Effect\": \"Allow\", \"Action\": \"logs:PutLogEvents\", \"Resource\": \"logs\"}\n  ]\n}\n",
+    );
+    let broken = support::write_temp(dir.path(), "broken.json", "{\"Statement\": [");
+    let good = support::write_temp(
+        dir.path(),
+        "good.json",
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}"#,
+    );
+    let files = ["bad policy.json", "broken.json", "good.json"];
+    let run = |extra: &[&str]| {
+        let mut args = vec!["lint"];
+        args.extend(extra);
+        args.extend(files);
+        support::Run::from(iamspec(&args, dir.path()).output().unwrap())
+    };
+    let text = run(&[]).expect(1);
+    assert!(
+        text.stdout
+            .contains("bad policy.json:4:5: error [invalid-resource]"),
+        "{}",
+        text.stdout
+    );
+    assert!(
+        text.stdout.contains("broken.json:1:15: error [malformed]"),
+        "{}",
+        text.stdout
+    );
+    assert!(!text.stdout.contains("good.json"), "{}", text.stdout);
+    assert!(
+        text.stderr.contains("3 files: 2 errors, 0 warnings."),
+        "{}",
+        text.stderr
+    );
+    let alone = support::Run::from(
+        iamspec(&["lint", "good.json"], dir.path())
+            .output()
+            .unwrap(),
+    );
+    alone.expect(0);
+
+    let json: serde_json::Value = serde_json::from_str(&run(&["--json"]).expect(1).stdout).unwrap();
+    assert_eq!(json["valid"], false);
+    assert_eq!(json["findings"][0]["code"], "invalid-resource");
+    assert_eq!(json["findings"][0]["line"], 4);
+
+    let sarif: serde_json::Value =
+        serde_json::from_str(&run(&["--sarif"]).expect(1).stdout).unwrap();
+    let schema_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(".tools/sarif/node_modules/@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json");
+    let mut schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(&schema_path)
+            .expect("the SARIF schema (scripts/setup-sarif-schema.sh installs it)"),
+    )
+    .unwrap();
+    // The published schema's pattern for `language` is no valid regex (an unbalanced `]`),
+    // which a strict validator refuses to compile; iamspec writes no `language`.
+    without_broken_pattern(&mut schema);
+    let validator = jsonschema::draft4::new(&schema).expect("a valid draft-04 schema");
+    let errors: Vec<String> = validator
+        .iter_errors(&sarif)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "invalid-resource");
+    let location = &result["locations"][0]["physicalLocation"];
+    assert_eq!(location["artifactLocation"]["uri"], "bad%20policy.json");
+    assert_eq!(location["region"]["startLine"], 4);
+    let _ = (bad, broken, good);
+}

@@ -10,6 +10,9 @@ use super::{ActionDb, Finding, Kind, Raw, checks, finish, statements};
 use crate::document::{Document, locate};
 use crate::spec::{DocumentOwner, LintConfig, Location, SpecDocument};
 
+#[cfg(test)]
+mod tests;
+
 /// The largest policy file read: larger than any policy AWS takes (an S3 bucket policy is at
 /// most 20 KB), with room for whitespace.
 const MAX_FILE_BYTES: u64 = 1 << 20;
