@@ -303,3 +303,31 @@ fn the_type_is_detected_or_given() {
     assert!(codes(&lint_json(&boundary, None)).contains(&"allow-not-action"));
     assert!(!codes(&lint_json(&boundary, Some(Kind::Boundary))).contains(&"allow-not-action"));
 }
+
+/// Every AWS-managed policy (data/aws-managed-policies.json, a dated snapshot) lints without
+/// a finding at level error: what AWS itself ships is what IAM accepts.
+#[test]
+fn no_aws_managed_policy_has_an_error_level_finding() {
+    let data = include_str!("../../../data/aws-managed-policies.json");
+    let mut lines = data.lines();
+    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    let mut errors = Vec::new();
+    let mut count = 0;
+    for line in lines {
+        let policy: serde_json::Value = serde_json::from_str(line).unwrap();
+        let name = policy["name"].as_str().unwrap();
+        count += 1;
+        for finding in crate::lint::document(name, &policy["document"]) {
+            if finding.severity == crate::lint::Severity::Error {
+                errors.push(format!("{name}: [{}] {}", finding.code, finding.message));
+            }
+        }
+    }
+    assert_eq!(count, header["policies"].as_u64().unwrap() as usize);
+    assert!(
+        errors.is_empty(),
+        "{} errors:\n{}",
+        errors.len(),
+        errors.join("\n")
+    );
+}
