@@ -401,12 +401,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             json,
             sarif,
         } => lint_files(&files, kind, strict, json, sarif),
-        Command::Completions { shell } => {
-            let mut script = Vec::new();
-            clap_complete::generate(shell, &mut Cli::command(), "iamspec", &mut script);
-            emit(&String::from_utf8_lossy(&script))?;
-            Ok(ExitCode::SUCCESS)
-        }
+        Command::Completions { shell } => completions(shell),
         Command::Man { out } => man(out.as_deref()),
         Command::Schema => {
             let mut text =
@@ -621,6 +616,14 @@ async fn plan(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `iamspec completions SHELL`: the shell's completion script.
+fn completions(shell: clap_complete::Shell) -> Result<ExitCode, Error> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "iamspec", &mut script);
+    emit(&String::from_utf8_lossy(&script))?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `iamspec man`: roff pages from the same definitions as `--help`.

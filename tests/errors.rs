@@ -245,6 +245,7 @@ fn every_help_text_is_as_documented() {
         &["plan"],
         &["apply"],
         &["validate"],
+        &["lint"],
         &["export"],
         &["accounts"],
         &["credentials"],

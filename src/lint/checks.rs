@@ -547,7 +547,7 @@ fn actions_on_no_resource(
         let full = format!("{}:{}", service.prefix, action.name);
         patterns.iter().any(|p| p.eq_ignore_ascii_case(&full))
     };
-    let mut names: Vec<String> = actions
+    let mut missed: Vec<String> = actions
         .iter()
         .filter(|(service, action)| {
             named(service, action)
@@ -565,14 +565,14 @@ fn actions_on_no_resource(
         .iter()
         .filter(|(_, a)| !a.resources.is_empty())
         .count();
-    if names.is_empty() || names.len() == with_types {
+    if missed.is_empty() || missed.len() == with_types {
         return None;
     }
-    names.sort();
-    names.dedup();
+    missed.sort();
+    missed.dedup();
     Some(format!(
         "{} acts on none of the statement's resources, so it grants nothing here: give it a statement with its own resources",
-        list(&names)
+        list(&missed)
     ))
 }
 

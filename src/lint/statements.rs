@@ -76,12 +76,15 @@ const POLICY_REWRITES: &[&str] = &[
     "elasticfilesystem:PutFileSystemPolicy",
 ];
 
+/// A statement: its place in the document (from 0) and its name (`Sid`, or `#index`).
+type At<'a> = (usize, &'a str);
+
 /// The document's own findings, as (code, statement, message).
 pub(super) fn check(
     db: &ActionDb,
     json: &Value,
     kind: Kind,
-    found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String),
+    found: &mut dyn FnMut(&'static str, Option<At<'_>>, String),
 ) {
     version(json, found);
     let all = statements(json);
@@ -127,7 +130,7 @@ pub(super) fn check(
     }
 }
 
-fn version(json: &Value, found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String)) {
+fn version(json: &Value, found: &mut dyn FnMut(&'static str, Option<At<'_>>, String)) {
     let version = json.get("Version").and_then(Value::as_str);
     if version == Some("2012-10-17") {
         return;
@@ -168,8 +171,8 @@ pub(super) fn effectively_star(resource: &str) -> bool {
 
 fn resources(
     statement: &Value,
-    name: (usize, &str),
-    found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String),
+    name: At<'_>,
+    found: &mut dyn FnMut(&'static str, Option<At<'_>>, String),
 ) {
     for key in ["Resource", "NotResource"] {
         for resource in strings(statement, key) {
@@ -199,8 +202,8 @@ fn resources(
 
 fn principals(
     statement: &Value,
-    name: (usize, &str),
-    found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String),
+    name: At<'_>,
+    found: &mut dyn FnMut(&'static str, Option<At<'_>>, String),
 ) {
     for key in ["Principal", "NotPrincipal"] {
         let Some(principal) = statement.get(key) else {
@@ -326,9 +329,9 @@ fn parse_operator(operator: &str) -> Operator<'_> {
 fn conditions(
     db: &ActionDb,
     statement: &Value,
-    name: (usize, &str),
+    name: At<'_>,
     allow: bool,
-    found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String),
+    found: &mut dyn FnMut(&'static str, Option<At<'_>>, String),
 ) {
     let Some(conditions) = statement.get("Condition").and_then(Value::as_object) else {
         return;
@@ -370,19 +373,17 @@ fn conditions(
                     );
                 }
             }
-            if parsed.set.is_some() {
-                if let Some(kind) = key_kind(db, key) {
-                    if !kind.starts_with("ArrayOf") {
-                        found(
-                            "single-value-set-operator",
-                            Some(name),
-                            format!(
-                                "`{operator}` on `{key}`, which holds one value: {} without a prefix says what is meant (ForAllValues holds when the key is absent)",
-                                parsed.base
-                            ),
-                        );
-                    }
-                }
+            let single = parsed.set.is_some()
+                && key_kind(db, key).is_some_and(|kind| !kind.starts_with("ArrayOf"));
+            if single {
+                found(
+                    "single-value-set-operator",
+                    Some(name),
+                    format!(
+                        "`{operator}` on `{key}`, which holds one value: {} without a prefix says what is meant (ForAllValues holds when the key is absent)",
+                        parsed.base
+                    ),
+                );
             }
             let mfa = key.eq_ignore_ascii_case("aws:MultiFactorAuthPresent");
             if mfa && allow && parsed.base == "Bool" && !parsed.if_exists {
@@ -479,8 +480,8 @@ fn is_ip(text: &str) -> bool {
 
 fn policy_rewrites(
     statement: &Value,
-    name: (usize, &str),
-    found: &mut dyn FnMut(&'static str, Option<(usize, &str)>, String),
+    name: At<'_>,
+    found: &mut dyn FnMut(&'static str, Option<At<'_>>, String),
 ) {
     let patterns = strings(statement, "Action");
     let mut rewrites: Vec<&str> = POLICY_REWRITES
