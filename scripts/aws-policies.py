@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Turns moto's snapshot of every AWS-managed policy (moto/iam/aws_managed_policies.py, in the
 local endpoint's virtualenv; Apache-2.0) into data/aws-managed-policies.json, the dated table
-the linter's tests read: one line per policy, `{"name", "path", "version", "document"}`, after
-a first line naming the source.
+the linter embeds: one line per policy, `{"name", "path", "version", "document"}` (in that
+order, sorted by name), after a first line naming the source and its date.
 
   scripts/aws-policies.py [PATH-TO-aws_managed_policies.py]
 """
@@ -28,10 +28,12 @@ out = os.path.join(root, "data", "aws-managed-policies.json")
 with open(out, "w") as f:
     f.write(json.dumps({"source": "moto", "version": version, "license": "Apache-2.0",
                         "newest": newest, "policies": len(data)}, sort_keys=True) + "\n")
+    # Sorted by name, each line beginning with its name: the binary finds a policy by a binary
+    # search over the lines and parses only that one.
     for name in sorted(data):
         policy = data[name]
         f.write(json.dumps({"name": name, "path": policy.get("Path", "/"),
                             "version": policy.get("DefaultVersionId", ""),
                             "document": policy["Document"]},
-                           sort_keys=True, separators=(",", ":")) + "\n")
+                           separators=(",", ":")) + "\n")
 print(f"wrote {out}: {len(data)} policies, newest {newest}", file=sys.stderr)

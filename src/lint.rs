@@ -12,6 +12,7 @@ pub mod data;
 mod escalation;
 pub mod files;
 pub mod grants;
+pub mod managed;
 mod statements;
 
 use std::fmt::{self, Write as _};
@@ -280,7 +281,11 @@ pub(crate) struct Raw {
 /// the order of the spec.
 pub fn lint(spec: &Spec) -> Vec<Finding> {
     let documents = spec.documents();
-    if documents.is_empty() {
+    let aws_managed = spec.policy_uses().any(|u| {
+        matches!(&u.policy, crate::spec::PolicyRef::AwsManaged { .. })
+            || matches!(&u.policy, crate::spec::PolicyRef::Arn(arn) if arn.is_aws_managed())
+    });
+    if documents.is_empty() && !aws_managed {
         return Vec::new();
     }
     let db = ActionDb::get();

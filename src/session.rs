@@ -295,10 +295,23 @@ impl<'a, T: Terminal> Session<'a, T> {
         Ok(Planned { live, plan })
     }
 
-    /// live -> diff, returning who the caller is too.
+    /// live -> diff, returning who the caller is too. What principals gain from AWS-managed
+    /// policies comes from the embedded snapshot of their documents, without reading them
+    /// (`plan` reads the account's copies, which win where they differ).
     pub async fn plan_quickly(&self) -> Result<(Plan, Caller), Error> {
-        let live = self.read().await?;
-        let plan = diff::diff(self.spec, &live)?;
+        let mut live = self.read().await?;
+        let (mut plan, wanted) = diff::diff_with_documents_wanted(self.spec, &live)?;
+        let known: std::collections::BTreeMap<_, _> = wanted
+            .into_iter()
+            .filter_map(|arn| {
+                let document = crate::lint::managed::document(&arn.name)?;
+                Some((arn, document.canonical.clone()))
+            })
+            .collect();
+        if !known.is_empty() {
+            live.aws_documents = known;
+            plan = diff::diff(self.spec, &live)?;
+        }
         Ok((plan, live.caller))
     }
 

@@ -524,9 +524,10 @@ fn resource_star(actions: &[(&Service, &Action)]) -> Option<String> {
     names.dedup();
     (!names.is_empty()).then(|| {
         format!(
-            "{} write action{} that act on named resources allowed on every resource: {}; name the resources",
+            "{} write action{} that {} on named resources allowed on every resource: {}; name the resources",
             names.len(),
             if names.len() == 1 { "" } else { "s" },
+            if names.len() == 1 { "acts" } else { "act" },
             list(&names)
         )
     })

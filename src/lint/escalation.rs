@@ -1,8 +1,9 @@
 //! Privilege escalation within one principal: the published combinations of actions (Rhino
 //! Security Labs' list, as Parliament and Pacu check them) that let a principal give itself
 //! more than it was given, looked for across everything the spec gives a group, a user (its own
-//! policies and its groups') and a role. Only the spec's own documents are known offline:
-//! AWS-managed policies are not looked into.
+//! policies and its groups') and a role: the spec's own documents, and AWS-managed policies'
+//! from the embedded snapshot (`managed.rs`), so that a path an AWS-managed policy completes is
+//! found offline too.
 
 use serde_json::Value;
 
@@ -160,13 +161,19 @@ fn documents<'s>(
         .iter()
         .filter_map(|u| {
             let name = match &u.policy {
+                PolicyRef::AwsManaged { name, .. } => {
+                    return super::managed::document(name).map(|d| (managed_label(name), d));
+                }
+                PolicyRef::Arn(arn) if arn.is_aws_managed() => {
+                    return super::managed::document(&arn.name)
+                        .map(|d| (managed_label(&arn.name), d));
+                }
                 PolicyRef::Customer { name } => name,
-                PolicyRef::Arn(arn) if !arn.is_aws_managed() => {
+                PolicyRef::Arn(arn) => {
                     let ours = spec.policies.get(&arn.name)?;
                     let here = spec.account_id.as_ref().is_none_or(|id| *id == arn.account);
                     (here && ours.path == arn.path).then_some(&arn.name)?
                 }
-                _ => return None,
             };
             let policy = spec.policies.get(name)?;
             Some((spec::policy_label(name), &policy.document))
@@ -176,6 +183,11 @@ fn documents<'s>(
     docs.sort_by(|a, b| a.0.cmp(&b.0));
     docs.dedup_by(|a, b| a.0 == b.0);
     docs
+}
+
+/// How an AWS-managed policy is named among a path's sources.
+fn managed_label(name: &str) -> String {
+    format!("AWS-managed policy `{name}`")
 }
 
 /// A group's, user's or role's inline documents, with what each is.
@@ -244,11 +256,22 @@ fn found(docs: &[(String, &Document)]) -> Vec<Path> {
 /// One finding a path, at the first document that grants it.
 fn report(spec: &Spec, kind: &str, name: &str, paths: &[Path], out: &mut Vec<Raw>) {
     for path in paths {
+        // At the first source the spec writes a document for; for AWS-managed policies alone,
+        // where the spec names the first of them.
         let at = path
             .sources
-            .first()
-            .and_then(|what| spec.document_at.get(what))
+            .iter()
+            .find_map(|what| spec.document_at.get(what))
             .copied()
+            .or_else(|| {
+                spec.policy_uses()
+                    .find(|u| {
+                        path.sources
+                            .iter()
+                            .any(|s| *s == managed_label(u.policy.name()))
+                    })
+                    .map(|u| u.at)
+            })
             .unwrap_or(Location::default());
         out.push(Raw {
             code: "privilege-escalation",

@@ -231,3 +231,35 @@ policies = ["arn:aws:iam::123456789012:policy/Pass", "Run"]
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(!left.contains(&"role `ci`".to_owned()), "{left:?}");
 }
+
+/// A path an AWS-managed policy completes is found offline, from the embedded snapshot; the
+/// guide's own policies complete none.
+#[test]
+fn escalation_through_aws_managed_policies_is_found_offline() {
+    let findings = lint_text(
+        "version = 1\n[groups.ops]\npolicies = [\"IAMFullAccess\"]\n[groups.readers]\npolicies = [\"IAMReadOnlyAccess\", \"AmazonEC2FullAccess\"]\n",
+    );
+    let escalation: Vec<&Finding> = findings
+        .iter()
+        .filter(|f| f.code == "privilege-escalation")
+        .collect();
+    assert!(!escalation.is_empty(), "{findings:#?}");
+    assert!(
+        escalation.iter().all(|f| f.policy == "group `ops`"),
+        "{escalation:#?}"
+    );
+    assert!(
+        escalation[0]
+            .message
+            .contains("AWS-managed policy `IAMFullAccess`"),
+        "{}",
+        escalation[0].message
+    );
+    // Placed where the spec names the policy.
+    assert_eq!((escalation[0].line, escalation[0].column), (3, 13));
+    let guide = lint(
+        &spec::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/koding-route53.toml"))
+            .unwrap(),
+    );
+    assert!(guide.is_empty(), "{guide:#?}");
+}

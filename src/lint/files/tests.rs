@@ -304,30 +304,55 @@ fn the_type_is_detected_or_given() {
     assert!(!codes(&lint_json(&boundary, Some(Kind::Boundary))).contains(&"allow-not-action"));
 }
 
-/// Every AWS-managed policy (data/aws-managed-policies.json, a dated snapshot) lints without
-/// a finding at level error: what AWS itself ships is what IAM accepts.
+/// Every AWS-managed policy of the embedded snapshot lints without a finding at level error:
+/// what AWS itself ships is what IAM accepts.
 #[test]
 fn no_aws_managed_policy_has_an_error_level_finding() {
-    let data = include_str!("../../../data/aws-managed-policies.json");
-    let mut lines = data.lines();
-    let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
     let mut errors = Vec::new();
-    let mut count = 0u64;
-    for line in lines {
-        let policy: serde_json::Value = serde_json::from_str(line).unwrap();
-        let name = policy["name"].as_str().unwrap();
+    let mut count = 0;
+    for (name, document) in crate::lint::managed::all() {
         count += 1;
-        for finding in crate::lint::document(name, &policy["document"]) {
+        for finding in crate::lint::document(name, &document.json) {
             if finding.severity == crate::lint::Severity::Error {
                 errors.push(format!("{name}: [{}] {}", finding.code, finding.message));
             }
         }
     }
-    assert_eq!(Some(count), header["policies"].as_u64());
+    assert_eq!(count, crate::lint::managed::snapshot().policies);
+    assert!(count > 1500);
     assert!(
         errors.is_empty(),
         "{} errors:\n{}",
         errors.len(),
         errors.join("\n")
+    );
+}
+
+/// A document linted as a file and the same file named by a spec give the same findings, at
+/// the same lines of the same file.
+#[test]
+fn lint_and_validate_agree_on_a_documents_findings_and_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\n      \"Sid\": \"Logs\",\n      \"Effect\": \"Allow\",\n      \"Action\": [\"logs:PutLogEvents\", \"s4:GetObject\"],\n      \"Resource\": \"*\"\n    }\n  ]\n}\n";
+    let policy = dir.path().join("policy.json");
+    std::fs::write(&policy, text).unwrap();
+    let spec = dir.path().join("spec.toml");
+    std::fs::write(
+        &spec,
+        "version = 1\n[policies.P]\ndocument = \"policy.json\"\n[groups.g]\npolicies = [\"P\"]\n",
+    )
+    .unwrap();
+    let key = |f: &Finding| (f.code, f.file.clone(), f.line, f.column);
+    let alone: Vec<_> = lint_file(&policy, None).iter().map(key).collect();
+    let spec = crate::spec::load(&spec).unwrap();
+    let in_spec: Vec<_> = crate::lint::lint(&spec).iter().map(key).collect();
+    assert!(!alone.is_empty());
+    assert_eq!(alone, in_spec);
+    assert!(
+        alone
+            .iter()
+            .all(|(_, file, line, column)| file.ends_with("policy.json")
+                && (*line, *column) == (4, 5)),
+        "{alone:?}"
     );
 }
