@@ -89,7 +89,7 @@ pub fn text(plan: &Plan, style: Style<'_>) -> String {
     if !plan.principals.is_empty() {
         let _ = writeln!(
             out,
-            "\nWhat each principal gains and loses, across its own and its groups' customer-managed and inline policies:\n"
+            "\nWhat each principal gains and loses, across all its own and its groups' policies:\n"
         );
         for principal in &plan.principals {
             for line in crate::lint::grants::words(&principal.grants) {
