@@ -288,7 +288,6 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
     if documents.is_empty() && !aws_managed {
         return Vec::new();
     }
-    let db = ActionDb::get();
     // Policies named only as boundaries: what they allow is a limit, not a grant.
     let attached: Vec<&str> = spec
         .groups
@@ -315,7 +314,8 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         } else {
             Kind::Identity
         };
-        checks::document(db, document, kind, &mut raw);
+        // The action table is parsed only here: a spec without documents never pays for it.
+        checks::document(ActionDb::get(), document, kind, &mut raw);
     }
     escalation::principals(spec, &mut raw);
     // A finding about a statement of a document in a JSON file is placed in that file.
@@ -335,7 +335,7 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
             )
         })
     };
-    finish(&place, &spec.lint, raw, db)
+    finish(&place, &spec.lint, raw)
 }
 
 /// The findings of one document alone, at their default levels (no escalation: that takes a
@@ -354,7 +354,6 @@ pub fn document(what: &str, json: &serde_json::Value) -> Vec<Finding> {
         &|raw| (String::new(), raw.at.line, raw.at.column),
         &LintConfig::default(),
         raw,
-        ActionDb::get(),
     )
 }
 
@@ -365,7 +364,6 @@ fn finish(
     place: &dyn Fn(&Raw) -> (String, usize, usize),
     config: &LintConfig,
     raw: Vec<Raw>,
-    db: &ActionDb,
 ) -> Vec<Finding> {
     let mut used = vec![false; config.exceptions.len()];
     let mut findings = Vec::new();
@@ -388,7 +386,7 @@ fn finish(
             let _ = write!(
                 message,
                 " (action data of {}; newer services may be missing)",
-                db.source.date
+                ActionDb::get().source.date
             );
         }
         findings.push(Finding {

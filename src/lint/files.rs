@@ -118,5 +118,5 @@ pub fn lint_file(path: &Path, kind: Option<Kind>) -> Vec<Finding> {
         let at = raw.index.and_then(|i| positions.get(i));
         at.map_or((shown.clone(), 1, 1), |p| (shown.clone(), p.line, p.column))
     };
-    finish(&place, &LintConfig::default(), raw, ActionDb::get())
+    finish(&place, &LintConfig::default(), raw)
 }
