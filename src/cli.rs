@@ -664,10 +664,28 @@ fn man(out: Option<&Path>) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The spec at `path`. A layer of an organization read on its own fails where its variables
+/// stand: that is said, with what to do.
+fn load_spec(path: &Path) -> Result<Spec, Error> {
+    spec::load(path).inspect_err(|_| {
+        let layer = path != Path::new("-")
+            && std::fs::read_to_string(path).is_ok_and(|text| {
+                spec::layers::VARIABLES.iter().any(|v| text.contains(v))
+            });
+        if layer {
+            eprintln!(
+                "note: {} uses an organization's variables (${{account.id}}, ${{account.name}}, ${{partition}}), which are filled in only through the organization file: validate or plan that file instead",
+                path.display()
+            );
+        }
+    })
+    .map_err(Error::from)
+}
+
 /// `iamspec validate`: every offline check, the policy linter's findings with them. Exit 1
 /// when the spec is invalid, a finding is at level error, or (`--strict`) anything warns.
 fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
-    let spec = spec::load(path)?;
+    let spec = load_spec(path)?;
     let findings = lint::lint(&spec);
     let errors = findings
         .iter()
@@ -1012,7 +1030,7 @@ fn write_export(dir: &Path, export: &export::Export) -> Result<(), Error> {
 /// Loads the spec and shows its warnings and the linter's, which never stop anything; a
 /// finding at level error does, before any call.
 fn load(path: &Path) -> Result<Spec, Error> {
-    let spec = spec::load(path)?;
+    let spec = load_spec(path)?;
     for warning in &spec.warnings {
         eprintln!("warning: {warning}");
     }

@@ -860,3 +860,25 @@ async fn a_roles_only_baseline_reads_no_users_or_groups() {
         .count();
     assert_eq!(kinds, 4, "{reads:?}");
 }
+
+#[test]
+fn a_layer_validated_alone_says_to_validate_its_organization() {
+    let dir = tempfile::tempdir().unwrap();
+    let layer = support::write_temp(
+        dir.path(),
+        "vars.toml",
+        "version = 1\n[roles.r]\ntrust = { accounts = [\"${account.id}\"] }\n",
+    );
+    let run = Run::from(
+        support::iamspec(&["validate", layer.to_str().unwrap()], dir.path())
+            .output()
+            .unwrap(),
+    )
+    .expect(1);
+    assert!(
+        run.stderr
+            .contains("filled in only through the organization file"),
+        "{}",
+        run.stderr
+    );
+}
