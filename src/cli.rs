@@ -1031,17 +1031,10 @@ fn write_export(dir: &Path, export: &export::Export) -> Result<(), Error> {
 /// finding at level error does, before any call.
 fn load(path: &Path) -> Result<Spec, Error> {
     let spec = load_spec(path)?;
-    for warning in &spec.warnings {
-        eprintln!("warning: {warning}");
+    let (notes, errors) = session::spec_notes(&spec);
+    for note in &notes {
+        eprintln!("{note}");
     }
-    let findings = lint::lint(&spec);
-    for finding in findings.iter().filter(|f| f.severity >= Severity::Warning) {
-        eprintln!("{finding}");
-    }
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
     if errors > 0 {
         return Err(Error::Lint { count: errors });
     }

@@ -522,6 +522,29 @@ impl<'a, T: Terminal> Session<'a, T> {
     }
 }
 
+/// What to show of a spec before anything else: its warnings and the linter's findings at
+/// level warning or above, one line each, and how many findings are at level error (any of
+/// which stops the spec before a call).
+pub fn spec_notes(spec: &Spec) -> (Vec<String>, usize) {
+    let mut notes: Vec<String> = spec
+        .warnings
+        .iter()
+        .map(|w| format!("warning: {w}"))
+        .collect();
+    let findings = crate::lint::lint(spec);
+    notes.extend(
+        findings
+            .iter()
+            .filter(|f| f.severity >= crate::lint::Severity::Warning)
+            .map(ToString::to_string),
+    );
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == crate::lint::Severity::Error)
+        .count();
+    (notes, errors)
+}
+
 /// What must hold before a plan is applied: not too many deletions, and, when keys or console
 /// passwords are made, a secrets directory that can take them safely.
 pub fn check_before_apply(

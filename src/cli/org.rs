@@ -103,13 +103,9 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
     if offline {
         for target in org::resolve(&org, None)?.targets {
             let spec = org::spec_of(&org, &target, "aws")?;
-            notes.extend(spec.warnings.iter().map(|w| format!("warning: {w}")));
-            for finding in crate::lint::lint(&spec) {
-                errors += usize::from(finding.severity == crate::lint::Severity::Error);
-                if finding.severity >= crate::lint::Severity::Warning {
-                    notes.insert(finding.to_string());
-                }
-            }
+            let (found, found_errors) = session::spec_notes(&spec);
+            notes.extend(found);
+            errors += found_errors;
         }
     }
     let passes = errors == 0 && (!strict || notes.is_empty());

@@ -14,7 +14,6 @@ use aws_config::SdkConfig;
 use futures::StreamExt;
 
 use super::{Target, spec_of};
-use crate::lint::{self, Severity};
 use crate::live::Caller;
 use crate::live::aws::{AwsIam, AwsPolicies, Hop};
 use crate::plan::Plan;
@@ -145,18 +144,8 @@ async fn ready(
     spec.prune |= flags.prune;
     spec.replace_lost_keys = flags.replace_lost_keys;
     spec.adopt_keys = flags.adopt_keys;
-    notes.extend(spec.warnings.iter().map(|w| format!("warning: {w}")));
-    let findings = lint::lint(&spec);
-    notes.extend(
-        findings
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-            .map(ToString::to_string),
-    );
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    let (found, errors) = session::spec_notes(&spec);
+    notes.extend(found);
     if errors > 0 {
         return Err(Error::Lint { count: errors });
     }
