@@ -682,21 +682,10 @@ async fn an_exported_organization_plans_nothing() {
 
 /// The organization recipe (examples/github-actions/organization.yml), parsed by a YAML parser.
 fn recipe() -> Value {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = std::process::Command::new(root.join(".venv/bin/python"))
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(root.join("examples/github-actions/organization.yml"))
-        .output()
-        .expect("python with PyYAML (scripts/setup-moto.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    support::yaml(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/github-actions/organization.yml"),
+    )
 }
 
 /// The iamspec lines of a job's scripts.
@@ -881,4 +870,42 @@ fn a_layer_validated_alone_says_to_validate_its_organization() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn two_applies_of_one_organization_at_once_take_turns_per_account() {
+    let org = organization().await;
+    let proxy = Proxy::with(
+        &org.management.endpoint,
+        Behaviour {
+            latency: Duration::from_millis(30),
+            ..Behaviour::default()
+        },
+    );
+    let first = org
+        .management
+        .spawn_via(&proxy.url, &["apply", "org.toml", "--yes"]);
+    let second = org
+        .management
+        .spawn_via(&proxy.url, &["apply", "org.toml", "--yes"]);
+    for child in [first, second] {
+        Run::from(child.wait_with_output().unwrap()).expect(0);
+    }
+    // Each account's changes were made once: no create met what the other apply made.
+    let creates = proxy
+        .actions()
+        .iter()
+        .filter(|a| *a == "CreateGroup")
+        .count();
+    assert_eq!(creates, 4, "{:?}", proxy.actions());
+    assert_eq!(
+        proxy
+            .actions()
+            .iter()
+            .filter(|a| *a == "CreateAccessKey")
+            .count(),
+        1
+    );
+    org.run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
 }

@@ -16,23 +16,9 @@ fn recipe(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// The workflow, parsed by a YAML parser (`PyYAML`, from the local endpoint's virtualenv).
+/// The workflow, parsed by a YAML parser.
 fn workflow() -> Value {
-    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    let out = Command::new(python)
-        .args([
-            "-c",
-            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
-        ])
-        .arg(recipe("iamspec.yml"))
-        .output()
-        .expect("python with PyYAML (scripts/setup-moto.sh installs it)");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    support::yaml(&recipe("iamspec.yml"))
 }
 
 /// The `run` scripts of a job's steps, in order.

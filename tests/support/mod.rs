@@ -358,6 +358,26 @@ impl Organization {
     }
 }
 
+/// A YAML file (a GitHub Actions workflow) as JSON, parsed by `PyYAML` from the local
+/// endpoint's virtualenv.
+pub fn yaml(path: &Path) -> serde_json::Value {
+    let python = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let out = Command::new(python)
+        .args([
+            "-c",
+            "import json, sys, yaml; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))",
+        ])
+        .arg(path)
+        .output()
+        .expect("python with PyYAML (scripts/setup-moto.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 /// One of the repo's specs/ files.
 pub fn repo_spec(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
