@@ -4,6 +4,8 @@
 //! stops the apply, and the report says what was done, what failed and what did not run, so
 //! the next apply, which plans only what is still missing, finishes the job.
 
+pub mod center;
+
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

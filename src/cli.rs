@@ -5,6 +5,7 @@
 //! 2 changes to make or a lost secret to replace (`plan --detailed-exitcode` only); 130, 143
 //! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
+mod center;
 mod org;
 mod progress;
 
@@ -237,6 +238,11 @@ impl Aws {
     }
 
     /// The settings to reach AWS with, from the flags and the environment.
+    /// How long a call may be retried, and an asynchronous request waited for.
+    fn retry_timeout(&self) -> Duration {
+        self.retry_timeout
+    }
+
     fn connection(&self) -> Result<Connection, Error> {
         let named = |var: &str| std::env::var(var).ok().filter(|v| !v.is_empty());
         Ok(Connection {

@@ -862,6 +862,7 @@ fn index<K, T: Owned>(entities: &BTreeMap<K, T>) -> BTreeMap<String, &T> {
         .collect()
 }
 
+pub mod center;
 mod credentials;
 mod effective;
 mod prune;

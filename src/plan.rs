@@ -2,6 +2,7 @@
 //! its changes. Drift (what the account has beyond the spec) is reported beside the changes and
 //! never acted on.
 
+pub mod center;
 pub mod saved;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,7 @@
 //! Stage 4: show a plan. The text form reads like Terraform's; the JSON form is the `Plan`
 //! serialised as it is (schema in docs/plan-json.md). Both come from the same data.
 
+pub mod center;
 pub mod org;
 pub mod sarif;
 

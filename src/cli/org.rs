@@ -160,6 +160,7 @@ async fn hub(aws: &Aws) -> Result<Hub, Error> {
         caller,
         api,
         aws_policies: std::sync::Arc::default(),
+        listing: None,
     })
 }
 
@@ -185,8 +186,8 @@ async fn connect(
             return Ok(None);
         }
         let needs = Needs {
-            ous: org.targets.iter().any(|t| !t.ous.is_empty()),
-            tags: org.targets.iter().any(|t| !t.tags.is_empty()),
+            ous: org.selectors().any(|s| !s.ous.is_empty()),
+            tags: org.selectors().any(|s| !s.tags.is_empty()),
         };
         let listing = organizations.list(needs).await.map_err(|source| ReadError::Api {
             what: "read the organization's accounts (organizations:ListAccounts, and for OUs and tags ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListTagsForResource): run iamspec from the management account or a delegated administrator".to_owned(),
@@ -198,6 +199,11 @@ async fn connect(
     let (caller, listing) = futures::try_join!(caller, listing)?;
     merge_calls(calls, &organizations.calls());
     let resolved = org::resolve(org, listing.as_ref())?;
+    if let Some(center) = &org.identity_center {
+        // Checked now, before any account is read: an assignment's OU or account that the
+        // organization does not have is the file's mistake.
+        org::center::wanted(org, center, listing.as_ref())?;
+    }
     for skipped in &resolved.skipped {
         eprintln!("note: {skipped}");
     }
@@ -209,6 +215,7 @@ async fn connect(
             caller,
             api,
             aws_policies,
+            listing,
         },
         targets,
     ))
@@ -355,6 +362,11 @@ pub(super) async fn plan(
         saved::check_out(out, path)?;
     }
     let org = load(path)?;
+    if out.is_some() && org.identity_center.is_some() {
+        return Err(Error::Usage(
+            "a saved plan does not take [identity_center] yet: plan and apply the organization file itself".to_owned(),
+        ));
+    }
     let mut calls = BTreeMap::new();
     let (hub, targets) = connect(&org, &common.aws, &common.targeting, &mut calls).await?;
     let make = |t: &Target| (Collected::new(t), secrets_dir(common, t));
@@ -362,12 +374,48 @@ pub(super) async fn plan(
         run::prepare_and_plan(&org, &hub, targets, flags(common), make, true).await;
     show_notes(&accounts);
     let rows = rows(&accounts, &planned, common.max_deletes);
+    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune).await;
+    if let Ok(Some(center)) = &center {
+        merge_calls(&mut calls, &center.api.calls());
+    }
+    let center_plan = center
+        .as_ref()
+        .ok()
+        .and_then(|c| c.as_ref())
+        .map(|c| &c.plan);
     emit(&match format {
-        Format::Text => render::org::text(&rows, Console.color()),
-        Format::Json => render::org::json(&rows),
-        Format::Markdown => render::org::markdown(&rows),
+        Format::Text => {
+            let mut text = render::org::text(&rows, Console.color());
+            if let Some(plan) = center_plan {
+                text.push('\n');
+                text.push_str(&render::center::text(plan, Console.color()));
+            }
+            text
+        }
+        Format::Json => {
+            let mut value: Value = serde_json::from_str(&render::org::json(&rows))
+                .expect("the plan's JSON reads back");
+            if let Some(plan) = center_plan {
+                value["identity_center"] = render::center::json(plan);
+            }
+            let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
+            text.push('\n');
+            text
+        }
+        Format::Markdown => {
+            let mut text = render::org::markdown(&rows);
+            if let Some(plan) = center_plan {
+                let _ = write!(
+                    text,
+                    "\n### IAM Identity Center\n\n```diff\n{}```\n",
+                    render::center::text(plan, false)
+                );
+            }
+            text
+        }
     })?;
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
+    let center = center?;
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
         return Err(Error::Accounts(format!(
@@ -388,7 +436,8 @@ pub(super) async fn plan(
     }
     let attention = rows
         .iter()
-        .any(|r| r.plan.is_some_and(Plan::needs_attention));
+        .any(|r| r.plan.is_some_and(Plan::needs_attention))
+        || center.is_some_and(|c| !c.plan.is_empty());
     Ok(if detailed_exitcode && attention {
         ExitCode::from(2)
     } else {
@@ -422,6 +471,22 @@ pub(super) async fn apply(
     show_notes(&accounts);
     let mut rows = rows(&accounts, &planned, common.max_deletes);
     emit(&render::org::text(&rows, Console.color()))?;
+    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune).await?;
+    if let Some(center) = &center {
+        merge_calls(&mut calls, &center.api.calls());
+        emit(&format!(
+            "\n{}",
+            render::center::text(&center.plan, Console.color())
+        ))?;
+        let count = center.plan.deletions();
+        if count > common.max_deletes {
+            return Err(Error::TooManyDeletes {
+                count,
+                max: common.max_deletes,
+            });
+        }
+    }
+    let center_changes = center.as_ref().map_or(0, |c| c.plan.changes.len());
     // What must hold before any account is applied: its secrets directory takes secrets.
     for (row, account) in rows.iter_mut().zip(&accounts) {
         if let (None, Some(plan)) = (&row.error, row.plan) {
@@ -444,7 +509,7 @@ pub(super) async fn apply(
         .iter()
         .filter(|r| r.error.is_none() && r.plan.is_some_and(|p| !p.is_empty()))
         .count();
-    if with_changes == 0 {
+    if with_changes == 0 && center_changes == 0 {
         common.aws.print_calls(&all_calls(&hub, &accounts, calls));
         return Ok(if unplanned > 0 {
             ExitCode::from(1)
@@ -453,9 +518,16 @@ pub(super) async fn apply(
         });
     }
     if !yes {
+        let what = match (with_changes, center_changes) {
+            (0, _) => "IAM Identity Center".to_owned(),
+            (n, 0) => format!("{n} account{}", if n == 1 { "" } else { "s" }),
+            (n, _) => format!(
+                "{n} account{} and IAM Identity Center",
+                if n == 1 { "" } else { "s" }
+            ),
+        };
         confirm(&format!(
-            "\nApply these changes to {with_changes} account{}? Only 'y' or 'yes' applies. [y/N] ",
-            if with_changes == 1 { "" } else { "s" }
+            "\nApply these changes to {what}? Only 'y' or 'yes' applies. [y/N] "
         ))?;
     }
     let plans: Vec<Option<(Plan, Caller)>> = rows
@@ -494,11 +566,21 @@ pub(super) async fn apply(
     .await;
     let (table, signal, failed) = outcomes(&accounts, &applied, &rows, &plans);
     emit(&render::org::table(&table))?;
+    let mut center_failed = false;
+    if let Some(center) = center.as_ref().filter(|c| !c.plan.is_empty())
+        && signal.or_else(|| stop.requested()).is_none()
+    {
+        emit("\n=== IAM Identity Center ===\n")?;
+        let outcome = super::center::apply(&org, center, common.aws.retry_timeout(), &stop).await;
+        merge_calls(&mut calls, &center.api.calls());
+        center_failed = outcome.failed.is_some();
+        emit(&render::center::outcome(&outcome))?;
+    }
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
     if let Some(code) = signal.or_else(|| stop.requested()) {
         return Ok(ExitCode::from(code));
     }
-    Ok(if failed > 0 || unplanned > 0 {
+    Ok(if failed > 0 || unplanned > 0 || center_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -74,6 +74,20 @@ pub fn document(name: &str) -> Option<&'static Document> {
     Some(document)
 }
 
+/// The path of the AWS-managed policy `name` (`/`, `/job-function/`, ...), if the snapshot
+/// has it: its ARN is `arn:PARTITION:iam::aws:policy` + path + name.
+pub fn path(name: &str) -> Option<&'static str> {
+    let lines = lines();
+    let line = lines[lines.binary_search_by(|l| name_of(l).cmp(name)).ok()?];
+    let rest = line.split_once("\"path\":\"")?.1;
+    rest.split('"').next()
+}
+
+/// Every AWS-managed policy's name, in order: for suggesting one.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    lines().iter().map(|l| name_of(l))
+}
+
 /// Every policy's name and document, for checking them all.
 pub fn all() -> impl Iterator<Item = (&'static str, &'static Document)> {
     lines()
@@ -90,6 +104,9 @@ mod tests {
         let ec2 = document("AmazonEC2FullAccess").expect("in the snapshot");
         assert!(ec2.json.to_string().contains("ec2:*"));
         assert!(document("AmazonEC2FullAccesss").is_none());
+        assert_eq!(path("AmazonEC2FullAccess"), Some("/"));
+        assert_eq!(path("ViewOnlyAccess"), Some("/job-function/"));
+        assert_eq!(path("NoSuchPolicy"), None);
         let snapshot = snapshot();
         assert_eq!(snapshot.source, "moto");
         assert!(snapshot.policies > 1500, "{snapshot:?}");

@@ -7,6 +7,7 @@
 
 mod api;
 pub mod aws;
+pub mod center;
 pub mod fingerprint;
 #[cfg(test)]
 pub mod memory;

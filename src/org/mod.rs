@@ -6,12 +6,13 @@
 //! account's layers with its variables filled in. `run.rs` then plans and applies the
 //! accounts concurrently, one `session` each.
 
+pub mod center;
 pub mod run;
 
 use std::collections::BTreeMap;
 
 use crate::spec::layers::{self, Variables};
-use crate::spec::organization::{Accounts, Named, Organization};
+use crate::spec::organization::{Accounts, Named, Organization, Selector};
 use crate::spec::{Diagnostic, Spec, SpecError, nearest};
 
 /// An account of the organization, as AWS Organizations lists it.
@@ -98,13 +99,7 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
     let mut layers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped = BTreeMap::new();
     for target in &org.targets {
-        let chosen = resolver.chosen(target);
-        let excluded: Vec<String> = target
-            .exclude
-            .iter()
-            .filter_map(|named| resolver.find(named))
-            .collect();
-        for id in chosen.into_iter().filter(|id| !excluded.contains(id)) {
+        for id in resolver.selected(&target.selector) {
             if let Some(member) = resolver.member(&id).filter(|m| !m.is_active()) {
                 skipped.insert(
                     id.clone(),
@@ -166,8 +161,22 @@ impl Resolver<'_> {
         self.listing?.members.iter().find(|m| m.id == id)
     }
 
-    /// The accounts a target lists, and those matching all of its OU and tag selectors.
-    fn chosen(&mut self, target: &crate::spec::organization::Target) -> Vec<String> {
+    /// The accounts a selector takes, less those it excludes (suspended ones included).
+    fn selected(&mut self, selector: &Selector) -> Vec<String> {
+        let chosen = self.chosen(selector);
+        let excluded: Vec<String> = selector
+            .exclude
+            .iter()
+            .filter_map(|named| self.find(named))
+            .collect();
+        chosen
+            .into_iter()
+            .filter(|id| !excluded.contains(id))
+            .collect()
+    }
+
+    /// The accounts a selector lists, and those matching all of its OU and tag selectors.
+    fn chosen(&mut self, target: &Selector) -> Vec<String> {
         let mut chosen: Vec<String> = Vec::new();
         match &target.accounts {
             Accounts::None => {}
@@ -252,6 +261,42 @@ impl Resolver<'_> {
         self.problems.push(self.org.diagnostic(named.at, problem));
         None
     }
+}
+
+/// The active accounts an Identity Center assignment's selector takes, in id order, and a note
+/// for each suspended or closing one it would take.
+pub fn accounts_of(
+    org: &Organization,
+    selector: &Selector,
+    listing: Option<&Listing>,
+) -> Result<(Vec<String>, Vec<String>), SpecError> {
+    let mut resolver = Resolver {
+        org,
+        listing,
+        problems: Vec::new(),
+    };
+    let mut ids = resolver.selected(selector);
+    if !resolver.problems.is_empty() {
+        let mut problems = resolver.problems;
+        problems.sort_by_key(|d| d.at);
+        problems.dedup();
+        return Err(SpecError::Invalid(problems));
+    }
+    ids.sort();
+    ids.dedup();
+    let mut skipped = Vec::new();
+    ids.retain(|id| match resolver.member(id).filter(|m| !m.is_active()) {
+        Some(member) => {
+            skipped.push(format!(
+                "account {} ({id}) is {}: not assigned",
+                member.name,
+                member.status.to_lowercase().replace('_', " ")
+            ));
+            false
+        }
+        None => true,
+    });
+    Ok((ids, skipped))
 }
 
 /// `--shard K/N`: the K-th of N parts (from 1).

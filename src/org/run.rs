@@ -29,6 +29,8 @@ pub struct Hub {
     pub api: AwsIam,
     /// What AWS-managed policies are, asked once for every account of the run.
     pub aws_policies: Arc<AwsPolicies>,
+    /// AWS Organizations' accounts, when the file's selectors needed them read.
+    pub listing: Option<super::Listing>,
 }
 
 /// What the command line decides for every account.

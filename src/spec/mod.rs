@@ -5,6 +5,7 @@
 //! at or any API call is made.
 
 pub(crate) mod files;
+pub mod identity_center;
 mod keys;
 pub mod layers;
 pub mod organization;

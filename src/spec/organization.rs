@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use super::identity_center::{self, IdentityCenter, RawIdentityCenter};
 use super::layers::{self, Layer};
 use super::raw::Spanned;
 use super::validate::SPEC_VERSION;
@@ -33,6 +34,8 @@ struct RawOrganizationFile {
     /// Which layers go to which accounts.
     #[serde(default)]
     targets: Vec<Spanned<RawTarget>>,
+    /// People who sign in through IAM Identity Center, permission sets and assignments.
+    identity_center: Option<Spanned<RawIdentityCenter>>,
 }
 
 /// How iamspec reaches each account.
@@ -85,18 +88,28 @@ pub struct Organization {
     pub targets: Vec<Target>,
     /// Every layer any target names, read once, by path as written.
     pub layers: BTreeMap<String, Layer>,
+    /// `[identity_center]`, if the file has it.
+    pub identity_center: Option<IdentityCenter>,
 }
 
 /// One `[[targets]]` entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
     pub at: Location,
+    pub selector: Selector,
+    /// Layer paths as written (keys of `Organization::layers`).
+    pub specs: Vec<String>,
+}
+
+/// Which accounts a target (or an Identity Center assignment) takes: those it lists and those
+/// matching its OUs and tags, minus those it excludes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selector {
+    pub at: Location,
     pub accounts: Accounts,
     pub exclude: Vec<Named>,
     pub ous: Vec<Named>,
     pub tags: BTreeMap<String, String>,
-    /// Layer paths as written (keys of `Organization::layers`).
-    pub specs: Vec<String>,
 }
 
 /// `accounts =` of a target.
@@ -124,8 +137,8 @@ impl Named {
     }
 }
 
-impl Target {
-    /// Whether the target can only be resolved by reading AWS Organizations.
+impl Selector {
+    /// Whether the selector can only be resolved by reading AWS Organizations.
     pub fn needs_organizations(&self) -> bool {
         !self.ous.is_empty()
             || !self.tags.is_empty()
@@ -150,9 +163,18 @@ impl Organization {
         self.owner.as_ref().map(|o| o.get_ref().as_str())
     }
 
+    /// Every selector of the file: the targets', then the Identity Center assignments'.
+    pub fn selectors(&self) -> impl Iterator<Item = &Selector> {
+        let assignments = self.identity_center.iter().flat_map(|c| &c.assignments);
+        self.targets
+            .iter()
+            .map(|t| &t.selector)
+            .chain(assignments.map(|a| &a.selector))
+    }
+
     /// Whether resolving the targets or filling the layers in needs AWS Organizations.
     pub fn needs_organizations(&self) -> bool {
-        self.targets.iter().any(Target::needs_organizations)
+        self.selectors().any(Selector::needs_organizations)
             || self.layers.values().any(|l| l.uses("${account.name}"))
     }
 
@@ -227,6 +249,10 @@ fn parse(text: String, path: &Path) -> Result<Organization, SpecError> {
         .iter()
         .map(|target| checker.target(target, dir, &mut layers))
         .collect();
+    let identity_center = raw
+        .identity_center
+        .as_ref()
+        .map(|center| identity_center::check(&mut checker, center, dir));
     let mut problems = checker.problems;
     for layer in layers.values() {
         problems.extend(layers::check(layer));
@@ -244,20 +270,27 @@ fn parse(text: String, path: &Path) -> Result<Organization, SpecError> {
         owner: settings.owner.clone(),
         targets,
         layers,
+        identity_center,
         text,
     })
 }
 
 /// What the organization file's checks found.
-struct Checker<'a> {
-    source: &'a Source<'a>,
+pub(super) struct Checker<'a> {
+    pub(super) source: &'a Source<'a>,
     text: &'a str,
     problems: Vec<Diagnostic>,
 }
 
 impl Checker<'_> {
-    fn error(&mut self, offset: usize, message: String) {
+    pub(super) fn error(&mut self, offset: usize, message: String) {
         self.problems.push(self.source.diagnostic(offset, message));
+    }
+
+    /// `FILE:LINE:COLUMN` of an offset, for a note.
+    pub(super) fn place(&self, offset: usize) -> String {
+        let d = self.source.diagnostic(offset, "");
+        format!("{}:{}:{}", d.file.display(), d.at.line, d.at.column)
     }
 
     /// `[organization]`: the role (and its default), `via`, `external_id`, `concurrency`.
@@ -328,7 +361,60 @@ impl Checker<'_> {
     ) -> Target {
         let at = target.span().start;
         let t = target.get_ref();
-        let accounts = match t.accounts.as_ref().map(|a| (a, a.get_ref())) {
+        let selector = self.selector(
+            target.span(),
+            t.accounts.as_ref(),
+            &t.exclude,
+            &t.ous,
+            &t.tags,
+            "target",
+        );
+        if t.specs.get_ref().is_empty() {
+            self.error(
+                t.specs.span().start,
+                "this target names no layer: list spec files in `specs`".to_owned(),
+            );
+        }
+        let mut specs = Vec::new();
+        for spec in t.specs.get_ref() {
+            let relative = spec.get_ref();
+            if !layers.contains_key(relative) {
+                match Layer::read(dir, relative) {
+                    Ok(layer) => {
+                        layers.insert(relative.clone(), layer);
+                    }
+                    Err(why) => {
+                        self.error(
+                            spec.span().start,
+                            format!("cannot read layer {}: {why}", dir.join(relative).display()),
+                        );
+                        continue;
+                    }
+                }
+            }
+            if !specs.contains(relative) {
+                specs.push(relative.clone());
+            }
+        }
+        Target {
+            at: self.source.locate(at),
+            selector,
+            specs,
+        }
+    }
+
+    /// The selectors of a target or an assignment (`what`), from the table at `span`.
+    pub(super) fn selector(
+        &mut self,
+        span: std::ops::Range<usize>,
+        accounts: Option<&Spanned<toml::Value>>,
+        exclude: &[Spanned<String>],
+        ous: &[Spanned<String>],
+        tags: &BTreeMap<String, Spanned<String>>,
+        what: &str,
+    ) -> Selector {
+        let at = span.start;
+        let accounts = match accounts.map(|a| (a, a.get_ref())) {
             None => Accounts::None,
             Some((_, toml::Value::String(all))) if all == "all" => Accounts::All,
             Some((_, toml::Value::Array(items))) => {
@@ -336,8 +422,7 @@ impl Checker<'_> {
                 for item in items {
                     if let toml::Value::String(text) = item {
                         // Items of an untyped list carry no span: find the name in the
-                        // target's text instead.
-                        let span = target.span();
+                        // table's text instead.
                         let quoted = format!("\"{text}\"");
                         let offset = text_of(self.text, span.clone())
                             .find(&quoted)
@@ -368,13 +453,13 @@ impl Checker<'_> {
                 Accounts::None
             }
         };
-        if matches!(accounts, Accounts::None) && t.ous.is_empty() && t.tags.is_empty() {
+        if matches!(accounts, Accounts::None) && ous.is_empty() && tags.is_empty() {
             self.error(
                 at,
-                "this target selects no account: give it `accounts`, `ous` or `tags`".to_owned(),
+                format!("this {what} selects no account: give it `accounts`, `ous` or `tags`"),
             );
         }
-        for ou in &t.ous {
+        for ou in ous {
             if ou.get_ref().trim_matches('/').is_empty() {
                 self.error(
                     ou.span().start,
@@ -383,44 +468,15 @@ impl Checker<'_> {
                 );
             }
         }
-        if t.specs.get_ref().is_empty() {
-            self.error(
-                t.specs.span().start,
-                "this target names no layer: list spec files in `specs`".to_owned(),
-            );
-        }
-        let mut specs = Vec::new();
-        for spec in t.specs.get_ref() {
-            let relative = spec.get_ref();
-            if !layers.contains_key(relative) {
-                match Layer::read(dir, relative) {
-                    Ok(layer) => {
-                        layers.insert(relative.clone(), layer);
-                    }
-                    Err(why) => {
-                        self.error(
-                            spec.span().start,
-                            format!("cannot read layer {}: {why}", dir.join(relative).display()),
-                        );
-                        continue;
-                    }
-                }
-            }
-            if !specs.contains(relative) {
-                specs.push(relative.clone());
-            }
-        }
-        Target {
+        Selector {
             at: self.source.locate(at),
             accounts,
-            exclude: self.named(&t.exclude),
-            ous: self.named(&t.ous),
-            tags: t
-                .tags
+            exclude: self.named(exclude),
+            ous: self.named(ous),
+            tags: tags
                 .iter()
                 .map(|(k, v)| (k.clone(), v.get_ref().clone()))
                 .collect(),
-            specs,
         }
     }
 }

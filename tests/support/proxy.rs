@@ -54,6 +54,9 @@ pub struct Behaviour {
     /// Refuse `sts:AssumeRole` into a role whose ARN holds this text (an account id, say),
     /// as STS does when the role's trust policy does not let the caller in.
     pub refuse_assume: Option<&'static str>,
+    /// Answer sso-admin's `GetPermissionsBoundaryForPermissionSet` as AWS does for a
+    /// permission set without a boundary: moto lacks the call (it answers HTTP 500).
+    pub no_boundaries: bool,
 }
 
 /// What the proxy has seen and decided.
@@ -231,6 +234,15 @@ async fn forward(
         state.lock().unwrap().actions.push(action);
         let message = "User is not authorized to perform: sts:AssumeRole on this role";
         return Ok(iam_error(403, "Sender", "AccessDenied", message));
+    }
+    if behaviour.no_boundaries && action == "GetPermissionsBoundaryForPermissionSet" {
+        state.lock().unwrap().actions.push(action);
+        let body = r#"{"__type":"ResourceNotFoundException","message":"The permission set has no permissions boundary."}"#;
+        return Ok(Response::builder()
+            .status(400)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(body)))
+            .expect("an error answer"));
     }
     let fault = decide(&state, &behaviour, &action, &params);
     if let Some(answer) = fault_answer(fault, &behaviour, &action)? {

@@ -96,7 +96,7 @@ where
             let message = service.err().message().unwrap_or_default().to_owned();
             let status = service.raw().status().as_u16();
             let kind = match code.as_deref() {
-                Some("NoSuchEntity") => ErrorKind::NoSuchEntity,
+                Some("NoSuchEntity" | "ResourceNotFoundException") => ErrorKind::NoSuchEntity,
                 Some("EntityAlreadyExists") => ErrorKind::AlreadyExists,
                 Some(
                     "Throttling"

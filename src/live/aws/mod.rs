@@ -6,6 +6,7 @@
 //! `ApiError`s (`errors.rs`) each have a file of their own.
 
 mod calls;
+mod center;
 mod credential_calls;
 mod errors;
 mod organizations;
@@ -35,6 +36,7 @@ use crate::live::{ApiError, ErrorKind, IamApi, Outcome};
 use crate::plan::Op;
 use crate::secrets::Secret;
 use crate::spec::PasswordPolicy;
+pub use center::AwsCenter;
 use errors::{HopelessConnections, innermost, is_loopback};
 pub use organizations::{AwsOrganizations, Needs};
 

@@ -61,6 +61,22 @@ impl AwsOrganizations {
     /// The organization's accounts, with what `needs` asks for. The reads that do not wait
     /// for each other go side by side: the accounts and the OU tree at once, each level of
     /// the tree in one go, the tags of every account (`TAG_READS` at a time) after the list.
+    /// The organization's management account (`DescribeOrganization`).
+    pub async fn management_account(&self) -> Result<String, ApiError> {
+        self.count("DescribeOrganization", 1);
+        let out = self
+            .client
+            .describe_organization()
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(out
+            .organization()
+            .and_then(|o| o.master_account_id())
+            .unwrap_or_default()
+            .to_owned())
+    }
+
     pub async fn list(&self, needs: Needs) -> Result<Listing, ApiError> {
         let accounts = async {
             let pages: Vec<_> = self
