@@ -145,6 +145,26 @@ impl Center {
         panic!("no permission set {name}");
     }
 
+    /// The names of the AWS-managed policies on a permission set, sorted.
+    async fn managed(&self, set: &str) -> Vec<String> {
+        let (instance, _) = self.instance().await;
+        let managed = self
+            .sso
+            .list_managed_policies_in_permission_set()
+            .instance_arn(&instance)
+            .permission_set_arn(set)
+            .send()
+            .await
+            .unwrap();
+        let mut names: Vec<String> = managed
+            .attached_managed_policies()
+            .iter()
+            .map(|p| p.arn().unwrap().rsplit('/').next().unwrap().to_owned())
+            .collect();
+        names.sort_unstable();
+        names
+    }
+
     /// Every assignment of the permission set in `account`, as `GROUP`/`USER` and name.
     async fn assignments(&self, set: &str, account: &str) -> Vec<(String, String)> {
         let (instance, store) = self.instance().await;
@@ -246,23 +266,7 @@ async fn the_guides_setup_the_identity_center_way_applies_and_plans_nothing_afte
         described.description(),
         Some("EC2 and read-only IAM, plus Route53")
     );
-    let managed = c
-        .sso
-        .list_managed_policies_in_permission_set()
-        .instance_arn(&instance)
-        .permission_set_arn(&set)
-        .send()
-        .await
-        .unwrap();
-    let mut names: Vec<&str> = managed
-        .attached_managed_policies()
-        .iter()
-        .map(|p| {
-            p.name()
-                .unwrap_or_else(|| p.arn().unwrap().rsplit('/').next().unwrap())
-        })
-        .collect();
-    names.sort_unstable();
+    let names = c.managed(&set).await;
     assert_eq!(
         names,
         [

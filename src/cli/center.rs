@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::apply::center::{self as apply_center, Outcome, Settings};
+use super::{Common, Console, emit};
+use crate::apply::center::{self as apply_center, Settings};
 use crate::diff::center::Options;
 use crate::live::ReadError;
 use crate::live::aws::{AwsCenter, AwsOrganizations};
@@ -13,7 +14,8 @@ use crate::live::center::CenterState;
 use crate::org::center::{self, Known};
 use crate::org::run::{Account, Hub, Planning};
 use crate::plan::center::CenterPlan;
-use crate::session::{Error, Stop};
+use crate::render;
+use crate::session::{Error, Stop, Terminal as _};
 use crate::spec::organization::Organization;
 
 /// The instance, as read, and its plan.
@@ -88,21 +90,54 @@ pub(super) async fn plan<T>(
     Ok(Some(Center { api, live, plan }))
 }
 
-/// Applies the instance's plan, saying each change as it is made.
+/// `apply ORG`'s part before the confirmation: the instance planned and shown, its deletions
+/// counted against `--max-deletes`.
+pub(super) async fn preview<T>(
+    org: &Organization,
+    hub: &Hub,
+    accounts: &[Account<T>],
+    planned: &[Planning],
+    common: &Common,
+) -> Result<Option<Center>, Error> {
+    let Some(center) = plan(org, hub, accounts, planned, common.prune).await? else {
+        return Ok(None);
+    };
+    emit(&format!(
+        "\n{}",
+        render::center::text(&center.plan, Console.color())
+    ))?;
+    let count = center.plan.deletions();
+    if count > common.max_deletes {
+        return Err(Error::TooManyDeletes {
+            count,
+            max: common.max_deletes,
+        });
+    }
+    Ok(Some(center))
+}
+
+/// Applies the instance's plan after the accounts', saying each change as it is made.
+/// Returns whether a change failed.
 pub(super) async fn apply(
     org: &Organization,
     center: &Center,
-    patience: Duration,
+    common: &Common,
     stop: &Stop,
-) -> Outcome {
+) -> Result<bool, Error> {
+    if center.plan.is_empty() {
+        return Ok(false);
+    }
+    emit("\n=== IAM Identity Center ===\n")?;
     let settings = Settings {
         owner: org.owner().unwrap_or(crate::iam::DEFAULT_OWNER),
-        patience,
+        patience: common.aws.retry_timeout(),
         poll: Duration::from_secs(1),
         stop,
     };
-    apply_center::apply(&center.api, &center.live, &center.plan, &settings, |line| {
-        let _ = super::emit(&format!("  {line}\n"));
+    let outcome = apply_center::apply(&center.api, &center.live, &center.plan, &settings, |line| {
+        let _ = emit(&format!("  {line}\n"));
     })
-    .await
+    .await;
+    emit(&render::center::outcome(&outcome))?;
+    Ok(outcome.failed.is_some() || outcome.stopped.is_some())
 }

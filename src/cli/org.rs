@@ -221,7 +221,10 @@ async fn connect(
     ))
 }
 
-fn merge_calls(into: &mut BTreeMap<&'static str, u64>, from: &BTreeMap<&'static str, u64>) {
+pub(super) fn merge_calls(
+    into: &mut BTreeMap<&'static str, u64>,
+    from: &BTreeMap<&'static str, u64>,
+) {
     for (action, n) in from {
         *into.entry(action).or_default() += n;
     }
@@ -471,21 +474,7 @@ pub(super) async fn apply(
     show_notes(&accounts);
     let mut rows = rows(&accounts, &planned, common.max_deletes);
     emit(&render::org::text(&rows, Console.color()))?;
-    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune).await?;
-    if let Some(center) = &center {
-        merge_calls(&mut calls, &center.api.calls());
-        emit(&format!(
-            "\n{}",
-            render::center::text(&center.plan, Console.color())
-        ))?;
-        let count = center.plan.deletions();
-        if count > common.max_deletes {
-            return Err(Error::TooManyDeletes {
-                count,
-                max: common.max_deletes,
-            });
-        }
-    }
+    let center = super::center::preview(&org, &hub, &accounts, &planned, common).await?;
     let center_changes = center.as_ref().map_or(0, |c| c.plan.changes.len());
     // What must hold before any account is applied: its secrets directory takes secrets.
     for (row, account) in rows.iter_mut().zip(&accounts) {
@@ -518,14 +507,7 @@ pub(super) async fn apply(
         });
     }
     if !yes {
-        let what = match (with_changes, center_changes) {
-            (0, _) => "IAM Identity Center".to_owned(),
-            (n, 0) => format!("{n} account{}", if n == 1 { "" } else { "s" }),
-            (n, _) => format!(
-                "{n} account{} and IAM Identity Center",
-                if n == 1 { "" } else { "s" }
-            ),
-        };
+        let what = what_changes(with_changes, center_changes);
         confirm(&format!(
             "\nApply these changes to {what}? Only 'y' or 'yes' applies. [y/N] "
         ))?;
@@ -539,19 +521,6 @@ pub(super) async fn apply(
         })
         .collect();
     let stop = Stop::listen()?;
-    let show = |account: &Account<Collected>, applied: &Applied| {
-        let output = account.terminal.take();
-        if output.trim().is_empty() && matches!(applied, Applied::NothingToDo | Applied::NotStarted)
-        {
-            return;
-        }
-        let mut text = format!("=== account {} ===\n{output}", account.target.label());
-        if let Applied::Failed(err) = applied {
-            let _ = writeln!(text, "error: {err}");
-        }
-        text.push('\n');
-        let _ = emit(&text);
-    };
     let applied = run::apply(
         &accounts,
         &hub,
@@ -561,20 +530,19 @@ pub(super) async fn apply(
         &stop,
         org.concurrency,
         max_failed,
-        show,
+        show_applied,
     )
     .await;
     let (table, signal, failed) = outcomes(&accounts, &applied, &rows, &plans);
     emit(&render::org::table(&table))?;
     let mut center_failed = false;
-    if let Some(center) = center.as_ref().filter(|c| !c.plan.is_empty())
+    if let Some(center) = &center
         && signal.or_else(|| stop.requested()).is_none()
     {
-        emit("\n=== IAM Identity Center ===\n")?;
-        let outcome = super::center::apply(&org, center, common.aws.retry_timeout(), &stop).await;
+        center_failed = super::center::apply(&org, center, common, &stop).await?;
+    }
+    if let Some(center) = &center {
         merge_calls(&mut calls, &center.api.calls());
-        center_failed = outcome.failed.is_some();
-        emit(&render::center::outcome(&outcome))?;
     }
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
     if let Some(code) = signal.or_else(|| stop.requested()) {
@@ -585,6 +553,30 @@ pub(super) async fn apply(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// An account's output once it is applied, under its header.
+fn show_applied(account: &Account<Collected>, applied: &Applied) {
+    let output = account.terminal.take();
+    if output.trim().is_empty() && matches!(applied, Applied::NothingToDo | Applied::NotStarted) {
+        return;
+    }
+    let mut text = format!("=== account {} ===\n{output}", account.target.label());
+    if let Applied::Failed(err) = applied {
+        let _ = writeln!(text, "error: {err}");
+    }
+    text.push('\n');
+    let _ = emit(&text);
+}
+
+/// What the confirmation names: the accounts with changes, and Identity Center.
+fn what_changes(accounts: usize, center: usize) -> String {
+    let plural = if accounts == 1 { "" } else { "s" };
+    match (accounts, center) {
+        (0, _) => "IAM Identity Center".to_owned(),
+        (n, 0) => format!("{n} account{plural}"),
+        (n, _) => format!("{n} account{plural} and IAM Identity Center"),
+    }
 }
 
 /// The table after an apply, the signal that stopped it (if one did), and how many accounts

@@ -4,7 +4,7 @@
 //! What is iamspec's: the spec's permission sets are exactly as the spec says (policies,
 //! inline document, references, boundary, session, and their assignments); with
 //! `identities = "iamspec"` the spec's users and groups are too, and every other user and
-//! group of the store not provisioned by an IdP is pruned with `--prune`; a permission set
+//! group of the store not provisioned by an `IdP` is pruned with `--prune`; a permission set
 //! the spec does not declare is pruned only if its `iamspec:owner` tag names this owner.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -236,7 +236,7 @@ fn memberships(
     }
 }
 
-/// With identities = "external": what the IdP has not provisioned is a problem to show.
+/// With identities = "external": what the `IdP` has not provisioned is a problem to show.
 fn lookups(center: &IdentityCenter, live: &CenterState, plan: &mut CenterPlan) {
     for name in center.users.keys() {
         if live.user(name).is_none() {
@@ -313,6 +313,34 @@ fn permission_set(
             l.details.as_ref().unwrap_or(&empty)
         }
     };
+    attachments(name, set, details, options, &mut changes);
+    let provisioned = !details.accounts.is_empty();
+    let touched = !changes.is_empty();
+    plan.changes.append(&mut changes);
+    if live.is_some() && touched && provisioned {
+        let count = details.accounts.len();
+        plan.changes.push(change(
+            Action::Update,
+            "permission set",
+            format!(
+                "permission set `{name}`: provision again to the {count} account{} it is in",
+                if count == 1 { "" } else { "s" }
+            ),
+            Step::Provision { set: set_name },
+        ));
+    }
+}
+
+/// A permission set's policies, inline document, references and boundary, made as the spec
+/// says.
+fn attachments(
+    name: &str,
+    set: &PermissionSet,
+    details: &crate::live::center::SetDetails,
+    options: Options<'_>,
+    changes: &mut Vec<Change>,
+) {
+    let set_name = name.to_owned();
     let wanted: BTreeSet<String> = set
         .managed
         .iter()
@@ -340,7 +368,7 @@ fn permission_set(
             },
         ));
     }
-    inline(name, set, details.inline.as_ref(), &mut changes);
+    inline(name, set, details.inline.as_ref(), changes);
     for reference in set.customer.difference(&details.customer) {
         changes.push(change(
             Action::Create,
@@ -387,21 +415,6 @@ fn permission_set(
             Action::Delete
         };
         changes.push(change(action, "permission set", text, step));
-    }
-    let provisioned = !details.accounts.is_empty();
-    let changed = !changes.is_empty();
-    plan.changes.append(&mut changes);
-    if live.is_some() && changed && provisioned {
-        let count = details.accounts.len();
-        plan.changes.push(change(
-            Action::Update,
-            "permission set",
-            format!(
-                "permission set `{name}`: provision again to the {count} account{} it is in",
-                if count == 1 { "" } else { "s" }
-            ),
-            Step::Provision { set: set_name },
-        ));
     }
 }
 
@@ -589,7 +602,7 @@ fn undeclared_sets(
 }
 
 /// Users and groups of the store the spec does not declare: with `--prune`, deleted unless an
-/// IdP provisioned them.
+/// `IdP` provisioned them.
 fn undeclared_identities(
     center: &IdentityCenter,
     live: &CenterState,

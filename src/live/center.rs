@@ -38,7 +38,7 @@ pub struct StoreUser {
     pub family_name: Option<String>,
     /// The primary email address (or the first).
     pub email: Option<String>,
-    /// Provisioned by an external IdP (it has external ids): iamspec never changes or deletes it.
+    /// Provisioned by an external `IdP` (it has external ids): iamspec never changes or deletes it.
     pub external: bool,
 }
 
@@ -474,17 +474,17 @@ async fn fill_sets<A: CenterApi>(
 ) -> Result<(), ApiError> {
     let mut names = BTreeMap::new();
     for set in sets.iter() {
-        if let Some(first) = names.insert(set.name.clone(), set.arn.clone()) {
-            if center.permission_sets.contains_key(&set.name) {
-                return Err(ApiError::new(
-                    super::ErrorKind::Other,
-                    None,
-                    format!(
-                        "the instance has two permission sets named `{}` ({first} and {}): delete one by hand, then plan again",
-                        set.name, set.arn
-                    ),
-                ));
-            }
+        if let Some(first) = names.insert(set.name.clone(), set.arn.clone())
+            && center.permission_sets.contains_key(&set.name)
+        {
+            return Err(ApiError::new(
+                super::ErrorKind::Other,
+                None,
+                format!(
+                    "the instance has two permission sets named `{}` ({first} and {}): delete one by hand, then plan again",
+                    set.name, set.arn
+                ),
+            ));
         }
     }
     let instance = instance.arn.as_str();
@@ -542,7 +542,7 @@ async fn assignments<A: CenterApi>(
     Ok(lists.into_iter().flatten().collect())
 }
 
-/// The names of assigned principals the store's read did not cover (an IdP's, with
+/// The names of assigned principals the store's read did not cover (an `IdP`'s, with
 /// identities = "external").
 async fn names<A: CenterApi>(
     api: &A,

@@ -37,7 +37,7 @@ const MAX_NAME: usize = 1024;
 pub(super) struct RawIdentityCenter {
     /// The instance's ARN; by default the organization's one instance.
     instance: Option<Spanned<String>>,
-    /// `iamspec` (users and groups are made in the identity store) or `external` (an IdP
+    /// `iamspec` (users and groups are made in the identity store) or `external` (an `IdP`
     /// provisions them; they are only looked up by name).
     identities: Option<Spanned<String>>,
     #[serde(default)]
@@ -120,9 +120,9 @@ pub struct IdentityCenter {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Identities {
     /// iamspec: the users and groups of the file are made, changed and (with `--prune`) the
-    /// store's others deleted, except those an IdP provisioned.
+    /// store's others deleted, except those an `IdP` provisioned.
     Iamspec,
-    /// An IdP (SCIM): the file's users and groups are looked up by name, never changed.
+    /// An `IdP` (SCIM): the file's users and groups are looked up by name, never changed.
     External,
 }
 
@@ -562,42 +562,7 @@ fn permission_set(
             }
         }
     });
-    let mut managed = BTreeSet::new();
-    for policy in &r.policies {
-        if let Some(path_name) = aws_managed(checker, set, policy, "policies") {
-            managed.insert(path_name);
-        }
-    }
-    for addon in &r.addons {
-        match BUILTIN_ADDONS
-            .iter()
-            .find(|(n, _)| *n == addon.get_ref().as_str())
-        {
-            Some((_, policies)) => {
-                for p in *policies {
-                    managed.insert(format!("{}{p}", managed::path(p).unwrap_or("/")));
-                }
-            }
-            None => {
-                let known: Vec<&str> = BUILTIN_ADDONS.iter().map(|(n, _)| *n).collect();
-                checker.error(
-                    addon.span().start,
-                    format!(
-                        "add-on `{}` is not built in{} (a permission set takes the built-in add-ons: {}; layers' [addons] are IAM's)",
-                        addon.get_ref(),
-                        did_you_mean(addon.get_ref(), known.iter().copied()),
-                        known.join(", ")
-                    ),
-                );
-            }
-        }
-    }
-    if managed.len() > MAX_MANAGED {
-        checker.error(
-            raw.span().start,
-            format!("permission set `{set}` has {} AWS-managed policies (add-ons included); Identity Center attaches at most {MAX_MANAGED}", managed.len()),
-        );
-    }
+    let managed = managed_policies(checker, set, raw);
     let mut customer = BTreeSet::new();
     for reference in &r.customer_policies {
         if let Some(parsed) = policy_reference(checker, set, reference) {
@@ -632,6 +597,49 @@ fn permission_set(
     }
 }
 
+/// The AWS-managed policies of a permission set, its add-ons' included.
+fn managed_policies(
+    checker: &mut Checker<'_>,
+    set: &str,
+    raw: &Spanned<RawPermissionSet>,
+) -> BTreeSet<String> {
+    let r = raw.get_ref();
+    let mut managed = BTreeSet::new();
+    for policy in &r.policies {
+        if let Some(path_name) = aws_managed(checker, set, policy, "policies") {
+            managed.insert(path_name);
+        }
+    }
+    for addon in &r.addons {
+        if let Some((_, policies)) = BUILTIN_ADDONS
+            .iter()
+            .find(|(n, _)| *n == addon.get_ref().as_str())
+        {
+            for p in *policies {
+                managed.insert(format!("{}{p}", managed::path(p).unwrap_or("/")));
+            }
+        } else {
+            let known: Vec<&str> = BUILTIN_ADDONS.iter().map(|(n, _)| *n).collect();
+            checker.error(
+                addon.span().start,
+                format!(
+                    "add-on `{}` is not built in{} (a permission set takes the built-in add-ons: {}; layers' [addons] are IAM's)",
+                    addon.get_ref(),
+                    did_you_mean(addon.get_ref(), known.iter().copied()),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    if managed.len() > MAX_MANAGED {
+        checker.error(
+            raw.span().start,
+            format!("permission set `{set}` has {} AWS-managed policies (add-ons included); Identity Center attaches at most {MAX_MANAGED}", managed.len()),
+        );
+    }
+    managed
+}
+
 /// An AWS-managed policy by name (or `path/name`): `path + name` if the snapshot has it.
 fn aws_managed(
     checker: &mut Checker<'_>,
@@ -662,14 +670,14 @@ fn policy_reference(
 ) -> Option<PolicyReference> {
     let text = reference.get_ref().trim_start_matches('/');
     let (path, name) = crate::iam::split_path_name(text);
-    let checked = crate::iam::check_policy_name(name).and_then(|()| {
+    let valid = crate::iam::check_policy_name(name).and_then(|()| {
         if path == "/" {
             Ok(())
         } else {
             crate::iam::check_path(&path)
         }
     });
-    match checked {
+    match valid {
         Ok(()) => Some(PolicyReference {
             path,
             name: name.to_owned(),
@@ -836,4 +844,4 @@ fn assignment(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -209,7 +209,7 @@ pub fn load(path: &Path) -> Result<Organization, SpecError> {
     parse(text, path)
 }
 
-fn parse(text: String, path: &Path) -> Result<Organization, SpecError> {
+pub(crate) fn parse(text: String, path: &Path) -> Result<Organization, SpecError> {
     let source = Source::new(&text, path);
     let raw: RawOrganizationFile = toml::from_str(&text)
         .map_err(|err| SpecError::Invalid(vec![source.toml_diagnostic(&err)]))?;

@@ -155,7 +155,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         Ok(pages
             .iter()
-            .flat_map(|p| p.instances())
+            .flat_map(aws_sdk_ssoadmin::operation::list_instances::ListInstancesOutput::instances)
             .map(|i| Instance {
                 arn: i.instance_arn().unwrap_or_default().to_owned(),
                 store: i.identity_store_id().unwrap_or_default().to_owned(),
@@ -174,7 +174,11 @@ impl CenterApi for AwsCenter {
             .try_collect()
             .await
             .map_err(classify)?;
-        Ok(pages.iter().flat_map(|p| p.users()).map(user_of).collect())
+        Ok(pages
+            .iter()
+            .flat_map(aws_sdk_identitystore::operation::list_users::ListUsersOutput::users)
+            .map(user_of)
+            .collect())
     }
 
     async fn groups(&self, store: &str) -> Result<Vec<StoreGroup>, ApiError> {
@@ -190,7 +194,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         Ok(pages
             .iter()
-            .flat_map(|p| p.groups())
+            .flat_map(aws_sdk_identitystore::operation::list_groups::ListGroupsOutput::groups)
             .map(group_of)
             .collect())
     }
@@ -321,7 +325,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         Ok(pages
             .iter()
-            .flat_map(|p| p.group_memberships())
+            .flat_map(aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsOutput::group_memberships)
             .filter_map(|m| {
                 let Some(MemberId::UserId(user)) = m.member_id() else {
                     return None;
@@ -348,7 +352,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         let arns: Vec<String> = pages
             .iter()
-            .flat_map(|p| p.permission_sets())
+            .flat_map(aws_sdk_ssoadmin::operation::list_permission_sets::ListPermissionSetsOutput::permission_sets)
             .cloned()
             .collect();
         let described = futures::stream::iter(arns).map(|arn| async move {
@@ -376,6 +380,7 @@ impl CenterApi for AwsCenter {
         described.buffered(8).try_collect().await
     }
 
+    #[allow(clippy::too_many_lines)] // five reads side by side, each a few lines
     async fn details(&self, instance: &str, arn: &str) -> Result<SetDetails, ApiError> {
         let managed = async {
             self.count("ListManagedPoliciesInPermissionSet");
@@ -392,7 +397,7 @@ impl CenterApi for AwsCenter {
             Ok::<_, ApiError>(
                 pages
                     .iter()
-                    .flat_map(|p| p.attached_managed_policies())
+                    .flat_map(aws_sdk_ssoadmin::operation::list_managed_policies_in_permission_set::ListManagedPoliciesInPermissionSetOutput::attached_managed_policies)
                     .filter_map(|p| p.arn().map(str::to_owned))
                     .collect(),
             )
@@ -428,7 +433,7 @@ impl CenterApi for AwsCenter {
             Ok::<_, ApiError>(
                 pages
                     .iter()
-                    .flat_map(|p| p.customer_managed_policy_references())
+                    .flat_map(aws_sdk_ssoadmin::operation::list_customer_managed_policy_references_in_permission_set::ListCustomerManagedPolicyReferencesInPermissionSetOutput::customer_managed_policy_references)
                     .map(|r| PolicyReference {
                         name: r.name().to_owned(),
                         path: r.path().unwrap_or("/").to_owned(),
@@ -473,7 +478,7 @@ impl CenterApi for AwsCenter {
             Ok::<_, ApiError>(
                 pages
                     .iter()
-                    .flat_map(|p| p.account_ids())
+                    .flat_map(aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput::account_ids)
                     .cloned()
                     .collect(),
             )
@@ -503,7 +508,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         Ok(pages
             .iter()
-            .flat_map(|p| p.tags())
+            .flat_map(aws_sdk_ssoadmin::operation::list_tags_for_resource::ListTagsForResourceOutput::tags)
             .find(|t| t.key() == OWNER_TAG)
             .map(|t| t.value().to_owned()))
     }
@@ -528,7 +533,7 @@ impl CenterApi for AwsCenter {
             .map_err(classify)?;
         Ok(pages
             .iter()
-            .flat_map(|p| p.account_assignments())
+            .flat_map(aws_sdk_ssoadmin::operation::list_account_assignments::ListAccountAssignmentsOutput::account_assignments)
             .filter_map(|a| {
                 let kind = match a.principal_type()? {
                     PrincipalType::User => PrincipalKind::User,
@@ -602,6 +607,7 @@ impl CenterApi for AwsCenter {
 
 impl AwsCenter {
     /// The identity store's calls; `None` for a call that is sso-admin's.
+    #[allow(clippy::too_many_lines)] // one arm a call, each a few lines
     async fn store_call(&self, store: &str, call: &CenterCall) -> Result<Option<Made>, ApiError> {
         let s = &self.store;
         let made = match call {
