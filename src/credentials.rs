@@ -356,3 +356,74 @@ mod tests {
         assert_eq!(bare.rows[1].problems, ["console password without MFA"]);
     }
 }
+
+/// An IAM user with active access keys who also has an IAM Identity Center identity: the way
+/// from long-lived keys to temporary credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Federated {
+    pub user: String,
+    /// The identity store's user name.
+    pub identity: String,
+    /// `name` (the same user name) or `email` (the IAM user's `email` tag in the spec is the
+    /// identity's email).
+    pub matched_by: &'static str,
+    pub active_keys: usize,
+}
+
+/// The assessed users who hold active keys and have an Identity Center identity, matched by
+/// name or by the spec's `email` tag.
+pub fn federated(
+    assessment: &Assessment,
+    spec: Option<&Spec>,
+    identities: &[crate::live::center::StoreUser],
+) -> Vec<Federated> {
+    let mut found = Vec::new();
+    for row in assessment.rows.iter().filter(|r| !r.root) {
+        let active_keys = row.keys.iter().filter(|k| k.active).count();
+        if active_keys == 0 {
+            continue;
+        }
+        let email = spec
+            .and_then(|s| s.users.get(&row.user))
+            .and_then(|u| u.tags.get("email").or_else(|| u.tags.get("Email")))
+            .map(|e| e.to_lowercase());
+        let by_name = identities.iter().find(|i| i.name == row.user);
+        let by_email = || {
+            identities
+                .iter()
+                .find(|i| email.is_some() && i.email.as_ref().map(|e| e.to_lowercase()) == email)
+        };
+        let matched = match (by_name, by_email()) {
+            (Some(i), _) => Some((i, "name")),
+            (None, Some(i)) => Some((i, "email")),
+            (None, None) => None,
+        };
+        if let Some((identity, matched_by)) = matched {
+            found.push(Federated {
+                user: row.user.clone(),
+                identity: identity.name.clone(),
+                matched_by,
+                active_keys,
+            });
+        }
+    }
+    found
+}
+
+/// The lines `credentials ORG` adds under an account for its federated users.
+pub fn federated_text(found: &[Federated]) -> String {
+    let mut out = String::new();
+    for f in found {
+        let _ = writeln!(
+            out,
+            "note: IAM user `{}` holds {} active access key{} and has an IAM Identity Center identity `{}` (same {}): let them sign in through Identity Center, then delete the key{}",
+            f.user,
+            f.active_keys,
+            if f.active_keys == 1 { "" } else { "s" },
+            f.identity,
+            f.matched_by,
+            if f.active_keys == 1 { "" } else { "s" },
+        );
+    }
+    out
+}

@@ -21,6 +21,7 @@ use crate::iam::{OWNER_TAG, Owned, Ownership, PolicyArn};
 use crate::live::{LiveGroup, LivePolicy, LiveProvider, LiveRole, LiveState, LiveUser};
 use crate::spec::{self, BUILTIN_ADDONS, PasswordPolicy};
 
+pub mod center;
 mod trust;
 
 /// Which part of the account to export.

@@ -406,3 +406,166 @@ async fn drift_made_by_hand_is_shown_and_an_assignment_taken_out_is_deleted() {
     let after = c.planned(0);
     assert_eq!(texts(&after), Vec::<String>::new(), "{after}");
 }
+
+/// The guide's IAM user beside its Identity Center identity, and a permission set that names
+/// a policy the layer makes in each account.
+const KEYED: &str = r#"version = 1
+[policies.StackBuilder]
+document = { Version = "2012-10-17", Statement = [{ Effect = "Allow", Action = "cloudformation:CreateStack", Resource = "*" }] }
+
+[users.koding-user]
+access_key = true
+"#;
+
+#[tokio::test]
+async fn a_referenced_policy_is_made_in_the_accounts_first_and_key_holders_are_marked() {
+    let c = Center::new().await;
+    let dev = c.org.id("dev").to_owned();
+    std::fs::write(
+        c.org.management.dir.path().join("layers/baseline.toml"),
+        KEYED,
+    )
+    .unwrap();
+    c.write(&ORG.replace(
+        "addons = [\"route53\"]",
+        "addons = [\"route53\"]\ncustomer_policies = [\"StackBuilder\"]",
+    ));
+    let applied = c.run(&["apply", "org.toml", "--yes"]).expect(0);
+    let accounts_at = applied.stdout.find("=== account dev").unwrap();
+    let center_at = applied.stdout.find("=== IAM Identity Center ===").unwrap();
+    assert!(
+        accounts_at < center_at,
+        "the accounts' IAM is applied first:\n{}",
+        applied.stdout
+    );
+    let member = c.org.member("dev").await;
+    let policies = member
+        .iam()
+        .list_policies()
+        .scope(aws_sdk_iam::types::PolicyScopeType::Local)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        policies
+            .policies()
+            .iter()
+            .any(|p| p.policy_name() == Some("StackBuilder"))
+    );
+    let set = c.permission_set("Developers").await;
+    let (instance, _) = c.instance().await;
+    let refs = c
+        .sso
+        .list_customer_managed_policy_references_in_permission_set()
+        .instance_arn(&instance)
+        .permission_set_arn(&set)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        refs.customer_managed_policy_references()[0].name(),
+        "StackBuilder"
+    );
+    assert_eq!(texts(&c.planned(0)), Vec::<String>::new());
+
+    // koding-user still holds the guide's key in every account, and now has an identity.
+    let credentials = c.run(&["credentials", "org.toml", "--json"]).expect(0);
+    let report: Value = serde_json::from_str(&credentials.stdout).unwrap();
+    let entry = report["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["account"] == dev.as_str())
+        .unwrap();
+    assert_eq!(
+        entry["identity_center"],
+        serde_json::json!([{"user": "koding-user", "identity": "koding-user", "matched_by": "name", "active_keys": 1}])
+    );
+    let text = c.run(&["credentials", "org.toml"]).expect(0);
+    assert!(
+        text.stdout.contains("note: IAM user `koding-user` holds 1 active access key and has an IAM Identity Center identity `koding-user` (same name)"),
+        "{}",
+        text.stdout
+    );
+}
+
+#[tokio::test]
+async fn a_policy_no_layer_declares_is_refused_before_any_call() {
+    let c = Center::new().await;
+    let dev = c.org.id("dev").to_owned();
+    let text = ORG
+        .replace(
+            "addons = [\"route53\"]",
+            "addons = [\"route53\"]\ncustomer_policies = [\"StackBuilder\"]",
+        )
+        .replace(
+            "ous = [\"Workloads/Dev\"]",
+            &format!("accounts = [\"{dev}\"]"),
+        )
+        .replace("accounts = \"all\"", &format!("accounts = [\"{dev}\"]"))
+        .replace("accounts = [\"dev\"]", &format!("accounts = [\"{dev}\"]"));
+    c.write(&text);
+    // Offline: every account is an id, so validate checks each one's layers.
+    let run = c.org.run(&["validate", "org.toml"]).expect(1);
+    assert!(
+        run.stderr.contains(&format!("error: permission set `Developers` references customer-managed policy StackBuilder, but account {dev} neither has it nor declares it in its layers")),
+        "{}",
+        run.stderr
+    );
+    let run = c.run(&["plan", "org.toml"]).expect(1);
+    assert!(
+        run.stderr.contains("neither has it nor declares it"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !c.proxy
+            .actions()
+            .iter()
+            .any(|a| a.contains("PermissionSet")),
+        "{:?}",
+        c.proxy.actions()
+    );
+    // A saved plan does not take Identity Center yet, and says so before any call.
+    c.write(ORG);
+    let saved = c.run(&["plan", "org.toml", "--out", "plan.json"]).expect(1);
+    assert!(
+        saved
+            .stderr
+            .contains("a saved plan does not take [identity_center] yet"),
+        "{}",
+        saved.stderr
+    );
+}
+
+#[tokio::test]
+async fn export_writes_the_instance_and_its_plan_has_nothing_to_do() {
+    let c = Center::new().await;
+    c.run(&["apply", "org.toml", "--yes"]).expect(0);
+    let out = c.org.management.dir.path().join("exported");
+    let out = out.to_str().unwrap();
+    c.run(&["export", "--organization", "--out", out]).expect(0);
+    let written = std::fs::read_to_string(format!("{out}/organization.toml")).unwrap();
+    assert!(
+        written.contains("[identity_center.permission_sets.Developers]"),
+        "{written}"
+    );
+    assert!(written.contains("addons = [\"route53\"]"), "{written}");
+    assert!(
+        written.contains("[[identity_center.assignments]]"),
+        "{written}"
+    );
+    let run = c.run(&[
+        "plan",
+        &format!("{out}/organization.toml"),
+        "--json",
+        "--detailed-exitcode",
+    ]);
+    let run = run.expect(0);
+    let value: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        texts(&value["identity_center"]),
+        Vec::<String>::new(),
+        "{written}"
+    );
+}

@@ -8,9 +8,10 @@ use std::time::Duration;
 use super::{Common, Console, emit};
 use crate::apply::center::{self as apply_center, Settings};
 use crate::diff::center::Options;
+use crate::export::center::CenterExport;
 use crate::live::ReadError;
 use crate::live::aws::{AwsCenter, AwsOrganizations};
-use crate::live::center::CenterState;
+use crate::live::center::{CenterApi as _, CenterState};
 use crate::org::center::{self, Known};
 use crate::org::run::{Account, Hub, Planning};
 use crate::plan::center::CenterPlan;
@@ -140,4 +141,78 @@ pub(super) async fn apply(
     .await;
     emit(&render::center::outcome(&outcome))?;
     Ok(outcome.failed.is_some() || outcome.stopped.is_some())
+}
+
+/// `[identity_center]` of the caller's instance, for `export --organization`; `None` when the
+/// caller sees no instance (Identity Center is not enabled).
+pub(super) async fn export(
+    hub: &Hub,
+    accounts: &[String],
+) -> Result<Option<CenterExport>, ReadError> {
+    let api = AwsCenter::new(&hub.config);
+    let what = "read IAM Identity Center (sso-admin and identitystore) to export it: run iamspec with credentials of the management account or Identity Center's delegated administrator, in the instance's region";
+    let failed = |source| ReadError::Api {
+        what: what.to_owned(),
+        source,
+    };
+    let instances = api.instances().await.map_err(failed)?;
+    let Some(instance) = instances.into_iter().next() else {
+        return Ok(None);
+    };
+    let live = crate::live::center::read_all(&api, instance, accounts)
+        .await
+        .map_err(failed)?;
+    Ok(Some(crate::export::center::export(&live)))
+}
+
+/// The identity store's users, for `credentials ORG` to find IAM users who could sign in
+/// through Identity Center instead; none when the file has no `[identity_center]`.
+pub(super) async fn identities(
+    org: &Organization,
+    hub: &Hub,
+) -> Result<Vec<crate::live::center::StoreUser>, Error> {
+    let Some(spec) = &org.identity_center else {
+        return Ok(Vec::new());
+    };
+    let api = AwsCenter::new(&hub.config);
+    let failed = |source| {
+        ReadError::Api {
+        what: "read IAM Identity Center's users (identitystore:ListUsers) to find IAM users who could sign in through it".to_owned(),
+        source,
+    }
+    };
+    let instances = api.instances().await.map_err(failed)?;
+    let instance = match &spec.instance {
+        Some(arn) => instances.into_iter().find(|i| i.arn == *arn),
+        None => instances.into_iter().next(),
+    };
+    let Some(instance) = instance else {
+        return Ok(Vec::new());
+    };
+    Ok(api.users(&instance.store).await.map_err(failed)?)
+}
+
+/// Writes the exported instance's documents under `out` and its `[identity_center]` at the
+/// end of the organization file.
+pub(super) fn write_export(
+    out: &std::path::Path,
+    center: &CenterExport,
+    org_file: &mut String,
+) -> Result<(), Error> {
+    for note in &center.notes {
+        eprintln!("note: {note}");
+    }
+    for (relative, text) in &center.files {
+        let path = out.join(relative);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Write {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+        super::write_new_file(&path, text)?;
+    }
+    org_file.push('\n');
+    org_file.push_str(&center.toml);
+    Ok(())
 }

@@ -100,12 +100,36 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
     let mut notes = std::collections::BTreeSet::new();
     let mut errors = 0;
     let offline = !org.needs_organizations();
+    let mut specs = BTreeMap::new();
     if offline {
         for target in org::resolve(&org, None)?.targets {
             let spec = org::spec_of(&org, &target, "aws")?;
             let (found, found_errors) = session::spec_notes(&spec);
             notes.extend(found);
             errors += found_errors;
+            specs.insert(target.id, spec);
+        }
+    }
+    if let Some(center) = &org.identity_center {
+        notes.extend(center.notes.iter().cloned());
+        if offline {
+            // Every account is known: each customer-managed policy a permission set names
+            // must be declared by the layers of each account it is assigned to.
+            let (wanted, _) = org::center::wanted(&org, center, None)?;
+            let known = specs
+                .iter()
+                .map(|(id, spec)| {
+                    let known = org::center::Known {
+                        spec: Some(spec),
+                        live: None,
+                    };
+                    (id.clone(), known)
+                })
+                .collect();
+            let (problems, unchecked) = org::center::check_references(center, &wanted, &known);
+            errors += problems.len();
+            notes.extend(problems.into_iter().map(|p| format!("error: {p}")));
+            notes.extend(unchecked);
         }
     }
     let passes = errors == 0 && (!strict || notes.is_empty());
@@ -118,6 +142,15 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
             "accounts_merged": offline,
             "notes": notes,
         });
+        let mut report = report;
+        if let Some(center) = &org.identity_center {
+            report["identity_center"] = json!({
+                "users": center.users.len(),
+                "groups": center.groups.len(),
+                "permission_sets": center.permission_sets.len(),
+                "assignments": center.assignments.len(),
+            });
+        }
         let mut text = serde_json::to_string_pretty(&report).expect("JSON serialises");
         text.push('\n');
         emit(&text)?;
@@ -130,8 +163,19 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
         } else {
             "each account's merged spec is checked when it is planned (its targets need AWS Organizations)"
         };
+        let center = org.identity_center.as_ref().map_or_else(String::new, |c| {
+            let count =
+                |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+            format!(
+                "; IAM Identity Center: {}, {}, {}, {}",
+                count(c.users.len(), "user"),
+                count(c.groups.len(), "group"),
+                count(c.permission_sets.len(), "permission set"),
+                count(c.assignments.len(), "assignment"),
+            )
+        });
         emit(&format!(
-            "{} {}: {} target{}, {} layer{}; {merged}.\n",
+            "{} {}: {} target{}, {} layer{}{center}; {merged}.\n",
             org.file.display(),
             if passes { "is valid" } else { "is not valid" },
             org.targets.len(),
@@ -944,6 +988,17 @@ pub(super) async fn credentials(
             .buffered(org.concurrency)
             .collect()
             .await;
+    let identities = super::center::identities(&org, hub).await?;
+    let federated: Vec<Vec<crate::credentials::Federated>> = accounts
+        .iter()
+        .zip(&assessed)
+        .map(|(account, assessed)| match (assessed, &account.ready) {
+            (Ok(assessment), Ok((spec, _))) => {
+                crate::credentials::federated(assessment, Some(spec), &identities)
+            }
+            _ => Vec::new(),
+        })
+        .collect();
     aws.print_calls(&all_calls(hub, &accounts, calls));
     let mut breaks = false;
     let mut failed = 0;
@@ -951,10 +1006,11 @@ pub(super) async fn credentials(
         let list: Vec<Value> = accounts
             .iter()
             .zip(&assessed)
-            .map(|(a, r)| match r {
+            .zip(&federated)
+            .map(|((a, r), federated)| match r {
                 Ok(assessment) => {
                     breaks |= assessment.breaks_rules();
-                    json!({ "account": a.target.id, "name": a.target.name, "report": serde_json::from_str::<Value>(&crate::credentials::json(assessment)).expect("a report reads back") })
+                    json!({ "account": a.target.id, "name": a.target.name, "report": serde_json::from_str::<Value>(&crate::credentials::json(assessment)).expect("a report reads back"), "identity_center": federated })
                 }
                 Err(error) => {
                     failed += 1;
@@ -968,12 +1024,13 @@ pub(super) async fn credentials(
         emit(&text)?;
     } else {
         let mut text = String::new();
-        for (a, r) in accounts.iter().zip(&assessed) {
+        for ((a, r), federated) in accounts.iter().zip(&assessed).zip(&federated) {
             let _ = writeln!(text, "=== account {} ===", a.target.label());
             match r {
                 Ok(assessment) => {
                     breaks |= assessment.breaks_rules();
                     text.push_str(&crate::credentials::text(assessment));
+                    text.push_str(&crate::credentials::federated_text(federated));
                 }
                 Err(error) => {
                     failed += 1;
@@ -997,6 +1054,43 @@ pub(super) async fn credentials(
     })
 }
 
+/// One account's IAM as a layer: through the organization's role, or the caller's own.
+async fn export_account(
+    hub: &Hub,
+    member: &org::Member,
+    name: &str,
+) -> Result<crate::export::Export, Error> {
+    let assumed;
+    let api = if member.id == hub.caller.account {
+        &hub.api
+    } else {
+        let hop = crate::live::aws::Hop {
+            role_arn: format!(
+                "arn:{}:iam::{}:role/{}",
+                hub.caller.partition,
+                member.id,
+                organization::DEFAULT_ROLE
+            ),
+            external_id: None,
+        };
+        assumed = AwsIam::assume(&hub.config, &[hop], name)
+            .await
+            .map_err(Error::Connect)?;
+        &assumed
+    };
+    let mut live = live::read_account(api).await?;
+    // The role iamspec reaches the account through is the organization's, not the
+    // account's: a layer that declared it could one day delete it.
+    if member.id != hub.caller.account {
+        live.roles.remove(organization::DEFAULT_ROLE);
+    }
+    let filter = crate::export::Filter {
+        layer: true,
+        ..crate::export::Filter::default()
+    };
+    Ok(crate::export::export(&live, &filter))
+}
+
 /// `iamspec export --organization`: every account's IAM as a layer of its own, and an
 /// organization file whose plan has nothing to do.
 pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
@@ -1009,39 +1103,9 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
     let name = format!("iamspec-{}", crate::iam::DEFAULT_OWNER);
     let members: Vec<&org::Member> = listing.members.iter().filter(|m| m.is_active()).collect();
     let (hub, name) = (&hub, &name);
-    let reads = members.iter().map(|member| {
-        async move {
-            let assumed;
-            let api = if member.id == hub.caller.account {
-                &hub.api
-            } else {
-                let hop = crate::live::aws::Hop {
-                    role_arn: format!(
-                        "arn:{}:iam::{}:role/{}",
-                        hub.caller.partition,
-                        member.id,
-                        organization::DEFAULT_ROLE
-                    ),
-                    external_id: None,
-                };
-                assumed = AwsIam::assume(&hub.config, &[hop], name)
-                    .await
-                    .map_err(Error::Connect)?;
-                &assumed
-            };
-            let mut live = live::read_account(api).await?;
-            // The role iamspec reaches the account through is the organization's, not the
-            // account's: a layer that declared it could one day delete it.
-            if member.id != hub.caller.account {
-                live.roles.remove(organization::DEFAULT_ROLE);
-            }
-            let filter = crate::export::Filter {
-                layer: true,
-                ..crate::export::Filter::default()
-            };
-            Ok::<_, Error>(crate::export::export(&live, &filter))
-        }
-    });
+    let reads = members
+        .iter()
+        .map(|member| export_account(hub, member, name));
     let exports: Vec<Result<crate::export::Export, Error>> = futures::stream::iter(reads)
         .buffered(organization::DEFAULT_CONCURRENCY)
         .collect()
@@ -1081,8 +1145,16 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
             member.id
         );
     }
+    let ids: Vec<String> = members.iter().map(|m| m.id.clone()).collect();
+    let center = super::center::export(hub, &ids).await;
+    if let Ok(Some(center)) = &center {
+        super::center::write_export(out, center, &mut org_file)?;
+    }
     write_new_file(&out.join("organization.toml"), &org_file)?;
     aws.print_calls(&hub.api.calls());
+    if let Err(err) = &center {
+        eprintln!("error: IAM Identity Center could not be exported: {err}");
+    }
     emit(&format!(
         "Wrote {} and a layer for each of {} accounts: check it with `iamspec plan {}`.\n",
         out.join("organization.toml").display(),
@@ -1094,6 +1166,11 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
         return Err(Error::Accounts(format!(
             "{failed} accounts could not be exported (above)"
         )));
+    }
+    if center.is_err() {
+        return Err(Error::Accounts(
+            "IAM Identity Center could not be exported (above); the accounts were".to_owned(),
+        ));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -565,3 +565,51 @@ async fn names<A: CenterApi>(
         .await?;
     Ok(found.into_iter().flatten().collect())
 }
+
+/// Everything the instance holds, for `export`: every user, group, membership, permission
+/// set with its policies, and their assignments in every account of `accounts` (the
+/// organization's) as well as where they are provisioned: an export is read once, and
+/// exactly.
+pub async fn read_all<A: CenterApi>(
+    api: &A,
+    instance: Instance,
+    accounts: &[String],
+) -> Result<CenterState, ApiError> {
+    let store = instance.store.as_str();
+    let (users, groups) = futures::try_join!(api.users(store), api.groups(store))?;
+    let lists: Vec<Vec<Membership>> = futures::stream::iter(&groups)
+        .map(|g| api.memberships(store, &g.id))
+        .buffered(READS)
+        .try_collect()
+        .await?;
+    let mut permission_sets = api.permission_sets(&instance.arn).await?;
+    let arn = instance.arn.as_str();
+    let details: Vec<SetDetails> = futures::stream::iter(&permission_sets)
+        .map(|set| api.details(arn, &set.arn))
+        .buffered(READS)
+        .try_collect()
+        .await?;
+    for (set, details) in permission_sets.iter_mut().zip(details) {
+        set.details = Some(details);
+    }
+    let mut state = CenterState {
+        instance,
+        users,
+        groups,
+        memberships: lists.into_iter().flatten().collect(),
+        permission_sets,
+        assignments: BTreeSet::new(),
+        names: BTreeMap::new(),
+    };
+    let everywhere: BTreeMap<String, BTreeSet<String>> = state
+        .permission_sets
+        .iter()
+        .map(|s| (s.name.clone(), accounts.iter().cloned().collect()))
+        .collect();
+    let options = ReadOptions {
+        prune: false,
+        assigned: Some(&everywhere),
+    };
+    state.assignments = assignments(api, &state, options).await?;
+    Ok(state)
+}
