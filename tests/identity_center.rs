@@ -298,12 +298,47 @@ async fn the_guides_setup_the_identity_center_way_applies_and_plans_nothing_afte
     // Nothing to do after: every assignment, policy and membership is read back as made.
     let again = c.planned(0);
     assert_eq!(texts(&again), Vec::<String>::new(), "{again}");
-    let text = c.run(&["plan", "org.toml"]).expect(0);
+    let text = c.run(&["plan", "org.toml", "--stats"]).expect(0);
     assert!(
         text.stdout.contains("IAM Identity Center: no changes."),
         "{}",
         text.stdout
     );
+    // What a plan with nothing to do reads of Identity Center: one call a list, five for the
+    // permission set, one for its assignments in the one account it is in.
+    let stats = text
+        .stderr
+        .lines()
+        .find(|l| l.starts_with("API calls:"))
+        .unwrap();
+    let calls: std::collections::BTreeMap<&str, u32> = stats
+        .split_once('(')
+        .unwrap()
+        .1
+        .trim_end_matches(')')
+        .split(", ")
+        .map(|c| {
+            let (name, n) = c.rsplit_once(' ').unwrap();
+            (name, n.parse().unwrap())
+        })
+        .collect();
+    for action in [
+        "DescribeOrganization",
+        "ListInstances",
+        "ListUsers",
+        "ListGroups",
+        "ListGroupMemberships",
+        "ListPermissionSets",
+        "DescribePermissionSet",
+        "ListManagedPoliciesInPermissionSet",
+        "GetInlinePolicyForPermissionSet",
+        "ListCustomerManagedPolicyReferencesInPermissionSet",
+        "GetPermissionsBoundaryForPermissionSet",
+        "ListAccountsForProvisionedPermissionSet",
+        "ListAccountAssignments",
+    ] {
+        assert_eq!(calls.get(action), Some(&1), "{action}: {stats}");
+    }
 }
 
 #[tokio::test]
@@ -567,5 +602,40 @@ async fn export_writes_the_instance_and_its_plan_has_nothing_to_do() {
         texts(&value["identity_center"]),
         Vec::<String>::new(),
         "{written}"
+    );
+}
+
+#[tokio::test]
+async fn a_delegated_administrator_leaves_the_management_account_alone_and_says_so() {
+    let c = Center::new().await;
+    let (dev, management) = (c.org.id("dev").to_owned(), c.org.management.id.clone());
+    // Run from dev, as Identity Center's delegated administrator would be.
+    let delegated = c.org.member("dev").await;
+    std::fs::create_dir_all(delegated.dir.path().join("layers")).unwrap();
+    std::fs::write(delegated.dir.path().join("layers/baseline.toml"), BASELINE).unwrap();
+    let text = ORG
+        .replace("accounts = \"all\"", &format!("accounts = [\"{dev}\"]"))
+        .replace(
+            "ous = [\"Workloads/Dev\"]",
+            &format!("accounts = [\"{management}\", \"{dev}\"]"),
+        )
+        .replace("accounts = [\"dev\"]", &format!("accounts = [\"{dev}\"]"));
+    std::fs::write(delegated.dir.path().join("org.toml"), text).unwrap();
+    let run = delegated
+        .run_via(&c.proxy.url, &["plan", "org.toml", "--json"])
+        .expect(0);
+    let value: Value = serde_json::from_str(&run.stdout).unwrap();
+    let center = &value["identity_center"];
+    let changes = texts(center);
+    assert!(changes.iter().any(|t| t.contains(&dev)), "{changes:#?}");
+    assert!(
+        !changes.iter().any(|t| t.contains(&management)),
+        "{changes:#?}"
+    );
+    assert!(
+        center["notes"].to_string().contains(&format!(
+            "assignments to the management account {management} are left out: only a caller in the management account can make them"
+        )),
+        "{center}"
     );
 }

@@ -24,6 +24,19 @@ pub(super) struct Center {
     pub api: AwsCenter,
     pub live: CenterState,
     pub plan: CenterPlan,
+    /// The Organizations calls made for it.
+    organizations: BTreeMap<&'static str, u64>,
+}
+
+impl Center {
+    /// Every call made for Identity Center, by action.
+    pub fn calls(&self) -> BTreeMap<&'static str, u64> {
+        let mut calls = self.api.calls();
+        for (action, n) in &self.organizations {
+            *calls.entry(action).or_default() += n;
+        }
+        calls
+    }
 }
 
 /// Plans `[identity_center]`, if the file has it.
@@ -37,11 +50,15 @@ pub(super) async fn plan<T>(
     let Some(spec) = &org.identity_center else {
         return Ok(None);
     };
+    for note in &spec.notes {
+        eprintln!("{note}");
+    }
     let (wanted, mut notes) = center::wanted(org, spec, hub.listing.as_ref())?;
+    let organizations = AwsOrganizations::new(&hub.config);
     let untouchable = if wanted.is_empty() {
         None
     } else {
-        let management = AwsOrganizations::new(&hub.config)
+        let management = organizations
             .management_account()
             .await
             .map_err(|source| ReadError::Api {
@@ -88,7 +105,12 @@ pub(super) async fn plan<T>(
     let (live, mut plan) = center::plan(&api, spec, &wanted, options).await?;
     notes.append(&mut plan.notes);
     plan.notes = notes;
-    Ok(Some(Center { api, live, plan }))
+    Ok(Some(Center {
+        api,
+        live,
+        plan,
+        organizations: organizations.calls(),
+    }))
 }
 
 /// `apply ORG`'s part before the confirmation: the instance planned and shown, its deletions

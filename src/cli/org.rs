@@ -423,7 +423,7 @@ pub(super) async fn plan(
     let rows = rows(&accounts, &planned, common.max_deletes);
     let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune).await;
     if let Ok(Some(center)) = &center {
-        merge_calls(&mut calls, &center.api.calls());
+        merge_calls(&mut calls, &center.calls());
     }
     let center_plan = center
         .as_ref()
@@ -586,7 +586,7 @@ pub(super) async fn apply(
         center_failed = super::center::apply(&org, center, common, &stop).await?;
     }
     if let Some(center) = &center {
-        merge_calls(&mut calls, &center.api.calls());
+        merge_calls(&mut calls, &center.calls());
     }
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
     if let Some(code) = signal.or_else(|| stop.requested()) {

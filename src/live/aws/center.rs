@@ -17,7 +17,7 @@ use aws_sdk_ssoadmin::types::{
 use aws_smithy_types::Document as Value;
 use futures::{StreamExt, TryStreamExt};
 
-use super::errors::classify;
+use super::errors::{HopelessConnections, classify, is_loopback};
 use crate::iam::OWNER_TAG;
 use crate::live::center::{
     CenterApi, CenterCall, Instance, LiveAssignment, LiveBoundary, LivePermissionSet, Made,
@@ -35,9 +35,15 @@ pub struct AwsCenter {
 
 impl AwsCenter {
     pub fn new(config: &SdkConfig) -> Self {
+        // As for IAM: a connection that cannot be made is not retried until the timeout.
+        let hopeless = HopelessConnections {
+            local: config.endpoint_url().is_some_and(is_loopback),
+        };
+        let sso = aws_sdk_ssoadmin::config::Builder::from(config).retry_classifier(hopeless);
+        let store = aws_sdk_identitystore::config::Builder::from(config).retry_classifier(hopeless);
         Self {
-            sso: aws_sdk_ssoadmin::Client::new(config),
-            store: aws_sdk_identitystore::Client::new(config),
+            sso: aws_sdk_ssoadmin::Client::from_conf(sso.build()),
+            store: aws_sdk_identitystore::Client::from_conf(store.build()),
             calls: Mutex::new(BTreeMap::new()),
         }
     }
