@@ -645,3 +645,28 @@ async fn a_delegated_administrator_leaves_the_management_account_alone_and_says_
         "{center}"
     );
 }
+
+/// The README's worked example, as shipped: Identity Center alone, no IAM layer at all.
+const ONLY_CENTER: &str = include_str!("../specs/identity-center.toml");
+
+#[tokio::test]
+async fn a_file_of_identity_center_alone_plans_applies_and_plans_nothing() {
+    let c = Center::new().await;
+    c.write(ONLY_CENTER);
+    let plan = c.run(&["plan", "org.toml"]).expect(0);
+    let dev = c.org.id("dev");
+    let expected = format!(
+        "+ group `Developers`\n+ user `koding-user`\n+ user `koding-user` in group `Developers`\n+ permission set `Developers` (session PT8H)\n+ permission set `Developers`: attach AmazonEC2FullAccess\n+ permission set `Developers`: attach AmazonRoute53DomainsFullAccess\n+ permission set `Developers`: attach AmazonRoute53FullAccess\n+ permission set `Developers`: attach IAMReadOnlyAccess\n+ group `Developers` gets permission set `Developers` in account dev ({dev})\nIAM Identity Center: 9 changes (0 to delete).\n"
+    );
+    assert!(plan.stdout.contains(&expected), "{}", plan.stdout);
+    println!("{}", plan.stdout);
+    c.run(&["apply", "org.toml", "--yes"]).expect(0);
+    let again = c
+        .run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
+    assert!(
+        again.stdout.contains("IAM Identity Center: no changes."),
+        "{}",
+        again.stdout
+    );
+}

@@ -125,8 +125,9 @@ pub(super) async fn preview<T>(
     let Some(center) = plan(org, hub, accounts, planned, common.prune).await? else {
         return Ok(None);
     };
+    let gap = if org.targets.is_empty() { "" } else { "\n" };
     emit(&format!(
-        "\n{}",
+        "{gap}{}",
         render::center::text(&center.plan, Console.color())
     ))?;
     let count = center.plan.deletions();
@@ -150,7 +151,11 @@ pub(super) async fn apply(
     if center.plan.is_empty() {
         return Ok(false);
     }
-    emit("\n=== IAM Identity Center ===\n")?;
+    emit(if org.targets.is_empty() {
+        "=== IAM Identity Center ===\n"
+    } else {
+        "\n=== IAM Identity Center ===\n"
+    })?;
     let settings = Settings {
         owner: org.owner().unwrap_or(crate::iam::DEFAULT_OWNER),
         patience: common.aws.retry_timeout(),

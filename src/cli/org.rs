@@ -432,9 +432,16 @@ pub(super) async fn plan(
         .map(|c| &c.plan);
     emit(&match format {
         Format::Text => {
-            let mut text = render::org::text(&rows, Console.color());
+            // A file of Identity Center alone has no account to show.
+            let mut text = if rows.is_empty() && center_plan.is_some() {
+                String::new()
+            } else {
+                render::org::text(&rows, Console.color())
+            };
             if let Some(plan) = center_plan {
-                text.push('\n');
+                if !text.is_empty() {
+                    text.push('\n');
+                }
                 text.push_str(&render::center::text(plan, Console.color()));
             }
             text
@@ -517,7 +524,10 @@ pub(super) async fn apply(
         run::prepare_and_plan(&org, &hub, targets, flags(common), make, false).await;
     show_notes(&accounts);
     let mut rows = rows(&accounts, &planned, common.max_deletes);
-    emit(&render::org::text(&rows, Console.color()))?;
+    let center_only = org.targets.is_empty() && org.identity_center.is_some();
+    if !center_only {
+        emit(&render::org::text(&rows, Console.color()))?;
+    }
     let center = super::center::preview(&org, &hub, &accounts, &planned, common).await?;
     let center_changes = center.as_ref().map_or(0, |c| c.plan.changes.len());
     // What must hold before any account is applied: its secrets directory takes secrets.
@@ -578,7 +588,9 @@ pub(super) async fn apply(
     )
     .await;
     let (table, signal, failed) = outcomes(&accounts, &applied, &rows, &plans);
-    emit(&render::org::table(&table))?;
+    if !center_only {
+        emit(&render::org::table(&table))?;
+    }
     let mut center_failed = false;
     if let Some(center) = &center
         && signal.or_else(|| stop.requested()).is_none()

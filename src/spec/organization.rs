@@ -236,10 +236,10 @@ pub(crate) fn parse(text: String, path: &Path) -> Result<Organization, SpecError
     }
     let settings = raw.organization.get_ref();
     let (role, concurrency) = checker.settings(settings);
-    if raw.targets.is_empty() {
+    if raw.targets.is_empty() && raw.identity_center.is_none() {
         checker.error(
             raw.organization.span().start,
-            "the organization file has no [[targets]]: add one with `accounts` (or `ous`, `tags`) and `specs`".to_owned(),
+            "the organization file has no [[targets]] and no [identity_center]: add a target with `accounts` (or `ous`, `tags`) and `specs`".to_owned(),
         );
     }
     let dir = path.parent().unwrap_or_else(|| Path::new(""));
