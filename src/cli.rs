@@ -212,7 +212,8 @@ struct Aws {
     /// The AWS region to sign requests for (IAM is global; default us-east-1).
     #[arg(long, value_name = "REGION", value_parser = parse_region)]
     region: Option<String>,
-    /// Send IAM and STS calls to this endpoint (also AWS_ENDPOINT_URL).
+    /// Send every AWS call (IAM, STS, Organizations, Identity Center) to this endpoint (also
+    /// AWS_ENDPOINT_URL).
     #[arg(long, value_name = "URL", value_parser = parse_endpoint_url)]
     endpoint_url: Option<String>,
     /// Print how many API calls were made, by operation, to standard error.

@@ -237,6 +237,14 @@ impl Stop {
         Self(rx)
     }
 
+    /// A run a signal has already stopped (tests).
+    #[cfg(test)]
+    pub fn signalled(code: u8) -> Self {
+        let (tx, rx) = watch::channel((1, code));
+        std::mem::forget(tx);
+        Self(rx)
+    }
+
     /// The code of the first signal, if one has come.
     pub fn requested(&self) -> Option<u8> {
         let (count, code) = *self.0.borrow();

@@ -426,6 +426,26 @@ async fn drift_made_by_hand_is_shown_and_an_assignment_taken_out_is_deleted() {
         )),
         "{planned:#?}"
     );
+    // Deletions count against --max-deletes, Identity Center's too: nothing is changed.
+    let refused = c.run(&[
+        "apply",
+        "org.toml",
+        "--yes",
+        "--prune",
+        "--max-deletes",
+        "1",
+    ]);
+    let refused = refused.expect(1);
+    assert!(
+        refused.stderr.contains("--max-deletes"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        c.assignments(&set, &dev).await.len(),
+        3,
+        "nothing was deleted"
+    );
     c.run(&["apply", "org.toml", "--yes", "--prune"]).expect(0);
     assert_eq!(
         c.assignments(&set, &dev).await,

@@ -237,6 +237,32 @@ async fn asynchronous_requests_are_waited_for_and_a_failure_says_aws_reason() {
 }
 
 #[tokio::test]
+async fn a_signal_stops_the_apply_before_the_next_change() {
+    let api = MemoryCenter::default();
+    let center = example(|t| t);
+    let wanted = wanted(&center, &[DEV]);
+    let (live, plan) = plan(&api, &center, &wanted, &PLAIN).await;
+    let stop = Stop::signalled(143);
+    let settings = Settings {
+        owner: "iamspec",
+        patience: Duration::from_secs(5),
+        poll: Duration::from_millis(1),
+        stop: &stop,
+    };
+    let outcome = super::apply(&api, &live, &plan, &settings, |_| {}).await;
+    assert_eq!(outcome.stopped, Some(143));
+    assert!(outcome.done.is_empty());
+    assert_eq!(outcome.not_run, plan.changes.len());
+    let made = api
+        .lock()
+        .calls
+        .iter()
+        .filter(|c| c.starts_with("Create"))
+        .count();
+    assert_eq!(made, 0, "nothing was made after the signal");
+}
+
+#[tokio::test]
 async fn concurrent_edits_refused_are_made_again() {
     let api = MemoryCenter::default();
     let center = example(|t| t);
