@@ -145,6 +145,46 @@ impl Center {
         panic!("no permission set {name}");
     }
 
+    /// By hand: `AdministratorAccess` on the permission set, a user nobody declared, and that
+    /// user given the permission set in `account`.
+    async fn drift_by_hand(&self, set: &str, account: &str) {
+        let (instance, store) = self.instance().await;
+        self.sso
+            .attach_managed_policy_to_permission_set()
+            .instance_arn(&instance)
+            .permission_set_arn(set)
+            .managed_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
+            .send()
+            .await
+            .unwrap();
+        let intruder = self
+            .store
+            .create_user()
+            .identity_store_id(&store)
+            .user_name("intruder")
+            .display_name("Intruder")
+            .name(
+                aws_sdk_identitystore::types::Name::builder()
+                    .given_name("In")
+                    .family_name("Truder")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        self.sso
+            .create_account_assignment()
+            .instance_arn(&instance)
+            .target_id(account)
+            .target_type(aws_sdk_ssoadmin::types::TargetType::AwsAccount)
+            .permission_set_arn(set)
+            .principal_type(aws_sdk_ssoadmin::types::PrincipalType::User)
+            .principal_id(intruder.user_id())
+            .send()
+            .await
+            .unwrap();
+    }
+
     /// The names of the AWS-managed policies on a permission set, sorted.
     async fn managed(&self, set: &str) -> Vec<String> {
         let (instance, _) = self.instance().await;
@@ -353,44 +393,9 @@ async fn drift_made_by_hand_is_shown_and_an_assignment_taken_out_is_deleted() {
     let dev = c.org.id("dev").to_owned();
     c.run(&["apply", "org.toml", "--yes"]).expect(0);
     let set = c.permission_set("Developers").await;
-    let (instance, store) = c.instance().await;
+    let (_, store) = c.instance().await;
 
-    // By hand: AdministratorAccess on the permission set, a user nobody declared, and that
-    // user given the permission set in dev.
-    c.sso
-        .attach_managed_policy_to_permission_set()
-        .instance_arn(&instance)
-        .permission_set_arn(&set)
-        .managed_policy_arn("arn:aws:iam::aws:policy/AdministratorAccess")
-        .send()
-        .await
-        .unwrap();
-    let intruder = c
-        .store
-        .create_user()
-        .identity_store_id(&store)
-        .user_name("intruder")
-        .display_name("Intruder")
-        .name(
-            aws_sdk_identitystore::types::Name::builder()
-                .given_name("In")
-                .family_name("Truder")
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
-    c.sso
-        .create_account_assignment()
-        .instance_arn(&instance)
-        .target_id(&dev)
-        .target_type(aws_sdk_ssoadmin::types::TargetType::AwsAccount)
-        .permission_set_arn(&set)
-        .principal_type(aws_sdk_ssoadmin::types::PrincipalType::User)
-        .principal_id(intruder.user_id())
-        .send()
-        .await
-        .unwrap();
+    c.drift_by_hand(&set, &dev).await;
 
     let drift = c.planned(2);
     let changes = texts(&drift);
