@@ -150,27 +150,42 @@ fn arns_match_resource_types_as_globs_do() {
     assert!(!arn_may_match(user, "arn:aws:iam::*:role/x"));
 }
 
-/// The README's specs (its TOML blocks that load alone: a whole spec naming no file) lint
-/// without a warning; its fragments are checked where they are complete enough to load.
+/// The specs of the README and of docs/ (their TOML blocks that load alone: a whole spec
+/// naming no file) lint without a warning; fragments are checked where they are complete
+/// enough to load.
 #[test]
-fn the_readmes_specs_lint_clean() {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let mut checked = 0;
-    for block in readme.split("```toml\n").skip(1) {
-        let text = block.split("```").next().unwrap();
-        let Ok(spec) = spec::parse(text, Path::new("README.md")) else {
-            continue;
-        };
-        checked += 1;
-        let findings: Vec<String> = lint(&spec)
-            .iter()
-            .filter(|f| f.severity >= Severity::Warning)
-            .map(ToString::to_string)
-            .collect();
-        assert!(findings.is_empty(), "{text}\n{}", findings.join("\n"));
+fn the_documented_specs_lint_clean() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path);
+        }
     }
-    assert!(checked >= 2, "only {checked} README specs load");
+    let mut checked = 0;
+    for page in &pages {
+        let text = std::fs::read_to_string(page).unwrap();
+        for block in text.split("```toml\n").skip(1) {
+            let text = block.split("```").next().unwrap();
+            let Ok(spec) = spec::parse(text, page) else {
+                continue;
+            };
+            checked += 1;
+            let findings: Vec<String> = lint(&spec)
+                .iter()
+                .filter(|f| f.severity >= Severity::Warning)
+                .map(ToString::to_string)
+                .collect();
+            assert!(
+                findings.is_empty(),
+                "{}:\n{text}\n{}",
+                page.display(),
+                findings.join("\n")
+            );
+        }
+    }
+    assert!(checked >= 2, "only {checked} documented specs load");
 }
 
 /// A user in two groups: one group's own path is reported at that group (not again at the
