@@ -695,3 +695,48 @@ async fn a_file_of_identity_center_alone_plans_applies_and_plans_nothing() {
         again.stdout
     );
 }
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_fails_within_the_timeouts() {
+    let c = Center::new().await;
+    for (action, says) in [
+        ("ListInstances", "read IAM Identity Center"),
+        (
+            "DescribeOrganization",
+            "find the organization's management account",
+        ),
+        ("ListAccounts", "read the organization's accounts"),
+    ] {
+        let proxy = Proxy::with(
+            &c.org.management.endpoint,
+            Behaviour {
+                hang: Some(action),
+                no_boundaries: true,
+                ..Behaviour::default()
+            },
+        );
+        let started = std::time::Instant::now();
+        let run = c
+            .org
+            .management
+            .run_via(
+                &proxy.url,
+                &[
+                    "plan",
+                    "org.toml",
+                    "--call-timeout",
+                    "1s",
+                    "--retry-timeout",
+                    "3s",
+                ],
+            )
+            .expect(1);
+        let took = started.elapsed();
+        assert!(run.stderr.contains(says), "{action}: {}", run.stderr);
+        assert!(run.stderr.contains("timed out"), "{action}: {}", run.stderr);
+        assert!(
+            took < std::time::Duration::from_secs(20),
+            "{action} took {took:?}"
+        );
+    }
+}

@@ -57,6 +57,9 @@ pub struct Behaviour {
     /// Answer sso-admin's `GetPermissionsBoundaryForPermissionSet` as AWS does for a
     /// permission set without a boundary: moto lacks the call (it answers HTTP 500).
     pub no_boundaries: bool,
+    /// Never answer a call of this action (the connection stays open, silent): an endpoint
+    /// that hangs for one service.
+    pub hang: Option<&'static str>,
 }
 
 /// What the proxy has seen and decided.
@@ -234,6 +237,10 @@ async fn forward(
         state.lock().unwrap().actions.push(action);
         let message = "User is not authorized to perform: sts:AssumeRole on this role";
         return Ok(iam_error(403, "Sender", "AccessDenied", message));
+    }
+    if behaviour.hang == Some(action.as_str()) {
+        state.lock().unwrap().actions.push(action.clone());
+        tokio::time::sleep(Duration::from_hours(1)).await;
     }
     if behaviour.no_boundaries && action == "GetPermissionsBoundaryForPermissionSet" {
         state.lock().unwrap().actions.push(action);
