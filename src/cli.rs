@@ -5,6 +5,7 @@
 //! 2 changes to make or a lost secret to replace (`plan --detailed-exitcode` only); 130, 143
 //! and 129 for an apply stopped by Ctrl-C, SIGTERM and SIGHUP.
 
+mod can;
 mod center;
 mod org;
 mod progress;
@@ -135,6 +136,14 @@ enum Command {
         #[arg(long)]
         sarif: bool,
     },
+    /// Whether a principal may make a request, answered offline.
+    ///
+    /// From documents given: `iamspec can --policy P.json --principal-arn ARN ACTION RESOURCE`
+    /// (with --boundary, --session-policy, --resource-policy and --scp as they apply). From a
+    /// spec: `iamspec can SPEC user/NAME ACTION [RESOURCE]` (its policies, groups, boundary and
+    /// the AWS-managed documents in iamspec's snapshot). Exit 0 when allowed, 2 when denied.
+    #[allow(clippy::doc_markdown)] // --help text, not Markdown
+    Can(can::Asked),
     /// Show every user's credentials, marked where they break a rule.
     ///
     /// From IAM's credential report: access keys with age, status and last use, the console
@@ -408,6 +417,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             json,
             sarif,
         } => lint_files(&files, kind, strict, json, sarif),
+        Command::Can(asked) => can::can(&asked),
         Command::Completions { shell } => completions(shell),
         Command::Man { out } => man(out.as_deref()),
         Command::Schema => {

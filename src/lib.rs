@@ -12,6 +12,7 @@ pub mod credentials;
 pub mod diff;
 pub mod digest;
 pub mod document;
+pub mod eval;
 pub mod export;
 pub mod iam;
 pub mod lint;

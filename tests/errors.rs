@@ -246,6 +246,7 @@ fn every_help_text_is_as_documented() {
         &["apply"],
         &["validate"],
         &["lint"],
+        &["can"],
         &["export"],
         &["accounts"],
         &["credentials"],
