@@ -144,6 +144,9 @@ enum Command {
     /// the AWS-managed documents in iamspec's snapshot). Exit 0 when allowed, 2 when denied.
     #[allow(clippy::doc_markdown)] // --help text, not Markdown
     Can(can::Asked),
+    /// Every user and role of a spec allowed to make a request, and the statements that allow
+    /// it; a role also with who may assume it (its trust policy, one hop).
+    WhoCan(can::WhoCan),
     /// Show every user's credentials, marked where they break a rule.
     ///
     /// From IAM's credential report: access keys with age, status and last use, the console
@@ -418,6 +421,7 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             sarif,
         } => lint_files(&files, kind, strict, json, sarif),
         Command::Can(asked) => can::can(&asked),
+        Command::WhoCan(asked) => can::who_can(&asked),
         Command::Completions { shell } => completions(shell),
         Command::Man { out } => man(out.as_deref()),
         Command::Schema => {

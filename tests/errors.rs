@@ -247,6 +247,7 @@ fn every_help_text_is_as_documented() {
         &["validate"],
         &["lint"],
         &["can"],
+        &["who-can"],
         &["export"],
         &["accounts"],
         &["credentials"],

@@ -106,7 +106,7 @@ fn man_pages_render_for_iamspec_and_each_command() {
     let dir = tempfile::tempdir().unwrap();
     let man1 = dir.path().join("man1");
     let said = iamspec(&["man", "--out", man1.to_str().unwrap()]);
-    assert!(said.starts_with("Wrote 12 man pages"), "{said}");
+    assert!(said.starts_with("Wrote 13 man pages"), "{said}");
     let mut pages: Vec<String> = std::fs::read_dir(&man1)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -126,6 +126,7 @@ fn man_pages_render_for_iamspec_and_each_command() {
             "iamspec-plan.1",
             "iamspec-schema.1",
             "iamspec-validate.1",
+            "iamspec-who-can.1",
             "iamspec.1"
         ]
     );

@@ -243,3 +243,75 @@ fn words(request: &Request, answer: &Answer) -> String {
     }
     out
 }
+
+/// What `who-can` was given.
+#[derive(Debug, clap::Args)]
+pub(super) struct WhoCan {
+    /// The spec (or, with --account, an organization file).
+    spec: PathBuf,
+    /// The action, as `ec2:RunInstances`.
+    action: String,
+    /// The resource's ARN (default `*`).
+    #[arg(default_value = "*")]
+    resource: String,
+    /// The account the spec's principals are in; with an organization file, which account.
+    #[arg(long, value_name = "ID")]
+    account: Option<String>,
+    /// A request context key (repeat a key for several values).
+    #[arg(long = "context", value_name = "KEY=VALUE")]
+    context: Vec<String>,
+    /// Print the answer as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `iamspec who-can`: every user and role of the spec allowed, with the statements that allow
+/// it; a role also with who may assume it.
+pub(super) fn who_can(asked: &WhoCan) -> Result<ExitCode, Error> {
+    let given = context(&asked.context)?;
+    let (spec, account) = load(&asked.spec, asked.account.as_deref())?;
+    let allowed = eval::spec::who_can(
+        &spec,
+        &account,
+        &asked.action,
+        &asked.resource,
+        &given,
+        now(),
+    )
+    .map_err(Error::Usage)?;
+    if asked.json {
+        let mut text = serde_json::to_string_pretty(&serde_json::json!({
+            "action": asked.action,
+            "resource": asked.resource,
+            "allowed": allowed,
+        }))
+        .expect("an answer serialises");
+        text.push('\n');
+        emit(&text)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    for a in &allowed {
+        let _ = writeln!(out, "{}", a.principal);
+        for d in &a.statements {
+            let _ = writeln!(
+                out,
+                "  {:?} {}, statement {}",
+                d.effect, d.policy, d.statement
+            );
+        }
+        if !a.assumed_by.is_empty() {
+            let _ = writeln!(out, "  assumed by: {}", a.assumed_by.join(", "));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "{} of {} principals may call {} on {}.",
+        allowed.len(),
+        spec.users.len() + spec.roles.len(),
+        asked.action,
+        asked.resource
+    );
+    emit(&out)?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -123,3 +123,127 @@ pub fn principal(spec: &Spec, who: &str, account: &str) -> Result<SpecPrincipal,
         boundary,
     })
 }
+
+/// One principal of a spec that may make a request, and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Allowed {
+    /// `user/NAME` or `role/NAME`.
+    pub principal: String,
+    pub statements: Vec<super::Decider>,
+    /// For a role: who its trust policy lets assume it (one hop): principals it names, and
+    /// the spec's users whose own policies let them assume it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub assumed_by: Vec<String>,
+}
+
+/// Every user and role of the spec allowed to make the request (`who-can`), in name order.
+pub fn who_can(
+    spec: &Spec,
+    account: &str,
+    action: &str,
+    resource: &str,
+    context: &super::Context,
+    now: i64,
+) -> Result<Vec<Allowed>, String> {
+    let mut allowed = Vec::new();
+    let users: Vec<String> = spec.users.keys().map(|u| format!("user/{u}")).collect();
+    let roles: Vec<String> = spec.roles.keys().map(|r| format!("role/{r}")).collect();
+    for who in users.iter().chain(&roles) {
+        let found = principal(spec, who, account)?;
+        let request = super::Request::new(
+            found.principal.clone(),
+            action,
+            resource,
+            None,
+            context.clone(),
+            now,
+        );
+        let answer = super::evaluate(
+            &request,
+            &super::Policies {
+                identity: &found.identity,
+                boundary: found.boundary.as_ref(),
+                ..super::Policies::default()
+            },
+        );
+        if answer.decision != super::Decision::Allowed {
+            continue;
+        }
+        let assumed_by = match who.strip_prefix("role/") {
+            Some(role) => assumers(spec, role, account, &users, now)?,
+            None => Vec::new(),
+        };
+        allowed.push(Allowed {
+            principal: who.clone(),
+            statements: answer.statements,
+            assumed_by,
+        });
+    }
+    Ok(allowed)
+}
+
+/// Who may assume a role: the principals its trust policy allows, and the spec's users the
+/// trust and their own policies let call `sts:AssumeRole` on it.
+fn assumers(
+    spec: &Spec,
+    role: &str,
+    account: &str,
+    users: &[String],
+    now: i64,
+) -> Result<Vec<String>, String> {
+    let role_spec = &spec.roles[role];
+    let trust_json = role_spec
+        .trust
+        .document(crate::iam::Partition::Aws, account)
+        .json;
+    let trust = Policy::parse(&format!("the trust policy of role `{role}`"), &trust_json)?;
+    let mut found: Vec<String> = Vec::new();
+    for statement in trust_json
+        .get("Statement")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|s| s.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow"))
+    {
+        if let Some(principal) = statement.get("Principal") {
+            match principal {
+                serde_json::Value::String(any) => found.push(any.clone()),
+                serde_json::Value::Object(map) => {
+                    for (kind, values) in map {
+                        for value in super::strings(Some(values)) {
+                            found.push(format!("{value} ({kind})"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let role_arn = format!("arn:aws:iam::{account}:role{}{role}", role_spec.path);
+    for user in users {
+        let candidate = principal(spec, user, account)?;
+        let request = super::Request::new(
+            candidate.principal.clone(),
+            "sts:AssumeRole",
+            &role_arn,
+            None,
+            super::Context::default(),
+            now,
+        );
+        let answer = super::evaluate(
+            &request,
+            &super::Policies {
+                identity: &candidate.identity,
+                boundary: candidate.boundary.as_ref(),
+                resource: Some(&trust),
+                ..super::Policies::default()
+            },
+        );
+        if answer.decision == super::Decision::Allowed {
+            found.push(user.clone());
+        }
+    }
+    found.sort();
+    found.dedup();
+    Ok(found)
+}
