@@ -708,10 +708,25 @@ fn load_spec(path: &Path) -> Result<Spec, Error> {
 fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
     let spec = load_spec(path)?;
     let findings = lint::lint(&spec);
-    let errors = findings
-        .iter()
-        .filter(|f| f.severity == Severity::Error)
-        .count();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let failed: Vec<String> = crate::eval::spec::failing(&spec, now)
+        .into_iter()
+        .map(|f| match f {
+            Ok(failed) => format!("{}: {}", spec.place(failed.check.at), failed.message()),
+            Err((check, why)) => format!(
+                "{}: check `{}` cannot be answered: {why}",
+                spec.place(check.at),
+                check.label()
+            ),
+        })
+        .collect();
+    let errors = failed.len()
+        + findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error)
+            .count();
     let warnings = spec.warnings.len()
         + findings
             .iter()
@@ -725,6 +740,7 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
             "valid": passes,
             "warnings": spec.warnings.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "findings": findings,
+            "checks": { "count": spec.checks.len(), "failed": failed },
             "action_data": data,
         });
         let mut text = serde_json::to_string_pretty(&report).expect("a report serialises");
@@ -738,6 +754,9 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
         }
         for finding in &findings {
             eprintln!("{finding}");
+        }
+        for failure in &failed {
+            eprintln!("error: {failure}");
         }
         let mut text = String::new();
         let count =
@@ -755,6 +774,10 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
                 "OIDC providers",
             ));
         }
+        if !spec.checks.is_empty() {
+            let held = spec.checks.len() - failed.len();
+            parts.push(format!("{held} of {} checks hold", spec.checks.len()));
+        }
         let verdict = if passes { "is valid" } else { "is not valid" };
         let _ = writeln!(
             text,
@@ -765,7 +788,8 @@ fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
         if errors > 0 {
             let _ = writeln!(
                 text,
-                "{errors} finding{} at level error: fix them, or set their level in [lint].",
+                "{errors} finding{} at level error or failed check{}: fix them, or set their level in [lint].",
+                if errors == 1 { "" } else { "s" },
                 if errors == 1 { "" } else { "s" }
             );
         } else if !passes {

@@ -46,7 +46,7 @@ pub enum Error {
     TooManyDeletes { count: usize, max: usize },
     /// The policy linter found something at level error; nothing was called.
     #[error(
-        "{count} policy finding(s) at level error (above): fix them, or set their level in [lint]; nothing was changed"
+        "{count} policy finding(s) at level error or failed [[checks]] (above): fix them, or set their level in [lint]; nothing was changed"
     )]
     Lint { count: usize },
     /// apply would have to ask, but nobody can answer.
@@ -546,10 +546,24 @@ pub fn spec_notes(spec: &Spec) -> (Vec<String>, usize) {
             .filter(|f| f.severity >= crate::lint::Severity::Warning)
             .map(ToString::to_string),
     );
-    let errors = findings
+    let mut errors = findings
         .iter()
         .filter(|f| f.severity == crate::lint::Severity::Error)
         .count();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    for failed in crate::eval::spec::failing(spec, now) {
+        errors += 1;
+        let (at, message) = match failed {
+            Ok(failed) => (failed.check.at, failed.message()),
+            Err((check, why)) => (
+                check.at,
+                format!("check `{}` cannot be answered: {why}", check.label()),
+            ),
+        };
+        notes.push(format!("error: {}: {message}", spec.place(at)));
+    }
     (notes, errors)
 }
 

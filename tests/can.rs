@@ -305,3 +305,45 @@ fn bad_questions_say_what_to_fix() {
         assert!(r.stderr.contains(says), "{args:?}: {}", r.stderr);
     }
 }
+
+#[test]
+fn a_change_that_breaks_a_check_fails_validate_and_plan_before_any_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let guide = std::fs::read_to_string(repo_spec("koding-route53.toml")).unwrap();
+    let spec = write_temp(dir.path(), "guide.toml", &guide);
+    let spec = spec.to_str().unwrap();
+    let ok = run(&["validate", spec], dir.path()).expect(0);
+    assert!(ok.stdout.contains("2 of 2 checks hold"), "{}", ok.stdout);
+    // The change: Developers get IAMFullAccess.
+    let broken = guide.replace(
+        "policies = [\"AmazonEC2FullAccess\", \"IAMReadOnlyAccess\"]",
+        "policies = [\"AmazonEC2FullAccess\", \"IAMFullAccess\"]",
+    );
+    std::fs::write(dir.path().join("guide.toml"), broken).unwrap();
+    let failed = run(&["validate", spec], dir.path()).expect(1);
+    assert!(
+        failed.stderr.contains("check `user/koding-user iam:CreateUser on *` expects deny, but it is allowed: an identity policy allows it (by AWS-managed policy `IAMFullAccess` statement #0)"),
+        "{}",
+        failed.stderr
+    );
+    let json = run(&["validate", spec, "--json"], dir.path()).expect(1);
+    assert_eq!(json_of(&json)["checks"]["count"], 2);
+    // plan stops on it with no credentials at all: nothing was asked of AWS.
+    let plan = run(&["plan", spec], dir.path()).expect(1);
+    assert!(plan.stderr.contains("failed [[checks]]"), "{}", plan.stderr);
+    assert!(
+        plan.stderr.trim_end().ends_with(
+            "failed [[checks]] (above): fix them, or set their level in [lint]; nothing was changed"
+        ),
+        "{}",
+        plan.stderr
+    );
+    // A check naming a principal the spec lacks is the spec's mistake, at its line.
+    let typo = guide.replace(
+        "principal = \"user/koding-user\"\naction = \"iam:CreateUser\"",
+        "principal = \"user/koding-usr\"\naction = \"iam:CreateUser\"",
+    );
+    std::fs::write(dir.path().join("guide.toml"), typo).unwrap();
+    let wrong = run(&["validate", spec], dir.path()).expect(1);
+    assert!(wrong.stderr.contains("check principal `user/koding-usr` is not a user/NAME or role/NAME the spec declares; did you mean `user/koding-user`?"), "{}", wrong.stderr);
+}

@@ -247,3 +247,80 @@ fn assumers(
     found.dedup();
     Ok(found)
 }
+
+/// A `[[checks]]` entry whose answer is not the one expected, and the answer.
+#[derive(Debug, Clone)]
+pub struct Failed {
+    pub check: crate::spec::Check,
+    pub answer: super::Answer,
+}
+
+impl Failed {
+    /// What it says, naming the check and the statements that now decide it.
+    pub fn message(&self) -> String {
+        let got = match self.answer.decision {
+            super::Decision::Allowed => "allowed",
+            super::Decision::ImplicitDeny => "denied implicitly",
+            super::Decision::ExplicitDeny => "denied explicitly",
+        };
+        let by: Vec<String> = self
+            .answer
+            .statements
+            .iter()
+            .map(|d| format!("{} statement {}", d.policy, d.statement))
+            .collect();
+        let by = if by.is_empty() {
+            String::new()
+        } else {
+            format!(" (by {})", by.join(", "))
+        };
+        format!(
+            "check `{}` expects {}, but it is {got}: {}{by}",
+            self.check.label(),
+            if self.check.allow { "allow" } else { "deny" },
+            self.answer.reason
+        )
+    }
+}
+
+/// The answer to one check, over the spec's documents.
+pub fn answer(spec: &Spec, check: &crate::spec::Check, now: i64) -> Result<super::Answer, String> {
+    let account = spec.account_id.as_deref().unwrap_or(UNNAMED_ACCOUNT);
+    let found = principal(spec, &check.principal, account)?;
+    let mut context = super::Context::default();
+    for (key, value) in &check.context {
+        context.add(key, value);
+    }
+    let request = super::Request::new(
+        found.principal,
+        &check.action,
+        &check.resource,
+        None,
+        context,
+        now,
+    );
+    Ok(super::evaluate(
+        &request,
+        &super::Policies {
+            identity: &found.identity,
+            boundary: found.boundary.as_ref(),
+            ..super::Policies::default()
+        },
+    ))
+}
+
+/// Every check whose answer is not the one expected; a check whose principal's documents
+/// cannot be had fails with why.
+pub fn failing(spec: &Spec, now: i64) -> Vec<Result<Failed, (crate::spec::Check, String)>> {
+    spec.checks
+        .iter()
+        .filter_map(|check| match answer(spec, check, now) {
+            Ok(answer) if (answer.decision == super::Decision::Allowed) == check.allow => None,
+            Ok(answer) => Some(Ok(Failed {
+                check: check.clone(),
+                answer,
+            })),
+            Err(why) => Some(Err((check.clone(), why))),
+        })
+        .collect()
+}

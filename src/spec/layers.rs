@@ -322,6 +322,7 @@ fn union(into: &mut RawSpec, from: RawSpec, source: &Source<'_>, problems: &mut 
         }
         merged.exceptions.extend(lint.exceptions);
     }
+    into.checks.extend(from.checks);
 }
 
 fn entities<T>(

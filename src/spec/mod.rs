@@ -229,6 +229,8 @@ pub struct Spec {
     pub settings: AccountSettings,
     /// `[lint]`: the level of each finding code, and exceptions.
     pub lint: LintConfig,
+    /// `[[checks]]`: access the spec's principals must (or must not) have.
+    pub checks: Vec<Check>,
     /// Where each policy document is named in the spec, by what it is (`policy `X``,
     /// `inline policy `p` of user `u``).
     pub document_at: BTreeMap<String, Location>,
@@ -295,6 +297,26 @@ impl Default for PasswordPolicy {
             reuse_prevention: None,
             hard_expiry: false,
         }
+    }
+}
+
+/// `[[checks]]`: a request a principal of the spec must be allowed, or denied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Check {
+    pub at: Location,
+    /// `user/NAME` or `role/NAME`.
+    pub principal: String,
+    pub action: String,
+    pub resource: String,
+    pub allow: bool,
+    /// Context keys and their values.
+    pub context: Vec<(String, String)>,
+}
+
+impl Check {
+    /// How messages name it: `user/koding-user ec2:RunInstances on *`.
+    pub fn label(&self) -> String {
+        format!("{} {} on {}", self.principal, self.action, self.resource)
     }
 }
 

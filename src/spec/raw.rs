@@ -44,6 +44,29 @@ pub struct RawSpec {
     #[serde(default)]
     pub oidc_providers: BTreeMap<Spanned<String>, RawProvider>,
     pub lint: Option<RawLint>,
+    /// Access checks that validate, plan and CI enforce: whether a principal may make a
+    /// request, answered offline by iamspec's policy evaluator.
+    #[serde(default)]
+    pub checks: Vec<Spanned<RawCheck>>,
+}
+
+/// One access check: a principal of the spec, a request, and the answer expected.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Check")]
+pub struct RawCheck {
+    /// `user/NAME` or `role/NAME`, as the spec declares it.
+    pub principal: Spanned<String>,
+    /// The action, like `ec2:RunInstances`.
+    pub action: Spanned<String>,
+    /// The resource's ARN (default `*`).
+    pub resource: Option<Spanned<String>>,
+    /// `allow` or `deny`.
+    pub expect: Spanned<String>,
+    /// Request context keys, each a value or a list of values.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, serde_json::Value>")]
+    pub context: BTreeMap<String, toml::Value>,
 }
 
 /// The policy linter: the level of each finding code, and exceptions for named policies.

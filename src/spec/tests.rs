@@ -118,7 +118,7 @@ fn unknown_keys_suggest_the_nearest_allowed_one() {
     );
     assert_eq!(
         one_error("version = 1\n[user.a]\n"),
-        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, policies, addons, groups, users, roles, oidc_providers, lint)"
+        "spec.toml:2:2: unknown key `user`; did you mean `users`? (allowed here: version, account, policies, addons, groups, users, roles, oidc_providers, lint, checks)"
     );
 }
 

@@ -38,6 +38,14 @@ const MAX_TAG_KEY: usize = 128;
 const MAX_TAG_VALUE: usize = 256;
 
 const MAX_POLICY_NAME: usize = 128;
+
+/// A context value as text: a string as it is, a number or boolean as TOML writes it.
+fn toml_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
 const MAX_DESCRIPTION: usize = 1000;
 const MAX_MANAGED_DOCUMENT: usize = 6144;
 const MAX_USER_INLINE: usize = 2048;
@@ -151,6 +159,7 @@ impl Checker<'_> {
         );
         let oidc_providers = self.providers(&raw.oidc_providers);
         let roles = self.roles(&raw.roles, &addons, &oidc_providers);
+        let checks = self.checks(&raw.checks, &users, &roles);
         let (file, files) = self.source.files();
         Spec {
             file,
@@ -168,11 +177,84 @@ impl Checker<'_> {
             oidc_providers,
             settings,
             lint: self.lint(raw.lint.as_ref()),
+            checks,
             document_at: BTreeMap::new(),
             document_files: BTreeMap::new(),
             warnings: Vec::new(),
             digest: self.source.digest(),
         }
+    }
+
+    /// `[[checks]]`: each names a principal the spec declares, an action, and allow or deny.
+    fn checks(
+        &mut self,
+        raw: &[Spanned<super::raw::RawCheck>],
+        users: &BTreeMap<String, User>,
+        roles: &BTreeMap<String, Role>,
+    ) -> Vec<super::Check> {
+        let mut checks = Vec::new();
+        for check in raw {
+            let c = check.get_ref();
+            let who = c.principal.get_ref();
+            let known = match who.split_once('/') {
+                Some(("user", name)) => users.contains_key(name),
+                Some(("role", name)) => roles.contains_key(name),
+                _ => false,
+            };
+            if !known {
+                let all: Vec<String> = users
+                    .keys()
+                    .map(|u| format!("user/{u}"))
+                    .chain(roles.keys().map(|r| format!("role/{r}")))
+                    .collect();
+                let hint = super::did_you_mean(who, all.iter().map(String::as_str));
+                self.error(
+                    c.principal.span().start,
+                    format!("check principal `{who}` is not a user/NAME or role/NAME the spec declares{hint}"),
+                );
+            }
+            let action = c.action.get_ref();
+            if action
+                .split_once(':')
+                .is_none_or(|(s, a)| s.is_empty() || a.is_empty())
+            {
+                self.error(
+                    c.action.span().start,
+                    format!("check action `{action}` is not SERVICE:ACTION, like ec2:RunInstances"),
+                );
+            }
+            let allow = match c.expect.get_ref().as_str() {
+                "allow" => true,
+                "deny" => false,
+                other => {
+                    self.error(
+                        c.expect.span().start,
+                        format!("check `expect` is \"allow\" or \"deny\", not `{other}`"),
+                    );
+                    true
+                }
+            };
+            let mut context = Vec::new();
+            for (key, value) in &c.context {
+                let values = match value {
+                    toml::Value::Array(items) => items.iter().map(toml_text).collect(),
+                    one => vec![toml_text(one)],
+                };
+                context.extend(values.into_iter().map(|v| (key.clone(), v)));
+            }
+            checks.push(super::Check {
+                at: self.source.locate(check.span().start),
+                principal: who.clone(),
+                action: action.clone(),
+                resource: c
+                    .resource
+                    .as_ref()
+                    .map_or_else(|| "*".to_owned(), |r| r.get_ref().clone()),
+                allow,
+                context,
+            });
+        }
+        checks
     }
 
     /// `[lint]`: each code and level known, each exception with a reason.
