@@ -592,9 +592,22 @@ async fn plan(
     let session = Session::new(&api, &spec, common.reading(), &Console);
     let planned = session.plan().await?;
     let plan = &planned.plan;
+    let now = planned.live.now;
+    let checks = crate::eval::spec::changed(session.spec, &planned.live, now);
     match format {
-        org::Format::Json => emit(&render::json(plan))?,
-        org::Format::Text => emit(&render::text(plan, session.style()))?,
+        org::Format::Json if checks.is_empty() => emit(&render::json(plan))?,
+        org::Format::Json => {
+            let mut value: serde_json::Value =
+                serde_json::from_str(&render::json(plan)).expect("a plan's JSON reads back");
+            value["checks_changed"] = serde_json::json!(checks);
+            let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
+            text.push('\n');
+            emit(&text)?;
+        }
+        org::Format::Text => {
+            emit(&render::text(plan, session.style()))?;
+            emit(&render::checks_changed(&checks))?;
+        }
         org::Format::Markdown => {
             let row = render::org::Row {
                 id: &plan.account,

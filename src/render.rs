@@ -827,3 +827,28 @@ fn tag_list(tags: &std::collections::BTreeMap<String, String>) -> String {
 
 #[cfg(test)]
 mod tests;
+
+/// The checks whose answer a plan changes, as lines after the plan (nothing when none).
+pub fn checks_changed(changed: &[crate::eval::spec::Changed]) -> String {
+    use std::fmt::Write as _;
+    let word = |d: Option<crate::eval::Decision>| match d {
+        None => "no such principal yet",
+        Some(crate::eval::Decision::Allowed) => "allowed",
+        Some(crate::eval::Decision::ImplicitDeny) => "denied implicitly",
+        Some(crate::eval::Decision::ExplicitDeny) => "denied explicitly",
+    };
+    let mut out = String::new();
+    if !changed.is_empty() {
+        out.push_str("\nChecks whose answer this plan changes:\n");
+    }
+    for c in changed {
+        let _ = writeln!(
+            out,
+            "  {}: {} -> {}",
+            c.check,
+            word(c.before),
+            word(Some(c.after))
+        );
+    }
+    out
+}

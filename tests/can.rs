@@ -347,3 +347,33 @@ fn a_change_that_breaks_a_check_fails_validate_and_plan_before_any_call() {
     let wrong = run(&["validate", spec], dir.path()).expect(1);
     assert!(wrong.stderr.contains("check principal `user/koding-usr` is not a user/NAME or role/NAME the spec declares; did you mean `user/koding-user`?"), "{}", wrong.stderr);
 }
+
+#[tokio::test]
+async fn plan_lists_the_checks_whose_answer_it_changes() {
+    let account = support::Account::new().await;
+    let spec = repo_spec("koding-route53.toml");
+    let spec = spec.to_str().unwrap();
+    let first = account.run(&["plan", spec]).expect(0);
+    assert!(
+        first.stdout.contains("Checks whose answer this plan changes:\n  user/koding-user ec2:RunInstances on *: no such principal yet -> allowed\n  user/koding-user iam:CreateUser on *: no such principal yet -> denied implicitly\n"),
+        "{}",
+        first.stdout
+    );
+    account.run(&["apply", spec, "--yes"]).expect(0);
+    let again = account.run(&["plan", spec, "--json"]).expect(0);
+    let value = json_of(&again);
+    assert!(value.get("checks_changed").is_none(), "{value}");
+    // By hand: Developers lose EC2. The plan that gives it back says so.
+    let iam = account.iam();
+    iam.detach_group_policy()
+        .group_name("Developers")
+        .policy_arn("arn:aws:iam::aws:policy/AmazonEC2FullAccess")
+        .send()
+        .await
+        .unwrap();
+    let drift = account.run(&["plan", spec, "--json"]).expect(0);
+    assert_eq!(
+        json_of(&drift)["checks_changed"],
+        json!([{"check": "user/koding-user ec2:RunInstances on *", "before": "implicit_deny", "after": "allowed"}])
+    );
+}

@@ -324,3 +324,140 @@ pub fn failing(spec: &Spec, now: i64) -> Vec<Result<Failed, (crate::spec::Check,
         })
         .collect()
 }
+
+/// The same principal as the account has it now: its live policies, groups and boundary,
+/// AWS-managed documents from the account's copies read for the plan, else the snapshot.
+/// `None` when the account has no such principal yet.
+pub fn live_principal(
+    live: &crate::live::LiveState,
+    who: &str,
+    account: &str,
+) -> Result<Option<SpecPrincipal>, String> {
+    let document = |arn: &crate::iam::PolicyArn| -> Result<Policy, String> {
+        if let Some(local) = live.local_policies.get(arn) {
+            return Policy::parse(&policy_label(&arn.name), &local.document);
+        }
+        if let Some(doc) = live.aws_documents.get(arn) {
+            return Policy::parse(&format!("AWS-managed policy `{}`", arn.name), doc);
+        }
+        crate::lint::managed::document(&arn.name).map_or_else(
+            || Err(format!("the document of {arn} is not known")),
+            |d| Policy::parse(&format!("AWS-managed policy `{}`", arn.name), &d.json),
+        )
+    };
+    let Some((kind, name)) = who.split_once('/') else {
+        return Ok(None);
+    };
+    let mut identity = Vec::new();
+    let (arn, boundary) = match kind {
+        "user" => {
+            let Some(user) = live.users.get(name) else {
+                return Ok(None);
+            };
+            for arn in &user.policies {
+                identity.push(document(arn)?);
+            }
+            for (inline, doc) in &user.inline_policies {
+                identity.push(Policy::parse(&inline_label("user", name, inline), doc)?);
+            }
+            for group_name in &user.groups {
+                if let Some(group) = live.groups.get(group_name) {
+                    for arn in &group.policies {
+                        identity.push(document(arn)?);
+                    }
+                    for (inline, doc) in &group.inline_policies {
+                        identity.push(Policy::parse(
+                            &inline_label("group", group_name, inline),
+                            doc,
+                        )?);
+                    }
+                }
+            }
+            (
+                format!("arn:aws:iam::{account}:user{}{name}", user.path),
+                user.boundary.as_ref(),
+            )
+        }
+        "role" => {
+            let Some(role) = live.roles.get(name) else {
+                return Ok(None);
+            };
+            for arn in &role.policies {
+                identity.push(document(arn)?);
+            }
+            for (inline, doc) in &role.inline_policies {
+                identity.push(Policy::parse(&inline_label("role", name, inline), doc)?);
+            }
+            (
+                format!("arn:aws:iam::{account}:role{}{name}", role.path),
+                role.boundary.as_ref(),
+            )
+        }
+        _ => return Ok(None),
+    };
+    let boundary = boundary.map(document).transpose()?;
+    Ok(Some(SpecPrincipal {
+        principal: Principal::parse(&arn)?,
+        identity,
+        boundary,
+    }))
+}
+
+/// A check whose answer a plan changes: as the account is, and after the plan.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Changed {
+    pub check: String,
+    /// `None`: the principal does not exist yet.
+    pub before: Option<super::Decision>,
+    pub after: super::Decision,
+}
+
+fn decide(found: &SpecPrincipal, check: &crate::spec::Check, now: i64) -> super::Decision {
+    let mut context = super::Context::default();
+    for (key, value) in &check.context {
+        context.add(key, value);
+    }
+    let request = super::Request::new(
+        found.principal.clone(),
+        &check.action,
+        &check.resource,
+        None,
+        context,
+        now,
+    );
+    super::evaluate(
+        &request,
+        &super::Policies {
+            identity: &found.identity,
+            boundary: found.boundary.as_ref(),
+            ..super::Policies::default()
+        },
+    )
+    .decision
+}
+
+/// The checks whose answer differs between the account as read and the spec: those of the
+/// principals the plan changes. A check that cannot be answered either way is left out (the
+/// spec's side is reported by `failing`).
+pub fn changed(spec: &Spec, live: &crate::live::LiveState, now: i64) -> Vec<Changed> {
+    let account = spec.account_id.as_deref().unwrap_or(&live.caller.account);
+    let mut changed = Vec::new();
+    for check in &spec.checks {
+        let (Ok(after), Ok(before)) = (
+            principal(spec, &check.principal, account),
+            live_principal(live, &check.principal, account),
+        ) else {
+            continue;
+        };
+        let after = decide(&after, check, now);
+        let before = before.map(|b| decide(&b, check, now));
+        if before != Some(after) {
+            changed.push(Changed {
+                check: check.label(),
+                before,
+                after,
+            });
+        }
+    }
+    changed
+}
