@@ -216,7 +216,7 @@ enum Command {
 /// How to reach AWS.
 #[derive(Debug, Args)]
 #[allow(clippy::doc_markdown)] // these doc comments are --help text, not Markdown
-struct Aws {
+pub(crate) struct Aws {
     /// The AWS profile to use (default: AWS_PROFILE, else the default chain); a named profile
     /// wins over credentials in the environment.
     #[arg(long, value_name = "NAME")]
@@ -420,8 +420,8 @@ async fn run(command: Command) -> Result<ExitCode, Error> {
             json,
             sarif,
         } => lint_files(&files, kind, strict, json, sarif),
-        Command::Can(asked) => can::can(&asked),
-        Command::WhoCan(asked) => can::who_can(&asked),
+        Command::Can(asked) => can::can(&asked).await,
+        Command::WhoCan(asked) => can::who_can(&asked).await,
         Command::Completions { shell } => completions(shell),
         Command::Man { out } => man(out.as_deref()),
         Command::Schema => {

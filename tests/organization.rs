@@ -909,3 +909,57 @@ async fn two_applies_of_one_organization_at_once_take_turns_per_account() {
     org.run(&["plan", "org.toml", "--detailed-exitcode"])
         .expect(0);
 }
+
+#[tokio::test]
+async fn can_answers_for_an_account_chosen_by_ou_and_tag() {
+    let org = organization().await;
+    // prod-a gets the prod layer (by OU and tag): koding-user in the baseline's Developers.
+    let run = org
+        .run(&[
+            "can",
+            "org.toml",
+            "--account",
+            "prod-a",
+            "user/koding-user",
+            "ec2:RunInstances",
+            "--json",
+        ])
+        .expect(0);
+    let answer: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(answer["decision"], "allowed", "{answer}");
+    assert_eq!(
+        answer["statements"][0]["policy"],
+        "AWS-managed policy `AmazonEC2FullAccess`"
+    );
+    // dev has no such user: its layers do not declare one.
+    let dev = org
+        .run(&[
+            "can",
+            "org.toml",
+            "--account",
+            "dev",
+            "user/koding-user",
+            "ec2:RunInstances",
+        ])
+        .expect(1);
+    assert!(
+        dev.stderr.contains("the spec has no user `koding-user`"),
+        "{}",
+        dev.stderr
+    );
+    let who = org
+        .run(&[
+            "who-can",
+            "org.toml",
+            "--account",
+            org.id("prod-a"),
+            "sts:AssumeRole",
+            "*",
+        ])
+        .expect(0);
+    assert!(
+        who.stdout.contains("principals may call sts:AssumeRole"),
+        "{}",
+        who.stdout
+    );
+}

@@ -45,6 +45,10 @@ pub(super) struct Asked {
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
+    /// With an organization file whose targets select by name, OU or tag: how to reach AWS
+    /// Organizations, which says which layers the account gets.
+    #[command(flatten)]
+    aws: super::Aws,
     /// ACTION RESOURCE with --principal-arn; else SPEC PRINCIPAL ACTION [RESOURCE].
     #[arg(required = true, value_name = "ARGS", num_args = 1..=4)]
     args: Vec<String>,
@@ -86,7 +90,7 @@ fn now() -> i64 {
 }
 
 /// `iamspec can`: prints the answer; exits 0 when allowed, 2 when denied.
-pub(super) fn can(asked: &Asked) -> Result<ExitCode, Error> {
+pub(super) async fn can(asked: &Asked) -> Result<ExitCode, Error> {
     let given = context(&asked.context)?;
     let resource_policy = asked.resource_policy.as_deref().map(read).transpose()?;
     let scps = asked
@@ -101,7 +105,7 @@ pub(super) fn can(asked: &Asked) -> Result<ExitCode, Error> {
         .collect::<Result<Vec<_>, _>>()?;
     let (principal, identity, boundary, action, resource) = match &asked.principal_arn {
         Some(arn) => documents(asked, arn)?,
-        None => from_spec(asked)?,
+        None => from_spec(asked).await?,
     };
     let request = Request::new(
         principal,
@@ -162,7 +166,7 @@ fn documents(asked: &Asked, arn: &str) -> Result<Asking, Error> {
 }
 
 /// The spec form: `SPEC user/NAME ACTION [RESOURCE]`.
-fn from_spec(asked: &Asked) -> Result<Asking, Error> {
+async fn from_spec(asked: &Asked) -> Result<Asking, Error> {
     let (spec, who, action, resource) = match asked.args.as_slice() {
         [spec, who, action] => (spec, who, action, "*".to_owned()),
         [spec, who, action, resource] => (spec, who, action, resource.clone()),
@@ -177,7 +181,7 @@ fn from_spec(asked: &Asked) -> Result<Asking, Error> {
             "--policy and --boundary go with --principal-arn; a spec's principal has the spec's documents".to_owned(),
         ));
     }
-    let (spec, account) = load(Path::new(spec), asked.account.as_deref())?;
+    let (spec, account) = load(Path::new(spec), asked.account.as_deref(), &asked.aws).await?;
     let found = eval::spec::principal(&spec, who, &account).map_err(Error::Usage)?;
     Ok((
         found.principal,
@@ -188,30 +192,41 @@ fn from_spec(asked: &Asked) -> Result<Asking, Error> {
     ))
 }
 
-/// A spec, or an organization account's merged spec (`--account`), and its account id.
-fn load(path: &Path, account: Option<&str>) -> Result<(crate::spec::Spec, String), Error> {
+/// A spec, or an organization account's merged spec (`--account`), and its account id. An
+/// organization file whose targets select by name, OU or tag is resolved through AWS
+/// Organizations (read-only, with the caller's credentials); one of ids alone offline.
+async fn load(
+    path: &Path,
+    account: Option<&str>,
+    aws: &super::Aws,
+) -> Result<(crate::spec::Spec, String), Error> {
     if crate::spec::organization::is_organization_file(path) {
         let org = crate::spec::organization::load(path)?;
-        let Some(id) = account else {
+        let Some(wanted) = account else {
             return Err(Error::Usage(format!(
                 "{} is an organization file: name the account with --account ID",
                 path.display()
             )));
         };
-        let resolved = crate::org::resolve(&org, None).map_err(|_| {
-            Error::Usage(
-                "this organization file selects accounts by name, OU or tag, which only AWS Organizations can resolve: name the layer's spec instead".to_owned(),
-            )
-        })?;
-        let target = resolved
-            .targets
+        let (targets, partition) = if org.needs_organizations() {
+            let mut calls = std::collections::BTreeMap::new();
+            let (hub, targets) =
+                super::org::connect(&org, aws, &super::Targeting::default(), &mut calls).await?;
+            (targets, hub.caller.partition.as_str().to_owned())
+        } else {
+            (crate::org::resolve(&org, None)?.targets, "aws".to_owned())
+        };
+        let target = targets
             .iter()
-            .find(|t| t.id == id)
+            .find(|t| t.id == wanted || t.name.as_deref() == Some(wanted))
             .ok_or_else(|| {
-                Error::Usage(format!("no target of {} is account {id}", path.display()))
+                Error::Usage(format!(
+                    "no target of {} is account {wanted}",
+                    path.display()
+                ))
             })?;
-        let spec = crate::org::spec_of(&org, target, "aws")?;
-        return Ok((spec, id.to_owned()));
+        let spec = crate::org::spec_of(&org, target, &partition)?;
+        return Ok((spec, target.id.clone()));
     }
     let spec = crate::spec::load(path)?;
     let id = account
@@ -263,13 +278,17 @@ pub(super) struct WhoCan {
     /// Print the answer as JSON.
     #[arg(long)]
     json: bool,
+    /// With an organization file whose targets select by name, OU or tag: how to reach AWS
+    /// Organizations.
+    #[command(flatten)]
+    aws: super::Aws,
 }
 
 /// `iamspec who-can`: every user and role of the spec allowed, with the statements that allow
 /// it; a role also with who may assume it.
-pub(super) fn who_can(asked: &WhoCan) -> Result<ExitCode, Error> {
+pub(super) async fn who_can(asked: &WhoCan) -> Result<ExitCode, Error> {
     let given = context(&asked.context)?;
-    let (spec, account) = load(&asked.spec, asked.account.as_deref())?;
+    let (spec, account) = load(&asked.spec, asked.account.as_deref(), &asked.aws).await?;
     let allowed = eval::spec::who_can(
         &spec,
         &account,

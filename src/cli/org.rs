@@ -211,7 +211,7 @@ async fn hub(aws: &Aws) -> Result<Hub, Error> {
 /// The caller's connection and the target accounts (`--accounts` and `--shard` applied),
 /// read side by side: who the caller is, and AWS Organizations, read only when a target needs
 /// it and only as far as it does (OUs, tags).
-async fn connect(
+pub(super) async fn connect(
     org: &Organization,
     aws: &Aws,
     targeting: &Targeting,
