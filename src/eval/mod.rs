@@ -561,6 +561,13 @@ pub fn evaluate(request: &Request, policies: &Policies<'_>) -> Answer {
         allowed.extend(scp.allows.iter().cloned());
     }
     let same_account = request.resource_account == request.principal.account;
+    if same_account && request.principal.kind == Kind::Root {
+        return answer(
+            Decision::Allowed,
+            allowed,
+            "the account's root user may do anything in its own account that no SCP or explicit deny stops",
+        );
+    }
     let granted = resource.as_ref().filter(|r| !r.allows.is_empty());
     if !same_account && granted.is_none() {
         return answer(

@@ -545,6 +545,19 @@ fn cases() -> Vec<Case> {
             ..Case::default()
         },
         Case {
+            cites: "AWS account root user: it has full access to its account's resources, with no policy",
+            principal: "arn:aws:iam::111111111111:root",
+            expect: Allowed,
+            ..Case::default()
+        },
+        Case {
+            cites: "Service control policies: an SCP limits the root user too",
+            principal: "arn:aws:iam::111111111111:root",
+            scps: vec![allow("ec2:*", "*")],
+            expect: ImplicitDeny,
+            ..Case::default()
+        },
+        Case {
             cites: "IAM JSON policy elements: NotPrincipal denies everyone but the one named",
             resource: Some(
                 json!({"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "NotPrincipal": {"AWS": ROLE}, "Action": "s3:*", "Resource": "*"}]}),
