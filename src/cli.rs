@@ -721,20 +721,7 @@ fn load_spec(path: &Path) -> Result<Spec, Error> {
 fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode, Error> {
     let spec = load_spec(path)?;
     let findings = lint::lint(&spec);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    let failed: Vec<String> = crate::eval::spec::failing(&spec, now)
-        .into_iter()
-        .map(|f| match f {
-            Ok(failed) => format!("{}: {}", spec.place(failed.check.at), failed.message()),
-            Err((check, why)) => format!(
-                "{}: check `{}` cannot be answered: {why}",
-                spec.place(check.at),
-                check.label()
-            ),
-        })
-        .collect();
+    let failed = crate::eval::spec::broken(&spec);
     let errors = failed.len()
         + findings
             .iter()

@@ -550,19 +550,9 @@ pub fn spec_notes(spec: &Spec) -> (Vec<String>, usize) {
         .iter()
         .filter(|f| f.severity == crate::lint::Severity::Error)
         .count();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-    for failed in crate::eval::spec::failing(spec, now) {
+    for broken in crate::eval::spec::broken(spec) {
         errors += 1;
-        let (at, message) = match failed {
-            Ok(failed) => (failed.check.at, failed.message()),
-            Err((check, why)) => (
-                check.at,
-                format!("check `{}` cannot be answered: {why}", check.label()),
-            ),
-        };
-        notes.push(format!("error: {}: {message}", spec.place(at)));
+        notes.push(format!("error: {broken}"));
     }
     (notes, errors)
 }

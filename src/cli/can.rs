@@ -84,11 +84,6 @@ fn context(pairs: &[String]) -> Result<Context, Error> {
     Ok(context)
 }
 
-fn now() -> i64 {
-    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    since.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-}
-
 /// `iamspec can`: prints the answer; exits 0 when allowed, 2 when denied.
 pub(super) async fn can(asked: &Asked) -> Result<ExitCode, Error> {
     let given = context(&asked.context)?;
@@ -113,7 +108,7 @@ pub(super) async fn can(asked: &Asked) -> Result<ExitCode, Error> {
         &resource,
         asked.resource_account.as_deref(),
         given,
-        now(),
+        eval::spec::now(),
     );
     let answer = eval::evaluate(
         &request,
@@ -295,7 +290,7 @@ pub(super) async fn who_can(asked: &WhoCan) -> Result<ExitCode, Error> {
         &asked.action,
         &asked.resource,
         &given,
-        now(),
+        eval::spec::now(),
     )
     .map_err(Error::Usage)?;
     if asked.json {

@@ -309,6 +309,28 @@ pub fn answer(spec: &Spec, check: &crate::spec::Check, now: i64) -> Result<super
     ))
 }
 
+/// The clock in seconds since 1970: what `aws:CurrentTime` is when nobody gives it.
+pub fn now() -> i64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    since.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// Each check that does not hold now, as `FILE:LINE:COLUMN: what`: for `validate`, `plan`
+/// and every account of an organization alike.
+pub fn broken(spec: &Spec) -> Vec<String> {
+    failing(spec, now())
+        .into_iter()
+        .map(|f| match f {
+            Ok(failed) => format!("{}: {}", spec.place(failed.check.at), failed.message()),
+            Err((check, why)) => format!(
+                "{}: check `{}` cannot be answered: {why}",
+                spec.place(check.at),
+                check.label()
+            ),
+        })
+        .collect()
+}
+
 /// Every check whose answer is not the one expected; a check whose principal's documents
 /// cannot be had fails with why.
 pub fn failing(spec: &Spec, now: i64) -> Vec<Result<Failed, (crate::spec::Check, String)>> {
