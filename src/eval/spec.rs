@@ -16,6 +16,40 @@ pub struct SpecPrincipal {
     pub boundary: Option<Policy>,
 }
 
+impl SpecPrincipal {
+    /// The answer to a request this principal makes, under its own documents and, where
+    /// there is one, the resource's policy.
+    pub fn ask(
+        &self,
+        action: &str,
+        resource: &str,
+        context: super::Context,
+        resource_policy: Option<&Policy>,
+        now: i64,
+    ) -> super::Answer {
+        let request =
+            super::Request::new(self.principal.clone(), action, resource, None, context, now);
+        super::evaluate(
+            &request,
+            &super::Policies {
+                identity: &self.identity,
+                boundary: self.boundary.as_ref(),
+                resource: resource_policy,
+                ..super::Policies::default()
+            },
+        )
+    }
+
+    /// The answer to a check.
+    fn check(&self, check: &crate::spec::Check, now: i64) -> super::Answer {
+        let mut context = super::Context::default();
+        for (key, value) in &check.context {
+            context.add(key, value);
+        }
+        self.ask(&check.action, &check.resource, context, None, now)
+    }
+}
+
 fn document(spec: &Spec, use_: &PolicyUse) -> Result<Policy, String> {
     let managed = |name: &str| {
         crate::lint::managed::document(name).map_or_else(
@@ -145,32 +179,27 @@ pub fn who_can(
     context: &super::Context,
     now: i64,
 ) -> Result<Vec<Allowed>, String> {
+    // Each principal's documents are found and parsed once, for its answer and for every
+    // role it might assume.
+    let found = |kind: &str, names: Vec<&String>| -> Result<Vec<(String, SpecPrincipal)>, String> {
+        names
+            .into_iter()
+            .map(|name| {
+                let who = format!("{kind}/{name}");
+                principal(spec, &who, account).map(|p| (who, p))
+            })
+            .collect()
+    };
+    let users = found("user", spec.users.keys().collect())?;
+    let roles = found("role", spec.roles.keys().collect())?;
     let mut allowed = Vec::new();
-    let users: Vec<String> = spec.users.keys().map(|u| format!("user/{u}")).collect();
-    let roles: Vec<String> = spec.roles.keys().map(|r| format!("role/{r}")).collect();
-    for who in users.iter().chain(&roles) {
-        let found = principal(spec, who, account)?;
-        let request = super::Request::new(
-            found.principal.clone(),
-            action,
-            resource,
-            None,
-            context.clone(),
-            now,
-        );
-        let answer = super::evaluate(
-            &request,
-            &super::Policies {
-                identity: &found.identity,
-                boundary: found.boundary.as_ref(),
-                ..super::Policies::default()
-            },
-        );
+    for (who, found) in users.iter().chain(&roles) {
+        let answer = found.ask(action, resource, context.clone(), None, now);
         if answer.decision != super::Decision::Allowed {
             continue;
         }
         let assumed_by = match who.strip_prefix("role/") {
-            Some(role) => assumers(spec, role, account, &users, now)?,
+            Some(role) => assumers(spec, role, found, account, &users, now)?,
             None => Vec::new(),
         };
         allowed.push(Allowed {
@@ -187,8 +216,9 @@ pub fn who_can(
 fn assumers(
     spec: &Spec,
     role: &str,
+    found_role: &SpecPrincipal,
     account: &str,
-    users: &[String],
+    users: &[(String, SpecPrincipal)],
     now: i64,
 ) -> Result<Vec<String>, String> {
     let role_spec = &spec.roles[role];
@@ -219,25 +249,13 @@ fn assumers(
             }
         }
     }
-    let role_arn = format!("arn:aws:iam::{account}:role{}{role}", role_spec.path);
-    for user in users {
-        let candidate = principal(spec, user, account)?;
-        let request = super::Request::new(
-            candidate.principal.clone(),
+    for (user, candidate) in users {
+        let answer = candidate.ask(
             "sts:AssumeRole",
-            &role_arn,
-            None,
+            &found_role.principal.arn,
             super::Context::default(),
+            Some(&trust),
             now,
-        );
-        let answer = super::evaluate(
-            &request,
-            &super::Policies {
-                identity: &candidate.identity,
-                boundary: candidate.boundary.as_ref(),
-                resource: Some(&trust),
-                ..super::Policies::default()
-            },
         );
         if answer.decision == super::Decision::Allowed {
             found.push(user.clone());
@@ -286,27 +304,7 @@ impl Failed {
 /// The answer to one check, over the spec's documents.
 pub fn answer(spec: &Spec, check: &crate::spec::Check, now: i64) -> Result<super::Answer, String> {
     let account = spec.account_id.as_deref().unwrap_or(UNNAMED_ACCOUNT);
-    let found = principal(spec, &check.principal, account)?;
-    let mut context = super::Context::default();
-    for (key, value) in &check.context {
-        context.add(key, value);
-    }
-    let request = super::Request::new(
-        found.principal,
-        &check.action,
-        &check.resource,
-        None,
-        context,
-        now,
-    );
-    Ok(super::evaluate(
-        &request,
-        &super::Policies {
-            identity: &found.identity,
-            boundary: found.boundary.as_ref(),
-            ..super::Policies::default()
-        },
-    ))
+    Ok(principal(spec, &check.principal, account)?.check(check, now))
 }
 
 /// The clock in seconds since 1970: what `aws:CurrentTime` is when nobody gives it.
@@ -434,30 +432,6 @@ pub struct Changed {
     pub after: super::Decision,
 }
 
-fn decide(found: &SpecPrincipal, check: &crate::spec::Check, now: i64) -> super::Decision {
-    let mut context = super::Context::default();
-    for (key, value) in &check.context {
-        context.add(key, value);
-    }
-    let request = super::Request::new(
-        found.principal.clone(),
-        &check.action,
-        &check.resource,
-        None,
-        context,
-        now,
-    );
-    super::evaluate(
-        &request,
-        &super::Policies {
-            identity: &found.identity,
-            boundary: found.boundary.as_ref(),
-            ..super::Policies::default()
-        },
-    )
-    .decision
-}
-
 /// The checks whose answer differs between the account as read and the spec: those of the
 /// principals the plan changes. A check that cannot be answered either way is left out (the
 /// spec's side is reported by `failing`).
@@ -471,8 +445,8 @@ pub fn changed(spec: &Spec, live: &crate::live::LiveState, now: i64) -> Vec<Chan
         ) else {
             continue;
         };
-        let after = decide(&after, check, now);
-        let before = before.map(|b| decide(&b, check, now));
+        let after = after.check(check, now).decision;
+        let before = before.map(|b| b.check(check, now).decision);
         if before != Some(after) {
             changed.push(Changed {
                 check: check.label(),
