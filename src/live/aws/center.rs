@@ -73,22 +73,30 @@ fn text(value: &str) -> Value {
     Value::String(value.to_owned())
 }
 
+/// A store user from what `ListUsers` and `DescribeUser` return alike (two SDK types with the
+/// same accessors); `$name` when the answer carries no user name.
+macro_rules! store_user {
+    ($user:expr, $name:expr) => {{
+        let user = $user;
+        let emails = user.emails();
+        StoreUser {
+            id: user.user_id().to_owned(),
+            name: user.user_name().unwrap_or($name).to_owned(),
+            display_name: user.display_name().map(str::to_owned),
+            given_name: user.name().and_then(|n| n.given_name()).map(str::to_owned),
+            family_name: user.name().and_then(|n| n.family_name()).map(str::to_owned),
+            email: emails
+                .iter()
+                .find(|e| e.primary())
+                .or_else(|| emails.first())
+                .and_then(|e| e.value().map(str::to_owned)),
+            external: !user.external_ids().is_empty(),
+        }
+    }};
+}
+
 fn user_of(user: &aws_sdk_identitystore::types::User) -> StoreUser {
-    let emails = user.emails();
-    let email = emails
-        .iter()
-        .find(|e| e.primary())
-        .or_else(|| emails.first())
-        .and_then(|e| e.value().map(str::to_owned));
-    StoreUser {
-        id: user.user_id().to_owned(),
-        name: user.user_name().unwrap_or_default().to_owned(),
-        display_name: user.display_name().map(str::to_owned),
-        given_name: user.name().and_then(|n| n.given_name()).map(str::to_owned),
-        family_name: user.name().and_then(|n| n.family_name()).map(str::to_owned),
-        email,
-        external: !user.external_ids().is_empty(),
-    }
+    store_user!(user, "")
 }
 
 fn group_of(group: &aws_sdk_identitystore::types::Group) -> StoreGroup {
@@ -232,20 +240,7 @@ impl CenterApi for AwsCenter {
             .send()
             .await
             .map_err(classify)?;
-        let emails = user.emails();
-        Ok(Some(StoreUser {
-            id: user.user_id().to_owned(),
-            name: user.user_name().unwrap_or(name).to_owned(),
-            display_name: user.display_name().map(str::to_owned),
-            given_name: user.name().and_then(|n| n.given_name()).map(str::to_owned),
-            family_name: user.name().and_then(|n| n.family_name()).map(str::to_owned),
-            email: emails
-                .iter()
-                .find(|e| e.primary())
-                .or_else(|| emails.first())
-                .and_then(|e| e.value().map(str::to_owned)),
-            external: !user.external_ids().is_empty(),
-        }))
+        Ok(Some(store_user!(&user, name)))
     }
 
     async fn find_group(&self, store: &str, name: &str) -> Result<Option<StoreGroup>, ApiError> {
