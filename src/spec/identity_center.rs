@@ -422,13 +422,17 @@ fn user(
 ) -> User {
     let user = name.get_ref();
     let text = name.get_ref();
-    if text.is_empty()
-        || text.chars().count() > MAX_USER_NAME
-        || text.chars().any(char::is_whitespace)
-    {
+    let valid = !text.is_empty()
+        && text.chars().count() <= MAX_USER_NAME
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control());
+    if !valid {
+        // Escaped: a control character must not reach the terminal that shows the error.
         checker.error(
             name.span().start,
-            format!("user name `{text}` is 1 to {MAX_USER_NAME} characters without spaces, as the identity store takes it"),
+            format!(
+                "user name `{}` is 1 to {MAX_USER_NAME} characters without spaces or control characters, as the identity store takes it",
+                text.escape_debug()
+            ),
         );
     }
     let r = raw.get_ref();

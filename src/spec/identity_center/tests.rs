@@ -263,6 +263,33 @@ fn an_inline_document_goes_through_the_linter() {
 }
 
 #[test]
+fn a_hostile_name_is_refused_before_it_reaches_a_terminal() {
+    let escape = EXAMPLE
+        .replace(
+            "[identity_center.users.koding-user]",
+            "[identity_center.users.\"koding\\u001b[2Juser\"]",
+        )
+        .replace(
+            "groups = [\"Developers\"]\n\n[identity_center.permission_sets",
+            "\n[identity_center.permission_sets",
+        );
+    let err = error(&escape);
+    assert!(
+        err.contains("user name `koding\\u{1b}[2Juser` is 1 to 128 characters without spaces or control characters"),
+        "{err}"
+    );
+    let spaced = EXAMPLE.replace(
+        "description = \"Builds Koding stacks\"",
+        "description = \"Builds\\u0007 stacks\"",
+    );
+    assert!(
+        error(&spaced).contains("group `Developers`'s description has a control character"),
+        "{}",
+        error(&spaced)
+    );
+}
+
+#[test]
 fn session_lengths_go_both_ways() {
     for (seconds, iso) in [
         (3600, "PT1H"),
