@@ -297,10 +297,20 @@ pub(crate) struct Targeting {
     /// shards take every account exactly once.
     #[arg(long, value_name = "K/N")]
     shard: Option<crate::org::Shard>,
+    /// Only IAM Identity Center, as a whole (its users, groups, permission sets and every
+    /// assignment), and no account's IAM: the one job of a CI matrix that changes the instance.
+    #[arg(long, conflicts_with_all = ["accounts", "shard"])]
+    identity_center_only: bool,
 }
 
 impl Targeting {
     fn is_given(&self) -> bool {
+        !self.accounts.is_empty() || self.shard.is_some() || self.identity_center_only
+    }
+
+    /// Whether a selection of accounts scopes the run (Identity Center then plans only their
+    /// assignments and provisioning).
+    fn scopes(&self) -> bool {
         !self.accounts.is_empty() || self.shard.is_some()
     }
 }
@@ -565,7 +575,7 @@ async fn export(
 fn one_account(targeting: &Targeting) -> Result<(), Error> {
     if targeting.is_given() {
         return Err(Error::Usage(
-            "--accounts and --shard choose among the accounts of an organization file; this is a spec of one account".to_owned(),
+            "--accounts, --shard and --identity-center-only choose among the parts of an organization file; this is a spec of one account".to_owned(),
         ));
     }
     Ok(())

@@ -31,6 +31,36 @@ const CYAN: anstyle::Style = AnsiColor::Cyan.on_default();
 const RED: anstyle::Style = AnsiColor::Red.on_default();
 const BOLD: anstyle::Style = anstyle::Style::new().bold();
 
+/// A name read from AWS (an identity-store user or group, an account or OU name, a tag), as
+/// iamspec shows it: whoever can rename the thing chose it, so nothing in it may add a line,
+/// move the cursor, reorder text or close a Markdown fence. Control characters, bidirectional
+/// and invisible format characters become `\u{..}` escapes (`\n`, `\t` as such), and a
+/// backslash or backtick is escaped. Ordinary names come out unchanged.
+pub fn untrusted(name: &str) -> String {
+    let plain = |c: char| {
+        !c.is_control()
+            && !matches!(c, '\\' | '`' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{206f}' | '\u{feff}')
+    };
+    if name.chars().all(plain) {
+        return name.to_owned();
+    }
+    let mut shown = String::with_capacity(name.len() + 8);
+    for c in name.chars() {
+        match c {
+            '\\' => shown.push_str("\\\\"),
+            '`' => shown.push_str("\\`"),
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if plain(c) => shown.push(c),
+            c => {
+                let _ = write!(shown, "\\u{{{:x}}}", u32::from(c));
+            }
+        }
+    }
+    shown
+}
+
 /// The plan as text, ending in a newline.
 pub fn text(plan: &Plan, style: Style<'_>) -> String {
     let paint = |color: anstyle::Style, text: &str| {

@@ -33,6 +33,8 @@ pub struct Outcome {
     pub not_run: usize,
     /// The signal that stopped it, if one did.
     pub stopped: Option<u8>,
+    /// It stopped because its lock was lost.
+    pub halted: bool,
 }
 
 /// The ids of what exists, by name: the instance's, then what the apply makes.
@@ -99,8 +101,10 @@ impl Ids {
             Step::RemoveMember { membership_id } => CenterCall::RemoveMember {
                 membership_id: membership_id.clone(),
             },
-            Step::CreatePermissionSet { .. } => {
-                unreachable!("a permission set's creation carries its owner: see `apply`")
+            Step::CreatePermissionSet { .. } | Step::TagPermissionSet { .. } => {
+                unreachable!(
+                    "a permission set's creation or adoption carries its owner: see `apply`"
+                )
             }
             Step::UpdatePermissionSet {
                 name,
@@ -141,8 +145,9 @@ impl Ids {
             Step::DeleteBoundary { set } => CenterCall::DeleteBoundary {
                 arn: self.set(set)?,
             },
-            Step::Provision { set } => CenterCall::Provision {
+            Step::Provision { set, account } => CenterCall::Provision {
                 arn: self.set(set)?,
+                account: account.clone(),
             },
             Step::Assign {
                 set,
@@ -189,6 +194,8 @@ pub struct Settings<'a> {
     /// How often a request's status is asked.
     pub poll: Duration,
     pub stop: &'a Stop,
+    /// Set when the run must stop before its next change (its lock was lost).
+    pub halt: Option<&'a std::sync::atomic::AtomicBool>,
 }
 
 /// Makes the plan's changes, in order.
@@ -208,6 +215,13 @@ pub async fn apply<A: CenterApi>(
             outcome.stopped = Some(code);
             break;
         }
+        if settings
+            .halt
+            .is_some_and(|h| h.load(std::sync::atomic::Ordering::SeqCst))
+        {
+            outcome.halted = true;
+            break;
+        }
         let batch = batch_at(&plan.changes, at);
         let results: Vec<Result<Option<String>, ApiError>> = futures::stream::iter(batch)
             .map(|change| async {
@@ -220,6 +234,10 @@ pub async fn apply<A: CenterApi>(
                         name: name.clone(),
                         description: description.clone(),
                         session: *session,
+                        owner: settings.owner.to_owned(),
+                    },
+                    Step::TagPermissionSet { set } => CenterCall::TagPermissionSet {
+                        arn: ids.set(set)?,
                         owner: settings.owner.to_owned(),
                     },
                     step => ids.call(step)?,
@@ -281,6 +299,7 @@ async fn make<A: CenterApi>(
     let made = loop {
         match api.call(instance, call).await {
             Ok(made) => break made,
+            Err(err) if duplicate(call, &err) => return Err(duplicate_error(call)),
             Err(err) if worth_again(&err) && started.elapsed() + pause < settings.patience => {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
@@ -295,6 +314,41 @@ async fn make<A: CenterApi>(
             .await
             .map(|()| None),
     }
+}
+
+/// A create answered `ConflictException`: something of that name exists (made meanwhile by
+/// hand or by another apply). Another try would only meet it again.
+fn duplicate(call: &CenterCall, err: &ApiError) -> bool {
+    // A concurrent edit is a ConflictException too; a duplicate says so in its message
+    // ("already exists", "Duplicate UserName", a uniqueness constraint).
+    let message = err.message.to_lowercase();
+    err.code.as_deref() == Some("ConflictException")
+        && ["exist", "duplicate", "unique"]
+            .iter()
+            .any(|w| message.contains(w))
+        && matches!(
+            call,
+            CenterCall::CreateGroup { .. }
+                | CenterCall::CreateUser { .. }
+                | CenterCall::CreatePermissionSet { .. }
+        )
+}
+
+fn duplicate_error(call: &CenterCall) -> ApiError {
+    let (kind, name) = match call {
+        CenterCall::CreateGroup { name, .. } => ("a group", name.as_str()),
+        CenterCall::CreateUser { user } => ("a user", user.name.as_str()),
+        CenterCall::CreatePermissionSet { name, .. } => ("a permission set", name.as_str()),
+        _ => ("something", ""),
+    };
+    ApiError::new(
+        ErrorKind::AlreadyExists,
+        Some("ConflictException".to_owned()),
+        format!(
+            "Identity Center already has {kind} named `{}` (made since this plan was read, by hand or by another apply): run plan again to see it",
+            crate::render::untrusted(name)
+        ),
+    )
 }
 
 fn worth_again(err: &ApiError) -> bool {

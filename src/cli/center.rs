@@ -2,16 +2,19 @@
 //! layers and live policies are what permission sets' references are checked against),
 //! shown under its own header, applied after them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::{Common, Console, emit};
 use crate::apply::center::{self as apply_center, Settings};
-use crate::diff::center::Options;
+use crate::diff::center::{Options, Wanted};
 use crate::export::center::CenterExport;
 use crate::live::ReadError;
 use crate::live::aws::{AwsCenter, AwsOrganizations};
 use crate::live::center::{CenterApi as _, CenterState};
+use crate::lock;
+use crate::org::Target;
 use crate::org::center::{self, Known};
 use crate::org::run::{Account, Hub, Planning};
 use crate::plan::center::CenterPlan;
@@ -19,13 +22,20 @@ use crate::render;
 use crate::session::{Error, Stop, Terminal as _};
 use crate::spec::organization::Organization;
 
-/// The instance, as read, and its plan.
+/// The instance, as read, its plan, and what planning it again under the lock needs.
 pub(super) struct Center {
     pub api: AwsCenter,
     pub live: CenterState,
     pub plan: CenterPlan,
     /// The Organizations calls made for it.
     organizations: BTreeMap<&'static str, u64>,
+    wanted: Vec<Wanted>,
+    labels: BTreeMap<String, String>,
+    untouchable: Option<String>,
+    scope: Option<BTreeSet<String>>,
+    prune: bool,
+    owner: String,
+    partition: String,
 }
 
 impl Center {
@@ -37,6 +47,26 @@ impl Center {
         }
         calls
     }
+
+    fn options(&self) -> Options<'_> {
+        Options {
+            prune: self.prune,
+            owner: &self.owner,
+            partition: &self.partition,
+            untouchable: self.untouchable.as_deref(),
+            labels: &self.labels,
+            scope: self.scope.as_ref(),
+        }
+    }
+}
+
+/// Which part of Identity Center a run takes.
+pub(super) struct Part<'a> {
+    /// `--accounts`/`--shard`: only these accounts' assignments and provisioning.
+    pub scope: Option<BTreeSet<String>>,
+    /// `--identity-center-only`: the targets, whose layers (not planned now) say which
+    /// customer-managed policies each account will have.
+    pub offline: &'a [Target],
 }
 
 /// Plans `[identity_center]`, if the file has it.
@@ -46,6 +76,7 @@ pub(super) async fn plan<T>(
     accounts: &[Account<T>],
     planned: &[Planning],
     prune: bool,
+    part: Part<'_>,
 ) -> Result<Option<Center>, Error> {
     let Some(spec) = &org.identity_center else {
         return Ok(None);
@@ -67,7 +98,23 @@ pub(super) async fn plan<T>(
             })?;
         (management != hub.caller.account).then_some(management)
     };
+    let partition = hub.caller.partition.as_str();
+    // The layers of the accounts not planned in this run (--identity-center-only).
+    let offline: Vec<(String, Option<crate::spec::Spec>)> = part
+        .offline
+        .iter()
+        .map(|t| (t.id.clone(), crate::org::spec_of(org, t, partition).ok()))
+        .collect();
     let mut known = BTreeMap::new();
+    for (id, spec) in &offline {
+        known.insert(
+            id.clone(),
+            Known {
+                spec: spec.as_ref(),
+                live: None,
+            },
+        );
+    }
     for (account, planned) in accounts.iter().zip(planned) {
         let live = planned.as_ref().ok().map(|(p, _)| {
             p.live
@@ -87,30 +134,44 @@ pub(super) async fn plan<T>(
     let mut labels: BTreeMap<String, String> = accounts
         .iter()
         .map(|a| (a.target.id.clone(), a.target.label()))
+        .chain(part.offline.iter().map(|t| (t.id.clone(), t.label())))
         .collect();
     for member in hub.listing.iter().flat_map(|l| &l.members) {
         labels
             .entry(member.id.clone())
-            .or_insert_with(|| format!("{} ({})", member.name, member.id));
+            .or_insert_with(|| format!("{} ({})", render::untrusted(&member.name), member.id));
     }
-    let owner = org.owner().unwrap_or(crate::iam::DEFAULT_OWNER);
-    let options = Options {
-        prune,
-        owner,
-        partition: hub.caller.partition.as_str(),
-        untouchable: untouchable.as_deref(),
-        labels: &labels,
-    };
     let api = AwsCenter::new(&hub.config);
-    let (live, mut plan) = center::plan(&api, spec, &wanted, options).await?;
+    let mut center = Center {
+        api,
+        live: CenterState::empty(),
+        plan: CenterPlan::default(),
+        organizations: organizations.calls(),
+        wanted,
+        labels,
+        untouchable,
+        scope: part.scope,
+        prune,
+        owner: org.owner().unwrap_or(crate::iam::DEFAULT_OWNER).to_owned(),
+        partition: partition.to_owned(),
+    };
+    let (live, mut plan) =
+        center::plan(&center.api, spec, &center.wanted, center.options()).await?;
     notes.append(&mut plan.notes);
     plan.notes = notes;
-    Ok(Some(Center {
-        api,
-        live,
-        plan,
-        organizations: organizations.calls(),
-    }))
+    center.live = live;
+    center.plan = plan;
+    Ok(Some(center))
+}
+
+/// The error of a plan that refuses something (a permission set of another owner).
+pub(super) fn refusal(plan: &CenterPlan) -> Option<Error> {
+    (!plan.refused.is_empty()).then(|| {
+        Error::Accounts(format!(
+            "IAM Identity Center cannot be planned as the file says: {} (above); nothing was changed",
+            plan.refused.join("; ")
+        ))
+    })
 }
 
 /// `apply ORG`'s part before the confirmation: the instance planned and shown, its deletions
@@ -121,15 +182,19 @@ pub(super) async fn preview<T>(
     accounts: &[Account<T>],
     planned: &[Planning],
     common: &Common,
+    part: Part<'_>,
 ) -> Result<Option<Center>, Error> {
-    let Some(center) = plan(org, hub, accounts, planned, common.prune).await? else {
+    let Some(center) = plan(org, hub, accounts, planned, common.prune, part).await? else {
         return Ok(None);
     };
-    let gap = if org.targets.is_empty() { "" } else { "\n" };
+    let gap = if accounts.is_empty() { "" } else { "\n" };
     emit(&format!(
         "{gap}{}",
         render::center::text(&center.plan, Console.color())
     ))?;
+    if let Some(refused) = refusal(&center.plan) {
+        return Err(refused);
+    }
     let count = center.plan.deletions();
     if count > common.max_deletes {
         return Err(Error::TooManyDeletes {
@@ -140,34 +205,125 @@ pub(super) async fn preview<T>(
     Ok(Some(center))
 }
 
-/// Applies the instance's plan after the accounts', saying each change as it is made.
-/// Returns whether a change failed.
+/// Applies the instance's plan after the accounts', under Identity Center's own lock in the
+/// caller's account, saying each change as it is made. Changes that need what a failed
+/// account did not make are held back. Returns whether a change failed.
 pub(super) async fn apply(
     org: &Organization,
+    hub: &Hub,
+    center: &mut Center,
+    common: &Common,
+    stop: &Stop,
+    failed: &BTreeSet<String>,
+    lock_timeout: Duration,
+) -> Result<bool, Error> {
+    let spec = org
+        .identity_center
+        .as_ref()
+        .expect("an Identity Center plan comes from [identity_center]");
+    let mut held = center::hold_back(&mut center.plan, spec, &center.live, failed, &center.labels);
+    if center.plan.is_empty() {
+        for note in &held {
+            eprintln!("note: {note}");
+        }
+        return Ok(!held.is_empty());
+    }
+    emit("\n=== IAM Identity Center ===\n")?;
+    let arn = lock::arn(&hub.caller, &format!("{}.identity-center", center.owner));
+    let waiting = |h: &lock::Holder| {
+        eprintln!(
+            "waiting for IAM Identity Center's apply lock, held by {} since {} (at most {})",
+            h.who,
+            h.since,
+            humantime::format_duration(lock_timeout)
+        );
+    };
+    let lock = match lock::acquire(
+        &hub.api,
+        arn,
+        lock::holder(&hub.caller),
+        lock_timeout,
+        waiting,
+    )
+    .await
+    {
+        Ok(lock) => lock,
+        Err(lock::LockError::Held { holder, arn }) => {
+            return Err(Error::Accounts(format!(
+                "another apply of IAM Identity Center holds its lock: {} since {}, until {} unless it renews it. Wait for it to finish and run apply again (or pass a longer --lock-timeout); if none is running, the lock expires by itself, or remove it at once: `aws iam delete-policy --policy-arn {arn}`",
+                holder.who, holder.since, holder.expires
+            )));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // Another apply may have changed the instance while this one waited: plan it again.
+    let again = center::plan(&center.api, spec, &center.wanted, center.options()).await;
+    let outcome = match again {
+        Err(err) => Err(err),
+        Ok((live, mut plan)) => {
+            held = center::hold_back(&mut plan, spec, &live, failed, &center.labels);
+            let texts =
+                |p: &CenterPlan| p.changes.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
+            if plan.is_empty() {
+                emit("  nothing is left to do: another apply made these changes meanwhile\n")?;
+                Ok(false)
+            } else if texts(&plan) != texts(&center.plan) {
+                Err(Error::Stale)
+            } else {
+                center.live = live;
+                center.plan = plan;
+                Ok(run_locked(&hub.api, &lock, center, common, stop).await?)
+            }
+        }
+    };
+    if let Err(err) = lock.release(&hub.api).await {
+        eprintln!("warning: {err}");
+    }
+    for note in &held {
+        eprintln!("note: {note}");
+    }
+    Ok(outcome? || !held.is_empty())
+}
+
+/// The apply itself, the lock renewed while it runs; a lost lock stops it before its next
+/// change.
+async fn run_locked(
+    api: &crate::live::aws::AwsIam,
+    lock: &lock::Lock,
     center: &Center,
     common: &Common,
     stop: &Stop,
 ) -> Result<bool, Error> {
-    if center.plan.is_empty() {
-        return Ok(false);
-    }
-    emit(if org.targets.is_empty() {
-        "=== IAM Identity Center ===\n"
-    } else {
-        "\n=== IAM Identity Center ===\n"
-    })?;
+    let lost = AtomicBool::new(false);
     let settings = Settings {
-        owner: org.owner().unwrap_or(crate::iam::DEFAULT_OWNER),
+        owner: &center.owner,
         patience: common.aws.retry_timeout(),
         poll: Duration::from_secs(1),
         stop,
+        halt: Some(&lost),
     };
-    let outcome = apply_center::apply(&center.api, &center.live, &center.plan, &settings, |line| {
-        let _ = emit(&format!("  {line}\n"));
-    })
-    .await;
+    let applying =
+        apply_center::apply(&center.api, &center.live, &center.plan, &settings, |line| {
+            let _ = emit(&format!("  {line}\n"));
+        });
+    let renewing = async {
+        let mut every = tokio::time::interval(lock::RENEW_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            if let Err(err) = lock.renew(api).await {
+                eprintln!("error: {err}");
+                lost.store(true, Ordering::SeqCst);
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        outcome = applying => outcome,
+        () = renewing => unreachable!("renewing never ends"),
+    };
     emit(&render::center::outcome(&outcome))?;
-    Ok(outcome.failed.is_some() || outcome.stopped.is_some())
+    Ok(outcome.failed.is_some() || outcome.stopped.is_some() || outcome.halted)
 }
 
 /// `[identity_center]` of the caller's instance, for `export --organization`; `None` when the

@@ -416,12 +416,14 @@ pub(super) async fn plan(
     }
     let mut calls = BTreeMap::new();
     let (hub, targets) = connect(&org, &common.aws, &common.targeting, &mut calls).await?;
+    let (targets, offline) = split_center_only(&org, &common.targeting, targets)?;
     let make = |t: &Target| (Collected::new(t), secrets_dir(common, t));
     let (accounts, planned) =
         run::prepare_and_plan(&org, &hub, targets, flags(common), make, true).await;
     show_notes(&accounts);
     let rows = rows(&accounts, &planned, common.max_deletes);
-    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune).await;
+    let part = part(&common.targeting, &accounts, &offline);
+    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune, part).await;
     if let Ok(Some(center)) = &center {
         merge_calls(&mut calls, &center.calls());
     }
@@ -430,46 +432,15 @@ pub(super) async fn plan(
         .ok()
         .and_then(|c| c.as_ref())
         .map(|c| &c.plan);
-    emit(&match format {
-        Format::Text => {
-            // A file of Identity Center alone has no account to show.
-            let mut text = if rows.is_empty() && center_plan.is_some() {
-                String::new()
-            } else {
-                render::org::text(&rows, Console.color())
-            };
-            if let Some(plan) = center_plan {
-                if !text.is_empty() {
-                    text.push('\n');
-                }
-                text.push_str(&render::center::text(plan, Console.color()));
-            }
-            text
-        }
-        Format::Json => {
-            let mut value: Value = serde_json::from_str(&render::org::json(&rows))
-                .expect("the plan's JSON reads back");
-            if let Some(plan) = center_plan {
-                value["identity_center"] = render::center::json(plan);
-            }
-            let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
-            text.push('\n');
-            text
-        }
-        Format::Markdown => {
-            let mut text = render::org::markdown(&rows);
-            if let Some(plan) = center_plan {
-                let _ = write!(
-                    text,
-                    "\n### IAM Identity Center\n\n```diff\n{}```\n",
-                    render::center::text(plan, false)
-                );
-            }
-            text
-        }
-    })?;
+    emit(&shown(format, &rows, center_plan))?;
     common.aws.print_calls(&all_calls(&hub, &accounts, calls));
     let center = center?;
+    if let Some(refused) = center
+        .as_ref()
+        .and_then(|c| super::center::refusal(&c.plan))
+    {
+        return Err(refused);
+    }
     let failed = rows.iter().filter(|r| r.error.is_some()).count();
     if failed > 0 {
         return Err(Error::Accounts(format!(
@@ -499,6 +470,52 @@ pub(super) async fn plan(
     })
 }
 
+/// The plan of every account and of Identity Center, as `format` shows it.
+fn shown(
+    format: Format,
+    rows: &[render::org::Row<'_>],
+    center_plan: Option<&crate::plan::center::CenterPlan>,
+) -> String {
+    match format {
+        Format::Text => {
+            // A file of Identity Center alone has no account to show.
+            let mut text = if rows.is_empty() && center_plan.is_some() {
+                String::new()
+            } else {
+                render::org::text(rows, Console.color())
+            };
+            if let Some(plan) = center_plan {
+                if !text.is_empty() {
+                    text.push('\n');
+                }
+                text.push_str(&render::center::text(plan, Console.color()));
+            }
+            text
+        }
+        Format::Json => {
+            let mut value: Value =
+                serde_json::from_str(&render::org::json(rows)).expect("the plan's JSON reads back");
+            if let Some(plan) = center_plan {
+                value["identity_center"] = render::center::json(plan);
+            }
+            let mut text = serde_json::to_string_pretty(&value).expect("JSON serialises");
+            text.push('\n');
+            text
+        }
+        Format::Markdown => {
+            let mut text = render::org::markdown(rows);
+            if let Some(plan) = center_plan {
+                let _ = write!(
+                    text,
+                    "\n### IAM Identity Center\n\n```diff\n{}```\n",
+                    render::center::text(plan, false).replace("```", "` ` `")
+                );
+            }
+            text
+        }
+    }
+}
+
 /// How a plan is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Format {
@@ -519,16 +536,19 @@ pub(super) async fn apply(
     let org = load(path)?;
     let mut calls = BTreeMap::new();
     let (hub, targets) = connect(&org, &common.aws, &common.targeting, &mut calls).await?;
+    let (targets, offline) = split_center_only(&org, &common.targeting, targets)?;
     let make = |t: &Target| (Collected::new(t), secrets_dir(common, t));
     let (accounts, planned) =
         run::prepare_and_plan(&org, &hub, targets, flags(common), make, false).await;
     show_notes(&accounts);
     let mut rows = rows(&accounts, &planned, common.max_deletes);
-    let center_only = org.targets.is_empty() && org.identity_center.is_some();
+    let center_only = (org.targets.is_empty() || common.targeting.identity_center_only)
+        && org.identity_center.is_some();
     if !center_only {
         emit(&render::org::text(&rows, Console.color()))?;
     }
-    let center = super::center::preview(&org, &hub, &accounts, &planned, common).await?;
+    let part = part(&common.targeting, &accounts, &offline);
+    let mut center = super::center::preview(&org, &hub, &accounts, &planned, common, part).await?;
     let center_changes = center.as_ref().map_or(0, |c| c.plan.changes.len());
     // What must hold before any account is applied: its secrets directory takes secrets.
     for (row, account) in rows.iter_mut().zip(&accounts) {
@@ -575,6 +595,7 @@ pub(super) async fn apply(
         })
         .collect();
     let stop = Stop::listen()?;
+    let lock_timeout = run.lock_timeout;
     let applied = run::apply(
         &accounts,
         &hub,
@@ -592,10 +613,12 @@ pub(super) async fn apply(
         emit(&render::org::table(&table))?;
     }
     let mut center_failed = false;
-    if let Some(center) = &center
+    if let Some(center) = &mut center
         && signal.or_else(|| stop.requested()).is_none()
     {
-        center_failed = super::center::apply(&org, center, common, &stop).await?;
+        let failed = not_applied(&accounts, &applied, &rows);
+        center_failed =
+            super::center::apply(&org, &hub, center, common, &stop, &failed, lock_timeout).await?;
     }
     if let Some(center) = &center {
         merge_calls(&mut calls, &center.calls());
@@ -609,6 +632,57 @@ pub(super) async fn apply(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// `--identity-center-only`: no account is planned; the targets are kept aside, for what
+/// their layers say of the customer-managed policies permission sets reference.
+fn split_center_only(
+    org: &Organization,
+    targeting: &Targeting,
+    targets: Vec<Target>,
+) -> Result<(Vec<Target>, Vec<Target>), Error> {
+    if !targeting.identity_center_only {
+        return Ok((targets, Vec::new()));
+    }
+    if org.identity_center.is_none() {
+        return Err(Error::Usage(format!(
+            "--identity-center-only plans IAM Identity Center, and {} has no [identity_center]",
+            org.file.display()
+        )));
+    }
+    Ok((Vec::new(), targets))
+}
+
+/// Which part of Identity Center this run takes: with `--accounts` or `--shard`, only the
+/// selected accounts' assignments and provisioning.
+fn part<'a, T>(
+    targeting: &Targeting,
+    accounts: &[Account<T>],
+    offline: &'a [Target],
+) -> super::center::Part<'a> {
+    super::center::Part {
+        scope: targeting
+            .scopes()
+            .then(|| accounts.iter().map(|a| a.target.id.clone()).collect()),
+        offline,
+    }
+}
+
+/// The accounts that did not apply whole: what Identity Center needs of them may be missing.
+fn not_applied<T>(
+    accounts: &[Account<T>],
+    applied: &[Applied],
+    rows: &[render::org::Row<'_>],
+) -> std::collections::BTreeSet<String> {
+    accounts
+        .iter()
+        .zip(applied)
+        .zip(rows)
+        .filter(|((_, applied), row)| {
+            row.error.is_some() || !matches!(applied, Applied::Done(0) | Applied::NothingToDo)
+        })
+        .map(|((account, _), _)| account.target.id.clone())
+        .collect()
 }
 
 /// An account's output once it is applied, under its header.
@@ -805,6 +879,7 @@ fn read_saved(file: &Path, key: Option<&[u8]>) -> Result<SavedOrganization, Erro
         shard: value["targeting"]["shard"]
             .as_str()
             .and_then(|s| s.parse().ok()),
+        identity_center_only: false,
     };
     let mut plans = BTreeMap::new();
     for entry in value["accounts"].as_array().into_iter().flatten() {

@@ -38,6 +38,9 @@ pub struct Options<'a> {
     pub untouchable: Option<&'a str>,
     /// How accounts are named in the plan: `dev (111111111111)`.
     pub labels: &'a BTreeMap<String, String>,
+    /// The accounts `--accounts` or `--shard` select: only their assignments and provisioning
+    /// are planned, and nothing of the instance itself. `None`: Identity Center as a whole.
+    pub scope: Option<&'a BTreeSet<String>>,
 }
 
 /// The plan that makes the instance what the spec says.
@@ -57,16 +60,74 @@ pub fn diff(
     } else {
         lookups(center, live, &mut plan);
     }
+    let mut standing = BTreeMap::new();
     for (name, set) in &center.permission_sets {
-        permission_set(name, set, live.permission_set(name), options, &mut plan);
+        let live_set = live.permission_set(name);
+        let owned = permission_set(name, set, live_set, options, &mut plan);
+        standing.insert(name.as_str(), owned);
     }
-    assignments(center, wanted, live, options, &mut plan);
+    assignments(center, wanted, live, &standing, options, &mut plan);
     plan.changes.append(&mut later);
     undeclared_sets(center, live, options, &mut plan);
     if center.identities == Identities::Iamspec {
         undeclared_identities(center, live, options, &mut plan);
     }
+    if let Some(scope) = options.scope {
+        keep_scope(&mut plan, live, scope);
+    }
     plan
+}
+
+/// Whose a declared permission set is, as its tag says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Standing {
+    /// iamspec's (or made by this plan): exactly as the file says.
+    Owned,
+    /// Made outside iamspec: adopted by this plan; what it has beyond the file is drift.
+    Adopted,
+    /// Another owner's: not touched.
+    Refused,
+}
+
+/// A scoped plan (`--accounts`, `--shard`): only the selected accounts' assignments and
+/// provisioning; the instance's own changes are made by a run of Identity Center as a whole.
+fn keep_scope(plan: &mut CenterPlan, live: &CenterState, scope: &BTreeSet<String>) {
+    let (mut instance, mut elsewhere, mut waiting) = (0, 0, BTreeSet::new());
+    plan.changes.retain(|c| match c.step.account() {
+        None => {
+            instance += 1;
+            false
+        }
+        Some(account) if !scope.contains(account) => {
+            elsewhere += 1;
+            false
+        }
+        Some(_) => match &c.step {
+            // Its permission set or principal is still to be made, by the whole run.
+            Step::Assign { set, principal, .. }
+                if live.permission_set(set).is_none()
+                    || match principal.kind {
+                        PrincipalKind::User => live.user(&principal.name).is_none(),
+                        PrincipalKind::Group => live.group(&principal.name).is_none(),
+                    } =>
+            {
+                waiting.insert(set.clone());
+                false
+            }
+            _ => true,
+        },
+    });
+    if instance + elsewhere > 0 {
+        plan.notes.push(format!(
+            "--accounts/--shard scope Identity Center to the selected accounts' assignments and provisioning: {instance} change{} of the instance itself (users, groups, memberships, permission sets and their policies) and {elsewhere} in other accounts are left out; a run of Identity Center as a whole makes them (no --accounts or --shard, or --identity-center-only)",
+            if instance == 1 { "" } else { "s" },
+        ));
+    }
+    for set in waiting {
+        plan.notes.push(format!(
+            "assignments of permission set `{set}` wait: it, or a principal it is assigned to, is still to be made by a run of Identity Center as a whole"
+        ));
+    }
 }
 
 fn change(action: Action, kind: &'static str, text: String, step: Step) -> Change {
@@ -79,7 +140,16 @@ fn change(action: Action, kind: &'static str, text: String, step: Step) -> Chang
 }
 
 fn shown(value: Option<&String>) -> String {
-    value.map_or_else(|| "(none)".to_owned(), |v| format!("\"{v}\""))
+    value.map_or_else(
+        || "(none)".to_owned(),
+        |v| format!("\"{}\"", v.escape_debug()),
+    )
+}
+
+/// A name read from AWS, as the plan shows it: anything that could add a line, close a fence
+/// or render as Markdown is escaped (see `render::untrusted`).
+fn shown_name(name: &str) -> String {
+    crate::render::untrusted(name)
 }
 
 /// The spec's users, groups and memberships; membership removals go to `later`, after the
@@ -207,12 +277,13 @@ fn memberships(
     for m in &live.memberships {
         let group = live.principal_name(PrincipalKind::Group, &m.group_id);
         let user = live.principal_name(PrincipalKind::User, &m.user_id);
+        let (shown_user, shown_group) = (shown_name(&user), shown_name(&group));
         if !seen.insert((m.group_id.as_str(), m.user_id.as_str())) {
             // The store holds the same membership twice: one goes.
             later.push(change(
                 Action::Delete,
                 "membership",
-                format!("user `{user}` in group `{group}` (a second copy)"),
+                format!("user `{shown_user}` in group `{shown_group}` (a second copy)"),
                 Step::RemoveMember {
                     membership_id: m.id.clone(),
                 },
@@ -223,14 +294,14 @@ fn memberships(
             Some(u) if !u.groups.contains(&group) => later.push(change(
                 Action::Delete,
                 "membership",
-                format!("user `{user}` in group `{group}`"),
+                format!("user `{shown_user}` in group `{shown_group}`"),
                 Step::RemoveMember {
                     membership_id: m.id.clone(),
                 },
             )),
             Some(_) => {}
             None => plan.notes.push(format!(
-                "user `{user}`, not in the spec, is in group `{group}`: --prune deletes the user"
+                "user `{shown_user}`, not in the spec, is in group `{shown_group}`: --prune deletes the user"
             )),
         }
     }
@@ -254,17 +325,21 @@ fn lookups(center: &IdentityCenter, live: &CenterState, plan: &mut CenterPlan) {
     }
 }
 
-/// One of the spec's permission sets: made, or changed to match, then provisioned again.
+/// One of the spec's permission sets: made, or changed to match, then provisioned again
+/// wherever it is out of date. Says whose it is: one without an owner tag is adopted (what it
+/// has beyond the file stays unless `--prune`), one of another owner is refused.
+#[allow(clippy::too_many_lines)] // create, adopt or refuse, then update and provision
 fn permission_set(
     name: &str,
     set: &PermissionSet,
     live: Option<&LivePermissionSet>,
     options: Options<'_>,
     plan: &mut CenterPlan,
-) {
+) -> Standing {
     let set_name = name.to_owned();
     let mut changes = Vec::new();
     let empty = crate::live::center::SetDetails::default();
+    let mut standing = Standing::Owned;
     let details = match live {
         None => {
             plan.changes.push(change(
@@ -283,6 +358,32 @@ fn permission_set(
             &empty
         }
         Some(l) => {
+            match l.owner.as_deref() {
+                Some(owner) if owner != options.owner => {
+                    plan.refused.push(format!(
+                        "permission set `{name}` belongs to owner `{}` (its iamspec:owner tag), not to this file's owner `{}`: iamspec does not take it over. Give the file's permission set another name, or, if this file is meant to manage it, set [organization] owner = \"{}\"",
+                        shown_name(owner),
+                        options.owner,
+                        shown_name(owner)
+                    ));
+                    return Standing::Refused;
+                }
+                Some(_) => {}
+                None => {
+                    standing = Standing::Adopted;
+                    plan.changes.push(change(
+                        Action::Update,
+                        "permission set",
+                        format!(
+                            "permission set `{name}`: adopt it (made outside iamspec: it has no iamspec:owner tag) and tag it iamspec:owner = {}",
+                            options.owner
+                        ),
+                        Step::TagPermissionSet {
+                            set: set_name.clone(),
+                        },
+                    ));
+                }
+            }
             if l.description != set.description || l.session != Some(set.session) {
                 let mut what = Vec::new();
                 if l.description != set.description {
@@ -314,10 +415,25 @@ fn permission_set(
         }
     };
     attachments(name, set, details, options, &mut changes);
-    let provisioned = !details.accounts.is_empty();
+    if standing == Standing::Adopted && !options.prune {
+        // What a permission set made by hand holds beyond the file is drift until adopted.
+        changes.retain(|c| {
+            if c.action != Action::Delete {
+                return true;
+            }
+            plan.notes.push(format!(
+                "{} is not done: the permission set was made outside iamspec, so what it has beyond the file is drift until it is adopted; --prune does it",
+                c.text
+            ));
+            false
+        });
+    }
     let touched = !changes.is_empty();
     plan.changes.append(&mut changes);
-    if live.is_some() && touched && provisioned {
+    if live.is_none() {
+        return standing;
+    }
+    if touched && !details.accounts.is_empty() && options.scope.is_none() {
         let count = details.accounts.len();
         plan.changes.push(change(
             Action::Update,
@@ -326,9 +442,29 @@ fn permission_set(
                 "permission set `{name}`: provision again to the {count} account{} it is in",
                 if count == 1 { "" } else { "s" }
             ),
-            Step::Provision { set: set_name },
+            Step::Provision {
+                set: set_name,
+                account: None,
+            },
         ));
+    } else {
+        // A change made earlier and never provisioned (a failed provisioning, a signal).
+        for account in &details.outdated {
+            plan.changes.push(change(
+                Action::Update,
+                "permission set",
+                format!(
+                    "permission set `{name}`: provision to account {}, which runs an out-of-date version of it",
+                    label(&options, account)
+                ),
+                Step::Provision {
+                    set: set_name.clone(),
+                    account: Some(account.clone()),
+                },
+            ));
+        }
     }
+    standing
 }
 
 /// A permission set's policies, inline document, references and boundary, made as the spec
@@ -468,19 +604,34 @@ fn assignments(
     center: &IdentityCenter,
     wanted: &[Wanted],
     live: &CenterState,
+    standing: &BTreeMap<&str, Standing>,
     options: Options<'_>,
     plan: &mut CenterPlan,
 ) {
     let mut skipped = BTreeSet::new();
     let mut wanted_ids = BTreeSet::new();
+    let mut hand_made = BTreeSet::new();
     for w in wanted {
         if Some(w.account.as_str()) == options.untouchable {
             skipped.insert(w.account.clone());
             continue;
         }
-        let id = match w.principal.kind {
-            PrincipalKind::User => live.user(&w.principal.name).map(|u| u.id.clone()),
-            PrincipalKind::Group => live.group(&w.principal.name).map(|g| g.id.clone()),
+        if standing.get(w.set.as_str()) == Some(&Standing::Refused) {
+            continue;
+        }
+        let external = center.identities == Identities::External;
+        let found = match w.principal.kind {
+            PrincipalKind::User => live.user(&w.principal.name).map(|u| (&u.id, u.external)),
+            PrincipalKind::Group => live.group(&w.principal.name).map(|g| (&g.id, g.external)),
+        };
+        let id = match found {
+            // With identities = "external" only the IdP's identities count: one of the same
+            // name made by hand is not the person the file means.
+            Some((_, false)) if external => {
+                hand_made.insert((w.principal.kind, w.principal.name.clone()));
+                continue;
+            }
+            other => other.map(|(id, _)| id.clone()),
         };
         let arn = live.permission_set(&w.set).map(|s| s.arn.clone());
         if let (Some(id), Some(arn)) = (&id, &arn) {
@@ -515,11 +666,7 @@ fn assignments(
             },
         ));
     }
-    for account in skipped {
-        plan.notes.push(format!(
-            "assignments to the management account {account} are left out: only a caller in the management account can make them (a delegated administrator cannot); plan and apply from there to make them"
-        ));
-    }
+    left_out(&hand_made, &skipped, plan);
     let declared: BTreeMap<&str, &str> = live
         .permission_sets
         .iter()
@@ -533,16 +680,49 @@ fn assignments(
         if wanted_ids.contains(a) || Some(a.account.as_str()) == options.untouchable {
             continue;
         }
+        match standing.get(set) {
+            Some(Standing::Refused) => continue,
+            Some(Standing::Adopted) if !options.prune => {
+                plan.notes.push(format!(
+                    "{} `{}` has permission set `{set}` in account {}, which the file does not give: left alone, the permission set was made outside iamspec (drift until it is adopted); --prune deletes the assignment",
+                    a.kind.as_str(),
+                    shown_name(&live.principal_name(a.kind, &a.principal)),
+                    label(&options, &a.account)
+                ));
+                continue;
+            }
+            _ => {}
+        }
         plan.changes.push(change(
             Action::Delete,
             "assignment",
             format!(
                 "{} `{}` loses permission set `{set}` in account {}",
                 a.kind.as_str(),
-                live.principal_name(a.kind, &a.principal),
+                shown_name(&live.principal_name(a.kind, &a.principal)),
                 label(&options, &a.account)
             ),
             Step::Unassign(a.clone()),
+        ));
+    }
+}
+
+/// Notes for the assignments left out: to hand-made identities where the `IdP`'s are meant,
+/// and to the management account when a delegated administrator plans.
+fn left_out(
+    hand_made: &BTreeSet<(PrincipalKind, String)>,
+    untouchable: &BTreeSet<String>,
+    plan: &mut CenterPlan,
+) {
+    for (kind, name) in hand_made {
+        plan.notes.push(format!(
+            "{} `{name}` is in the identity store but was not provisioned by the IdP (it has no external id): with identities = \"external\" iamspec assigns only the IdP's identities, so its assignments are not made; delete the hand-made one and let the IdP provision it",
+            kind.as_str()
+        ));
+    }
+    for account in untouchable {
+        plan.notes.push(format!(
+            "assignments to the management account {account} are left out: only a caller in the management account can make them (a delegated administrator cannot); plan and apply from there to make them"
         ));
     }
 }
@@ -561,14 +741,14 @@ fn undeclared_sets(
         if !options.prune {
             plan.notes.push(format!(
                 "permission set `{}` is not in the spec: --prune deletes it if iamspec made it (its iamspec:owner tag is {})",
-                set.name, options.owner
+                shown_name(&set.name), options.owner
             ));
             continue;
         }
         if set.owner.as_deref() != Some(options.owner) {
             plan.notes.push(format!(
                 "permission set `{}` is not in the spec and not iamspec's (no iamspec:owner tag of {}): left alone",
-                set.name, options.owner
+                shown_name(&set.name), options.owner
             ));
             continue;
         }
@@ -583,8 +763,8 @@ fn undeclared_sets(
                 format!(
                     "{} `{}` loses permission set `{}` in account {}",
                     a.kind.as_str(),
-                    live.principal_name(a.kind, &a.principal),
-                    set.name,
+                    shown_name(&live.principal_name(a.kind, &a.principal)),
+                    shown_name(&set.name),
                     label(&options, &a.account)
                 ),
                 Step::Unassign(a.clone()),
@@ -593,7 +773,7 @@ fn undeclared_sets(
         plan.changes.push(change(
             Action::Delete,
             "permission set",
-            format!("permission set `{}`", set.name),
+            format!("permission set `{}`", shown_name(&set.name)),
             Step::DeletePermissionSet {
                 arn: set.arn.clone(),
             },
@@ -625,7 +805,8 @@ fn undeclared_identities(
         }
         if !options.prune {
             plan.notes.push(format!(
-                "{kind} `{name}` is in the identity store but not in the spec: --prune deletes it"
+                "{kind} `{}` is in the identity store but not in the spec: --prune deletes it",
+                shown_name(name)
             ));
             continue;
         }
@@ -637,7 +818,7 @@ fn undeclared_identities(
         plan.changes.push(change(
             Action::Delete,
             if kind == "user" { "user" } else { "group" },
-            format!("{kind} `{name}`"),
+            format!("{kind} `{}`", shown_name(name)),
             step,
         ));
     }

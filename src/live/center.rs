@@ -93,7 +93,8 @@ pub struct LivePermissionSet {
     pub session: Option<u64>,
     /// What is attached to it: read only for the spec's permission sets and those pruned.
     pub details: Option<SetDetails>,
-    /// Its `iamspec:owner` tag: read only when pruning.
+    /// Its `iamspec:owner` tag: read for the spec's permission sets (to adopt or refuse them)
+    /// and, when pruning, for the others.
     pub owner: Option<String>,
 }
 
@@ -107,6 +108,10 @@ pub struct SetDetails {
     pub boundary: Option<LiveBoundary>,
     /// Accounts it is provisioned to.
     pub accounts: BTreeSet<String>,
+    /// Accounts that run an out-of-date version of it: a change was made and not provisioned
+    /// there (`ListAccountsForProvisionedPermissionSet`, `LATEST_PERMISSION_SET_NOT_PROVISIONED`),
+    /// whatever stopped the apply that made it.
+    pub outdated: BTreeSet<String>,
 }
 
 /// A permissions boundary as Identity Center holds it.
@@ -169,6 +174,22 @@ pub struct CenterState {
 }
 
 impl CenterState {
+    /// Nothing read yet.
+    pub fn empty() -> Self {
+        Self {
+            instance: Instance {
+                arn: String::new(),
+                store: String::new(),
+            },
+            users: Vec::new(),
+            groups: Vec::new(),
+            memberships: Vec::new(),
+            permission_sets: Vec::new(),
+            assignments: BTreeSet::new(),
+            names: BTreeMap::new(),
+        }
+    }
+
     pub fn user(&self, name: &str) -> Option<&StoreUser> {
         self.users.iter().find(|u| u.name == name)
     }
@@ -270,9 +291,15 @@ pub enum CenterCall {
     DeleteBoundary {
         arn: String,
     },
-    /// To every account it is provisioned in.
+    /// To one account, or (`None`) to every account it is provisioned in.
     Provision {
         arn: String,
+        account: Option<String>,
+    },
+    /// Tags a permission set `iamspec:owner = owner` (adoption).
+    TagPermissionSet {
+        arn: String,
+        owner: String,
     },
     Assign(LiveAssignment),
     Unassign(LiveAssignment),
@@ -463,8 +490,8 @@ async fn instance<A: CenterApi>(api: &A, center: &IdentityCenter) -> Result<Inst
     }
 }
 
-/// The details of the spec's permission sets, and of the others when pruning (with their
-/// owners: only an owned one is deleted).
+/// The details and owners of the spec's permission sets (an untagged one is adopted, one of
+/// another owner refused), and of the others when pruning (only an owned one is deleted).
 async fn fill_sets<A: CenterApi>(
     api: &A,
     center: &IdentityCenter,
@@ -494,14 +521,11 @@ async fn fill_sets<A: CenterApi>(
     let read: Vec<(usize, SetDetails, Option<String>)> = futures::stream::iter(wanted)
         .map(|i| {
             let set = &sets[i];
-            let declared = center.permission_sets.contains_key(&set.name);
             async move {
-                let details = api.details(instance, &set.arn).await?;
-                let owner = if declared {
-                    None
-                } else {
-                    api.owner(instance, &set.arn).await?
-                };
+                let (details, owner) = futures::try_join!(
+                    api.details(instance, &set.arn),
+                    api.owner(instance, &set.arn)
+                )?;
                 Ok::<_, ApiError>((i, details, owner))
             }
         })

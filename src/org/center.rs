@@ -12,7 +12,7 @@ use super::Listing;
 use crate::diff::center::{Options, Wanted};
 use crate::live::center::{CenterApi, CenterState, PrincipalKind, ReadOptions};
 use crate::live::{ApiError, ReadError};
-use crate::plan::center::{CenterPlan, Principal};
+use crate::plan::center::{CenterPlan, Change, Principal, Step};
 use crate::session::Error;
 use crate::spec::identity_center::IdentityCenter;
 use crate::spec::organization::Organization;
@@ -134,4 +134,79 @@ pub async fn plan<A: CenterApi>(
         })?;
     let plan = crate::diff::center::diff(center, wanted, &live, options);
     Ok((live, plan))
+}
+
+/// Holds back the changes that need what an account whose apply failed did not make: the
+/// assignments and provisioning, in those accounts, of permission sets that reference
+/// customer-managed policies (the account may lack them). A provisioning to every account
+/// becomes one to each of the others. Returns a note for each change held back; the next
+/// plan makes them.
+pub fn hold_back(
+    plan: &mut CenterPlan,
+    center: &IdentityCenter,
+    live: &CenterState,
+    failed: &BTreeSet<String>,
+    labels: &BTreeMap<String, String>,
+) -> Vec<String> {
+    let needs_accounts = |set: &str| {
+        center.permission_sets.get(set).is_some_and(|s| {
+            !s.customer.is_empty()
+                || matches!(
+                    s.boundary,
+                    Some(crate::spec::identity_center::Boundary::Customer(_))
+                )
+        })
+    };
+    let label = |account: &str| {
+        labels
+            .get(account)
+            .map_or(account, String::as_str)
+            .to_owned()
+    };
+    let mut held = Vec::new();
+    let mut changes = Vec::with_capacity(plan.changes.len());
+    for change in std::mem::take(&mut plan.changes) {
+        let Some(set) = change.step.set().filter(|s| needs_accounts(s)) else {
+            changes.push(change);
+            continue;
+        };
+        match (&change.step, change.step.account()) {
+            (_, Some(account)) if failed.contains(account) => held.push(format!(
+                "not done: {} (account {} failed to apply, so the customer-managed policies the permission set references may be missing there; the next apply makes it)",
+                change.text,
+                label(account)
+            )),
+            (Step::Provision { account: None, .. }, None) => {
+                let accounts = live
+                    .permission_set(set)
+                    .and_then(|s| s.details.as_ref())
+                    .map(|d| d.accounts.clone())
+                    .unwrap_or_default();
+                if accounts.is_disjoint(failed) {
+                    changes.push(change);
+                    continue;
+                }
+                for account in accounts {
+                    if failed.contains(&account) {
+                        held.push(format!(
+                            "not done: permission set `{set}` provisioned to account {} (it failed to apply; the next apply provisions it)",
+                            label(&account)
+                        ));
+                        continue;
+                    }
+                    changes.push(Change {
+                        text: format!("permission set `{set}`: provision again to account {}", label(&account)),
+                        step: Step::Provision {
+                            set: set.to_owned(),
+                            account: Some(account),
+                        },
+                        ..change.clone()
+                    });
+                }
+            }
+            _ => changes.push(change),
+        }
+    }
+    plan.changes = changes;
+    held
 }

@@ -70,10 +70,11 @@ pub struct Target {
 }
 
 impl Target {
-    /// How messages name it: `prod (222222222222)`, or the id alone.
+    /// How messages name it: `prod (222222222222)`, or the id alone. The name is whatever
+    /// the account was named in AWS, escaped (`render::untrusted`).
     pub fn label(&self) -> String {
         match &self.name {
-            Some(name) => format!("{name} ({})", self.id),
+            Some(name) => format!("{} ({})", crate::render::untrusted(name), self.id),
             None => self.id.clone(),
         }
     }

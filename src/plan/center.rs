@@ -100,8 +100,14 @@ pub enum Step {
     DeleteBoundary {
         set: String,
     },
-    /// To every account it is provisioned in, after its policies changed.
+    /// To one account (one that runs an out-of-date version), or (`None`) to every account
+    /// it is provisioned in, after its policies changed.
     Provision {
+        set: String,
+        account: Option<String>,
+    },
+    /// Adopts a permission set made outside iamspec: tags it `iamspec:owner`.
+    TagPermissionSet {
         set: String,
     },
     Assign {
@@ -116,6 +122,39 @@ pub enum Step {
     },
 }
 
+impl Step {
+    /// The account a change is made in: an assignment's, its deletion's, a provisioning's to
+    /// one account. `None` for a change of the instance itself.
+    pub fn account(&self) -> Option<&str> {
+        match self {
+            Step::Assign { account, .. } => Some(account),
+            Step::Unassign(a) => Some(&a.account),
+            Step::Provision { account, .. } => account.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The permission set a change is of, by name, when it names one.
+    pub fn set(&self) -> Option<&str> {
+        match self {
+            Step::CreatePermissionSet { name: set, .. }
+            | Step::UpdatePermissionSet { name: set, .. }
+            | Step::AttachManaged { set, .. }
+            | Step::DetachManaged { set, .. }
+            | Step::PutInline { set, .. }
+            | Step::DeleteInline { set }
+            | Step::AttachCustomer { set, .. }
+            | Step::DetachCustomer { set, .. }
+            | Step::PutBoundary { set, .. }
+            | Step::DeleteBoundary { set }
+            | Step::Provision { set, .. }
+            | Step::TagPermissionSet { set }
+            | Step::Assign { set, .. } => Some(set),
+            _ => None,
+        }
+    }
+}
+
 /// Every change to the instance, in the order they are made, and what the plan noticed but
 /// leaves alone.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -124,6 +163,9 @@ pub struct CenterPlan {
     pub changes: Vec<Change>,
     /// Drift left alone and why, skipped assignments, IdP-provisioned identities.
     pub notes: Vec<String>,
+    /// What iamspec refuses to do (a permission set of another owner): the plan cannot be
+    /// applied while any is left.
+    pub refused: Vec<String>,
 }
 
 impl CenterPlan {

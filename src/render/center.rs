@@ -31,6 +31,9 @@ pub fn text(plan: &CenterPlan, color: bool) -> String {
     for note in &plan.notes {
         let _ = writeln!(out, "note: {note}");
     }
+    for refused in &plan.refused {
+        let _ = writeln!(out, "refused: {refused}");
+    }
     let count = plan.changes.len();
     if count == 0 {
         out.push_str("IAM Identity Center: no changes.\n");
@@ -57,6 +60,7 @@ pub fn json(plan: &CenterPlan) -> Value {
         "instance": plan.instance,
         "changes": changes,
         "notes": plan.notes,
+        "refused": plan.refused,
         "summary": {
             "create": count(Action::Create),
             "update": count(Action::Update),

@@ -253,6 +253,8 @@ fn cell(text: &str) -> String {
         .replace('<', "&lt;")
         .replace('>', "&gt;")
         .replace('|', "\\|")
+        .replace('`', "\\`")
+        .replace('[', "\\[")
         .replace(['\n', '\r'], " ")
 }
 

@@ -54,9 +54,17 @@ pub struct Behaviour {
     /// Refuse `sts:AssumeRole` into a role whose ARN holds this text (an account id, say),
     /// as STS does when the role's trust policy does not let the caller in.
     pub refuse_assume: Option<&'static str>,
-    /// Answer sso-admin's `GetPermissionsBoundaryForPermissionSet` as AWS does for a
-    /// permission set without a boundary: moto lacks the call (it answers HTTP 500).
-    pub no_boundaries: bool,
+    /// Stand in for what moto's sso-admin lacks, as AWS behaves: a permission set's boundary
+    /// read (none), its tags (from `CreatePermissionSet`, `TagResource`, read by
+    /// `ListTagsForResource`), and where it is provisioned and out of date (an assignment
+    /// provisions its account; an edit of the permission set leaves every provisioned account
+    /// out of date until `ProvisionPermissionSet`; `ListAccountsForProvisionedPermissionSet`
+    /// with `LATEST_PERMISSION_SET_NOT_PROVISIONED` lists those). moto answers the first two
+    /// with HTTP 500 and ignores the filter.
+    pub center_gaps: bool,
+    /// Answer calls of this action with HTTP 501 `NotImplemented`, as an endpoint that lacks
+    /// the operation does.
+    pub not_implemented: Option<&'static str>,
     /// Never answer a call of this action (the connection stays open, silent): an endpoint
     /// that hangs for one service.
     pub hang: Option<&'static str>,
@@ -70,6 +78,12 @@ struct State {
     faults: BTreeMap<&'static str, usize>,
     created: BTreeMap<String, Instant>,
     rng: StdRng,
+    /// `center_gaps`: each permission set's tags, accounts provisioned and out of date.
+    set_tags: BTreeMap<String, BTreeMap<String, String>>,
+    /// Denied from now on, beside `Behaviour::deny` (`Proxy::deny`).
+    denied: Option<String>,
+    provisioned: BTreeMap<String, std::collections::BTreeSet<String>>,
+    outdated: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
 /// The faults a call can meet.
@@ -121,6 +135,10 @@ impl Proxy {
             faults: BTreeMap::new(),
             created: BTreeMap::new(),
             rng: StdRng::seed_from_u64(behaviour.seed),
+            set_tags: BTreeMap::new(),
+            denied: None,
+            provisioned: BTreeMap::new(),
+            outdated: BTreeMap::new(),
         }));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
         listener.set_nonblocking(true).expect("non-blocking");
@@ -166,6 +184,11 @@ impl Proxy {
     /// How many calls met each kind of fault.
     pub fn faults(&self) -> BTreeMap<&'static str, usize> {
         self.state.lock().unwrap().faults.clone()
+    }
+
+    /// Answers every call of `action` with `AccessDenied` from now on (`None`: none).
+    pub fn deny(&self, action: Option<&str>) {
+        self.state.lock().unwrap().denied = action.map(str::to_owned);
     }
 
     pub fn clear(&self) {
@@ -242,17 +265,26 @@ async fn forward(
         state.lock().unwrap().actions.push(action.clone());
         tokio::time::sleep(Duration::from_hours(1)).await;
     }
-    if behaviour.no_boundaries && action == "GetPermissionsBoundaryForPermissionSet" {
+    let json_protocol = parts.headers.contains_key("x-amz-target");
+    let request: serde_json::Value = if json_protocol {
+        serde_json::from_slice(&body).unwrap_or_default()
+    } else {
+        serde_json::Value::Null
+    };
+    if behaviour.not_implemented == Some(action.as_str()) {
+        state.lock().unwrap().actions.push(action.clone());
+        let message = format!("The operation {action} is not implemented.");
+        return Ok(json_error(501, "NotImplemented", &message));
+    }
+    if behaviour.center_gaps
+        && let Some(answer) = center_answer(&state, &action, &request)
+    {
         state.lock().unwrap().actions.push(action);
-        let body = r#"{"__type":"ResourceNotFoundException","message":"The permission set has no permissions boundary."}"#;
-        return Ok(Response::builder()
-            .status(400)
-            .header("content-type", "application/x-amz-json-1.1")
-            .body(Full::new(Bytes::from(body)))
-            .expect("an error answer"));
+        return Ok(answer);
     }
     let fault = decide(&state, &behaviour, &action, &params);
-    if let Some(answer) = fault_answer(fault, &behaviour, &action)? {
+    let denied = state.lock().unwrap().denied.as_deref() == Some(action.as_str());
+    if let Some(answer) = fault_answer(fault, &behaviour, &action, json_protocol, denied)? {
         return Ok(answer);
     }
 
@@ -272,6 +304,9 @@ async fn forward(
     };
     let (parts, body) = answer.into_parts();
     let body = body.collect().await?.to_bytes();
+    if behaviour.center_gaps && parts.status.is_success() {
+        center_record(&state, &action, &request, &body);
+    }
     if parts.status.is_success() && action.starts_with("Create") {
         let name = ["UserName", "GroupName", "PolicyName"]
             .iter()
@@ -332,13 +367,145 @@ fn decide(
     None
 }
 
+/// What the proxy answers itself for sso-admin calls moto lacks (`center_gaps`).
+fn center_answer(
+    state: &Mutex<State>,
+    action: &str,
+    request: &serde_json::Value,
+) -> Option<Response<Full<Bytes>>> {
+    let arn = |key: &str| request[key].as_str().unwrap_or_default().to_owned();
+    let state = &mut *state.lock().unwrap();
+    let body = match action {
+        "GetPermissionsBoundaryForPermissionSet" => {
+            return Some(json_error(
+                400,
+                "ResourceNotFoundException",
+                "The permission set has no permissions boundary.",
+            ));
+        }
+        "ListTagsForResource" => {
+            let tags = state
+                .set_tags
+                .get(&arn("ResourceArn"))
+                .cloned()
+                .unwrap_or_default();
+            let tags: Vec<serde_json::Value> = tags
+                .iter()
+                .map(|(k, v)| serde_json::json!({"Key": k, "Value": v}))
+                .collect();
+            serde_json::json!({ "Tags": tags })
+        }
+        "TagResource" => {
+            let tags = state.set_tags.entry(arn("ResourceArn")).or_default();
+            for tag in request["Tags"].as_array().into_iter().flatten() {
+                let (k, v) = (tag["Key"].as_str(), tag["Value"].as_str());
+                tags.insert(k.unwrap_or_default().into(), v.unwrap_or_default().into());
+            }
+            serde_json::json!({})
+        }
+        "ListAccountsForProvisionedPermissionSet" => {
+            let set = arn("PermissionSetArn");
+            let which = if request["ProvisioningStatus"] == "LATEST_PERMISSION_SET_NOT_PROVISIONED"
+            {
+                &state.outdated
+            } else {
+                &state.provisioned
+            };
+            let accounts: Vec<&String> = which.get(&set).into_iter().flatten().collect();
+            serde_json::json!({ "AccountIds": accounts })
+        }
+        _ => return None,
+    };
+    Some(
+        Response::builder()
+            .status(200)
+            .header("content-type", "application/x-amz-json-1.1")
+            .body(Full::new(Bytes::from(body.to_string())))
+            .expect("an answer"),
+    )
+}
+
+/// What a successful sso-admin call changed, for `center_answer`.
+fn center_record(state: &Mutex<State>, action: &str, request: &serde_json::Value, answer: &[u8]) {
+    let set = request["PermissionSetArn"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let state = &mut *state.lock().unwrap();
+    match action {
+        "CreatePermissionSet" => {
+            let answer: serde_json::Value = serde_json::from_slice(answer).unwrap_or_default();
+            let arn = answer["PermissionSet"]["PermissionSetArn"]
+                .as_str()
+                .unwrap_or_default();
+            let tags = state.set_tags.entry(arn.to_owned()).or_default();
+            for tag in request["Tags"].as_array().into_iter().flatten() {
+                let (k, v) = (tag["Key"].as_str(), tag["Value"].as_str());
+                tags.insert(k.unwrap_or_default().into(), v.unwrap_or_default().into());
+            }
+        }
+        "CreateAccountAssignment" => {
+            let account = request["TargetId"].as_str().unwrap_or_default().to_owned();
+            state
+                .provisioned
+                .entry(set.clone())
+                .or_default()
+                .insert(account.clone());
+            state.outdated.entry(set).or_default().remove(&account);
+        }
+        "ProvisionPermissionSet" => {
+            let outdated = state.outdated.entry(set).or_default();
+            match request["TargetId"].as_str() {
+                Some(account) => {
+                    outdated.remove(account);
+                }
+                None => outdated.clear(),
+            }
+        }
+        "DeletePermissionSet" => {
+            state.provisioned.remove(&set);
+            state.outdated.remove(&set);
+            state.set_tags.remove(&set);
+        }
+        "UpdatePermissionSet"
+        | "AttachManagedPolicyToPermissionSet"
+        | "DetachManagedPolicyFromPermissionSet"
+        | "PutInlinePolicyToPermissionSet"
+        | "DeleteInlinePolicyFromPermissionSet"
+        | "AttachCustomerManagedPolicyReferenceToPermissionSet"
+        | "DetachCustomerManagedPolicyReferenceFromPermissionSet"
+        | "PutPermissionsBoundaryToPermissionSet"
+        | "DeletePermissionsBoundaryFromPermissionSet" => {
+            let provisioned = state.provisioned.get(&set).cloned().unwrap_or_default();
+            state.outdated.insert(set, provisioned);
+        }
+        _ => {}
+    }
+}
+
+/// An error answer in the JSON protocols' format (sso-admin, identitystore, Organizations).
+fn json_error(status: u16, code: &str, message: &str) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({ "__type": code, "message": message }).to_string();
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/x-amz-json-1.1")
+        .body(Full::new(Bytes::from(body)))
+        .expect("an error answer")
+}
+
 /// The answer a fault gives instead of IAM's, or an error that drops the connection.
 fn fault_answer(
     fault: Option<Fault>,
     behaviour: &Behaviour,
     action: &str,
+    json_protocol: bool,
+    denied: bool,
 ) -> Result<Option<Response<Full<Bytes>>>, BoxError> {
-    if behaviour.deny == Some(action) {
+    if denied || behaviour.deny == Some(action) {
+        if json_protocol {
+            let message = format!("User is not authorized to perform: sso:{action}");
+            return Ok(Some(json_error(400, "AccessDeniedException", &message)));
+        }
         let message = format!("User is not authorized to perform: iam:{action}");
         return Ok(Some(iam_error(403, "Sender", "AccessDenied", &message)));
     }

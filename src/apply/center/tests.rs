@@ -98,6 +98,7 @@ async fn plan(
         partition: "aws",
         untouchable: run.untouchable,
         labels: &labels,
+        scope: None,
     };
     let plan = diff(center, wanted, &live, options);
     (live, plan)
@@ -110,6 +111,7 @@ async fn apply_plan(api: &MemoryCenter, live: &CenterState, plan: &CenterPlan) -
         patience: Duration::from_secs(5),
         poll: Duration::from_millis(1),
         stop: &stop,
+        halt: None,
     };
     super::apply(api, live, plan, &settings, |_| {}).await
 }
@@ -248,6 +250,7 @@ async fn a_signal_stops_the_apply_before_the_next_change() {
         patience: Duration::from_secs(5),
         poll: Duration::from_millis(1),
         stop: &stop,
+        halt: None,
     };
     let outcome = super::apply(&api, &live, &plan, &settings, |_| {}).await;
     assert_eq!(outcome.stopped, Some(143));

@@ -64,7 +64,7 @@ fn as_aws_writes_it() -> CenterState {
                 ),
                 ..SetDetails::default()
             }),
-            owner: None,
+            owner: Some("iamspec".into()),
         }],
         assignments: BTreeSet::from([LiveAssignment {
             permission_set: "arn:aws:sso:::instance/ssoins-1/ps-1".into(),
@@ -94,6 +94,7 @@ fn options(labels: &BTreeMap<String, String>) -> Options<'_> {
         partition: "aws",
         untouchable: None,
         labels,
+        scope: None,
     }
 }
 

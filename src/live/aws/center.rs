@@ -12,7 +12,7 @@ use aws_sdk_identitystore::types::{
 };
 use aws_sdk_ssoadmin::types::{
     AccountAssignmentOperationStatus, CustomerManagedPolicyReference, PermissionsBoundary,
-    PrincipalType, ProvisionTargetType, StatusValues, Tag, TargetType,
+    PrincipalType, ProvisionTargetType, ProvisioningStatus, StatusValues, Tag, TargetType,
 };
 use aws_smithy_types::Document as Value;
 use futures::{StreamExt, TryStreamExt};
@@ -484,14 +484,36 @@ impl CenterApi for AwsCenter {
                     .collect(),
             )
         };
-        let (managed, inline, customer, boundary, accounts) =
-            futures::try_join!(managed, inline, customer, boundary, accounts)?;
+        let outdated = async {
+            self.count("ListAccountsForProvisionedPermissionSet");
+            let pages: Vec<_> = self
+                .sso
+                .list_accounts_for_provisioned_permission_set()
+                .instance_arn(instance)
+                .permission_set_arn(arn)
+                .provisioning_status(ProvisioningStatus::LatestPermissionSetNotProvisioned)
+                .into_paginator()
+                .send()
+                .try_collect()
+                .await
+                .map_err(classify)?;
+            Ok::<_, ApiError>(
+                pages
+                    .iter()
+                    .flat_map(aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput::account_ids)
+                    .cloned()
+                    .collect(),
+            )
+        };
+        let (managed, inline, customer, boundary, accounts, outdated) =
+            futures::try_join!(managed, inline, customer, boundary, accounts, outdated)?;
         Ok(SetDetails {
             managed,
             inline,
             customer,
             boundary,
             accounts,
+            outdated,
         })
     }
 
@@ -910,13 +932,34 @@ impl AwsCenter {
                     .await;
                 done(out.map(|_| ()).map_err(classify))
             }
-            CenterCall::Provision { arn } => {
+            CenterCall::TagPermissionSet { arn, owner } => {
+                self.count("TagResource");
+                let tag = Tag::builder()
+                    .key(OWNER_TAG)
+                    .value(owner)
+                    .build()
+                    .map_err(|e| ApiError::new(ErrorKind::Other, None, e.to_string()))?;
+                let out = s
+                    .tag_resource()
+                    .instance_arn(instance)
+                    .resource_arn(arn)
+                    .tags(tag)
+                    .send()
+                    .await;
+                done(out.map(|_| ()).map_err(classify))
+            }
+            CenterCall::Provision { arn, account } => {
                 self.count("ProvisionPermissionSet");
+                let target = match account {
+                    Some(_) => ProvisionTargetType::AwsAccount,
+                    None => ProvisionTargetType::AllProvisionedAccounts,
+                };
                 let out = s
                     .provision_permission_set()
                     .instance_arn(instance)
                     .permission_set_arn(arn)
-                    .target_type(ProvisionTargetType::AllProvisionedAccounts)
+                    .target_type(target)
+                    .set_target_id(account.clone())
                     .send()
                     .await
                     .map_err(classify)?;

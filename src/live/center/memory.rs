@@ -39,6 +39,8 @@ pub struct State {
     pub polls_before_done: usize,
     /// Assignments into this account fail, with this reason.
     pub failing_account: Option<(String, String)>,
+    /// Provisioning fails, with this reason.
+    pub failing_provisioning: Option<String>,
     /// The next this-many edits answer `ConflictException`.
     pub conflicts: usize,
     requests: BTreeMap<String, (usize, Status)>,
@@ -275,13 +277,22 @@ impl State {
                 self.edited(arn)?;
                 Ok(Made::Done)
             }
-            CenterCall::Provision { arn } => {
+            CenterCall::Provision { arn, account } => {
+                if let Some(reason) = self.failing_provisioning.clone() {
+                    return Ok(self.request(Request::Provisioning, Status::Failed(reason)));
+                }
                 let set = self.set(arn)?;
                 let version = set.version;
-                for v in set.provisioned.values_mut() {
-                    *v = version;
+                for (a, v) in &mut set.provisioned {
+                    if account.as_ref().is_none_or(|only| only == a) {
+                        *v = version;
+                    }
                 }
                 Ok(self.request(Request::Provisioning, Status::Succeeded))
+            }
+            CenterCall::TagPermissionSet { arn, owner } => {
+                self.set(arn)?.owner = Some(owner.clone());
+                Ok(Made::Done)
             }
             CenterCall::Assign(a) => {
                 if let Some((account, reason)) = &self.failing_account
@@ -407,6 +418,12 @@ impl CenterApi for MemoryCenter {
         let set = state.set(arn)?;
         let mut details = set.details.clone();
         details.accounts.extend(set.provisioned.keys().cloned());
+        details.outdated = set
+            .provisioned
+            .iter()
+            .filter(|(_, v)| **v < set.version)
+            .map(|(a, _)| a.clone())
+            .collect();
         details.accounts.extend(assigned);
         Ok(details)
     }
@@ -490,6 +507,7 @@ pub fn call_name(call: &CenterCall) -> &'static str {
         CenterCall::PutBoundary { .. } => "PutPermissionsBoundaryToPermissionSet",
         CenterCall::DeleteBoundary { .. } => "DeletePermissionsBoundaryFromPermissionSet",
         CenterCall::Provision { .. } => "ProvisionPermissionSet",
+        CenterCall::TagPermissionSet { .. } => "TagResource",
         CenterCall::Assign(_) => "CreateAccountAssignment",
         CenterCall::Unassign(_) => "DeleteAccountAssignment",
     }
