@@ -79,7 +79,7 @@ fn load(path: &Path) -> Result<Organization, Error> {
         let resolved = org::resolve(&org, None)?;
         let mut problems = Vec::new();
         for target in &resolved.targets {
-            if let Err(SpecError::Invalid(mut found)) = org::spec_of(&org, target, "aws") {
+            if let Err(SpecError::Invalid(mut found)) = org::spec_offline(&org, target) {
                 problems.append(&mut found);
             }
         }
@@ -103,7 +103,7 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
     let mut specs = BTreeMap::new();
     if offline {
         for target in org::resolve(&org, None)?.targets {
-            let spec = org::spec_of(&org, &target, "aws")?;
+            let spec = org::spec_offline(&org, &target)?;
             let (found, found_errors) = session::spec_notes(&spec);
             notes.extend(found);
             errors += found_errors;
@@ -225,19 +225,31 @@ pub(super) async fn connect(
     api.set_access_key_id(key);
     api.share_aws_policies(std::sync::Arc::clone(&aws_policies));
     let organizations = AwsOrganizations::new(&config);
+    // AWS Organizations is read whenever the file selects any account: what its selectors
+    // take needs it, and ids named directly are checked against it (a suspended, closed or
+    // departed account is skipped). It must be readable only when a selector needs it.
     let listing = async {
-        if !org.needs_organizations() {
+        if org.selectors().next().is_none() {
             return Ok(None);
         }
         let needs = Needs {
             ous: org.selectors().any(|s| !s.ous.is_empty()),
             tags: org.selectors().any(|s| !s.tags.is_empty()),
         };
-        let listing = organizations.list(needs).await.map_err(|source| ReadError::Api {
-            what: "read the organization's accounts (organizations:ListAccounts, and for OUs and tags ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListTagsForResource): run iamspec from the management account or a delegated administrator".to_owned(),
-            source,
-        })?;
-        Ok::<_, Error>(Some(listing))
+        match organizations.list(needs).await {
+            Ok(listing) => Ok::<_, Error>(Some(listing)),
+            Err(source) if org.needs_organizations() => Err(ReadError::Api {
+                what: "read the organization's accounts (organizations:ListAccounts, and for OUs and tags ListRoots, ListOrganizationalUnitsForParent, ListAccountsForParent, ListTagsForResource): run iamspec from the management account or a delegated administrator".to_owned(),
+                source,
+            }
+            .into()),
+            Err(source) => {
+                eprintln!(
+                    "note: AWS Organizations could not be read ({source}): the account ids of the file are used as written, not checked against the organization (a suspended, closed or departed account is not skipped); run iamspec from the management account or a delegated administrator to have them checked"
+                );
+                Ok(None)
+            }
+        }
     };
     let caller = async { live::read_caller(&api).await.map_err(Error::from) };
     let (caller, listing) = futures::try_join!(caller, listing)?;
@@ -250,6 +262,9 @@ pub(super) async fn connect(
     }
     for skipped in &resolved.skipped {
         eprintln!("note: {skipped}");
+    }
+    for warning in &resolved.warnings {
+        eprintln!("{warning}");
     }
     let targets = org::select(resolved.targets, &targeting.accounts, targeting.shard)
         .map_err(Error::Usage)?;
@@ -1209,6 +1224,15 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
                 continue;
             }
         };
+        // Live text that looks like a layer's variable stays that text when loaded back.
+        let export = crate::export::Export {
+            spec: crate::spec::layers::escape(&export.spec).into_owned(),
+            files: export
+                .files
+                .into_iter()
+                .map(|(path, text)| (path, crate::spec::layers::escape(&text).into_owned()))
+                .collect(),
+        };
         let dir = out.join("accounts").join(&member.id);
         written.push((member, dir, export));
     }
@@ -1227,7 +1251,7 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
         let _ = write!(
             org_file,
             "\n# {}\n[[targets]]\naccounts = [\"{}\"]\nspecs = [\"accounts/{}/spec.toml\"]\n",
-            member.name.replace(['\n', '\r'], " "),
+            render::untrusted(&member.name),
             member.id,
             member.id
         );
@@ -1256,7 +1280,8 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
     }
     if center.is_err() {
         return Err(Error::Accounts(
-            "IAM Identity Center could not be exported (above); the accounts were".to_owned(),
+            "IAM Identity Center could not be exported (above); the accounts' IAM was exported"
+                .to_owned(),
         ));
     }
     Ok(ExitCode::SUCCESS)

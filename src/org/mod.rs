@@ -47,9 +47,40 @@ impl Member {
         if ou.starts_with("ou-") {
             return self.ous.iter().any(|o| o.id == ou);
         }
-        let path: Vec<&str> = ou.trim_matches('/').split('/').collect();
+        let path = split_ou_path(ou);
         path.len() <= self.ous.len() && path.iter().zip(&self.ous).all(|(p, o)| *p == o.name)
     }
+}
+
+/// An OU's path from the root as the file writes it: names joined by `/`, a `/` or `\\` in a
+/// name escaped with `\\` (`Prod\\/EU` is the one OU named `Prod/EU`).
+pub fn ou_path(names: &[&str]) -> String {
+    let escaped: Vec<String> = names
+        .iter()
+        .map(|n| n.replace('\\', "\\\\").replace('/', "\\/"))
+        .collect();
+    escaped.join("/")
+}
+
+/// The OU names of a path as the file writes it (`ou_path`'s inverse); a leading or
+/// trailing `/` is ignored.
+pub fn split_ou_path(path: &str) -> Vec<String> {
+    let mut names = vec![String::new()];
+    let mut chars = path.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => names.last_mut().expect("never empty").extend(chars.next()),
+            '/' => names.push(String::new()),
+            c => names.last_mut().expect("never empty").push(c),
+        }
+    }
+    if names.first().is_some_and(String::is_empty) {
+        names.remove(0);
+    }
+    if names.last().is_some_and(String::is_empty) {
+        names.pop();
+    }
+    names
 }
 
 /// What AWS Organizations says of the organization, as far as the targets need it.
@@ -84,8 +115,11 @@ impl Target {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Resolved {
     pub targets: Vec<Target>,
-    /// Each account a target would select but which is suspended or closing, and why.
+    /// Each account a target would select but which is suspended or closing, or which the
+    /// organization does not have, and why.
     pub skipped: Vec<String>,
+    /// What selects nothing (an OU without accounts).
+    pub warnings: Vec<String>,
 }
 
 /// Which accounts the targets select, with their layers. `listing` is needed when any target
@@ -96,6 +130,8 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
         org,
         listing,
         problems: Vec::new(),
+        strangers: BTreeMap::new(),
+        warnings: Vec::new(),
     };
     let mut layers: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut skipped = BTreeMap::new();
@@ -126,6 +162,9 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
         problems.dedup();
         return Err(SpecError::Invalid(problems));
     }
+    for (id, note) in resolver.strangers {
+        skipped.insert(id, note);
+    }
     let mut targets: Vec<Target> = layers
         .into_iter()
         .map(|(id, layers)| Target {
@@ -135,9 +174,13 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
         })
         .collect();
     targets.sort_by(|a, b| (&a.name, &a.id).cmp(&(&b.name, &b.id)));
+    let mut warnings = resolver.warnings;
+    warnings.sort();
+    warnings.dedup();
     Ok(Resolved {
         targets,
         skipped: skipped.into_values().collect(),
+        warnings,
     })
 }
 
@@ -150,11 +193,16 @@ fn resolver_name(listing: Option<&Listing>, id: &str) -> Option<String> {
     })
 }
 
-/// The targets' selectors, applied to the listing; what names no account is a problem.
+/// The targets' selectors, applied to the listing; a name that names no account is a
+/// problem, an id that is no member's is skipped with a note.
 struct Resolver<'a> {
     org: &'a Organization,
     listing: Option<&'a Listing>,
     problems: Vec<Diagnostic>,
+    /// Ids named that the organization does not have, with their notes.
+    strangers: BTreeMap<String, String>,
+    /// OUs that select nothing.
+    warnings: Vec<String>,
 }
 
 impl Resolver<'_> {
@@ -168,7 +216,13 @@ impl Resolver<'_> {
         let excluded: Vec<String> = selector
             .exclude
             .iter()
-            .filter_map(|named| self.find(named))
+            .filter_map(|named| {
+                if named.is_id() {
+                    Some(named.text.clone())
+                } else {
+                    self.find(named)
+                }
+            })
             .collect();
         chosen
             .into_iter()
@@ -206,13 +260,38 @@ impl Resolver<'_> {
     }
 
     fn check_ou(&mut self, listing: &Listing, ou: &Named) {
+        let wanted = split_ou_path(&ou.text);
         let known = listing
             .ous
             .iter()
-            .any(|(path, id)| *id == ou.text || path.as_str() == ou.text.trim_matches('/'));
-        if !known {
-            let hint = nearest(&ou.text, listing.ous.iter().map(|(p, _)| p.as_str()))
-                .map(|n| format!("; did you mean `{n}`?"))
+            .any(|(path, id)| *id == ou.text || split_ou_path(path) == wanted);
+        if known {
+            if !listing.members.iter().any(|m| m.in_ou(&ou.text)) {
+                let message = format!(
+                    "OU `{}` holds no account, in it or in the OUs under it: it selects nothing",
+                    crate::render::untrusted(&ou.text),
+                );
+                self.warnings
+                    .push(format!("warning: {}", self.org.diagnostic(ou.at, message)));
+            }
+            return;
+        }
+        {
+            // An OU whose name holds a `/`, written unescaped.
+            let slashed = listing.ous.iter().find(|(path, _)| {
+                split_ou_path(path).join("/") == wanted.join("/") && path.contains("\\/")
+            });
+            let hint = slashed
+                .map(|(path, id)| {
+                    format!(
+                        "; an OU's name holds a `/`: write its path as `{}`, or name it by id `{id}`",
+                        crate::render::untrusted(path)
+                    )
+                })
+                .or_else(|| {
+                    nearest(&ou.text, listing.ous.iter().map(|(p, _)| p.as_str()))
+                        .map(|n| format!("; did you mean `{}`?", crate::render::untrusted(n)))
+                })
                 .unwrap_or_default();
             self.problems.push(self.org.diagnostic(
                 ou.at,
@@ -232,6 +311,18 @@ impl Resolver<'_> {
         };
         if let Some(m) = listing.members.iter().find(|m| m.id == named.text) {
             return Some(m.id.clone());
+        }
+        if named.is_id() {
+            // Closed long ago, never a member, or gone (its OrganizationAccountAccessRole may
+            // still trust this organization's management account): not iamspec's to touch.
+            self.strangers.insert(
+                named.text.clone(),
+                format!(
+                    "account {} is not a member of the organization (unknown, closed or departed): skipped",
+                    named.text
+                ),
+            );
+            return None;
         }
         let by_name: Vec<&Member> = listing
             .members
@@ -275,8 +366,15 @@ pub fn accounts_of(
         org,
         listing,
         problems: Vec::new(),
+        strangers: BTreeMap::new(),
+        warnings: Vec::new(),
     };
     let mut ids = resolver.selected(selector);
+    let strangers: Vec<String> = resolver
+        .strangers
+        .values()
+        .map(|n| n.replace(": skipped", ": not assigned"))
+        .collect();
     if !resolver.problems.is_empty() {
         let mut problems = resolver.problems;
         problems.sort_by_key(|d| d.at);
@@ -285,7 +383,8 @@ pub fn accounts_of(
     }
     ids.sort();
     ids.dedup();
-    let mut skipped = Vec::new();
+    let mut skipped = strangers;
+    skipped.append(&mut resolver.warnings);
     ids.retain(|id| match resolver.member(id).filter(|m| !m.is_active()) {
         Some(member) => {
             skipped.push(format!(
@@ -330,13 +429,36 @@ pub fn select(
     shard: Option<Shard>,
 ) -> Result<Vec<Target>, String> {
     for wanted in only {
-        let known = targets
+        let by_id = targets.iter().find(|t| t.id == *wanted);
+        let by_name: Vec<&Target> = targets
             .iter()
-            .any(|t| t.id == *wanted || t.name.as_deref() == Some(wanted.as_str()));
-        if !known {
-            return Err(format!(
-                "--accounts names `{wanted}`, which no target of the organization selects"
-            ));
+            .filter(|t| t.name.as_deref() == Some(wanted.as_str()))
+            .filter(|t| by_id.is_none_or(|i| i.id != t.id))
+            .collect();
+        match (by_id, by_name.as_slice()) {
+            (None, []) => {
+                return Err(format!(
+                    "--accounts names `{}`, which no target of the organization selects",
+                    crate::render::untrusted(wanted)
+                ));
+            }
+            (Some(id), [named, ..]) => {
+                return Err(format!(
+                    "--accounts `{wanted}` is the id of account {} and the name of account {}: it would select both; name the account by id alone, and rename the other",
+                    id.label(),
+                    named.label()
+                ));
+            }
+            (None, [_, _, ..]) => {
+                let ids: Vec<&str> = by_name.iter().map(|t| t.id.as_str()).collect();
+                return Err(format!(
+                    "--accounts `{}` is the name of {} accounts ({}): name the one you mean by id",
+                    crate::render::untrusted(wanted),
+                    by_name.len(),
+                    ids.join(", ")
+                ));
+            }
+            _ => {}
         }
     }
     let mut ids: Vec<&str> = targets.iter().map(|t| t.id.as_str()).collect();
@@ -358,16 +480,37 @@ pub fn select(
                     .iter()
                     .any(|w| t.id == *w || t.name.as_deref() == Some(w.as_str()))
         })
+        // Each argument names exactly one target (checked above).
         .filter(|t| in_shard(&t.id))
         .collect();
     Ok(kept)
 }
 
-/// The spec of one target account: its layers merged, variables filled in.
+/// The spec of one target account: its layers merged, variables filled in. A text that uses
+/// `${account.name}` needs the name AWS Organizations gives (`Target::name`).
 pub fn spec_of(org: &Organization, target: &Target, partition: &str) -> Result<Spec, SpecError> {
+    merged(org, target, target.name.clone(), partition)
+}
+
+/// The spec of a target checked offline, before AWS is asked: an account whose name is not
+/// known yet is named by a stand-in.
+pub fn spec_offline(org: &Organization, target: &Target) -> Result<Spec, SpecError> {
+    let name = target
+        .name
+        .clone()
+        .or_else(|| Variables::placeholder().account_name);
+    merged(org, target, name, "aws")
+}
+
+fn merged(
+    org: &Organization,
+    target: &Target,
+    account_name: Option<String>,
+    partition: &str,
+) -> Result<Spec, SpecError> {
     let variables = Variables {
         account_id: target.id.clone(),
-        account_name: target.name.clone().unwrap_or_else(|| target.id.clone()),
+        account_name,
         partition: partition.to_owned(),
     };
     let chosen: Vec<&layers::Layer> = target

@@ -22,16 +22,27 @@ pub const VARIABLES: [&str; 3] = ["${account.id}", "${account.name}", "${partiti
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Variables {
     pub account_id: String,
-    pub account_name: String,
+    /// `None` when AWS Organizations could not be read: a text that uses the name is refused.
+    pub account_name: Option<String>,
     pub partition: String,
 }
+
+/// What no filled-in value may hold: IAM's wildcards and policy-variable syntax (an account
+/// named `*` would turn `repo:acme/${account.name}` into every repository), quotes and
+/// backslashes (they end or escape a TOML or JSON string), and the separators of ARNs and
+/// paths (`:`, `/`). Control characters are refused too.
+const UNSAFE_IN_VALUES: &[char] = &['*', '?', '$', '{', '}', '"', '\'', '\\', ':', '/'];
+
+/// The escape for text that must stay as written: `$${account.id}` is the text
+/// `${account.id}`, not the account's id (export writes live text this way).
+const ESCAPE: char = '$';
 
 impl Variables {
     /// Stand-ins for checking a layer before the accounts are known.
     pub fn placeholder() -> Self {
         Self {
             account_id: "000000000000".to_owned(),
-            account_name: "account".to_owned(),
+            account_name: Some("account".to_owned()),
             partition: "aws".to_owned(),
         }
     }
@@ -39,7 +50,8 @@ impl Variables {
     /// `text` with every variable filled in, and where the text moved (see `Segment`).
     /// IAM's own policy variables (`${aws:username}`) are left as they are; an unknown
     /// `${account.…}` is an error, as is a value that would change the meaning of the text
-    /// around it (an account name with a quote, say).
+    /// around it (an account name with a quote or a `*`, say). `$${account.id}` is the text
+    /// `${account.id}` itself.
     pub fn fill<'t>(&self, text: &'t str) -> Result<Filled<'t>, String> {
         if !text.contains("${") {
             return Ok((Cow::Borrowed(text), Vec::new()));
@@ -49,17 +61,29 @@ impl Variables {
         let mut shift = 0isize;
         let mut rest = text;
         while let Some(start) = rest.find("${") {
-            filled.push_str(&rest[..start]);
             let after = &rest[start..];
             let Some(end) = after.find('}') else {
-                filled.push_str(after);
+                filled.push_str(rest);
                 rest = "";
                 break;
             };
             let variable = &after[..=end];
+            let ours = VARIABLES.contains(&variable);
+            if ours && rest[..start].ends_with(ESCAPE) {
+                // Escaped: the variable's own text, one `$` less.
+                filled.push_str(&rest[..start - 1]);
+                filled.push_str(variable);
+                shift -= 1;
+                shifts.push((filled.len(), shift));
+                rest = &after[variable.len()..];
+                continue;
+            }
+            filled.push_str(&rest[..start]);
             let value = match variable {
                 "${account.id}" => Some(self.account_id.as_str()),
-                "${account.name}" => Some(self.account_name.as_str()),
+                "${account.name}" => Some(self.account_name.as_deref().ok_or_else(|| {
+                    "${account.name} is used, but the account's name is not known: AWS Organizations could not be read (run iamspec where it can be, from the management account or a delegated administrator), or use ${account.id}".to_owned()
+                })?),
                 "${partition}" => Some(self.partition.as_str()),
                 other if other.starts_with("${account.") || other.starts_with("${partition") => {
                     let hint = super::did_you_mean(other, VARIABLES.iter().copied());
@@ -74,11 +98,11 @@ impl Variables {
                 Some(value) => {
                     if let Some(bad) = value
                         .chars()
-                        .find(|c| matches!(c, '"' | '\'' | '\\') || c.is_control())
+                        .find(|c| UNSAFE_IN_VALUES.contains(c) || c.is_control())
                     {
                         return Err(format!(
-                            "{variable} is `{}`, which holds {bad:?}: it cannot be filled into a file without changing what the file says; rename the account, or use ${{account.id}}",
-                            value.escape_debug()
+                            "{variable} is `{}`, which holds {bad:?}: filled in, it would change what the text says (a wildcard, a policy variable, a quote or a separator widens or breaks a policy, trust or name); the account is refused. Rename the account, or use ${{account.id}}",
+                            crate::render::untrusted(value)
                         ));
                     }
                     filled.push_str(value);
@@ -118,6 +142,20 @@ impl Layer {
     pub fn uses(&self, variable: &str) -> bool {
         self.text.contains(variable)
     }
+}
+
+/// `text` written so that a layer loads it back as the same text: each of the layers'
+/// variables in it is escaped (`${account.id}` -> `$${account.id}`). For export, whose text
+/// comes from AWS as it is.
+pub fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !VARIABLES.iter().any(|v| text.contains(v)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = text.to_owned();
+    for variable in VARIABLES {
+        escaped = escaped.replace(variable, &format!("{ESCAPE}{variable}"));
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// The organization file's own part in a merge: its text (locations of `owner` point into

@@ -160,8 +160,8 @@ impl AwsOrganizations {
                     placed.insert(account, path.clone());
                 }
                 for (id, inner) in children {
-                    let joined: Vec<&str> = inner.iter().map(|o| o.name.as_str()).collect();
-                    ous.push((joined.join("/"), id.clone()));
+                    let names: Vec<&str> = inner.iter().map(|o| o.name.as_str()).collect();
+                    ous.push((crate::org::ou_path(&names), id.clone()));
                     next.push((id, inner));
                 }
             }

@@ -16,7 +16,7 @@ fn layer(path: &str, text: &str) -> Layer {
 fn variables() -> Variables {
     Variables {
         account_id: "222222222222".to_owned(),
-        account_name: "prod-a".to_owned(),
+        account_name: Some("prod-a".to_owned()),
         partition: "aws".to_owned(),
     }
 }
@@ -50,13 +50,13 @@ fn variables_are_filled_in_and_policy_variables_left_alone() {
 #[test]
 fn a_name_that_would_change_the_file_is_refused() {
     let hostile = Variables {
-        account_name: "o\"hara".to_owned(),
+        account_name: Some("o\"hara".to_owned()),
         ..variables()
     };
     let err = hostile
         .fill("tags = { a = \"${account.name}\" }")
         .unwrap_err();
-    assert!(err.contains("rename the account"), "{err}");
+    assert!(err.contains("Rename the account"), "{err}");
     // Not using the name, the same account is fine.
     assert!(hostile.fill("x = \"${account.id}\"").is_ok());
 }
