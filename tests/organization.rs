@@ -772,28 +772,69 @@ async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
 async fn a_hostile_account_name_is_refused_for_that_account_only() {
     let mut org = Organization::new().await;
     org.account("o\"hara", None, &[]).await;
+    org.account("*", None, &[]).await;
     org.account("fine", None, &[]).await;
     let dir = org.management.dir.path();
+    let (hara, star, fine) = (
+        org.id("o\"hara").to_owned(),
+        org.id("*").to_owned(),
+        org.id("fine").to_owned(),
+    );
+    // By id: the names come from AWS Organizations, read although no selector needs it.
     std::fs::write(
         dir.join("org.toml"),
-        "version = 1\n[organization]\n[[targets]]\naccounts = [\"fine\", \"o\\\"hara\"]\nspecs = [\"named.toml\"]\n",
+        format!("version = 1\n[organization]\n[[targets]]\naccounts = [\"{fine}\", \"{hara}\", \"{star}\"]\nspecs = [\"named.toml\"]\n"),
     )
     .unwrap();
     std::fs::write(
         dir.join("named.toml"),
-        "version = 1\n[roles.named]\ntrust = { accounts = [\"${account.id}\"] }\ntags = { account = \"${account.name}\" }\n",
+        "version = 1\n[roles.named]\ntrust = { accounts = [\"${account.id}\"] }\ntags = { account = \"${account.name}\" }\n[policies.data]\ndocument = \"data.json\"\n",
+    )
+    .unwrap();
+    // The name used only in a document file: `data-*/*` would be every bucket of `data-`.
+    std::fs::write(
+        dir.join("data.json"),
+        r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:${partition}:s3:::data-${account.name}/*"}]}"#,
     )
     .unwrap();
     // Offline, the organization is valid: which names the accounts have is AWS's to say.
     org.run(&["validate", "org.toml"]).expect(0);
     let planned = plans(&org.run(&["plan", "org.toml", "--json"]).expect(1));
-    let hostile = &planned[org.id("o\"hara")];
-    let error = hostile["error"].as_str().unwrap();
+    for (id, bad) in [(&hara, "'\"'"), (&star, "'*'")] {
+        let error = planned[id.as_str()]["error"].as_str().unwrap();
+        assert!(
+            error.contains(bad) && error.contains("Rename the account"),
+            "{error}"
+        );
+    }
     assert!(
-        error.contains("named.toml:4:") && error.contains("rename the account"),
-        "{error}"
+        planned[star.as_str()]["error"]
+            .as_str()
+            .unwrap()
+            .contains("named.toml:4:"),
+        "{}",
+        planned[star.as_str()]["error"]
     );
-    assert!(planned[org.id("fine")]["plan"]["changes"].is_array());
+    // The others go on, with the name from AWS Organizations in the document file too.
+    let changes = planned[fine.as_str()]["plan"]["changes"].to_string();
+    assert!(changes.contains("data"), "{changes}");
+    let applied = org.run(&["apply", "org.toml", "--yes", "--accounts", &fine]);
+    applied.expect(0);
+    let member = org.member("fine").await;
+    let arn = format!("arn:aws:iam::{fine}:policy/data");
+    let iam = member.iam();
+    let policy = iam.get_policy().policy_arn(&arn).send().await.unwrap();
+    let version = policy.policy().unwrap().default_version_id().unwrap();
+    let got = iam
+        .get_policy_version()
+        .policy_arn(&arn)
+        .version_id(version)
+        .send()
+        .await
+        .unwrap();
+    let document = got.policy_version().unwrap().document().unwrap();
+    let document = percent_encoding::percent_decode_str(document).decode_utf8_lossy();
+    assert!(document.contains("arn:aws:s3:::data-fine/*"), "{document}");
 }
 
 #[tokio::test]

@@ -283,9 +283,11 @@ impl Resolver<'_> {
             });
             let hint = slashed
                 .map(|(path, id)| {
+                    // As written in the file: the escape's backslash stays one.
+                    let shown = crate::render::untrusted(path).replace("\\\\", "\\");
                     format!(
-                        "; an OU's name holds a `/`: write its path as `{}`, or name it by id `{id}`",
-                        crate::render::untrusted(path)
+                        "; an OU's name holds a `/`: write its path as `{shown}` (in TOML, '{shown}' or \"{}\"), or name it by id `{id}`",
+                        shown.replace('\\', "\\\\")
                     )
                 })
                 .or_else(|| {

@@ -342,6 +342,26 @@ impl Organization {
             .expect("move an account");
     }
 
+    /// Closes an account (AWS Organizations then lists it as suspended or closing).
+    pub async fn close(&self, id: &str) {
+        self.client
+            .close_account()
+            .account_id(id)
+            .send()
+            .await
+            .expect("close an account");
+    }
+
+    /// Takes an account out of the organization, as an account that left it.
+    pub async fn remove(&self, id: &str) {
+        self.client
+            .remove_account_from_organization()
+            .account_id(id)
+            .send()
+            .await
+            .expect("remove an account");
+    }
+
     /// The id of the account named `name`.
     pub fn id(&self, name: &str) -> &str {
         &self.accounts[name]
