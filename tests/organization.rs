@@ -373,6 +373,15 @@ async fn an_account_whose_role_refuses_is_reported_while_the_others_are_planned(
         "{error}"
     );
     assert!(error.contains("trust policy"), "{error}");
+    // One sentence with AWS's code and message, never the SDK's debug form.
+    assert!(
+        error.contains("AccessDenied: User is not authorized to perform: sts:AssumeRole"),
+        "{error}"
+    );
+    assert!(
+        !error.contains("Error {") && !error.contains("code: "),
+        "{error}"
+    );
     for (id, entry) in &planned {
         if id != dev {
             assert!(entry["plan"]["changes"].is_array(), "{id}: {entry}");

@@ -83,10 +83,16 @@ async fn a_saved_plan_applies_exactly_its_changes_and_holds_no_secret() {
     );
 
     let proxy = Proxy::start(&account.endpoint);
-    // No --yes and no terminal: a saved plan was reviewed when it was made.
-    let run = account
-        .run_via(&proxy.url, &["apply", "reviewed.plan"])
-        .expect(0);
+    // No --yes and no terminal: a saved plan was reviewed when it was made. Applied from
+    // another directory (a CI step's own), it still finds the spec it was made from.
+    let elsewhere = account.dir.path().join("ci-step");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut command =
+        account.command(&["apply", "../reviewed.plan", "--secrets-dir", "../secrets"]);
+    command
+        .current_dir(&elsewhere)
+        .env("AWS_ENDPOINT_URL", &proxy.url);
+    let run = Run::from(command.output().unwrap()).expect(0);
     assert!(
         run.stdout.contains("Apply complete: 6 changes made."),
         "{}",
@@ -181,7 +187,7 @@ async fn a_changed_spec_refuses_the_plan_before_any_call() {
     refused_before_any_call(
         &account,
         "guide.plan",
-        "the spec spec.toml changed since the plan was saved (the spec's text changed)",
+        "/spec.toml changed since the plan was saved (the spec's text changed)",
     );
 }
 

@@ -801,7 +801,8 @@ fn saved_plan<T>(
         "iamspec_saved_organization_plan": FORMAT,
         "iamspec_version": env!("CARGO_PKG_VERSION"),
         "organization": {
-            "path": org.file,
+            // Absolute, so that `apply FILE` finds it from any directory.
+            "path": std::path::absolute(&org.file).unwrap_or_else(|_| org.file.clone()),
             "digest": crate::digest::of(org.text.as_bytes()),
         },
         "caller": hub.caller.arn,

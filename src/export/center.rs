@@ -44,9 +44,13 @@ fn session(seconds: u64) -> String {
     }
 }
 
-/// The instance as `[identity_center]`.
+/// The instance as `[identity_center]`. A user or group whose name or attributes the file
+/// would not take (a control character, say: names are whoever made them) is left out, with
+/// its memberships and assignments, and a note.
 pub fn export(live: &CenterState) -> CenterExport {
     let mut notes = Vec::new();
+    let loadable = loadable(live, &mut notes);
+    let live = &loadable;
     let external = live.users.iter().any(|u| u.external) || live.groups.iter().any(|g| g.external);
     let mut center = Table::new();
     center.insert("instance".into(), Value::String(live.instance.arn.clone()));
@@ -220,4 +224,37 @@ fn assignments(live: &CenterState) -> Vec<Value> {
             Value::Table(table)
         })
         .collect()
+}
+
+/// The instance without the users and groups the file would not take.
+fn loadable(live: &CenterState, notes: &mut Vec<String>) -> CenterState {
+    use crate::spec::identity_center::{loads_group, loads_user};
+    let mut kept = live.clone();
+    let mut gone = BTreeSet::new();
+    kept.users.retain(|u| {
+        let ok = loads_user(u);
+        if !ok {
+            notes.push(format!(
+                "user `{}` is left out: its name or attributes hold what an organization file cannot (a control character, a space in the name, an invalid email); rename it in the identity store to export it",
+                crate::render::untrusted(&u.name)
+            ));
+            gone.insert(u.id.clone());
+        }
+        ok
+    });
+    kept.groups.retain(|g| {
+        let ok = loads_group(g);
+        if !ok {
+            notes.push(format!(
+                "group `{}` is left out: its name or description holds what an organization file cannot (a control character, a leading or trailing space); rename it in the identity store to export it",
+                crate::render::untrusted(&g.name)
+            ));
+            gone.insert(g.id.clone());
+        }
+        ok
+    });
+    kept.memberships
+        .retain(|m| !gone.contains(&m.user_id) && !gone.contains(&m.group_id));
+    kept.assignments.retain(|a| !gone.contains(&a.principal));
+    kept
 }

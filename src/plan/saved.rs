@@ -240,7 +240,8 @@ impl SavedPlan {
             iamspec_version: env!("CARGO_PKG_VERSION").to_owned(),
             made: live.now,
             spec: SavedSpec {
-                path: spec.file.clone(),
+                // Absolute, so that `apply FILE` finds the spec from any directory.
+                path: std::path::absolute(&spec.file).unwrap_or_else(|_| spec.file.clone()),
                 sources: spec.sources(),
             },
             options,

@@ -367,9 +367,33 @@ fn unique_ignoring_case<'k>(
 
 /// Text the identity store takes for a name: 1 to `max` characters, no control characters,
 /// not blank at either end.
-fn check_text(checker: &mut Checker<'_>, what: &str, value: &Spanned<String>, max: usize) {
-    let text = value.get_ref();
-    let problem = if text.trim().is_empty() {
+/// Whether the file takes an identity-store user as it is (its name and attributes): what
+/// export may write of one read from AWS.
+pub fn loads_user(user: &crate::live::center::StoreUser) -> bool {
+    let name = &user.name;
+    let name_ok = !name.is_empty()
+        && name.chars().count() <= MAX_USER_NAME
+        && !name.chars().any(|c| c.is_whitespace() || c.is_control());
+    let attributes = [&user.display_name, &user.given_name, &user.family_name];
+    name_ok
+        && attributes.iter().all(|a| {
+            a.as_deref()
+                .is_none_or(|t| text_problem(t, MAX_NAME).is_none())
+        })
+        && user.email.as_deref().is_none_or(is_email)
+}
+
+/// Whether the file takes an identity-store group as it is.
+pub fn loads_group(group: &crate::live::center::StoreGroup) -> bool {
+    text_problem(&group.name, MAX_NAME).is_none()
+        && group
+            .description
+            .as_deref()
+            .is_none_or(|d| text_problem(d, MAX_NAME).is_none())
+}
+
+fn text_problem(text: &str, max: usize) -> Option<String> {
+    if text.trim().is_empty() {
         Some("is empty".to_owned())
     } else if text.chars().count() > max {
         Some(format!("is longer than {max} characters"))
@@ -379,8 +403,11 @@ fn check_text(checker: &mut Checker<'_>, what: &str, value: &Spanned<String>, ma
         Some("begins or ends with a space".to_owned())
     } else {
         None
-    };
-    if let Some(problem) = problem {
+    }
+}
+
+fn check_text(checker: &mut Checker<'_>, what: &str, value: &Spanned<String>, max: usize) {
+    if let Some(problem) = text_problem(value.get_ref(), max) {
         checker.error(value.span().start, format!("{what} {problem}"));
     }
 }

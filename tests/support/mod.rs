@@ -9,6 +9,7 @@
 
 #![allow(dead_code)]
 
+pub mod center;
 pub mod proxy;
 
 use std::io::Write;

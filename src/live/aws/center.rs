@@ -17,7 +17,7 @@ use aws_sdk_ssoadmin::types::{
 use aws_smithy_types::Document as Value;
 use futures::{StreamExt, TryStreamExt};
 
-use super::errors::{HopelessConnections, classify, is_loopback};
+use super::errors::{HopelessConnections, classify_call, is_loopback};
 use crate::iam::OWNER_TAG;
 use crate::live::center::{
     CenterApi, CenterCall, Instance, LiveAssignment, LiveBoundary, LivePermissionSet, Made,
@@ -166,7 +166,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListInstances"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_ssoadmin::operation::list_instances::ListInstancesOutput::instances)
@@ -187,7 +187,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListUsers"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_identitystore::operation::list_users::ListUsersOutput::users)
@@ -205,7 +205,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListGroups"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_identitystore::operation::list_groups::ListGroupsOutput::groups)
@@ -227,7 +227,7 @@ impl CenterApi for AwsCenter {
             .alternate_identifier(AlternateIdentifier::UniqueAttribute(unique))
             .send()
             .await
-            .map_err(classify);
+            .map_err(|e| classify_call(e, "GetUserId"));
         let Some(found) = absent(found)? else {
             return Ok(None);
         };
@@ -239,7 +239,7 @@ impl CenterApi for AwsCenter {
             .user_id(found.user_id())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "DescribeUser"))?;
         Ok(Some(store_user!(&user, name)))
     }
 
@@ -257,7 +257,7 @@ impl CenterApi for AwsCenter {
             .alternate_identifier(AlternateIdentifier::UniqueAttribute(unique))
             .send()
             .await
-            .map_err(classify);
+            .map_err(|e| classify_call(e, "GetGroupId"));
         let Some(found) = absent(found)? else {
             return Ok(None);
         };
@@ -269,7 +269,7 @@ impl CenterApi for AwsCenter {
             .group_id(found.group_id())
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "DescribeGroup"))?;
         Ok(Some(StoreGroup {
             id: group.group_id().to_owned(),
             name: group.display_name().unwrap_or(name).to_owned(),
@@ -294,7 +294,7 @@ impl CenterApi for AwsCenter {
                     .user_id(id)
                     .send()
                     .await
-                    .map_err(classify);
+                    .map_err(|e| classify_call(e, "DescribeUser"));
                 Ok(absent(user)?.and_then(|u| u.user_name().map(str::to_owned)))
             }
             PrincipalKind::Group => {
@@ -306,7 +306,7 @@ impl CenterApi for AwsCenter {
                     .group_id(id)
                     .send()
                     .await
-                    .map_err(classify);
+                    .map_err(|e| classify_call(e, "DescribeGroup"));
                 Ok(absent(group)?.and_then(|g| g.display_name().map(str::to_owned)))
             }
         }
@@ -323,7 +323,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListGroupMemberships"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsOutput::group_memberships)
@@ -350,7 +350,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListPermissionSets"))?;
         let arns: Vec<String> = pages
             .iter()
             .flat_map(aws_sdk_ssoadmin::operation::list_permission_sets::ListPermissionSetsOutput::permission_sets)
@@ -365,7 +365,7 @@ impl CenterApi for AwsCenter {
                 .permission_set_arn(&arn)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "DescribePermissionSet"))?;
             let set = out.permission_set();
             Ok::<_, ApiError>(LivePermissionSet {
                 name: set.and_then(|s| s.name()).unwrap_or_default().to_owned(),
@@ -394,7 +394,7 @@ impl CenterApi for AwsCenter {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListManagedPoliciesInPermissionSet"))?;
             Ok::<_, ApiError>(
                 pages
                     .iter()
@@ -412,7 +412,7 @@ impl CenterApi for AwsCenter {
                 .permission_set_arn(arn)
                 .send()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "GetInlinePolicyForPermissionSet"))?;
             Ok::<_, ApiError>(
                 out.inline_policy()
                     .filter(|p| !p.trim().is_empty())
@@ -430,7 +430,9 @@ impl CenterApi for AwsCenter {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| {
+                    classify_call(e, "ListCustomerManagedPolicyReferencesInPermissionSet")
+                })?;
             Ok::<_, ApiError>(
                 pages
                     .iter()
@@ -451,7 +453,7 @@ impl CenterApi for AwsCenter {
                 .permission_set_arn(arn)
                 .send()
                 .await
-                .map_err(classify);
+                .map_err(|e| classify_call(e, "GetPermissionsBoundaryForPermissionSet"));
             Ok::<_, ApiError>(absent(out)?.and_then(|o| {
                 let b = o.permissions_boundary()?;
                 if let Some(arn) = b.managed_policy_arn() {
@@ -475,7 +477,7 @@ impl CenterApi for AwsCenter {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListAccountsForProvisionedPermissionSet"))?;
             Ok::<_, ApiError>(
                 pages
                     .iter()
@@ -496,7 +498,7 @@ impl CenterApi for AwsCenter {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListAccountsForProvisionedPermissionSet"))?;
             Ok::<_, ApiError>(
                 pages
                     .iter()
@@ -528,7 +530,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListTagsForResource"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_ssoadmin::operation::list_tags_for_resource::ListTagsForResourceOutput::tags)
@@ -553,7 +555,7 @@ impl CenterApi for AwsCenter {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListAccountAssignments"))?;
         Ok(pages
             .iter()
             .flat_map(aws_sdk_ssoadmin::operation::list_account_assignments::ListAccountAssignmentsOutput::account_assignments)
@@ -591,7 +593,7 @@ impl CenterApi for AwsCenter {
                     .account_assignment_creation_request_id(id)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "DescribeAccountAssignmentCreationStatus"))?;
                 assignment_status(out.account_assignment_creation_status())
             }
             Request::Unassignment => {
@@ -603,7 +605,7 @@ impl CenterApi for AwsCenter {
                     .account_assignment_deletion_request_id(id)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "DescribeAccountAssignmentDeletionStatus"))?;
                 assignment_status(out.account_assignment_deletion_status())
             }
             Request::Provisioning => {
@@ -615,7 +617,7 @@ impl CenterApi for AwsCenter {
                     .provision_permission_set_request_id(id)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "DescribePermissionSetProvisioningStatus"))?;
                 let s = out.permission_set_provisioning_status();
                 status_of(
                     s.and_then(|s| s.status()),
@@ -643,7 +645,7 @@ impl AwsCenter {
                     .set_description(description.clone())
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "CreateGroup"))?;
                 Made::Created(out.group_id().to_owned())
             }
             CenterCall::UpdateGroup { id, description } => {
@@ -660,7 +662,7 @@ impl AwsCenter {
                     .operations(op)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "UpdateGroup"))?;
                 Made::Done
             }
             CenterCall::DeleteGroup { id } => {
@@ -671,7 +673,7 @@ impl AwsCenter {
                     .group_id(id)
                     .send()
                     .await;
-                absent(out.map_err(classify))?;
+                absent(out.map_err(|e| classify_call(e, "DeleteGroup")))?;
                 Made::Done
             }
             CenterCall::CreateUser { user } => {
@@ -698,7 +700,7 @@ impl AwsCenter {
                     }))
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "CreateUser"))?;
                 Made::Created(out.user_id().to_owned())
             }
             CenterCall::UpdateUser { user } => {
@@ -736,7 +738,7 @@ impl AwsCenter {
                     .set_operations(Some(ops))
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "UpdateUser"))?;
                 Made::Done
             }
             CenterCall::DeleteUser { id } => {
@@ -747,7 +749,7 @@ impl AwsCenter {
                     .user_id(id)
                     .send()
                     .await;
-                absent(out.map_err(classify))?;
+                absent(out.map_err(|e| classify_call(e, "DeleteUser")))?;
                 Made::Done
             }
             CenterCall::AddMember { group_id, user_id } => {
@@ -759,7 +761,7 @@ impl AwsCenter {
                     .member_id(MemberId::UserId(user_id.clone()))
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "CreateGroupMembership"))?;
                 Made::Created(out.membership_id().to_owned())
             }
             CenterCall::RemoveMember { membership_id } => {
@@ -770,7 +772,7 @@ impl AwsCenter {
                     .membership_id(membership_id)
                     .send()
                     .await;
-                absent(out.map_err(classify))?;
+                absent(out.map_err(|e| classify_call(e, "DeleteGroupMembership")))?;
                 Made::Done
             }
             _ => return Ok(None),
@@ -805,7 +807,7 @@ impl AwsCenter {
                     .tags(tag)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "CreatePermissionSet"))?;
                 let arn = out
                     .permission_set()
                     .and_then(|p| p.permission_set_arn())
@@ -826,7 +828,10 @@ impl AwsCenter {
                     .session_duration(iso_duration(*session))
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "UpdatePermissionSet")),
+                )
             }
             CenterCall::DeletePermissionSet { arn } => {
                 self.count("DeletePermissionSet");
@@ -836,7 +841,7 @@ impl AwsCenter {
                     .permission_set_arn(arn)
                     .send()
                     .await;
-                absent(out.map_err(classify))?;
+                absent(out.map_err(|e| classify_call(e, "DeletePermissionSet")))?;
                 Ok(Made::Done)
             }
             CenterCall::AttachManaged { arn, policy } => {
@@ -848,7 +853,10 @@ impl AwsCenter {
                     .managed_policy_arn(policy)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "AttachManagedPolicyToPermissionSet")),
+                )
             }
             CenterCall::DetachManaged { arn, policy } => {
                 self.count("DetachManagedPolicyFromPermissionSet");
@@ -859,7 +867,10 @@ impl AwsCenter {
                     .managed_policy_arn(policy)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "DetachManagedPolicyFromPermissionSet")),
+                )
             }
             CenterCall::PutInline { arn, document } => {
                 self.count("PutInlinePolicyToPermissionSet");
@@ -870,7 +881,10 @@ impl AwsCenter {
                     .inline_policy(document)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "PutInlinePolicyToPermissionSet")),
+                )
             }
             CenterCall::DeleteInline { arn } => {
                 self.count("DeleteInlinePolicyFromPermissionSet");
@@ -880,7 +894,10 @@ impl AwsCenter {
                     .permission_set_arn(arn)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "DeleteInlinePolicyFromPermissionSet")),
+                )
             }
             CenterCall::AttachCustomer { arn, reference: r } => {
                 self.count("AttachCustomerManagedPolicyReferenceToPermissionSet");
@@ -891,7 +908,9 @@ impl AwsCenter {
                     .customer_managed_policy_reference(reference(r)?)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(out.map(|_| ()).map_err(|e| {
+                    classify_call(e, "AttachCustomerManagedPolicyReferenceToPermissionSet")
+                }))
             }
             CenterCall::DetachCustomer { arn, reference: r } => {
                 self.count("DetachCustomerManagedPolicyReferenceFromPermissionSet");
@@ -902,7 +921,9 @@ impl AwsCenter {
                     .customer_managed_policy_reference(reference(r)?)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(out.map(|_| ()).map_err(|e| {
+                    classify_call(e, "DetachCustomerManagedPolicyReferenceFromPermissionSet")
+                }))
             }
             CenterCall::PutBoundary { arn, boundary } => {
                 self.count("PutPermissionsBoundaryToPermissionSet");
@@ -920,7 +941,10 @@ impl AwsCenter {
                     .permissions_boundary(b.build())
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ())
+                        .map_err(|e| classify_call(e, "PutPermissionsBoundaryToPermissionSet")),
+                )
             }
             CenterCall::DeleteBoundary { arn } => {
                 self.count("DeletePermissionsBoundaryFromPermissionSet");
@@ -930,7 +954,11 @@ impl AwsCenter {
                     .permission_set_arn(arn)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(
+                    out.map(|_| ()).map_err(|e| {
+                        classify_call(e, "DeletePermissionsBoundaryFromPermissionSet")
+                    }),
+                )
             }
             CenterCall::TagPermissionSet { arn, owner } => {
                 self.count("TagResource");
@@ -946,7 +974,7 @@ impl AwsCenter {
                     .tags(tag)
                     .send()
                     .await;
-                done(out.map(|_| ()).map_err(classify))
+                done(out.map(|_| ()).map_err(|e| classify_call(e, "TagResource")))
             }
             CenterCall::Provision { arn, account } => {
                 self.count("ProvisionPermissionSet");
@@ -962,7 +990,7 @@ impl AwsCenter {
                     .set_target_id(account.clone())
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "ProvisionPermissionSet"))?;
                 let st = out.permission_set_provisioning_status();
                 pending(
                     Request::Provisioning,
@@ -985,7 +1013,7 @@ impl AwsCenter {
                     .principal_id(&a.principal)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "CreateAccountAssignment"))?;
                 pending(
                     Request::Assignment,
                     assignment_status(out.account_assignment_creation_status()),
@@ -1003,7 +1031,7 @@ impl AwsCenter {
                     .principal_id(&a.principal)
                     .send()
                     .await
-                    .map_err(classify)?;
+                    .map_err(|e| classify_call(e, "DeleteAccountAssignment"))?;
                 pending(
                     Request::Unassignment,
                     assignment_status(out.account_assignment_deletion_status()),

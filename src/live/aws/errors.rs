@@ -24,6 +24,12 @@ impl ClassifyRetry for HopelessConnections {
         let Some(Err(err)) = ctx.output_or_error() else {
             return RetryAction::NoActionIndicated;
         };
+        if ctx
+            .response()
+            .is_some_and(|r| unimplemented(r.status().as_u16(), r.body().bytes()))
+        {
+            return RetryAction::RetryForbidden;
+        }
         match err.as_connector_error().and_then(|e| hopeless(e)) {
             Some(Hopeless::Unresolved) => RetryAction::RetryForbidden,
             Some(Hopeless::Refused) if self.local => RetryAction::RetryForbidden,
@@ -38,6 +44,21 @@ impl ClassifyRetry for HopelessConnections {
     fn priority(&self) -> RetryClassifierPriority {
         RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
     }
+}
+
+/// Whether an answer says the endpoint lacks the operation: HTTP 501, an error code saying
+/// so, or a server error that is a web page rather than an AWS error (AWS never answers one;
+/// the local endpoint does for what it does not implement). Another try only repeats it.
+pub(super) fn unimplemented(status: u16, body: Option<&[u8]>) -> bool {
+    let body = body.map(String::from_utf8_lossy).unwrap_or_default();
+    let start = body
+        .trim_start()
+        .get(..15)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    status == 501
+        || (status >= 500 && body.contains("NotImplemented"))
+        || (status == 500 && (start.starts_with("<!doctype html") || start.starts_with("<html")))
 }
 
 /// A connection that could not be made, in a way that another try will only repeat.
@@ -95,6 +116,20 @@ where
             let code = service.err().code().map(str::to_owned);
             let message = service.err().message().unwrap_or_default().to_owned();
             let status = service.raw().status().as_u16();
+            if unimplemented(status, service.raw().body().bytes())
+                || code
+                    .as_deref()
+                    .is_some_and(|c| c.starts_with("NotImplemented"))
+            {
+                return ApiError::new(
+                    ErrorKind::Other,
+                    Some("NotImplemented".to_owned()),
+                    format!(
+                        "the endpoint does not implement this operation (it answered HTTP {status}{}): use an endpoint that has it, or leave out what needs it",
+                        code.map(|c| format!(" {c}")).unwrap_or_default()
+                    ),
+                );
+            }
             let kind = match code.as_deref() {
                 Some("NoSuchEntity" | "ResourceNotFoundException") => ErrorKind::NoSuchEntity,
                 Some("EntityAlreadyExists") => ErrorKind::AlreadyExists,
@@ -161,11 +196,39 @@ where
     }
 }
 
+/// `classify`, naming the operation when the endpoint does not implement it.
+pub(super) fn classify_call<E>(err: SdkError<E, HttpResponse>, operation: &str) -> ApiError
+where
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    let mut err = classify(err);
+    if err.code.as_deref() == Some("NotImplemented") {
+        err.message = err.message.replacen(
+            "does not implement this operation",
+            &format!("does not implement {operation}"),
+            1,
+        );
+    }
+    err
+}
+
 /// The last error of a chain: the one that says what actually went wrong.
+/// An AWS error met on the way (a refused assume, say) is said as its code and message, never
+/// as the SDK's debug form.
 pub(super) fn innermost(err: &(dyn StdError + 'static)) -> String {
     let mut current = err;
-    while let Some(next) = current.source() {
-        current = next;
+    loop {
+        if let Some(meta) = current.downcast_ref::<aws_smithy_types::error::ErrorMetadata>() {
+            return match (meta.code(), meta.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                (None, Some(message)) => message.to_owned(),
+                (None, None) => "an AWS error without a code or message".to_owned(),
+            };
+        }
+        match current.source() {
+            Some(next) => current = next,
+            None => return current.to_string(),
+        }
     }
-    current.to_string()
 }

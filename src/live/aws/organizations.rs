@@ -12,7 +12,7 @@ use aws_sdk_organizations::operation::list_roots::ListRootsOutput;
 use aws_sdk_organizations::operation::list_tags_for_resource::ListTagsForResourceOutput;
 use futures::{StreamExt, TryStreamExt};
 
-use super::errors::classify;
+use super::errors::classify_call;
 use crate::live::ApiError;
 use crate::org::{Listing, Member, Ou};
 
@@ -69,7 +69,7 @@ impl AwsOrganizations {
             .describe_organization()
             .send()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "DescribeOrganization"))?;
         Ok(out
             .organization()
             .and_then(|o| o.master_account_id())
@@ -86,7 +86,7 @@ impl AwsOrganizations {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListAccounts"))?;
             self.count("ListAccounts", pages.len().max(1));
             let mut members: Vec<Member> = pages
                 .iter()
@@ -138,7 +138,7 @@ impl AwsOrganizations {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListRoots"))?;
         self.count("ListRoots", roots.len().max(1));
         let mut level: Vec<(String, Vec<Ou>)> = roots
             .iter()
@@ -185,7 +185,7 @@ impl AwsOrganizations {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListAccountsForParent"))?;
             self.count("ListAccountsForParent", pages.len().max(1));
             Ok(pages
                 .iter()
@@ -202,7 +202,7 @@ impl AwsOrganizations {
                 .send()
                 .try_collect()
                 .await
-                .map_err(classify)?;
+                .map_err(|e| classify_call(e, "ListOrganizationalUnitsForParent"))?;
             self.count("ListOrganizationalUnitsForParent", pages.len().max(1));
             Ok(pages
                 .iter()
@@ -231,7 +231,7 @@ impl AwsOrganizations {
             .send()
             .try_collect()
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify_call(e, "ListTagsForResource"))?;
         self.count("ListTagsForResource", pages.len().max(1));
         Ok(pages
             .iter()
