@@ -42,7 +42,7 @@ async fn ids_the_organization_does_not_have_are_skipped_with_a_note() {
     // Offline, ids are taken as written.
     org.run(&["validate", "org.toml"]).expect(0);
     let plan = org.run(&["plan", "org.toml", "--json"]).expect(0);
-    assert_eq!(planned_ids(&plan.stdout), [dev.clone()]);
+    assert_eq!(planned_ids(&plan.stdout), [dev.as_str()]);
     for id in [&gone, unknown] {
         assert!(
             plan.stderr.contains(&format!(
@@ -99,7 +99,7 @@ async fn accounts_refuses_a_shared_name_and_an_id_that_is_another_accounts_name(
     let one = org
         .run(&["plan", "org.toml", "--json", "--accounts", &first])
         .expect(0);
-    assert_eq!(planned_ids(&one.stdout), [first.clone()]);
+    assert_eq!(planned_ids(&one.stdout), [first.as_str()]);
 }
 
 #[tokio::test]
@@ -130,7 +130,7 @@ async fn an_ou_with_a_slash_in_its_name_is_named_escaped_and_an_empty_ou_warns()
     );
     write(r#"["Prod\\/EU", "Empty"]"#);
     let plan = org.run(&["plan", "org.toml", "--json"]).expect(0);
-    assert_eq!(planned_ids(&plan.stdout), [eu.clone()]);
+    assert_eq!(planned_ids(&plan.stdout), [eu.as_str()]);
     assert!(
         plan.stderr.contains("warning: ") && plan.stderr.contains("OU `Empty` holds no account"),
         "{}",
