@@ -22,6 +22,7 @@ use serde::Serialize;
 use crate::spec::{DocumentOwner, LintConfig, Location, Spec};
 
 pub use data::{ActionDb, Level};
+pub use escalation::sentences as escalation_paths;
 
 /// What a policy document is, which decides what its statements mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -131,6 +131,7 @@ pub(super) async fn plan<T>(
         return Err(Error::Accounts(problems.join("\n")));
     }
     notes.append(&mut unchecked);
+    notes.append(&mut center::escalations(spec, &wanted, &known));
     let mut labels: BTreeMap<String, String> = accounts
         .iter()
         .map(|a| (a.target.id.clone(), a.target.label()))

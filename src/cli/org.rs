@@ -130,6 +130,11 @@ pub(super) fn validate(path: &Path, strict: bool, json: bool) -> Result<ExitCode
             errors += problems.len();
             notes.extend(problems.into_iter().map(|p| format!("error: {p}")));
             notes.extend(unchecked);
+            notes.extend(org::center::escalations(center, &wanted, &known));
+        } else {
+            // Which accounts a permission set is assigned to is AWS's to say: its own
+            // documents are checked together all the same.
+            notes.extend(org::center::escalations(center, &[], &BTreeMap::new()));
         }
     }
     let passes = errors == 0 && (!strict || notes.is_empty());

@@ -104,7 +104,53 @@ const PATHS: &[(&[&str], &str)] = &[
         &["iam:UpdateLoginProfile"],
         "change other users' console passwords",
     ),
+    // IAM Identity Center: whoever can change permission sets, assignments or the identity
+    // store can give a person (themselves too) any access in any account.
+    (
+        &["sso:CreateAccountAssignment"],
+        "give any person or group any permission set in any account",
+    ),
+    (
+        &["sso:PutInlinePolicyToPermissionSet"],
+        "write any inline policy into a permission set",
+    ),
+    (
+        &["sso:AttachManagedPolicyToPermissionSet"],
+        "attach any AWS-managed policy, AdministratorAccess too, to a permission set",
+    ),
+    (
+        &["sso:AttachCustomerManagedPolicyReferenceToPermissionSet"],
+        "make a permission set grant any customer-managed policy of the accounts",
+    ),
+    (
+        &["identitystore:CreateGroupMembership"],
+        "join any Identity Center group, and get its permission sets",
+    ),
+    (
+        &["sso-directory:AddMemberToGroup"],
+        "join any Identity Center group, and get its permission sets",
+    ),
+    (
+        &["identitystore:UpdateUser"],
+        "change any Identity Center user's email or name, and so who signs in as them",
+    ),
 ];
+
+/// The escalation paths that documents granted together open, each as a sentence: for a
+/// grant that is not a spec's principal (an Identity Center permission set).
+pub fn sentences(docs: &[(String, &Document)]) -> Vec<String> {
+    found(docs)
+        .iter()
+        .map(|path| {
+            format!(
+                "{} together let it {} (from {})",
+                path.actions.join(" + "),
+                path.does,
+                path.sources.join(", ")
+            )
+        })
+        .collect()
+}
 
 /// Looks for the paths in each group's, user's and role's policies together: every principal
 /// with all of its documents (its own, by name or by ARN, add-ons included, and for a user

@@ -114,6 +114,54 @@ pub fn check_references(
     (problems, notes)
 }
 
+/// The privilege-escalation paths each permission set's whole grant opens, as warnings: its
+/// inline document, its AWS-managed policies (from the embedded snapshot) and the
+/// customer-managed policies it references where the layers of an account it is assigned to
+/// declare them, taken together as a principal's are.
+pub fn escalations(
+    center: &IdentityCenter,
+    wanted: &[Wanted],
+    known: &BTreeMap<String, Known<'_>>,
+) -> Vec<String> {
+    let assigned = assigned(wanted);
+    let mut warnings = Vec::new();
+    for (name, set) in &center.permission_sets {
+        let mut docs: Vec<(String, &crate::document::Document)> = Vec::new();
+        if let Some(inline) = &set.inline {
+            docs.push(("its inline policy".to_owned(), inline));
+        }
+        for managed in &set.managed {
+            let short = managed.rsplit('/').next().unwrap_or(managed);
+            if let Some(document) = crate::lint::managed::document(short) {
+                docs.push((format!("AWS-managed policy `{short}`"), document));
+            }
+        }
+        let accounts = assigned.get(name).into_iter().flatten();
+        for reference in &set.customer {
+            let declared = accounts
+                .clone()
+                .filter_map(|a| known.get(a).and_then(|k| k.spec))
+                .find_map(|spec| {
+                    spec.policies
+                        .values()
+                        .find(|p| p.name == reference.name && p.path == reference.path)
+                });
+            if let Some(policy) = declared {
+                docs.push((
+                    format!("customer-managed policy {reference}"),
+                    &policy.document,
+                ));
+            }
+        }
+        for path in crate::lint::escalation_paths(&docs) {
+            warnings.push(format!(
+                "warning: permission set `{name}` (privilege-escalation): {path}: name the resources, or split these between permission sets"
+            ));
+        }
+    }
+    warnings
+}
+
 /// The instance read and compared with the spec.
 pub async fn plan<A: CenterApi>(
     api: &A,

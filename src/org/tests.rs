@@ -185,3 +185,75 @@ fn an_accounts_spec_is_its_layers_with_its_id_and_reads_only_what_it_declares() 
         "{kinds:?}"
     );
 }
+
+/// A permission set's whole grant is checked for escalation as a principal's is: its inline
+/// document, its AWS-managed policies and the customer-managed policies the layers declare,
+/// together; Identity Center's own writes count.
+#[test]
+fn a_permission_sets_whole_grant_is_checked_for_escalation() {
+    use crate::spec::identity_center::tests::{EXAMPLE, load};
+    let lambda = EXAMPLE.replace(
+        "addons = [\"route53\"]",
+        "addons = [\"route53\"]\ninline = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = [\"iam:PassRole\", \"lambda:CreateFunction\", \"lambda:InvokeFunction\"], Resource = \"*\" }] }",
+    );
+    let org = load(&lambda).unwrap();
+    let center = org.identity_center.as_ref().unwrap();
+    let found = center::escalations(center, &[], &BTreeMap::new());
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found
+            .iter()
+            .all(|f| f.contains("permission set `Developers`")),
+        "{found:#?}"
+    );
+    assert!(
+        found[1].contains("iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction"),
+        "{found:#?}"
+    );
+    // Together with the AWS-managed policy, the inline PassRole opens a second path.
+    assert!(
+        found[0].contains("iam:PassRole + ec2:RunInstances")
+            && found[0].contains("AWS-managed policy `AmazonEC2FullAccess`, its inline policy"),
+        "{found:#?}"
+    );
+
+    // Identity Center's writes, in a customer-managed policy an assigned account declares.
+    let sso = EXAMPLE.replace(
+        "addons = [\"route53\"]",
+        "addons = [\"route53\"]\ncustomer_policies = [\"SsoAdmin\"]",
+    );
+    let org = load(&sso).unwrap();
+    let center = org.identity_center.as_ref().unwrap();
+    let layer = crate::spec::parse(
+        "version = 1\n[policies.SsoAdmin]\ndocument = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = \"sso:*\", Resource = \"*\" }] }\n",
+        std::path::Path::new("layer.toml"),
+    )
+    .unwrap();
+    let wanted = vec![crate::diff::center::Wanted {
+        set: "Developers".into(),
+        principal: crate::plan::center::Principal {
+            kind: crate::live::center::PrincipalKind::Group,
+            name: "Developers".into(),
+        },
+        account: "111111111111".into(),
+    }];
+    let known = BTreeMap::from([(
+        "111111111111".to_owned(),
+        center::Known {
+            spec: Some(&layer),
+            live: None,
+        },
+    )]);
+    let found = center::escalations(center, &wanted, &known);
+    assert!(
+        found
+            .iter()
+            .any(|f| f.contains("sso:CreateAccountAssignment")
+                && f.contains("customer-managed policy SsoAdmin")),
+        "{found:#?}"
+    );
+    // The guide's permission set opens no path.
+    let org = load(EXAMPLE).unwrap();
+    let center = org.identity_center.as_ref().unwrap();
+    assert!(center::escalations(center, &[], &BTreeMap::new()).is_empty());
+}
