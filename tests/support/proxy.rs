@@ -82,6 +82,8 @@ struct State {
     set_tags: BTreeMap<String, BTreeMap<String, String>>,
     /// Denied from now on, beside `Behaviour::deny` (`Proxy::deny`).
     denied: Option<String>,
+    /// The answer of this action held back this long after it took effect (`Proxy::slow`).
+    slow: Option<(String, Duration)>,
     provisioned: BTreeMap<String, std::collections::BTreeSet<String>>,
     outdated: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
@@ -137,6 +139,7 @@ impl Proxy {
             rng: StdRng::seed_from_u64(behaviour.seed),
             set_tags: BTreeMap::new(),
             denied: None,
+            slow: None,
             provisioned: BTreeMap::new(),
             outdated: BTreeMap::new(),
         }));
@@ -189,6 +192,12 @@ impl Proxy {
     /// Answers every call of `action` with `AccessDenied` from now on (`None`: none).
     pub fn deny(&self, action: Option<&str>) {
         self.state.lock().unwrap().denied = action.map(str::to_owned);
+    }
+
+    /// From now on, holds back the answer of every call of `action` for `delay` after the
+    /// call took effect (`None`: none): a window in which to send a signal.
+    pub fn slow(&self, slow: Option<(&str, Duration)>) {
+        self.state.lock().unwrap().slow = slow.map(|(a, d)| (a.to_owned(), d));
     }
 
     pub fn clear(&self) {
@@ -320,6 +329,12 @@ async fn forward(
         }
     }
     tokio::time::sleep(behaviour.answer_delay).await;
+    let slow = state.lock().unwrap().slow.clone();
+    if let Some((slowed, delay)) = slow
+        && slowed == action
+    {
+        tokio::time::sleep(delay).await;
+    }
     if matches!(fault, Some(Fault::DropAfter)) {
         return Err("the proxy dropped the connection after the call took effect".into());
     }

@@ -705,3 +705,33 @@ proptest! {
         check(seed, true)?;
     }
 }
+
+#[tokio::test]
+async fn a_name_taken_since_the_plan_is_explained_not_retried() {
+    let api = MemoryCenter::default();
+    let center = example(|t| t);
+    let wanted = wanted(&center, &[DEV]);
+    let (live, plan) = plan(&api, &center, &wanted, &PLAIN).await;
+    // Made meanwhile, by hand or by another apply.
+    api.lock().sets.push(crate::live::center::memory::Set {
+        arn: "arn:aws:sso:::instance/ssoins-0000000000000000/ps-by-hand".into(),
+        name: "Developers".into(),
+        session: 3600,
+        ..Default::default()
+    });
+    let outcome = apply_plan(&api, &live, &plan).await;
+    let (change, reason) = outcome.failed.unwrap();
+    assert_eq!(change, "permission set `Developers` (session PT8H)");
+    assert!(
+        reason.contains("already has a permission set named `Developers`")
+            && reason.contains("run plan again"),
+        "{reason}"
+    );
+    let tries = api
+        .lock()
+        .calls
+        .iter()
+        .filter(|c| **c == "CreatePermissionSet")
+        .count();
+    assert_eq!(tries, 1, "not retried");
+}
