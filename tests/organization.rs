@@ -718,7 +718,18 @@ async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
     let dir = org.management.dir.path();
     let path = workflow["env"]["ORG"].as_str().unwrap();
     std::fs::create_dir_all(dir.join("iam/layers")).unwrap();
-    std::fs::copy(dir.join("org.toml"), dir.join(path)).unwrap();
+    // With Identity Center: the shards leave it to its own jobs.
+    let with_center = format!("{ORG}{CENTER}");
+    std::fs::write(dir.join(path), &with_center).unwrap();
+    std::fs::write(dir.join("org.toml"), &with_center).unwrap();
+    // The proxy stands in for what moto's sso-admin lacks (tags, boundaries).
+    let proxy = Proxy::with(
+        &org.management.endpoint,
+        Behaviour {
+            center_gaps: true,
+            ..Behaviour::default()
+        },
+    );
     for layer in ["baseline", "prod", "dev"] {
         let from = dir.join(format!("layers/{layer}.toml"));
         std::fs::copy(from, dir.join(format!("iam/layers/{layer}.toml"))).unwrap();
@@ -749,7 +760,9 @@ async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
                 None => bash.env_remove(key),
             };
         }
-        bash.env("PATH", &search).env("ORG", dir.join(path));
+        bash.env("PATH", &search)
+            .env("ORG", dir.join(path))
+            .env("AWS_ENDPOINT_URL", &proxy.url);
         Run::from(bash.output().unwrap())
     };
     let [plan_line] = iamspec_lines(&workflow["jobs"]["plan"]).try_into().unwrap();
@@ -760,22 +773,70 @@ async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
     for shard in &shards {
         let job = dir.join(format!("job-{}", shard.replace('/', "-")));
         std::fs::create_dir_all(&job).unwrap();
-        run(&plan_line, shard, &job).expect(2);
+        let planned_shard = run(&plan_line, shard, &job).expect(2);
+        assert!(
+            planned_shard
+                .stderr
+                .contains("[identity_center] is not part of a saved plan"),
+            "{}",
+            planned_shard.stderr
+        );
         let markdown = std::fs::read_to_string(job.join("plan.md")).unwrap();
         assert!(markdown.contains("| account | name |"), "{markdown}");
+        assert!(!markdown.contains("IAM Identity Center"), "{markdown}");
         planned += markdown
             .lines()
             .filter(|l| l.starts_with("| ") && l.contains("changes"))
             .count();
     }
     assert_eq!(planned, 4, "every target account in exactly one shard");
+    // Identity Center's own jobs: planned on the pull request, applied once after the shards.
+    let [center_plan] = iamspec_lines(&workflow["jobs"]["plan-identity-center"])
+        .try_into()
+        .unwrap();
+    let [center_apply] = iamspec_lines(&workflow["jobs"]["apply-identity-center"])
+        .try_into()
+        .unwrap();
+    assert_eq!(workflow["jobs"]["apply-identity-center"]["needs"], "apply");
+    let job = dir.join("job-center");
+    std::fs::create_dir_all(&job).unwrap();
+    run(&center_plan, "", &job).expect(2);
+    let markdown = std::fs::read_to_string(job.join("center.md")).unwrap();
+    assert!(
+        markdown.contains("### IAM Identity Center") && !markdown.contains("| account |"),
+        "{markdown}"
+    );
     for shard in &shards {
         let job = dir.join(format!("job-{}", shard.replace('/', "-")));
         run(&apply_line, shard, &job).expect(0);
     }
-    org.run(&["plan", "org.toml", "--detailed-exitcode"])
+    let applied = run(&center_apply, "", &job).expect(0);
+    assert!(
+        applied
+            .stdout
+            .contains("IAM Identity Center: 4 changes made."),
+        "{}",
+        applied.stdout
+    );
+    org.management
+        .run_via(&proxy.url, &["plan", "org.toml", "--detailed-exitcode"])
         .expect(0);
 }
+
+/// Identity Center beside the recipe's accounts: a group given a permission set in dev.
+const CENTER: &str = r#"
+[identity_center]
+
+[identity_center.groups.Developers]
+
+[identity_center.permission_sets.Developers]
+policies = ["IAMReadOnlyAccess"]
+
+[[identity_center.assignments]]
+permission_set = "Developers"
+groups = ["Developers"]
+accounts = ["dev"]
+"#;
 
 #[tokio::test]
 async fn a_hostile_account_name_is_refused_for_that_account_only() {

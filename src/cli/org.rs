@@ -429,9 +429,12 @@ pub(super) async fn plan(
         saved::check_out(out, path)?;
     }
     let org = load(path)?;
-    if out.is_some() && org.identity_center.is_some() {
+    // A saved plan holds accounts only. A shard's may leave Identity Center to the one run
+    // that plans it as a whole (`--identity-center-only`, the CI recipe's own job).
+    let center_saved_apart = out.is_some() && org.identity_center.is_some();
+    if center_saved_apart && !common.targeting.scopes() {
         return Err(Error::Usage(
-            "a saved plan does not take [identity_center] yet: plan and apply the organization file itself".to_owned(),
+            "a saved plan does not take [identity_center] yet: plan and apply the organization file itself, or save each shard's accounts (--shard K/N --out FILE) and plan and apply Identity Center with --identity-center-only".to_owned(),
         ));
     }
     let mut calls = BTreeMap::new();
@@ -443,7 +446,14 @@ pub(super) async fn plan(
     show_notes(&accounts);
     let rows = rows(&accounts, &planned, common.max_deletes);
     let part = part(&common.targeting, &accounts, &offline);
-    let center = super::center::plan(&org, &hub, &accounts, &planned, common.prune, part).await;
+    let center = if center_saved_apart {
+        eprintln!(
+            "note: [identity_center] is not part of a saved plan: plan and apply it with --identity-center-only (after the accounts, as the CI recipe's identity-center jobs do)"
+        );
+        Ok(None)
+    } else {
+        super::center::plan(&org, &hub, &accounts, &planned, common.prune, part).await
+    };
     if let Ok(Some(center)) = &center {
         merge_calls(&mut calls, &center.calls());
     }
@@ -523,11 +533,17 @@ fn shown(
             text
         }
         Format::Markdown => {
-            let mut text = render::org::markdown(rows);
+            // Identity Center alone (no targets, or --identity-center-only): no accounts table.
+            let mut text = if rows.is_empty() && center_plan.is_some() {
+                String::new()
+            } else {
+                render::org::markdown(rows)
+            };
             if let Some(plan) = center_plan {
                 let _ = write!(
                     text,
-                    "\n### IAM Identity Center\n\n```diff\n{}```\n",
+                    "{}### IAM Identity Center\n\n```diff\n{}```\n",
+                    if text.is_empty() { "" } else { "\n" },
                     render::center::text(plan, false).replace("```", "` ` `")
                 );
             }
