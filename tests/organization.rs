@@ -712,6 +712,7 @@ fn iamspec_lines(job: &Value) -> Vec<String> {
 }
 
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // the workflow, job by job, as a runner would run it
 async fn the_organization_recipe_plans_and_applies_every_shard_as_written() {
     let org = organization().await;
     let workflow = recipe();
