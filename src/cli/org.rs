@@ -340,6 +340,7 @@ pub(super) async fn accounts(
     targeting: &Targeting,
     json: bool,
 ) -> Result<ExitCode, Error> {
+    accounts_only(targeting, "accounts")?;
     let org = load(path)?;
     let mut calls = BTreeMap::new();
     let (hub, targets) = connect(&org, aws, targeting, &mut calls).await?;
@@ -668,6 +669,16 @@ pub(super) async fn apply(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A command about the accounts refuses `--identity-center-only`, which selects none.
+fn accounts_only(targeting: &Targeting, command: &str) -> Result<(), Error> {
+    if targeting.identity_center_only {
+        return Err(Error::Usage(format!(
+            "--identity-center-only is for plan and apply; `{command}` is about the accounts"
+        )));
+    }
+    Ok(())
 }
 
 /// `--identity-center-only`: no account is planned; the targets are kept aside, for what
@@ -1087,6 +1098,7 @@ pub(super) async fn credentials(
     json: bool,
     detailed_exitcode: bool,
 ) -> Result<ExitCode, Error> {
+    accounts_only(targeting, "credentials")?;
     let org = load(path)?;
     let mut calls = BTreeMap::new();
     let (hub, targets) = connect(&org, aws, targeting, &mut calls).await?;
