@@ -15,39 +15,6 @@ use serde_json::Value;
 use support::center::{Center, ORG, texts};
 use support::proxy::{Behaviour, Proxy};
 
-/// The instance's permission sets by name (moto accepts two of one name; AWS does not).
-async fn set_names(c: &Center) -> Vec<String> {
-    let (instance, _) = c.instance().await;
-    let arns = c
-        .sso
-        .list_permission_sets()
-        .instance_arn(&instance)
-        .send()
-        .await
-        .unwrap();
-    let mut names = Vec::new();
-    for arn in arns.permission_sets() {
-        let described = c
-            .sso
-            .describe_permission_set()
-            .instance_arn(&instance)
-            .permission_set_arn(arn)
-            .send()
-            .await
-            .unwrap();
-        names.push(
-            described
-                .permission_set()
-                .unwrap()
-                .name()
-                .unwrap()
-                .to_owned(),
-        );
-    }
-    names.sort();
-    names
-}
-
 /// A permission set made by hand (the console), with `tags`; returns its ARN.
 async fn hand_made_set(c: &Center, name: &str, tags: &[(&str, &str)]) -> String {
     let (instance, _) = c.instance().await;
@@ -280,15 +247,35 @@ async fn a_permission_set_made_by_hand_is_adopted_and_one_of_another_owner_refus
     );
 }
 
+/// The file takes `IAMReadOnlyAccess` out of the permission set: a revocation.
+fn revoke_iam_read_only(c: &Center) {
+    c.write(&ORG.replace(
+        "policies = [\"AmazonEC2FullAccess\", \"IAMReadOnlyAccess\"]",
+        "policies = [\"AmazonEC2FullAccess\"]",
+    ));
+}
+
+/// The revocation was made but not provisioned: the next plan provisions dev, and only that,
+/// whatever stopped the last apply; applied, nothing is left.
+fn provisions_dev_and_nothing_else(c: &Center, dev: &str) {
+    let planned = c.planned(2);
+    assert_eq!(
+        texts(&planned),
+        [format!(
+            "permission set `Developers`: provision to account dev ({dev}), which runs an out-of-date version of it"
+        )]
+    );
+    c.run(&["apply", "org.toml", "--yes"]).expect(0);
+    c.run(&["plan", "org.toml", "--detailed-exitcode"])
+        .expect(0);
+}
+
 #[tokio::test]
 async fn a_revocation_lost_to_a_denied_provisioning_lands_on_the_next_apply() {
     let c = Center::new().await;
     let dev = c.org.id("dev").to_owned();
     c.run(&["apply", "org.toml", "--yes"]).expect(0);
-    c.write(&ORG.replace(
-        "policies = [\"AmazonEC2FullAccess\", \"IAMReadOnlyAccess\"]",
-        "policies = [\"AmazonEC2FullAccess\"]",
-    ));
+    revoke_iam_read_only(&c);
     c.proxy.deny(Some("ProvisionPermissionSet"));
     let failed = c.run(&["apply", "org.toml", "--yes"]).expect(1);
     assert!(
@@ -304,16 +291,7 @@ async fn a_revocation_lost_to_a_denied_provisioning_lands_on_the_next_apply() {
     c.proxy.deny(None);
     // The policy is gone from the permission set, but dev still runs the old version: the
     // next plan says so, whatever stopped the last apply.
-    let planned = c.planned(2);
-    assert_eq!(
-        texts(&planned),
-        [format!(
-            "permission set `Developers`: provision to account dev ({dev}), which runs an out-of-date version of it"
-        )]
-    );
-    c.run(&["apply", "org.toml", "--yes"]).expect(0);
-    c.run(&["plan", "org.toml", "--detailed-exitcode"])
-        .expect(0);
+    provisions_dev_and_nothing_else(&c, &dev);
 }
 
 #[tokio::test]
@@ -321,10 +299,7 @@ async fn a_signal_during_the_apply_stops_it_and_the_next_apply_provisions() {
     let c = Center::new().await;
     let dev = c.org.id("dev").to_owned();
     c.run(&["apply", "org.toml", "--yes"]).expect(0);
-    c.write(&ORG.replace(
-        "policies = [\"AmazonEC2FullAccess\", \"IAMReadOnlyAccess\"]",
-        "policies = [\"AmazonEC2FullAccess\"]",
-    ));
+    revoke_iam_read_only(&c);
     // The detach takes effect, and its answer is slow: SIGTERM arrives meanwhile.
     c.proxy.slow(Some((
         "DetachManagedPolicyFromPermissionSet",
@@ -366,16 +341,7 @@ async fn a_signal_during_the_apply_stops_it_and_the_next_apply_provisions() {
         "stopped before its next change"
     );
     c.proxy.slow(None);
-    let planned = c.planned(2);
-    assert_eq!(
-        texts(&planned),
-        [format!(
-            "permission set `Developers`: provision to account dev ({dev}), which runs an out-of-date version of it"
-        )]
-    );
-    c.run(&["apply", "org.toml", "--yes"]).expect(0);
-    c.run(&["plan", "org.toml", "--detailed-exitcode"])
-        .expect(0);
+    provisions_dev_and_nothing_else(&c, &dev);
 }
 
 #[tokio::test]
@@ -409,7 +375,13 @@ async fn two_applies_at_once_make_the_instance_once() {
         "{said}"
     );
     // moto would take a second permission set of one name: the lock is what prevents it.
-    assert_eq!(set_names(&c).await, ["Developers"]);
+    let names: Vec<String> = c
+        .permission_sets()
+        .await
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    assert_eq!(names, ["Developers"]);
     let creates = c
         .proxy
         .actions()

@@ -117,7 +117,9 @@ impl Center {
         )
     }
 
-    pub async fn permission_set(&self, name: &str) -> String {
+    /// Every permission set of the instance: its name and ARN, sorted by name (moto takes two
+    /// of one name; AWS does not).
+    pub async fn permission_sets(&self) -> Vec<(String, String)> {
         let (instance, _) = self.instance().await;
         let sets = self
             .sso
@@ -126,6 +128,7 @@ impl Center {
             .send()
             .await
             .unwrap();
+        let mut named = Vec::new();
         for arn in sets.permission_sets() {
             let out = self
                 .sso
@@ -135,11 +138,21 @@ impl Center {
                 .send()
                 .await
                 .unwrap();
-            if out.permission_set().and_then(|p| p.name()) == Some(name) {
-                return arn.clone();
-            }
+            let name = out.permission_set().and_then(|p| p.name()).unwrap();
+            named.push((name.to_owned(), arn.clone()));
         }
-        panic!("no permission set {name}");
+        named.sort();
+        named
+    }
+
+    /// The ARN of the permission set named `name`.
+    pub async fn permission_set(&self, name: &str) -> String {
+        self.permission_sets()
+            .await
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, arn)| arn)
+            .unwrap_or_else(|| panic!("no permission set {name}"))
     }
 
     /// By hand: `AdministratorAccess` on the permission set, a user nobody declared, and that

@@ -466,47 +466,13 @@ impl CenterApi for AwsCenter {
                 }))
             }))
         };
-        let accounts = async {
-            self.count("ListAccountsForProvisionedPermissionSet");
-            let pages: Vec<_> = self
-                .sso
-                .list_accounts_for_provisioned_permission_set()
-                .instance_arn(instance)
-                .permission_set_arn(arn)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify_call(e, "ListAccountsForProvisionedPermissionSet"))?;
-            Ok::<_, ApiError>(
-                pages
-                    .iter()
-                    .flat_map(aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput::account_ids)
-                    .cloned()
-                    .collect(),
-            )
-        };
-        let outdated = async {
-            self.count("ListAccountsForProvisionedPermissionSet");
-            let pages: Vec<_> = self
-                .sso
-                .list_accounts_for_provisioned_permission_set()
-                .instance_arn(instance)
-                .permission_set_arn(arn)
-                .provisioning_status(ProvisioningStatus::LatestPermissionSetNotProvisioned)
-                .into_paginator()
-                .send()
-                .try_collect()
-                .await
-                .map_err(|e| classify_call(e, "ListAccountsForProvisionedPermissionSet"))?;
-            Ok::<_, ApiError>(
-                pages
-                    .iter()
-                    .flat_map(aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput::account_ids)
-                    .cloned()
-                    .collect(),
-            )
-        };
+        // Where it is provisioned, and where an out-of-date version of it runs.
+        let accounts = self.provisioned(instance, arn, None);
+        let outdated = self.provisioned(
+            instance,
+            arn,
+            Some(ProvisioningStatus::LatestPermissionSetNotProvisioned),
+        );
         let (managed, inline, customer, boundary, accounts, outdated) =
             futures::try_join!(managed, inline, customer, boundary, accounts, outdated)?;
         Ok(SetDetails {
@@ -630,7 +596,43 @@ impl CenterApi for AwsCenter {
     }
 }
 
+/// The `iamspec:owner` tag iamspec marks its permission sets with.
+fn owner_tag(owner: &str) -> Result<Tag, ApiError> {
+    Tag::builder()
+        .key(OWNER_TAG)
+        .value(owner)
+        .build()
+        .map_err(|e| ApiError::new(ErrorKind::Other, None, e.to_string()))
+}
+
 impl AwsCenter {
+    /// The accounts a permission set is provisioned to, those in `status` only when given
+    /// (`ListAccountsForProvisionedPermissionSet`, paged).
+    async fn provisioned(
+        &self,
+        instance: &str,
+        arn: &str,
+        status: Option<ProvisioningStatus>,
+    ) -> Result<std::collections::BTreeSet<String>, ApiError> {
+        self.count("ListAccountsForProvisionedPermissionSet");
+        let pages: Vec<_> = self
+            .sso
+            .list_accounts_for_provisioned_permission_set()
+            .instance_arn(instance)
+            .permission_set_arn(arn)
+            .set_provisioning_status(status)
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| classify_call(e, "ListAccountsForProvisionedPermissionSet"))?;
+        Ok(pages
+            .iter()
+            .flat_map(aws_sdk_ssoadmin::operation::list_accounts_for_provisioned_permission_set::ListAccountsForProvisionedPermissionSetOutput::account_ids)
+            .cloned()
+            .collect())
+    }
+
     /// The identity store's calls; `None` for a call that is sso-admin's.
     #[allow(clippy::too_many_lines)] // one arm a call, each a few lines
     async fn store_call(&self, store: &str, call: &CenterCall) -> Result<Option<Made>, ApiError> {
@@ -793,11 +795,7 @@ impl AwsCenter {
                 owner,
             } => {
                 self.count("CreatePermissionSet");
-                let tag = Tag::builder()
-                    .key(OWNER_TAG)
-                    .value(owner)
-                    .build()
-                    .map_err(|e| ApiError::new(ErrorKind::Other, None, e.to_string()))?;
+                let tag = owner_tag(owner)?;
                 let out = s
                     .create_permission_set()
                     .instance_arn(instance)
@@ -962,11 +960,7 @@ impl AwsCenter {
             }
             CenterCall::TagPermissionSet { arn, owner } => {
                 self.count("TagResource");
-                let tag = Tag::builder()
-                    .key(OWNER_TAG)
-                    .value(owner)
-                    .build()
-                    .map_err(|e| ApiError::new(ErrorKind::Other, None, e.to_string()))?;
+                let tag = owner_tag(owner)?;
                 let out = s
                     .tag_resource()
                     .instance_arn(instance)
