@@ -151,8 +151,7 @@ impl Center {
             .await
             .into_iter()
             .find(|(n, _)| n == name)
-            .map(|(_, arn)| arn)
-            .unwrap_or_else(|| panic!("no permission set {name}"))
+            .map_or_else(|| panic!("no permission set {name}"), |(_, arn)| arn)
     }
 
     /// By hand: `AdministratorAccess` on the permission set, a user nobody declared, and that
