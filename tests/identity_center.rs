@@ -404,7 +404,11 @@ async fn a_delegated_administrator_leaves_the_management_account_alone_and_says_
     let value: Value = serde_json::from_str(&run.stdout).unwrap();
     let center = &value["identity_center"];
     let changes = texts(center);
-    assert!(changes.iter().any(|t| t.contains(&dev)), "{changes:#?}");
+    assert!(
+        changes.iter().any(|t| t.contains(&dev)),
+        "{changes:#?}\n{}",
+        run.stderr
+    );
     assert!(
         !changes.iter().any(|t| t.contains(&management)),
         "{changes:#?}"

@@ -559,9 +559,15 @@ async fn a_saved_organization_plan_is_refused_when_an_account_moved() {
         refused.stderr
     );
     assert!(!org.member("prod-a").await.user_exists("koding-user").await);
-    // Moved back, the saved plan applies exactly.
+    // Moved back, the saved plan applies exactly, from any directory.
     org.move_account(&prod_a, &org.root, &prod_ou).await;
-    org.run(&["apply", "org-plan.json"]).expect(0);
+    let elsewhere = org.management.dir.path().join("ci-step");
+    std::fs::create_dir(&elsewhere).unwrap();
+    let mut command =
+        org.management
+            .command(&["apply", "../org-plan.json", "--secrets-dir", "../secrets"]);
+    command.current_dir(&elsewhere);
+    Run::from(command.output().unwrap()).expect(0);
     assert!(org.member("prod-a").await.user_exists("koding-user").await);
     org.run(&["plan", "org.toml", "--detailed-exitcode"])
         .expect(0);

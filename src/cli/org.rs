@@ -257,8 +257,22 @@ pub(super) async fn connect(
         }
     };
     let caller = async { live::read_caller(&api).await.map_err(Error::from) };
-    let (caller, listing) = futures::try_join!(caller, listing)?;
+    let (caller, mut listing) = futures::try_join!(caller, listing)?;
     merge_calls(calls, &organizations.calls());
+    // Every caller is a member of its organization: a listing without the caller's own
+    // account is not this organization's (an endpoint that answers a member account with an
+    // empty list, say), and checking ids against it would skip every account.
+    if !org.needs_organizations()
+        && listing
+            .as_ref()
+            .is_some_and(|l| !l.members.iter().any(|m| m.id == caller.account))
+    {
+        eprintln!(
+            "note: AWS Organizations' list of accounts does not hold the caller's own account {}: the account ids of the file are used as written, not checked against it",
+            caller.account
+        );
+        listing = None;
+    }
     let resolved = org::resolve(org, listing.as_ref())?;
     if let Some(center) = &org.identity_center {
         // Checked now, before any account is read: an assignment's OU or account that the

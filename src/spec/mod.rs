@@ -722,9 +722,15 @@ impl<'a> Source<'a> {
         if let [only] = self.segments.as_slice() {
             return crate::digest::of(only.text.as_bytes());
         }
+        // Each file as named from the first one's folder: the same files digest alike whether
+        // the organization file was named by a relative path or an absolute one.
+        let base = self.segments.first().and_then(|s| s.file.parent());
         let mut all = Vec::new();
         for segment in &self.segments {
-            all.extend_from_slice(segment.file.as_os_str().as_encoded_bytes());
+            let file = base
+                .and_then(|b| segment.file.strip_prefix(b).ok())
+                .unwrap_or(&segment.file);
+            all.extend_from_slice(file.as_os_str().as_encoded_bytes());
             all.push(0);
             all.extend_from_slice(segment.text.as_bytes());
             all.push(0);
