@@ -729,7 +729,7 @@ impl<'a> Source<'a> {
         for segment in &self.segments {
             let file = base
                 .and_then(|b| segment.file.strip_prefix(b).ok())
-                .unwrap_or(&segment.file);
+                .unwrap_or(segment.file);
             all.extend_from_slice(file.as_os_str().as_encoded_bytes());
             all.push(0);
             all.extend_from_slice(segment.text.as_bytes());
