@@ -3,9 +3,10 @@
 //! applied, planned again with nothing to do, drift made by hand shown and undone, an
 //! assignment taken out of the spec deleted.
 //!
-//! moto lacks permission-set boundaries (HTTP 500): the proxy answers their read as AWS does
-//! for a permission set without one. Boundaries, provisioning status, tags and user updates
-//! are tested in memory (`src/apply/center/tests.rs`).
+//! moto lacks permission-set boundaries, tags and provisioning status (HTTP 500, or a filter
+//! it ignores): the proxy answers those as AWS does (`Behaviour::center_gaps`). User updates,
+//! request statuses and IdP identities are tested in memory (`src/apply/center/tests.rs`);
+//! the promises under attack in `tests/center_promises.rs`.
 
 mod support;
 
