@@ -5,7 +5,7 @@
 //!
 //! moto lacks permission-set boundaries, tags and provisioning status (HTTP 500, or a filter
 //! it ignores): the proxy answers those as AWS does (`Behaviour::center_gaps`). User updates,
-//! request statuses and IdP identities are tested in memory (`src/apply/center/tests.rs`);
+//! request statuses and `IdP` identities are tested in memory (`src/apply/center/tests.rs`);
 //! the promises under attack in `tests/center_promises.rs`.
 
 mod support;

@@ -81,6 +81,12 @@ pub fn outcome(outcome: &Outcome) -> String {
             "stopped by a signal (exit {code}) before the next change"
         );
     }
+    if outcome.halted {
+        let _ = writeln!(
+            out,
+            "stopped before the next change: Identity Center's apply lock was lost (its lease ran out without renewal, or it was removed by hand)"
+        );
+    }
     let _ = writeln!(
         out,
         "IAM Identity Center: {} change{} made{}.",
