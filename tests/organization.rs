@@ -655,6 +655,19 @@ async fn sigterm_stops_every_account_and_the_next_apply_finishes() {
 async fn an_exported_organization_plans_nothing() {
     let org = organization().await;
     org.run(&["apply", "org.toml", "--yes"]).expect(0);
+    // Made by hand: live text that looks like a layer's variable, which must stay that text.
+    let dev = org.member("dev").await;
+    dev.iam()
+        .create_role()
+        .role_name("literal")
+        .description("runs for ${account.id} in ${partition}")
+        .assume_role_policy_document(format!(
+            r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"sts:AssumeRole"}}]}}"#,
+            dev.id
+        ))
+        .send()
+        .await
+        .unwrap();
     let exported = org
         .run(&["export", "--organization", "--out", "exported"])
         .expect(0);
@@ -676,6 +689,10 @@ async fn an_exported_organization_plans_nothing() {
     .unwrap();
     assert!(
         layer.contains("[roles.deploy]") && !layer.contains("OrganizationAccountAccessRole"),
+        "{layer}"
+    );
+    assert!(
+        layer.contains("runs for $${account.id} in $${partition}"),
         "{layer}"
     );
     // What iamspec made is planned as it is; what it did not make is only adopted.

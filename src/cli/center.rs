@@ -269,7 +269,9 @@ pub(super) async fn apply(
                 emit("  nothing is left to do: another apply made these changes meanwhile\n")?;
                 Ok(false)
             } else if texts(&plan) != texts(&center.plan) {
-                Err(Error::Stale)
+                Err(Error::Accounts(
+                    "IAM Identity Center changed while apply waited for its lock, and the plan you confirmed is no longer what apply would do: run apply again to review the new plan; nothing of Identity Center was changed".to_owned(),
+                ))
             } else {
                 center.live = live;
                 center.plan = plan;

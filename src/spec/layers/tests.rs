@@ -140,3 +140,51 @@ fn a_layer_checked_alone_needs_its_version_and_no_account_id() {
         .is_empty()
     );
 }
+
+#[test]
+fn an_escaped_variable_is_its_own_text_and_escape_round_trips() {
+    let written = "a $${account.id} b $$${account.name} c ${account.id} $${aws:username}";
+    let (filled, _) = variables().fill(written).unwrap();
+    assert_eq!(
+        filled,
+        "a ${account.id} b $${account.name} c 222222222222 $${aws:username}"
+    );
+    // What export writes for live text loads back as that text, whatever it holds.
+    for live in [
+        "arn:aws:s3:::${account.id}/*",
+        "$${partition} and ${partition}",
+        "${aws:PrincipalTag/team}",
+        "no variable",
+    ] {
+        let escaped = escape(live);
+        assert_eq!(variables().fill(&escaped).unwrap().0, live, "{escaped}");
+    }
+}
+
+#[test]
+fn a_value_that_would_widen_a_policy_is_refused() {
+    for name in [
+        "*",
+        "prod?",
+        "a${aws:username}",
+        "x}",
+        "a:b",
+        "a/b",
+        "tab\there",
+    ] {
+        let hostile = Variables {
+            account_name: Some(name.to_owned()),
+            ..variables()
+        };
+        let err = hostile.fill("repo:acme/${account.name}:*").expect_err(name);
+        assert!(err.contains("the account is refused"), "{name}: {err}");
+    }
+    // A name that is unknown (AWS Organizations unreadable) is refused where it is used.
+    let unknown = Variables {
+        account_name: None,
+        ..variables()
+    };
+    assert!(unknown.fill("${account.id}").is_ok());
+    let err = unknown.fill("${account.name}").unwrap_err();
+    assert!(err.contains("not known"), "{err}");
+}
