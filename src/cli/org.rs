@@ -382,7 +382,9 @@ pub(super) async fn accounts(
                 text,
                 "{}  {}  {}",
                 t.id,
-                t.name.as_deref().unwrap_or("-"),
+                t.name
+                    .as_deref()
+                    .map_or_else(|| "-".to_owned(), render::untrusted),
                 specs(t).join(", ")
             );
         }
@@ -1268,7 +1270,11 @@ pub(super) async fn export(aws: &Aws, out: &Path) -> Result<ExitCode, Error> {
         let export = match export {
             Ok(export) => export,
             Err(err) => {
-                eprintln!("error: account {} ({}): {err}", member.name, member.id);
+                eprintln!(
+                    "error: account {} ({}): {err}",
+                    render::untrusted(&member.name),
+                    member.id
+                );
                 continue;
             }
         };

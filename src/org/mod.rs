@@ -142,7 +142,7 @@ pub fn resolve(org: &Organization, listing: Option<&Listing>) -> Result<Resolved
                     id.clone(),
                     format!(
                         "account {} ({id}) is {}: skipped",
-                        member.name,
+                        crate::render::untrusted(&member.name),
                         member.status.to_lowercase().replace('_', " ")
                     ),
                 );
@@ -335,7 +335,7 @@ impl Resolver<'_> {
             [one] => return Some(one.id.clone()),
             [] => {
                 let hint = nearest(&named.text, listing.members.iter().map(|m| m.name.as_str()))
-                    .map(|n| format!("; did you mean `{n}`?"))
+                    .map(|n| format!("; did you mean `{}`?", crate::render::untrusted(n)))
                     .unwrap_or_default();
                 format!(
                     "no account of the organization has the id or name `{}`{hint}",
@@ -391,7 +391,7 @@ pub fn accounts_of(
         Some(member) => {
             skipped.push(format!(
                 "account {} ({id}) is {}: not assigned",
-                member.name,
+                crate::render::untrusted(&member.name),
                 member.status.to_lowercase().replace('_', " ")
             ));
             false
