@@ -553,3 +553,33 @@ async fn an_operation_the_endpoint_lacks_fails_at_once_naming_it() {
         .count();
     assert_eq!(tries, 1, "not retried");
 }
+
+#[tokio::test]
+async fn a_permission_set_that_lets_its_holders_escalate_is_flagged_in_validate_and_plan() {
+    let c = Center::new().await;
+    c.write(&ORG.replace(
+        "addons = [\"route53\"]",
+        "addons = [\"route53\"]\ninline = { Version = \"2012-10-17\", Statement = [{ Effect = \"Allow\", Action = [\"iam:PassRole\", \"lambda:CreateFunction\", \"lambda:InvokeFunction\", \"sso:*\"], Resource = \"*\" }] }",
+    ));
+    let validated = c.run(&["validate", "org.toml"]).expect(0);
+    for path in [
+        "iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction",
+        "sso:CreateAccountAssignment together let it give any person or group any permission set in any account",
+    ] {
+        assert!(
+            validated.stderr.contains(&format!(
+                "warning: permission set `Developers` (privilege-escalation): {path}"
+            )),
+            "{path}\n{}",
+            validated.stderr
+        );
+    }
+    c.run(&["validate", "org.toml", "--strict"]).expect(1);
+    let planned = c.planned(2);
+    assert!(
+        notes(&planned)
+            .iter()
+            .any(|n| n.contains("(privilege-escalation): iam:PassRole + lambda:CreateFunction")),
+        "{planned}"
+    );
+}
