@@ -230,6 +230,24 @@ impl Lock {
             .map_err(|source| self.failed("renew", source))
     }
 
+    /// Keeps the lock while the caller works: renews its lease every `RENEW_EVERY` for as
+    /// long as it is polled, and returns only when the lock is lost (taken over, removed by
+    /// hand, or not renewed before its lease could run out). A renewal IAM did not answer is
+    /// tried again at the next tick, as long as the lease it holds cannot have run out by then.
+    pub async fn keep(&self, api: &impl IamApi) -> LockError {
+        let mut renewals = tokio::time::interval(RENEW_EVERY);
+        renewals.reset();
+        let mut renewed = tokio::time::Instant::now();
+        loop {
+            renewals.tick().await;
+            match self.renew(api).await {
+                Ok(()) => renewed = tokio::time::Instant::now(),
+                Err(LockError::Api { .. }) if renewed.elapsed() + RENEW_EVERY < LEASE => {}
+                Err(err) => return err,
+            }
+        }
+    }
+
     /// Gives the lock up, if it is still this holder's.
     pub async fn release(self, api: &impl IamApi) -> Result<(), LockError> {
         match read(api, &self.arn).await? {
@@ -495,6 +513,35 @@ mod tests {
             .expect("untouched by the other's release");
         rt.block_on(theirs.release(&api)).unwrap();
         take(Duration::ZERO).expect("released");
+    }
+
+    /// `keep` renews for as long as the work goes on, and ends only when the lock is lost.
+    #[test]
+    fn a_kept_lock_is_renewed_until_it_is_removed() {
+        use crate::live::memory::{MemoryAccount, MemoryIam};
+        let api = MemoryIam::new(MemoryAccount::default());
+        let lock_arn = arn(&caller(), "iamspec");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let lock = acquire(&api, lock_arn.clone(), "me".into(), Duration::ZERO, |_| {})
+                .await
+                .unwrap();
+            // Three leases' worth of work: still held, renewed all along.
+            let worked = tokio::time::timeout(LEASE * 3, lock.keep(&api)).await;
+            assert!(worked.is_err(), "kept while the work went on");
+            lock.renew(&api).await.expect("still ours");
+            api.call(&Op::DeletePolicy { policy: lock_arn })
+                .await
+                .unwrap();
+            let lost = tokio::time::timeout(RENEW_EVERY * 2, lock.keep(&api))
+                .await
+                .expect("a removed lock ends the keeping at the next renewal");
+            assert!(matches!(lost, LockError::Lost), "{lost}");
+        });
     }
 
     #[test]

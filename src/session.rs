@@ -487,10 +487,9 @@ impl<'a, T: Terminal> Session<'a, T> {
         let shown = self.terminal.progress(plan.changes.len(), self.api);
         let run = apply::apply_until(plan, self.api, options, &interrupt, &*shown);
         tokio::pin!(run);
-        let mut renewals = tokio::time::interval(lock::RENEW_EVERY);
-        renewals.reset();
+        let keeping = lock.keep(self.api);
+        tokio::pin!(keeping);
         let mut lost = None;
-        let mut renewed = tokio::time::Instant::now();
         let mut report = loop {
             tokio::select! {
                 report = &mut run => break report,
@@ -504,18 +503,9 @@ impl<'a, T: Terminal> Session<'a, T> {
                         "\ninterrupted: finishing the calls in flight, starting no new ones (a second Ctrl-C or signal stops at once)",
                     );
                 }
-                _ = renewals.tick(), if lost.is_none() => {
-                    match lock.renew(self.api).await {
-                        Ok(()) => renewed = tokio::time::Instant::now(),
-                        // A renewal IAM did not answer is tried again at the next tick, as
-                        // long as the lease it holds cannot have run out by then.
-                        Err(LockError::Api { .. })
-                            if renewed.elapsed() + lock::RENEW_EVERY < lock::LEASE => {}
-                        Err(err) => {
-                            interrupt.store(true, Ordering::SeqCst);
-                            lost = Some(err);
-                        }
-                    }
+                err = &mut keeping, if lost.is_none() => {
+                    interrupt.store(true, Ordering::SeqCst);
+                    lost = Some(err);
                 }
             }
         };

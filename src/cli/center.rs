@@ -309,21 +309,16 @@ async fn run_locked(
         apply_center::apply(&center.api, &center.live, &center.plan, &settings, |line| {
             let _ = emit(&format!("  {line}\n"));
         });
-    let renewing = async {
-        let mut every = tokio::time::interval(lock::RENEW_EVERY);
-        every.tick().await;
-        loop {
-            every.tick().await;
-            if let Err(err) = lock.renew(api).await {
-                eprintln!("error: {err}");
-                lost.store(true, Ordering::SeqCst);
-                std::future::pending::<()>().await;
-            }
-        }
+    let keeping = async {
+        let err = lock.keep(api).await;
+        eprintln!("error: {err}");
+        lost.store(true, Ordering::SeqCst);
+        // The apply stops before its next change, and ends this wait.
+        std::future::pending::<()>().await;
     };
     let outcome = tokio::select! {
         outcome = applying => outcome,
-        () = renewing => unreachable!("renewing never ends"),
+        () = keeping => unreachable!("keeping ends only with the apply"),
     };
     emit(&render::center::outcome(&outcome))?;
     Ok(outcome.failed.is_some() || outcome.stopped.is_some() || outcome.halted)

@@ -735,3 +735,26 @@ async fn a_name_taken_since_the_plan_is_explained_not_retried() {
         .count();
     assert_eq!(tries, 1, "not retried");
 }
+
+#[tokio::test]
+async fn a_lost_lock_halts_the_apply_before_its_next_change() {
+    let api = MemoryCenter::default();
+    let center = example(|t| t);
+    let wanted = wanted(&center, &[DEV]);
+    let (live, plan) = plan(&api, &center, &wanted, &PLAIN).await;
+    let stop = Stop::never();
+    let lost = std::sync::atomic::AtomicBool::new(true);
+    let read = api.lock().calls.len();
+    let settings = Settings {
+        owner: "iamspec",
+        patience: Duration::from_secs(5),
+        poll: Duration::from_millis(1),
+        stop: &stop,
+        halt: Some(&lost),
+    };
+    let outcome = super::apply(&api, &live, &plan, &settings, |_| {}).await;
+    assert!(outcome.halted);
+    assert!(outcome.done.is_empty());
+    assert_eq!(outcome.not_run, plan.changes.len());
+    assert_eq!(api.lock().calls.len(), read, "no call made");
+}
