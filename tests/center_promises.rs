@@ -320,11 +320,7 @@ async fn a_signal_during_the_apply_stops_it_and_the_next_apply_provisions() {
         assert!(started.elapsed() < Duration::from_mins(1), "no detach");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let sent = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    terminate(&child);
     let out = child.wait_with_output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(143), "{stdout}");
@@ -581,5 +577,118 @@ async fn a_permission_set_that_lets_its_holders_escalate_is_flagged_in_validate_
             .iter()
             .any(|n| n.contains("(privilege-escalation): iam:PassRole + lambda:CreateFunction")),
         "{planned}"
+    );
+}
+
+/// Sends SIGTERM, as a cancelled CI job does.
+fn terminate(child: &std::process::Child) {
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// Identity Center's lock, left as another apply holding it would leave it.
+async fn leave_center_lock(c: &Center) {
+    let mut call = c
+        .org
+        .management
+        .iam()
+        .create_policy()
+        .policy_name("iamspec-lock-iamspec.identity-center")
+        .path("/iamspec-lock/")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"iam:GetUser","Resource":"arn:aws:iam::*:user/none"}]}"#,
+        );
+    for (key, value) in [
+        ("iamspec:lock-token", "theirs"),
+        (
+            "iamspec:lock-holder",
+            "arn:aws:iam::1:user/ci on runner-7 pid 42",
+        ),
+        ("iamspec:lock-since", "2026-11-24T10:00:00Z"),
+        ("iamspec:lock-expires", "2999-01-01T00:00:00Z"),
+        ("iamspec:lock-process", "another-machine/1/42/7"),
+    ] {
+        call = call.tags(
+            aws_sdk_iam::types::Tag::builder()
+                .key(key)
+                .value(value)
+                .build()
+                .unwrap(),
+        );
+    }
+    call.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn another_applys_lock_is_refused_naming_it_and_a_signal_ends_the_wait() {
+    let c = Center::new().await;
+    c.run(&["apply", "org.toml", "--yes"]).expect(0);
+    let set = c.permission_set("Developers").await;
+    revoke_iam_read_only(&c);
+    leave_center_lock(&c).await;
+
+    let refused = c
+        .run(&["apply", "org.toml", "--yes", "--lock-timeout", "2s"])
+        .expect(1);
+    assert!(
+        refused.stderr.contains(
+            "another apply of IAM Identity Center holds its lock: arn:aws:iam::1:user/ci on runner-7 pid 42 since 2026-11-24T10:00:00Z"
+        ),
+        "{}",
+        refused.stderr
+    );
+    assert!(
+        c.managed(&set)
+            .await
+            .contains(&"IAMReadOnlyAccess".to_owned())
+    );
+
+    // Waiting for it, a SIGTERM (a cancelled CI job) ends the wait before any change.
+    c.proxy.clear();
+    let child = c.org.management.spawn_via(
+        &c.proxy.url,
+        &["apply", "org.toml", "--yes", "--lock-timeout", "5m"],
+    );
+    let started = Instant::now();
+    // The lock found taken: its create refused, then its tags read.
+    while !c
+        .proxy
+        .actions()
+        .iter()
+        .skip_while(|a| *a != "CreatePolicy")
+        .any(|a| a == "ListPolicyTags")
+    {
+        assert!(
+            started.elapsed() < Duration::from_mins(1),
+            "no wait for the lock"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    terminate(&child);
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(143), "{stdout}");
+    assert!(
+        stdout.contains("stopped by a signal while waiting for Identity Center's apply lock"),
+        "{stdout}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_mins(1),
+        "the wait ended at once"
+    );
+    assert!(
+        !c.proxy
+            .actions()
+            .iter()
+            .any(|a| a == "DetachManagedPolicyFromPermissionSet"),
+        "nothing of Identity Center changed"
+    );
+    assert!(
+        c.managed(&set)
+            .await
+            .contains(&"IAMReadOnlyAccess".to_owned())
     );
 }

@@ -214,7 +214,7 @@ pub(super) async fn apply(
     hub: &Hub,
     center: &mut Center,
     common: &Common,
-    stop: &Stop,
+    stop: &mut Stop,
     failed: &BTreeSet<String>,
     lock_timeout: Duration,
 ) -> Result<bool, Error> {
@@ -239,15 +239,22 @@ pub(super) async fn apply(
             humantime::format_duration(lock_timeout)
         );
     };
-    let lock = match lock::acquire(
+    let taking = lock::acquire(
         &hub.api,
         arn,
         lock::holder(&hub.caller),
         lock_timeout,
         waiting,
-    )
-    .await
-    {
+    );
+    // A signal while waiting stops before any change, as an account's apply does.
+    let taken = tokio::select! {
+        taken = taking => taken,
+        _ = stop.next() => {
+            emit("stopped by a signal while waiting for Identity Center's apply lock: nothing of Identity Center was changed\n")?;
+            return Ok(true);
+        }
+    };
+    let lock = match taken {
         Ok(lock) => lock,
         Err(lock::LockError::Held { holder, arn }) => {
             return Err(Error::Accounts(format!(

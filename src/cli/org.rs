@@ -578,7 +578,8 @@ pub(super) enum Format {
 }
 
 /// `iamspec apply ORG`: one plan and one confirmation for the whole organization, then each
-/// account under its own lock, accounts in parallel.
+/// account under its own lock, accounts in parallel, then Identity Center under its own.
+#[allow(clippy::too_many_lines)] // one confirmation, the accounts, then Identity Center
 pub(super) async fn apply(
     path: &Path,
     common: &Common,
@@ -647,8 +648,7 @@ pub(super) async fn apply(
             _ => None,
         })
         .collect();
-    let stop = Stop::listen()?;
-    let lock_timeout = run.lock_timeout;
+    let mut stop = Stop::listen()?;
     let applied = run::apply(
         &accounts,
         &hub,
@@ -670,8 +670,16 @@ pub(super) async fn apply(
         && signal.or_else(|| stop.requested()).is_none()
     {
         let failed = not_applied(&accounts, &applied, &rows);
-        center_failed =
-            super::center::apply(&org, &hub, center, common, &stop, &failed, lock_timeout).await?;
+        center_failed = super::center::apply(
+            &org,
+            &hub,
+            center,
+            common,
+            &mut stop,
+            &failed,
+            run.lock_timeout,
+        )
+        .await?;
     }
     if let Some(center) = &center {
         merge_calls(&mut calls, &center.calls());
