@@ -143,26 +143,31 @@ pub(super) async fn plan<T>(
             .or_insert_with(|| format!("{} ({})", render::untrusted(&member.name), member.id));
     }
     let api = AwsCenter::new(&hub.config);
-    let mut center = Center {
+    let owner = org.owner().unwrap_or(crate::iam::DEFAULT_OWNER);
+    let options = Options {
+        prune,
+        owner,
+        partition,
+        untouchable: untouchable.as_deref(),
+        labels: &labels,
+        scope: part.scope.as_ref(),
+    };
+    let (live, mut plan) = center::plan(&api, spec, &wanted, options).await?;
+    notes.append(&mut plan.notes);
+    plan.notes = notes;
+    Ok(Some(Center {
         api,
-        live: CenterState::empty(),
-        plan: CenterPlan::default(),
+        live,
+        plan,
         organizations: organizations.calls(),
         wanted,
         labels,
         untouchable,
         scope: part.scope,
         prune,
-        owner: org.owner().unwrap_or(crate::iam::DEFAULT_OWNER).to_owned(),
+        owner: owner.to_owned(),
         partition: partition.to_owned(),
-    };
-    let (live, mut plan) =
-        center::plan(&center.api, spec, &center.wanted, center.options()).await?;
-    notes.append(&mut plan.notes);
-    plan.notes = notes;
-    center.live = live;
-    center.plan = plan;
-    Ok(Some(center))
+    }))
 }
 
 /// The error of a plan that refuses something (a permission set of another owner).

@@ -174,22 +174,6 @@ pub struct CenterState {
 }
 
 impl CenterState {
-    /// Nothing read yet.
-    pub fn empty() -> Self {
-        Self {
-            instance: Instance {
-                arn: String::new(),
-                store: String::new(),
-            },
-            users: Vec::new(),
-            groups: Vec::new(),
-            memberships: Vec::new(),
-            permission_sets: Vec::new(),
-            assignments: BTreeSet::new(),
-            names: BTreeMap::new(),
-        }
-    }
-
     pub fn user(&self, name: &str) -> Option<&StoreUser> {
         self.users.iter().find(|u| u.name == name)
     }
