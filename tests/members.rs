@@ -95,6 +95,19 @@ async fn accounts_refuses_a_shared_name_and_an_id_that_is_another_accounts_name(
         "{}",
         mimicked.stderr
     );
+    // A hostile account name is text in the list of accounts: no line of its own.
+    org.account("Ops\n## Safe to merge", None, &[]).await;
+    let listed = org.run(&["accounts", "org.toml"]).expect(0);
+    assert!(
+        !listed.stdout.lines().any(|l| l.starts_with("## Safe")),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed.stdout.contains(r"Ops\n## Safe to merge"),
+        "{}",
+        listed.stdout
+    );
     // By id, one of the twins is exactly one account.
     let one = org
         .run(&["plan", "org.toml", "--json", "--accounts", &first])

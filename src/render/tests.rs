@@ -184,3 +184,32 @@ access_key = true
     insta::assert_snapshot!("drifted_text", text(&plan, style()));
     insta::assert_snapshot!("drifted_json", json(&plan));
 }
+
+/// A name read from AWS cannot add a line, move the cursor, reorder the text or close a
+/// Markdown fence; an ordinary one is shown as it is.
+#[test]
+fn an_untrusted_name_is_text() {
+    for plain in ["Developers", "prod-eu (1)", "Équipe données", "a*b?c"] {
+        assert_eq!(untrusted(plain), plain);
+    }
+    assert_eq!(
+        untrusted("Ops\n```\n## Safe to merge"),
+        r"Ops\n\`\`\`\n## Safe to merge"
+    );
+    assert_eq!(untrusted("red\u{1b}[31m\r\t"), r"red\u{1b}[31m\r\t");
+    assert_eq!(untrusted("abc\u{202e}fed"), r"abc\u{202e}fed");
+    assert_eq!(
+        untrusted("zero\u{200b}width\u{feff}"),
+        r"zero\u{200b}width\u{feff}"
+    );
+    assert_eq!(untrusted(r"back\slash"), r"back\\slash");
+    for hostile in ["a\nb", "a\u{1b}b", "a\u{2066}b", "a\u{85}b"] {
+        let shown = untrusted(hostile);
+        assert!(
+            !shown
+                .chars()
+                .any(|c| c.is_control() || ('\u{2060}'..='\u{206f}').contains(&c)),
+            "{shown:?}"
+        );
+    }
+}
