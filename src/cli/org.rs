@@ -523,10 +523,11 @@ fn shown(
     rows: &[render::org::Row<'_>],
     center_plan: Option<&crate::plan::center::CenterPlan>,
 ) -> String {
+    // Identity Center alone (no targets, or --identity-center-only): no accounts table.
+    let center_alone = rows.is_empty() && center_plan.is_some();
     match format {
         Format::Text => {
-            // A file of Identity Center alone has no account to show.
-            let mut text = if rows.is_empty() && center_plan.is_some() {
+            let mut text = if center_alone {
                 String::new()
             } else {
                 render::org::text(rows, Console.color())
@@ -550,8 +551,7 @@ fn shown(
             text
         }
         Format::Markdown => {
-            // Identity Center alone (no targets, or --identity-center-only): no accounts table.
-            let mut text = if rows.is_empty() && center_plan.is_some() {
+            let mut text = if center_alone {
                 String::new()
             } else {
                 render::org::markdown(rows)
